@@ -1,0 +1,47 @@
+"""Celery: four queues, routes, JSON only, late acks (SPEC PLAT-6)."""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+from .env import env
+
+_redis_url = env("REDIS_URL", default=f"redis://127.0.0.1:{env.int('LOCAL_REDIS_PORT', default=6390)}/0")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_url)
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=_redis_url)
+CELERY_RESULT_EXPIRES = 3600
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = env("TIME_ZONE", default="Europe/Moscow")
+CELERY_ENABLE_UTC = True
+
+CELERY_TASK_QUEUES = (
+    Queue("brew"),  # latency-critical device commands
+    Queue("sync"),  # Vendista, eMAG, Kaspi, Poster
+    Queue("repricer"),
+    Queue("default"),
+)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "payments.tasks.brew_*": {"queue": "brew"},
+    "vending.tasks.*": {"queue": "sync"},
+    "marketplaces.tasks.*": {"queue": "sync"},
+    "poster_sync.tasks.*": {"queue": "sync"},
+    "repricer.tasks.*": {"queue": "repricer"},
+}
+
+# Tasks are written to be safe to run twice, so a message is acknowledged only after the task
+# finished and is redelivered when the worker running it dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+# Must exceed the longest task, or Redis redelivers a task that is still running.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_TASK_SEND_SENT_EVENT = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -1,0 +1,33 @@
+"""Base URLs of every external service, so a sandbox simulator can stand in (SPEC PLAT-3, PLAT-12)."""
+
+from __future__ import annotations
+
+from .env import env
+
+MQTT_URL = env("MQTT_URL", default="mqtt://127.0.0.1:1883")
+ORDER_EXPIRATION_MINUTES = env.int("ORDER_EXPIRATION_MINUTES", default=15)
+
+YOOKASSA_API_URL = env("YOOKASSA_API_URL", default="https://api.yookassa.ru/v3")
+TBANK_API_URL = env("TBANK_API_URL", default="https://securepay.tinkoff.ru/v2")
+TMETR_API_URL = env("TMETR_API_URL", default="")
+VENDISTA_API_URL = env("VENDISTA_API_URL", default="https://api.vendista.ru:99")
+EMAG_API_URL = env("EMAG_API_URL", default="https://marketplace-api.emag.ro/api-3")
+KASPI_SHOP_API_URL = env("KASPI_SHOP_API_URL", default="https://kaspi.kz/shop/api/v2")
+KASPI_OFFERS_URL = env("KASPI_OFFERS_URL", default="https://kaspi.kz/yml/offer-view/offers")
+KASPI_CABINET_URL = env("KASPI_CABINET_URL", default="https://mc.shop.kaspi.kz")
+KASPI_LOGIN_URL = env("KASPI_LOGIN_URL", default="https://idmc.shop.kaspi.kz/login")
+POSTER_API_URL = env("POSTER_API_URL", default="https://joinposter.com/api")
+POSTER_APP_ID = env("POSTER_APP_ID", default="")
+POSTER_APP_SECRET = env("POSTER_APP_SECRET", default="")
+POSTER_REDIRECT_URI = env("POSTER_REDIRECT_URI", default="")
+CHROMIUM_EXECUTABLE = env("CHROMIUM_EXECUTABLE", default="")
+
+# Where `make run` serves the simulators (sandbox/); the public URL buyers' pages link back to.
+SANDBOX_HOST = env("SANDBOX_HOST", default="127.0.0.1")
+SANDBOX_BASE_PORT = env.int("SANDBOX_BASE_PORT", default=8100)
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+# Default outgoing HTTP timeouts (connect, read) in seconds; every call is bounded (PLAT-7).
+HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=3.05)
+HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=15.0)
+HTTP_MAX_RETRIES = env.int("HTTP_MAX_RETRIES", default=3)

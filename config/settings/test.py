@@ -1,0 +1,47 @@
+"""Test settings: the same code paths as production, pointed at the local services.
+
+Each pytest-xdist worker gets its own Redis database so that the Celery workers, limiters and
+caches started by one test process never see another's messages.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from urllib.parse import urlsplit, urlunsplit
+
+from cryptography.fernet import Fernet
+
+os.environ.setdefault("DEBUG", "0")
+# Fresh keys per test process (inherited by the workers it starts); none is written anywhere.
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+
+
+def _worker_redis_url(url: str) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    base = int(os.environ.get("TEST_REDIS_DB_BASE", "0"))
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{base + index}"))
+
+
+_redis = _worker_redis_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+os.environ["REDIS_URL"] = _redis
+os.environ["CELERY_BROKER_URL"] = _redis
+os.environ["CELERY_RESULT_BACKEND"] = _redis
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/merchant_ops")
+
+from .base import *  # noqa: E402,F403
+
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+HTTP_MAX_RETRIES = 3
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405

@@ -1,0 +1,57 @@
+"""Merchant scoping for every owner endpoint (SPEC PLAT-4, REL-5).
+
+A viewset sets ``merchant_field`` (the lookup path from its model to ``Merchant``) and gets:
+its queryset restricted to the caller's merchants (another merchant's object is a 404), write
+methods allowed only to owners and managers, and a ``merchant`` chosen on create validated
+against the caller's writable merchants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import permissions, serializers
+from rest_framework.request import Request
+
+from core.models import Merchant
+from core.selectors import merchants_for_user, scope_to_user
+
+
+class MerchantRolePermission(permissions.IsAuthenticated):
+    """Members read; owners and managers write (viewers get 403 on unsafe methods)."""
+
+    message = "Your role in this merchant allows reading only."
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        merchant_id = _merchant_id_of(obj, getattr(view, "merchant_field", "merchant"))
+        return merchants_for_user(user=request.user, write=True).filter(pk=merchant_id).exists()
+
+
+def _merchant_id_of(obj: Any, path: str) -> Any:
+    target = obj
+    for part in path.split("__"):
+        target = getattr(target, part)
+    return target.pk if isinstance(target, Merchant) else target
+
+
+class MerchantScopedMixin:
+    merchant_field = "merchant"
+    permission_classes = [MerchantRolePermission]
+    request: Request
+
+    def get_queryset(self) -> QuerySet[Any]:
+        qs = super().get_queryset()  # type: ignore[misc]
+        return scope_to_user(qs, user=self.request.user, merchant_field=self.merchant_field)
+
+
+class MerchantField(serializers.PrimaryKeyRelatedField):
+    """A merchant the caller may write to; others are "does not exist" (no existence leak)."""
+
+    def get_queryset(self) -> QuerySet[Merchant]:
+        request = self.context.get("request")
+        if request is None:
+            return Merchant.objects.none()
+        return merchants_for_user(user=request.user, write=True)

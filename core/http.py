@@ -1,0 +1,192 @@
+"""The one way to call an external service over HTTP (SPEC PLAT-7).
+
+A ``HttpClient`` per service: a pooled ``requests`` session per thread, a timeout on every call,
+retries with exponential backoff and full jitter for calls that are safe to repeat and for
+429/5xx answers, ``Retry-After`` honoured, an optional shared rate limiter, and request logging
+that never includes query values, headers or bodies. Failures surface as ``IntegrationError``
+with ``permanent`` telling callers whether trying later can help.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+from .exceptions import IntegrationError, TransientError
+
+log = logging.getLogger("core.http")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_statuses: frozenset[int] = RETRY_STATUSES
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Full jitter: uniform in [0, base * 2**attempt], capped; Retry-After is a floor."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
+        wait = random.uniform(ceiling / 2, ceiling)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.backoff_max))
+        return wait
+
+
+@dataclass
+class HttpClient:
+    service: str
+    base_url: str
+    timeout: tuple[float, float] | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    verify: bool | str = True
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    # Called before every attempt (e.g. a shared Redis limiter's ``acquire``).
+    before_request: Callable[[], None] | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        if self.timeout is None:
+            self.timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers.update({"User-Agent": "merchant-ops/1.0", **self.default_headers})
+            session.verify = self.verify
+            # Never pick up proxies or netrc credentials from the environment by surprise.
+            session.trust_env = False
+            self._local.session = session
+        return session
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        idempotent: bool | None = None,
+        timeout: tuple[float, float] | float | None = None,
+        ok_statuses: Iterable[int] | None = None,
+        max_retries: int | None = None,
+    ) -> requests.Response:
+        """Send one logical call; return the response for a 2xx (or ``ok_statuses``).
+
+        ``idempotent`` defaults to the HTTP method's semantics; pass True for a POST that the
+        provider de-duplicates (an idempotence key) so network failures are retried too.
+        """
+        method = method.upper()
+        url = self.url(path)
+        safe_to_repeat = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        retries = self.retry.max_retries if max_retries is None else max_retries
+        accepted = set(ok_statuses) if ok_statuses is not None else None
+        attempt = 0
+        while True:
+            if self.before_request is not None:
+                self.before_request()
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, data=data, headers=headers, auth=auth,
+                    timeout=timeout or self.timeout,
+                )
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                elapsed = (time.monotonic() - started) * 1000
+                kind = "timeout" if isinstance(exc, requests.Timeout) else "connection error"
+                log.warning("%s %s %s -> %s after %.0f ms (attempt %d)", self.service, method,
+                            _loggable(url), kind, elapsed, attempt + 1)
+                # A POST that timed out may have been applied: repeat it only when it is safe.
+                if safe_to_repeat and attempt < retries:
+                    self.sleep(self.retry.delay(attempt))
+                    attempt += 1
+                    continue
+                raise TransientError(f"{kind} calling {self.service}", service=self.service) from exc
+            except requests.RequestException as exc:
+                raise IntegrationError(
+                    f"invalid request to {self.service}: {type(exc).__name__}", service=self.service, permanent=True
+                ) from exc
+
+            elapsed = (time.monotonic() - started) * 1000
+            status = response.status_code
+            log.info("%s %s %s -> %d in %.0f ms", self.service, method, _loggable(url), status, elapsed)
+            if (accepted is not None and status in accepted) or (accepted is None and 200 <= status < 300):
+                return response
+            retry_after = _retry_after(response)
+            # A 429 was not processed, so it is safe to repeat for any method; 5xx only if idempotent.
+            retryable = status == 429 or (status in self.retry.retry_statuses and safe_to_repeat)
+            if retryable and attempt < retries:
+                self.sleep(self.retry.delay(attempt, retry_after))
+                attempt += 1
+                continue
+            transient = status in self.retry.retry_statuses or status == 408
+            error_cls = TransientError if transient else IntegrationError
+            raise error_cls(
+                f"{self.service} answered {status}",
+                service=self.service,
+                permanent=not transient,
+                status_code=status,
+                retry_after=retry_after,
+            )
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise IntegrationError(
+                f"{self.service} sent a body that is not JSON", service=self.service, permanent=False,
+                status_code=response.status_code,
+            ) from exc
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _loggable(url: str) -> str:
+    """Scheme, host and path only: query strings carry tokens (Vendista, Poster) and are dropped."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

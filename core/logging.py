@@ -1,0 +1,38 @@
+"""Log hygiene: secrets never reach the log output (SPEC PLAT-5)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# key=value or "key": "value" pairs whose value is a secret.
+_SECRET_KEYS = r"(?:token|password|passwd|secret|secret_key|api_key|apikey|authorization|cookie|access_token|Token|Password)"
+_PATTERNS = [
+    re.compile(rf"({_SECRET_KEYS}=)[^&\s'\"]+", re.IGNORECASE),
+    re.compile(rf"(['\"]{_SECRET_KEYS}['\"]\s*:\s*['\"])[^'\"]*", re.IGNORECASE),
+    re.compile(r"(Basic |Bearer )[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(://[^:/@\s]+:)[^@\s]+(@)"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern in _PATTERNS:
+        if pattern.groups >= 2:
+            text = pattern.sub(r"\1***\2", text)
+        else:
+            text = pattern.sub(r"\1***", text)
+    return text
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Rewrites the formatted message of every record with secret values masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not lose the record
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

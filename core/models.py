@@ -1,0 +1,116 @@
+"""Tenancy (User, Merchant, Membership) and the shared SyncRun record (SPEC PLAT-4, PLAT-7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import F
+from django.utils import timezone
+
+
+class User(AbstractUser):
+    """Custom from the first migration so that later changes need no table swap."""
+
+    class Meta:
+        db_table = "core_user"
+
+
+class Merchant(models.Model):
+    """The tenant: every owner-facing object belongs to exactly one merchant."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    is_active = models.BooleanField(default=True)
+    time_zone = models.CharField(max_length=64, default="Europe/Moscow")
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="merchants", blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MANAGER = "manager", "Manager"
+        VIEWER = "viewer", "Viewer"
+
+    WRITE_ROLES = (Role.OWNER, Role.MANAGER)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.OWNER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="uniq_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+class SyncRun(models.Model):
+    """One run of one sync of any app, with live progress ("X of Y")."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="sync_runs")
+    kind = models.CharField(max_length=64, help_text="e.g. vending.transactions, poster.ingredients")
+    mode = models.CharField(max_length=32, blank=True, default="")
+    account_ref = models.CharField(max_length=64, blank=True, default="", help_text="id of the synced account")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    items_done = models.PositiveIntegerField(default=0)
+    items_total = models.PositiveIntegerField(null=True, blank=True)
+    counters = models.JSONField(default=dict, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "kind", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} {self.status}"
+
+    @property
+    def progress_percent(self) -> float | None:
+        if not self.items_total:
+            return None
+        return round(100.0 * min(self.items_done, self.items_total) / self.items_total, 1)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+    # Progress writes are single UPDATEs of the counter columns, so a long run can report often
+    # without rewriting (or racing) the rest of the row.
+    def advance(self, done: int = 1, *, total: int | None = None) -> None:
+        changes: dict[str, Any] = {"items_done": F("items_done") + done}
+        if total is not None:
+            changes["items_total"] = total
+        SyncRun.objects.filter(pk=self.pk).update(**changes)
+        self.items_done += done
+        if total is not None:
+            self.items_total = total
+
+    def set_total(self, total: int) -> None:
+        SyncRun.objects.filter(pk=self.pk).update(items_total=total)
+        self.items_total = total

@@ -1,0 +1,310 @@
+"""The base every sandbox simulator is built on (SPEC PLAT-12).
+
+A ``Simulator`` is a small WSGI app with routes, shared state behind a lock, and fault knobs:
+latency, error rate, bursts of 429, hanging requests and an enforced request-rate limit (the
+provider's own). ``SandboxServer`` serves one on 127.0.0.1 from a thread (port 0 = ephemeral),
+so tests and benchmarks start as many as they need and stop them by handle.
+
+Control endpoints on every simulator (for tests, benchmarks and the person clicking around):
+    GET  /_sandbox/faults      current knobs        POST /_sandbox/faults  {"latency_ms": 50, ...}
+    POST /_sandbox/reset       state and knobs      GET  /_sandbox/stats   request counts, max rate
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+log = logging.getLogger("sandbox")
+
+MAX_HANG_SECONDS = 60.0
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0  # added to every request
+    latency_jitter_ms: float = 0.0
+    error_rate: float = 0.0  # fraction answered with error_status
+    error_status: int = 500
+    burst_429: int = 0  # the next N requests get 429
+    retry_after: float | None = None  # Retry-After header on those 429s
+    hang_next: int = 0  # the next N requests hang for hang_seconds, then are dropped
+    hang_seconds: float = 30.0
+    rate_limit_per_second: float = 0.0  # the provider's own limit; over it → 429 (0 = off)
+    rate_limit_status: int = 429
+
+    def update(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if not hasattr(self, key):
+                raise KeyError(key)
+            current = getattr(self, key)
+            setattr(self, key, type(current)(value) if current is not None and value is not None else value)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)
+    remote_addr: str = ""
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    def form(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+    def encode(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body, ensure_ascii=False, default=str).encode()
+
+
+def json_response(body: Any, status: int = 200, **headers: str) -> Response:
+    return Response(status=status, body=body, headers=dict(headers))
+
+
+Handler = Callable[[Request], Response]
+_STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 302: "Found", 400: "Bad Request",
+                401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
+                405: "Method Not Allowed", 409: "Conflict", 422: "Unprocessable Entity",
+                429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+                503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+class Simulator:
+    """Subclass, set ``name``, add routes in ``setup()`` with ``self.route(method, pattern)``.
+
+    Patterns are regular expressions over the path with named groups: ``r"/orders/(?P<id>\\d+)"``.
+    ``self.state`` is shared by all request threads; hold ``self.lock`` while changing it.
+    """
+
+    name = "simulator"
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.lock = threading.RLock()
+        self.faults = Faults()
+        self.state: dict[str, Any] = {}
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._request_times: deque[float] = deque(maxlen=100_000)
+        self._limit_times: deque[float] = deque()
+        self.request_count = 0
+        self.rejected_count = 0
+        self.base_url = ""
+        self.reset_state()
+        self.setup()
+
+    # --- to override -------------------------------------------------------------------
+    def setup(self) -> None:
+        """Register routes."""
+
+    def reset_state(self) -> None:
+        """Initialise ``self.state``."""
+
+    def rate_limit_key(self, request: Request) -> str | None:
+        """Which bucket a request counts against for ``rate_limit_per_second`` (None = exempt)."""
+        return "all"
+
+    # --- routing --------------------------------------------------------------------------
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        compiled = re.compile(f"^{pattern}$")
+
+        def decorator(handler: Handler) -> Handler:
+            self._routes.append((method.upper(), compiled, handler))
+            return handler
+
+        return decorator
+
+    def add_route(self, method: str, pattern: str, handler: Handler) -> None:
+        self.route(method, pattern)(handler)
+
+    # --- statistics used by tests and benchmarks --------------------------------------------
+    def max_requests_in_window(self, window: float = 1.0, since: float = 0.0) -> int:
+        with self.lock:
+            times = [t for t in self._request_times if t >= since]
+        best, start = 0, 0
+        for end in range(len(times)):
+            while times[end] - times[start] >= window:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    def stats(self) -> dict[str, Any]:
+        return {"name": self.name, "requests": self.request_count, "rejected": self.rejected_count,
+                "max_per_second": self.max_requests_in_window(1.0)}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.faults = Faults()
+            self._request_times.clear()
+            self._limit_times.clear()
+            self.request_count = self.rejected_count = 0
+            self.reset_state()
+
+    # --- WSGI -----------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        request = Request(
+            method=environ["REQUEST_METHOD"].upper(),
+            path=environ.get("PATH_INFO", "/"),
+            query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
+            headers=headers,
+            body=body,
+            remote_addr=environ.get("REMOTE_ADDR", ""),
+        )
+        response = self.handle(request)
+        status_line = f"{response.status} {_STATUS_TEXT.get(response.status, 'Status')}"
+        payload = response.encode()
+        header_list = [("Content-Type", response.content_type), ("Content-Length", str(len(payload)))]
+        header_list += list(response.headers.items())
+        start_response(status_line, header_list)
+        return [payload]
+
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)
+        now = time.monotonic()
+        with self.lock:
+            self.request_count += 1
+            self._request_times.append(now)
+            faults = Faults(**asdict(self.faults))
+            hang = self.faults.hang_next > 0
+            if hang:
+                self.faults.hang_next -= 1
+            burst = self.faults.burst_429 > 0
+            if burst:
+                self.faults.burst_429 -= 1
+            over_limit = self._over_rate_limit(request, now)
+        if hang:
+            time.sleep(min(faults.hang_seconds, MAX_HANG_SECONDS))
+            return Response(status=504, body={"error": "sandbox: hung request"})
+        delay = faults.latency_ms + (random.uniform(0, faults.latency_jitter_ms) if faults.latency_jitter_ms else 0)
+        if delay > 0:
+            time.sleep(delay / 1000.0)
+        if burst or over_limit:
+            with self.lock:
+                self.rejected_count += 1
+            headers = {"Retry-After": str(faults.retry_after)} if faults.retry_after is not None else {}
+            status = 429 if burst else faults.rate_limit_status
+            return Response(status=status, body={"error": "Too Many Requests"}, headers=headers)
+        if faults.error_rate and random.random() < faults.error_rate:
+            return Response(status=faults.error_status, body={"error": "sandbox: injected error"})
+        for method, pattern, handler in self._routes:
+            match = pattern.match(request.path)
+            if match and method in (request.method, "*"):
+                request.params = {k: v for k, v in match.groupdict().items() if v is not None}
+                try:
+                    return handler(request)
+                except Exception as exc:  # a simulator bug must show up as a 500 to the client
+                    log.exception("sandbox %s: handler error", self.name)
+                    return Response(status=500, body={"error": f"sandbox handler error: {type(exc).__name__}"})
+        return Response(status=404, body={"error": "not found", "path": request.path})
+
+    def _over_rate_limit(self, request: Request, now: float) -> bool:
+        limit = self.faults.rate_limit_per_second
+        if not limit or self.rate_limit_key(request) is None:
+            return False
+        # Sliding one-second window over accepted requests, like a provider's gateway.
+        while self._limit_times and now - self._limit_times[0] >= 1.0:
+            self._limit_times.popleft()
+        if len(self._limit_times) >= limit:
+            return True
+        self._limit_times.append(now)
+        return False
+
+    def _control(self, request: Request) -> Response:
+        if request.path == "/_sandbox/faults":
+            if request.method == "POST":
+                try:
+                    with self.lock:
+                        self.faults.update(request.json() or {})
+                except (KeyError, ValueError, TypeError) as exc:
+                    return json_response({"error": f"bad fault setting: {exc}"}, 400)
+            return json_response(asdict(self.faults))
+        if request.path == "/_sandbox/reset" and request.method == "POST":
+            self.reset()
+            return json_response({"ok": True})
+        if request.path == "/_sandbox/stats":
+            return json_response(self.stats())
+        return json_response({"error": "unknown control path"}, 404)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        log.debug("%s " + format, self.address_string(), *args)
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class SandboxServer:
+    """Serve a simulator on 127.0.0.1 in a background thread. ``with SandboxServer(sim) as s:``."""
+
+    def __init__(self, simulator: Simulator, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("sandbox simulators listen on loopback only")
+        self.simulator = simulator
+        self.httpd = make_server(host, port, simulator, server_class=_ThreadingWSGIServer,
+                                 handler_class=_QuietHandler)
+        self.host = host
+        self.port = self.httpd.server_port
+        self.url = f"http://{host}:{self.port}"
+        simulator.base_url = self.url
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"sandbox-{self.simulator.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
