@@ -23,6 +23,17 @@ class SimulatorSpec:
 
 
 _SIMULATORS: dict[str, SimulatorSpec] = {}
+# Non-HTTP simulators (e.g. a coffee machine on MQTT): name → start() returning a stop() callable.
+_SERVICES: dict[str, Callable[[], Callable[[], None]]] = {}
+
+
+def register_service(name: str, start: Callable[[], Callable[[], None]]) -> None:
+    _SERVICES[name] = start
+
+
+def services() -> dict[str, Callable[[], Callable[[], None]]]:
+    simulators()  # imports the modules that register services too
+    return dict(_SERVICES)
 
 
 def register_simulator(spec: SimulatorSpec) -> SimulatorSpec:

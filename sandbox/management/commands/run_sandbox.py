@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from sandbox.harness import SandboxServer
-from sandbox.registry import simulators
+from sandbox.registry import services, simulators
 
 
 class Command(BaseCommand):
@@ -23,9 +23,15 @@ class Command(BaseCommand):
             server = SandboxServer(spec.factory(), port=options["base_port"] + spec.port_offset).start()
             servers.append(server)
             self.stdout.write(f"sandbox {spec.name:<10} {server.url}  (simulated, no real money or marketplace)")
+        stoppers = []
+        for name, start in services().items():
+            stoppers.append(start())
+            self.stdout.write(f"sandbox {name:<10} started")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         stop.wait()
+        for stopper in stoppers:
+            stopper()
         for server in servers:
             server.stop()
