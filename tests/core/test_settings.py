@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAT3_NAMES = [
+    "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "REDIS_URL", "CELERY_BROKER_URL", "MQTT_URL",
+    "FIELD_ENCRYPTION_KEYS", "ORDER_EXPIRATION_MINUTES", "TIME_ZONE", "YOOKASSA_API_URL", "TBANK_API_URL",
+    "TMETR_API_URL", "VENDISTA_API_URL", "EMAG_API_URL", "KASPI_SHOP_API_URL", "KASPI_OFFERS_URL",
+    "KASPI_CABINET_URL", "KASPI_LOGIN_URL", "POSTER_API_URL", "POSTER_APP_ID", "POSTER_APP_SECRET",
+    "POSTER_REDIRECT_URI", "CHROMIUM_EXECUTABLE",
+]
+CLEAN = {k: v for k, v in os.environ.items()
+         if k not in PLAT3_NAMES + ["DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"]}
+
+
+def _settings_probe(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    script = "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings.base'; django.setup()\n"
+    return subprocess.run([sys.executable, "-c", script + code], cwd=ROOT, env={**CLEAN, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_fresh_checkout_defaults_sqlite_wal_and_local_redis() -> None:
+    result = _settings_probe(
+        "from django.conf import settings as s\n"
+        "from django.db import connection\n"
+        "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])\n"
+        "print(s.DATABASES['default']['ENGINE']); print(s.REDIS_URL); print(s.CELERY_BROKER_URL)\n"
+        "print(s.ORDER_EXPIRATION_MINUTES, s.DEBUG)",
+        DEBUG="1", DATABASE_NAME_FOR_TEST="unused",
+    )
+    assert result.returncode == 0, result.stderr
+    journal, engine, redis_url, broker, misc = result.stdout.split("\n")[:5]
+    assert journal == "wal"
+    assert engine == "django.db.backends.sqlite3"
+    assert redis_url == broker == "redis://127.0.0.1:6390/0"
+    assert misc == "15 True"
+
+
+def test_production_refuses_to_start_without_secret_key() -> None:
+    result = _settings_probe("print('started')", DEBUG="0", FIELD_ENCRYPTION_KEYS="x")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_to_start_without_encryption_keys() -> None:
+    result = _settings_probe("print('started')", DEBUG="0", SECRET_KEY="s" * 50)
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS must be set" in result.stderr
+
+
+def test_every_plat3_name_is_read_from_the_environment() -> None:
+    env = {name: f"http://127.0.0.1:1/{name.lower()}" for name in PLAT3_NAMES if name.endswith("_URL")}
+    env.update({"REDIS_URL": "redis://127.0.0.1:6379/3", "MQTT_URL": "mqtt://u:p@127.0.0.1:1883",
+                "ORDER_EXPIRATION_MINUTES": "7", "TIME_ZONE": "Asia/Almaty", "POSTER_APP_ID": "app",
+                "POSTER_APP_SECRET": "s", "POSTER_REDIRECT_URI": "http://127.0.0.1/cb",
+                "CHROMIUM_EXECUTABLE": "/usr/bin/chromium", "ALLOWED_HOSTS": "a.example,b.example",
+                "DEBUG": "1"})
+    env.pop("CELERY_BROKER_URL")
+    names = [n for n in PLAT3_NAMES if n not in ("SECRET_KEY", "DEBUG", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS")]
+    result = _settings_probe(
+        "from django.conf import settings as s\n"
+        f"for n in {names!r}: print(n, getattr(s, n))\n"
+        "print('ALLOWED_HOSTS', ','.join(s.ALLOWED_HOSTS))",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = dict(line.split(" ", 1) for line in result.stdout.strip().split("\n"))
+    for name in names:
+        expected = env["REDIS_URL"] if name == "CELERY_BROKER_URL" else env[name]  # broker defaults to REDIS_URL
+        assert seen[name] == expected, name
+    assert seen["ALLOWED_HOSTS"] == "a.example,b.example"
