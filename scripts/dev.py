@@ -15,10 +15,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -53,11 +55,20 @@ def main() -> int:
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHON"] = sys.executable
     redis_process = None
-    if not env.get("REDIS_URL"):
-        port = int(env.get("LOCAL_REDIS_PORT", "6390"))
-        redis_process = start_local_redis(port)
-        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    try:
+        if not env.get("REDIS_URL"):
+            port = int(env.get("LOCAL_REDIS_PORT", "6390"))
+            redis_process = start_local_redis(port)
+            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        return run_everything(env)
+    finally:
+        # Stop the Redis this script started (by its PID), whatever happened.
+        if redis_process is not None and redis_process.poll() is None:
+            redis_process.terminate()
+            redis_process.wait(timeout=10)
 
+
+def run_everything(env: os._Environ[str]) -> int:
     if env.get("SANDBOX", "1") == "1":
         import django
 
@@ -71,22 +82,19 @@ def main() -> int:
         print("SANDBOX mode: every provider is a local simulator (no real money, no real marketplace).")
 
     manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput"], check=True)
+    subprocess.run([*manage, "install_periodic_tasks"], check=True)
+    demo = subprocess.run([*manage, "demo_setup"], check=True, capture_output=True, text=True).stdout
+    print(demo, flush=True)
+    honcho = shutil.which("honcho", path=str(VENV_BIN)) or "honcho"
+    runner = subprocess.Popen([honcho, "-f", "Procfile", "start"])
+    # Say it again once the processes' start-up output has scrolled past.
+    threading.Timer(12.0, lambda: print("\n" + demo, flush=True)).start()
     try:
-        subprocess.run([*manage, "migrate", "--noinput"], check=True)
-        subprocess.run([*manage, "demo_setup"], check=True)
-        subprocess.run([*manage, "install_periodic_tasks"], check=True)
-        honcho = shutil.which("honcho", path=str(VENV_BIN)) or "honcho"
-        procfile = "Procfile"
-        runner = subprocess.Popen([honcho, "-f", procfile, "start"], start_new_session=False)
-        try:
-            return runner.wait()
-        except KeyboardInterrupt:
-            runner.send_signal(signal.SIGINT)
-            return runner.wait()
-    finally:
-        if redis_process is not None and redis_process.poll() is None:
-            redis_process.terminate()
-            redis_process.wait(timeout=10)
+        return runner.wait()
+    except KeyboardInterrupt:
+        runner.send_signal(signal.SIGINT)
+        return runner.wait()
 
 
 if __name__ == "__main__":
