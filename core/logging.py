@@ -6,7 +6,9 @@ import logging
 import re
 
 # key=value or "key": "value" pairs whose value is a secret.
-_SECRET_KEYS = r"(?:token|password|passwd|secret|secret_key|api_key|apikey|authorization|cookie|access_token|Token|Password)"
+_SECRET_KEYS = (
+    r"(?:token|password|passwd|secret|secret_key|api_key|apikey|authorization|cookie|access_token)"
+)
 _PATTERNS = [
     re.compile(rf"({_SECRET_KEYS}=)[^&\s'\"]+", re.IGNORECASE),
     re.compile(rf"(['\"]{_SECRET_KEYS}['\"]\s*:\s*['\"])[^'\"]*", re.IGNORECASE),
@@ -17,10 +19,7 @@ _PATTERNS = [
 
 def redact(text: str) -> str:
     for pattern in _PATTERNS:
-        if pattern.groups >= 2:
-            text = pattern.sub(r"\1***\2", text)
-        else:
-            text = pattern.sub(r"\1***", text)
+        text = pattern.sub(r"\1***\2" if pattern.groups >= 2 else r"\1***", text)
     return text
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from .harness import Request, Response, Simulator, json_response
 from .registry import SimulatorSpec, register_simulator
 

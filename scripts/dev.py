@@ -48,7 +48,12 @@ def start_local_redis(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("local Redis did not answer")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops everything as cleanly as Ctrl-C
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     os.chdir(ROOT)
     env = os.environ
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")

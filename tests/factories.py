@@ -34,7 +34,9 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Membership.Role.OWNER
 
 
-def owner_client(merchant: Merchant | None = None, *, role: str = Membership.Role.OWNER) -> tuple[APIClient, User, Merchant]:
+def owner_client(
+    merchant: Merchant | None = None, *, role: str = Membership.Role.OWNER
+) -> tuple[APIClient, User, Merchant]:
     """An API client authenticated by token as a member of ``merchant`` (created if None)."""
     membership = MembershipFactory(merchant=merchant or MerchantFactory(), role=role)
     token, _ = Token.objects.get_or_create(user=membership.user)

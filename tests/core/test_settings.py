@@ -14,7 +14,7 @@ PLAT3_NAMES = [
     "POSTER_REDIRECT_URI", "CHROMIUM_EXECUTABLE",
 ]
 CLEAN = {k: v for k, v in os.environ.items()
-         if k not in PLAT3_NAMES + ["DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"]}
+         if k not in [*PLAT3_NAMES, "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"]}
 
 
 def _settings_probe(code: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -41,7 +41,8 @@ class WorkerProcess:
             "DATABASE_URL": _database_url(db, connection.settings_dict["NAME"]),
             **self.extra_env,
         }
-        log_path = self.log_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"celery-test-{os.getpid()}-{time.time_ns()}.log"
+        tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+        log_path = self.log_path or tmp / f"celery-test-{os.getpid()}-{time.time_ns()}.log"
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115
         self.process = subprocess.Popen(

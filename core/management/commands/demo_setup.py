@@ -20,7 +20,9 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         result = demo_setup(admin_username=options["username"], admin_password=password)
         self.stdout.write(self.style.SUCCESS("Demo data ready (sandbox: no real money, no real marketplace)."))
-        self.stdout.write(f"  Admin:    http://127.0.0.1:8000/admin/   user: {options['username']}   password: {password}")
-        self.stdout.write(f"  API docs: http://127.0.0.1:8000/api/docs/   (API token: {result.token_hint})")
+        self.stdout.write(f"  Admin:    http://127.0.0.1:8000/admin/   user: {options['username']}")
+        self.stdout.write(f"            password: {password}   (new on every run)")
+        self.stdout.write("  API docs: http://127.0.0.1:8000/api/docs/")
+        self.stdout.write(f"  API token: {result.token_hint}")
         for line in result.links:
             self.stdout.write(f"  {line}")
