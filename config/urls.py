@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -11,7 +11,7 @@ from core.api import views as core_api
 router = DefaultRouter()
 router.register("sync-runs", core_api.SyncRunViewSet, basename="sync-run")
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", core_api.TokenView.as_view(), name="api-token"),
     path("me/", core_api.me, name="api-me"),
     path("", include(router.urls)),

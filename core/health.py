@@ -59,7 +59,9 @@ def last_worker_heartbeat() -> str | None:
         client.close()
     except redis.RedisError:
         return None
-    return value.decode() if value else None
+    if not value:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @never_cache

@@ -46,7 +46,7 @@ def periodic_tasks_install(*, reset: bool = False, jobs: list[PeriodicJob] | Non
             PeriodicTask.objects.create(name=job.name, enabled=True, **wanted, **_schedule_kwargs(job))
             report.created.append(job.name)
             continue
-        changed = {k: v for k, v in wanted.items() if getattr(existing, k) != v}
+        changed: dict[str, object] = {k: v for k, v in wanted.items() if getattr(existing, k) != v}
         if reset:
             changed.update(_schedule_kwargs(job))
             changed["enabled"] = True

@@ -80,8 +80,9 @@ def encrypted_values_rotate() -> int:
     total = 0
     for model, attname in encrypted_fields():
         table = connection.ops.quote_name(model._meta.db_table)
-        column = connection.ops.quote_name(model._meta.get_field(attname).column)
-        pk = connection.ops.quote_name(model._meta.pk.column)
+        field = model._meta.get_field(attname)
+        column = connection.ops.quote_name(str(getattr(field, "column", attname)))
+        pk = connection.ops.quote_name(str(model._meta.pk.column if model._meta.pk else "id"))
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SELECT {pk}, {column} FROM {table} WHERE {column} <> ''")  # noqa: S608
             for row_id, token in cursor.fetchall():

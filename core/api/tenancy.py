@@ -39,8 +39,8 @@ def _merchant_id_of(obj: Any, path: str) -> Any:
 
 class MerchantScopedMixin:
     merchant_field = "merchant"
-    permission_classes = [MerchantRolePermission]
-    request: Request
+    permission_classes: Any = [MerchantRolePermission]
+    request: Any
 
     def get_queryset(self) -> QuerySet[Any]:
         qs = super().get_queryset()  # type: ignore[misc]

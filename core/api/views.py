@@ -46,7 +46,7 @@ class MembershipOutput(serializers.ModelSerializer):
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def me(request: Request) -> Response:
-    memberships = Membership.objects.filter(user=request.user).select_related("merchant")
+    memberships = Membership.objects.filter(user_id=int(request.user.pk or 0)).select_related("merchant")
     return Response({
         "id": request.user.pk,
         "username": request.user.get_username(),
