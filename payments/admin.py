@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+
+from core.crypto import mask
+
+from .models import (
+    BrewCommand,
+    Device,
+    Drink,
+    Order,
+    OrderEvent,
+    Payment,
+    PaymentAccount,
+    Receipt,
+    Refund,
+    WebhookDelivery,
+)
+from .services.settlement import money_back
+
+
+class PaymentAccountForm(forms.ModelForm):
+    """Secrets are write-only: an empty field keeps the stored value; the current one is shown masked."""
+
+    yookassa_secret_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    tbank_password = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = PaymentAccount
+        fields = [
+            "merchant",
+            "yookassa_shop_id",
+            "yookassa_secret_key",
+            "tbank_terminal_key",
+            "tbank_password",
+            "issues_receipts",
+            "two_stage",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("yookassa_secret_key", "tbank_password"):
+            if not data.get(name) and self.instance.pk:
+                data[name] = getattr(self.instance, name)
+        return data
+
+
+@admin.register(PaymentAccount)
+class PaymentAccountAdmin(admin.ModelAdmin):
+    form = PaymentAccountForm
+    list_display = [
+        "merchant",
+        "yookassa_shop_id",
+        "yookassa_key",
+        "tbank_terminal_key",
+        "tbank_pw",
+        "issues_receipts",
+        "two_stage",
+    ]
+
+    @admin.display(description="YooKassa secret")
+    def yookassa_key(self, obj: PaymentAccount) -> str:
+        return mask(obj.yookassa_secret_key)
+
+    @admin.display(description="T-Bank password")
+    def tbank_pw(self, obj: PaymentAccount) -> str:
+        return mask(obj.tbank_password)
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "merchant", "channel", "provider", "external_id", "is_active"]
+    list_filter = ["is_active", "channel", "provider", "merchant"]
+    search_fields = ["name", "code", "external_id"]
+
+
+@admin.register(Drink)
+class DrinkAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "merchant",
+        "device",
+        "external_id",
+        "price_small",
+        "price_medium",
+        "price_big",
+        "is_active",
+    ]
+    list_filter = ["is_active", "merchant"]
+    search_fields = ["name", "external_id"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class EventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "kind", "from_status", "to_status", "note"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["id", "created_at", "merchant", "device", "drink_name", "size", "amount", "status"]
+    list_filter = ["status", "merchant", "device", "created_at"]
+    search_fields = ["id", "machine_order_id", "payment__provider_payment_id"]
+    date_hierarchy = "created_at"
+    inlines = [EventInline]
+    actions = ["return_money"]
+    readonly_fields = ["money_history"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Order._meta.fields] + ["money_history"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="payment / brew / refund")
+    def money_history(self, order: Order) -> str:
+        rows: list[tuple[str, str]] = []
+        payment = Payment.objects.filter(order=order).first()
+        if payment:
+            rows.append(
+                (
+                    "payment",
+                    f"{payment.provider} {payment.provider_payment_id} {payment.status}, "
+                    f"settlement {payment.settlement}",
+                )
+            )
+            refund = Refund.objects.filter(payment=payment).first()
+            if refund:
+                rows.append(("refund", f"{refund.kind} {refund.status} {refund.reason} {refund.error}"))
+        brew = BrewCommand.objects.filter(order=order).first()
+        if brew:
+            rows.append(("brew", f"{brew.channel} {brew.command_id} {brew.status} {brew.error}"))
+        return format_html_join("\n", "<div><b>{}</b>: {}</div>", rows)
+
+    @admin.action(description="Return the money (cancel the hold or refund)")
+    def return_money(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        started = 0
+        for order in queryset:
+            payment = Payment.objects.filter(order=order).first()
+            if payment and money_back(payment_id=payment.pk, reason=f"admin {request.user}", after_capture=True):
+                started += 1
+        self.message_user(request, f"Money return started for {started} order(s).", messages.INFO)
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ["order", "provider", "provider_payment_id", "amount", "status", "settlement", "created_at"]
+    list_filter = ["provider", "status", "settlement"]
+    search_fields = ["provider_payment_id", "order__id"]
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ["payment", "kind", "amount", "status", "attempts", "reason", "created_at", "finished_at"]
+    list_filter = ["kind", "status"]
+
+
+@admin.register(BrewCommand)
+class BrewCommandAdmin(ReadOnlyAdmin):
+    list_display = ["command_id", "order", "channel", "status", "attempts", "sent_at", "finished_at"]
+    list_filter = ["channel", "status"]
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyAdmin):
+    list_display = ["order", "email", "phone", "status", "created_at"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "provider", "event", "provider_payment_id", "verified_status", "outcome", "note"]
+    list_filter = ["provider", "outcome", "event"]
+    search_fields = ["provider_payment_id", "event_key"]

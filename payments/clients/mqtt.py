@@ -1,0 +1,166 @@
+"""MQTT brew channel through paho-mqtt 2.x (CallbackAPIVersion.VERSION2, QoS 1; API_CONTRACTS.md).
+
+Commands go to ``<prefix>/<device>/commands`` (never retained: a replay would brew again); the
+device acknowledges on ``<prefix>/<device>/events/ack``. Publishing uses one connection per process;
+acknowledgements are received by the single ``mqtt_listener`` process, never by a worker.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from django.conf import settings
+
+from core.exceptions import TransientError
+
+SERVICE = "mqtt"
+
+
+@dataclass(frozen=True)
+class Ack:
+    device_id: str
+    command_id: str
+    status: str  # accepted | done | failed
+    error: str = ""
+
+
+def broker() -> tuple[str, int, str | None, str | None]:
+    parts = urlsplit(settings.MQTT_URL)
+    return parts.hostname or "127.0.0.1", parts.port or 1883, parts.username, parts.password
+
+
+def command_topic(device_id: str, prefix: str | None = None) -> str:
+    return f"{prefix or settings.MQTT_TOPIC_PREFIX}/{device_id}/commands"
+
+
+def ack_topic_filter(prefix: str | None = None) -> str:
+    return f"{prefix or settings.MQTT_TOPIC_PREFIX}/+/events/ack"
+
+
+def new_client(role: str) -> paho.Client:
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=f"{settings.MQTT_CLIENT_ID_PREFIX}-{role}-{uuid.uuid4().hex[:10]}"
+    )
+    _, _, user, password = broker()
+    if user:
+        client.username_pw_set(user, password)
+    return client
+
+
+class Publisher:
+    """A connected client with its network loop in a thread; reconnects by itself."""
+
+    def __init__(self) -> None:
+        self._client = new_client("pub")
+        self._connected = threading.Event()
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        host, port, _, _ = broker()
+        self._client.connect_async(host, port, keepalive=30)
+        self._client.loop_start()
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if not reason_code.is_failure:
+            self._connected.set()
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        self._connected.clear()
+
+    def publish(self, topic: str, payload: dict[str, Any], *, timeout: float = 5.0) -> None:
+        if not self._connected.wait(timeout):
+            raise TransientError("MQTT broker not reachable", service=SERVICE)
+        info = self._client.publish(topic, json.dumps(payload), qos=1, retain=False)
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise TransientError(f"MQTT publish failed: {exc}", service=SERVICE) from exc
+        if not info.is_published():
+            raise TransientError("MQTT publish not acknowledged by the broker", service=SERVICE)
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+_publisher: Publisher | None = None
+_publisher_lock = threading.Lock()
+_publisher_pid: int | None = None
+
+
+def publisher() -> Publisher:
+    """One per process (a forked worker child must not reuse its parent's socket)."""
+    import os
+
+    global _publisher, _publisher_pid
+    with _publisher_lock:
+        if _publisher is None or _publisher_pid != os.getpid():
+            _publisher = Publisher()
+            _publisher_pid = os.getpid()
+        return _publisher
+
+
+def publish_command(*, device_id: str, command_id: str, order_id: str, drink: str, size: str, price: int) -> None:
+    publisher().publish(
+        command_topic(device_id),
+        {"command_id": command_id, "order_id": order_id, "drink": drink, "size": size, "price": price},
+    )
+
+
+def parse_ack(topic: str, payload: bytes) -> Ack | None:
+    parts = topic.split("/")
+    if len(parts) < 4 or parts[-2:] != ["events", "ack"]:
+        return None
+    try:
+        data = json.loads(payload)
+        return Ack(
+            device_id=parts[-3],
+            command_id=str(data["command_id"]),
+            status=str(data["status"]),
+            error=str(data.get("error") or ""),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def listen(
+    on_ack: Callable[[Ack], None],
+    *,
+    stop: threading.Event,
+    prefix: str | None = None,
+    ready: threading.Event | None = None,
+) -> None:
+    """Block, delivering every acknowledgement to ``on_ack`` until ``stop`` is set (QoS 1, persistent)."""
+    client = new_client("listener")
+    topic = ack_topic_filter(prefix)
+
+    def on_connect(c: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if not reason_code.is_failure:
+            c.subscribe(topic, qos=1)
+
+    def on_subscribe(c: Any, userdata: Any, mid: Any, reason_codes: Any, properties: Any) -> None:
+        if ready is not None:
+            ready.set()
+
+    def on_message(c: Any, userdata: Any, message: Any) -> None:
+        ack = parse_ack(message.topic, message.payload)
+        if ack is not None:
+            on_ack(ack)
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    host, port, _, _ = broker()
+    client.connect(host, port, keepalive=30)
+    client.loop_start()
+    try:
+        stop.wait()
+    finally:
+        client.loop_stop()
+        client.disconnect()

@@ -1,0 +1,36 @@
+"""Periodic jobs of payments (installed by `manage.py install_periodic_tasks`)."""
+
+from __future__ import annotations
+
+from core.scheduling import PeriodicJob, register
+
+# Every 30 s: unpaid orders past expires_at become not_paid (PAY-7).
+register(
+    PeriodicJob(
+        name="payments.orders_expire",
+        task="payments.tasks.orders_expire",
+        every_seconds=30,
+        expires_seconds=25,
+        description="Expire unpaid orders",
+    )
+)
+# Every 10 s: brew commands not acknowledged by their deadline fail → money back (PAY-6).
+register(
+    PeriodicJob(
+        name="payments.brews_fail_late",
+        task="payments.tasks.brews_fail_late",
+        every_seconds=10,
+        expires_seconds=9,
+        description="Fail brew commands whose device did not acknowledge",
+    )
+)
+# Every 2 minutes: re-read payments still pending at the provider (missed webhooks).
+register(
+    PeriodicJob(
+        name="payments.payments_reconcile",
+        task="payments.tasks.payments_reconcile",
+        every_seconds=120,
+        expires_seconds=100,
+        description="Reconcile pending payments",
+    )
+)

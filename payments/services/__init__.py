@@ -1,0 +1,1 @@
+"""Writes of the payments app, one module per concept (orders, payments, brew, settlement)."""

@@ -1,0 +1,142 @@
+"""Sending the one brew command of a paid order and settling on its outcome (SPEC PAY-6, PAY-8).
+
+The command row is unique per order; its ``command_id`` (MQTT) / the order id (Tmetr ``orderUuid``)
+is what the machine de-duplicates on, so a redelivered task after a worker crash may resend it
+safely and the drink is still made once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.exceptions import IntegrationError
+from payments.clients import mqtt
+from payments.clients.tmetr import TmetrClient
+from payments.models import BrewCommand, Device, OrderStatus, Payment
+
+from .settlement import capture_start, money_back
+from .transitions import order_event, order_transition
+
+log = logging.getLogger("payments")
+Status = BrewCommand.Status
+
+
+def _timeout(device: Device) -> int:
+    return device.ack_timeout_seconds or settings.BREW_ACK_TIMEOUT_SECONDS
+
+
+def brew_send(*, command_id: int) -> str:
+    command = BrewCommand.objects.select_related("order", "order__device").get(pk=command_id)
+    order = command.order
+    device = order.device
+    now = timezone.now()
+    # Claim: queued → sending; a redelivered task (the worker died) finds "sending" and resends.
+    claimed = BrewCommand.objects.filter(pk=command_id, status__in=[Status.QUEUED, Status.SENDING]).update(
+        status=Status.SENDING, attempts=command.attempts + 1, deadline=now + timedelta(seconds=_timeout(device))
+    )
+    if not claimed:
+        return "noop"
+    order_transition(order_id=order.pk, to=OrderStatus.MAKE_PENDING, from_=OrderStatus.PAID, note="brew command")
+    try:
+        if command.channel == Device.Channel.MQTT:
+            mqtt.publish_command(
+                device_id=device.external_id or device.code,
+                command_id=str(command.command_id),
+                order_id=str(order.pk),
+                drink=order.drink_external_id,
+                size=order.size,
+                price=order.amount,
+            )
+            BrewCommand.objects.filter(pk=command_id, status=Status.SENDING).update(status=Status.SENT, sent_at=now)
+            return "sent"
+        TmetrClient().make(
+            device_id=device.external_id,
+            order_uuid=str(order.pk),
+            drink_id=order.drink_external_id,
+            size=order.size,
+            price=order.amount,
+        )
+    except IntegrationError as exc:
+        if exc.permanent or command.channel == Device.Channel.TMETR:
+            brew_finish(command_id=command_id, ok=False, error=str(exc))
+            return "failed"
+        raise  # transient MQTT trouble: the task retries; the deadline still bounds it
+    BrewCommand.objects.filter(pk=command_id, status=Status.SENDING).update(status=Status.SENT, sent_at=now)
+    brew_finish(command_id=command_id, ok=True)
+    return "done"
+
+
+def brew_ack(*, command_id: str, status: str, error: str = "") -> str:
+    """An acknowledgement from the device (through the MQTT listener). QoS 1 may deliver it twice."""
+    command = BrewCommand.objects.filter(command_id=command_id).first()
+    if command is None:
+        log.warning("ack for unknown command %s", command_id)
+        return "unknown"
+    if status == "accepted":
+        BrewCommand.objects.filter(pk=command.pk, accepted_at__isnull=True).update(accepted_at=timezone.now())
+        return "accepted"
+    if status in ("done", "failed"):
+        return brew_finish(command_id=command.pk, ok=status == "done", error=error)
+    return "ignored"
+
+
+def brew_finish(*, command_id: int, ok: bool, error: str = "") -> str:
+    with transaction.atomic():
+        finished = BrewCommand.objects.filter(
+            pk=command_id, status__in=[Status.QUEUED, Status.SENDING, Status.SENT]
+        ).update(status=Status.DONE if ok else Status.FAILED, finished_at=timezone.now(), error=error[:1000])
+        if not finished:
+            return "noop"
+        command = BrewCommand.objects.select_related("order").get(pk=command_id)
+        order = command.order
+        payment = Payment.objects.filter(order=order).first()
+        if ok:
+            order_transition(
+                order_id=order.pk,
+                to=OrderStatus.SUCCESSFUL,
+                from_=OrderStatus.MAKE_PENDING,
+                note="device confirmed the brew",
+            )
+            if payment is not None:
+                capture_start(payment_id=payment.pk)
+            return "successful"
+        order_transition(
+            order_id=order.pk,
+            to=OrderStatus.FAILED,
+            from_=[OrderStatus.PAID, OrderStatus.MAKE_PENDING],
+            note=f"brew failed: {error}",
+            error=error[:500],
+        )
+        if payment is not None:
+            money_back(payment_id=payment.pk, reason=f"brew failed: {error}"[:200])
+        return "failed"
+
+
+def brews_fail_late(*, now: object = None) -> int:
+    """Commands whose acknowledgement did not come in time count as failed → money back."""
+    now = now or timezone.now()
+    late = list(
+        BrewCommand.objects.filter(status__in=[Status.SENDING, Status.SENT], deadline__lt=now).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    failed = 0
+    for pk in late:
+        if brew_finish(command_id=pk, ok=False, error="no acknowledgement from the device in time") == "failed":
+            failed += 1
+    return failed
+
+
+def brew_stuck_queued(*, older_than_seconds: int = 60) -> list[int]:
+    """Commands never claimed (their message was lost, e.g. a broker restart): ids to enqueue again."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(BrewCommand.objects.filter(status=Status.QUEUED, created_at__lt=cutoff).values_list("pk", flat=True))
+
+
+def order_brew_note(*, order_id: object, note: str) -> None:
+    order_event(order_id=order_id, kind="brew", note=note)

@@ -1,0 +1,182 @@
+"""Applying provider payment states to orders; webhook deliveries; reconciliation (PAY-4, PAY-5, PAY-8)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from payments.models import BrewCommand, Order, OrderStatus, Payment, WebhookDelivery
+
+from . import providers
+from .settlement import money_back
+from .transitions import order_event, order_transition
+
+log = logging.getLogger("payments")
+
+_RANK = {
+    Payment.Status.PENDING: 0,
+    Payment.Status.WAITING_FOR_CAPTURE: 1,
+    Payment.Status.SUCCEEDED: 2,
+    Payment.Status.CANCELED: 3,
+}
+# A notification claiming status S is authentic only if the provider now reports S or a later state.
+_REACHABLE = {
+    "pending": {"pending", "waiting_for_capture", "succeeded", "canceled"},
+    "waiting_for_capture": {"waiting_for_capture", "succeeded", "canceled"},
+    "succeeded": {"succeeded"},
+    "canceled": {"canceled"},
+}
+
+
+def status_confirms(claimed: str, actual: str) -> bool:
+    return actual in _REACHABLE.get(claimed, set())
+
+
+@transaction.atomic
+def payment_apply_status(*, payment_id: int, status: str, source: str) -> str:
+    """Apply a provider status we have verified. Safe to call any number of times, in any order.
+
+    Returns what happened: "paid", "late", "not_paid" or "noop".
+    """
+    payment = Payment.objects.select_for_update().select_related("order").get(pk=payment_id)
+    if _RANK.get(status, -1) > _RANK.get(payment.status, -1):
+        Payment.objects.filter(pk=payment.pk).update(status=status, updated_at=timezone.now())
+        payment.status = status
+    order = payment.order
+    if status in (Payment.Status.WAITING_FOR_CAPTURE, Payment.Status.SUCCEEDED):
+        if order_transition(
+            order_id=order.pk, to=OrderStatus.PAID, from_=OrderStatus.PENDING, note=f"{source}: payment {status}"
+        ):
+            # The one brew of this order: the unique one-to-one makes a second row impossible.
+            command = BrewCommand.objects.create(order_id=order.pk, channel=order.device.channel)
+            from payments.tasks import brew_send
+
+            transaction.on_commit(lambda: brew_send.delay(command.pk))
+            return "paid"
+        order.refresh_from_db(fields=["status"])
+        if order.status in (OrderStatus.NOT_PAID, OrderStatus.CREATED):
+            # Paid after the order expired (or was given up): never brewed, never kept (PAY-7).
+            money_back(payment_id=payment.pk, reason=f"late payment ({source})")
+            return "late"
+        if order.status == OrderStatus.FAILED:
+            money_back(payment_id=payment.pk, reason="order failed")
+        return "noop"
+    if status == Payment.Status.CANCELED and order_transition(
+        order_id=order.pk,
+        to=OrderStatus.NOT_PAID,
+        from_=[OrderStatus.PENDING, OrderStatus.CREATED],
+        note=f"{source}: payment canceled",
+    ):
+        return "not_paid"
+    return "noop"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    delivery: WebhookDelivery | None
+    duplicate: bool
+
+
+def webhook_record(
+    *,
+    provider: str,
+    event_key: str,
+    event: str,
+    provider_payment_id: str,
+    verified_status: str,
+    payload: dict[str, Any],
+    remote_addr: str | None,
+) -> Recorded:
+    """Store an authentic delivery once; enqueue its processing after commit."""
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                provider=provider,
+                event_key=event_key[:200],
+                event=event[:64],
+                provider_payment_id=provider_payment_id,
+                verified_status=verified_status,
+                payload=payload,
+                remote_addr=remote_addr or None,
+            )
+            from payments.tasks import brew_process_delivery
+
+            transaction.on_commit(lambda: brew_process_delivery.delay(delivery.pk))
+    except IntegrityError:
+        return Recorded(delivery=None, duplicate=True)
+    return Recorded(delivery=delivery, duplicate=False)
+
+
+def webhook_process(*, delivery_id: int) -> str:
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    if delivery.processed_at is not None:
+        return "noop"
+    payment = Payment.objects.filter(
+        provider=delivery.provider, provider_payment_id=delivery.provider_payment_id
+    ).first()
+    if payment is None:
+        outcome, result = WebhookDelivery.Outcome.IGNORED, "unknown payment"
+    else:
+        result = payment_apply_status(
+            payment_id=payment.pk, status=delivery.verified_status, source=f"webhook {delivery.event}"
+        )
+        outcome = WebhookDelivery.Outcome.APPLIED if result != "noop" else WebhookDelivery.Outcome.IGNORED
+    WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
+        processed_at=timezone.now(), outcome=outcome, note=result
+    )
+    return result
+
+
+def payment_for_notification(*, provider: str, provider_payment_id: str) -> Payment | None:
+    return (
+        Payment.objects.select_related("order", "order__device")
+        .filter(provider=provider, provider_payment_id=provider_payment_id)
+        .first()
+    )
+
+
+def payments_reconcile(*, limit: int = 200) -> int:
+    """Re-read payments still pending at the provider whose webhook may have been lost."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PAYMENT_RECONCILE_AFTER_SECONDS)
+    horizon = timezone.now() - timedelta(days=2)
+    candidates = (
+        Payment.objects.select_related("order")
+        .filter(
+            status__in=[Payment.Status.PENDING, Payment.Status.WAITING_FOR_CAPTURE],
+            provider_payment_id__isnull=False,
+            created_at__lt=cutoff,
+            created_at__gt=horizon,
+        )
+        .order_by("updated_at")[:limit]
+    )
+    changed = 0
+    for payment in candidates:
+        if payment.status == Payment.Status.WAITING_FOR_CAPTURE and payment.order.status != OrderStatus.PENDING:
+            continue  # already acted upon; the hold is settled by the brew outcome
+        try:
+            remote = providers.fetch(
+                provider=payment.provider,
+                account=providers.account_for(payment.order.merchant_id),
+                provider_payment_id=payment.provider_payment_id or "",
+            )
+        except Exception as exc:  # one bad account must not stop the sweep
+            log.warning("reconcile %s failed: %s", payment.pk, exc)
+            Payment.objects.filter(pk=payment.pk).update(updated_at=timezone.now())
+            continue
+        if remote.status != payment.status:
+            result = payment_apply_status(payment_id=payment.pk, status=remote.status, source="reconciliation")
+            order_event(order_id=payment.order_id, kind="payment", note=f"reconciled: {remote.status} ({result})")
+            changed += 1
+        else:
+            Payment.objects.filter(pk=payment.pk).update(updated_at=timezone.now())
+    return changed
+
+
+def order_of(payment: Payment) -> Order:
+    return payment.order

@@ -1,0 +1,74 @@
+"""Celery tasks of payments: take ids, call one service, safe to run twice (CONVENTIONS.md).
+
+``brew_*`` tasks are routed to the latency-critical ``brew`` queue (config/settings/celery.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from core.exceptions import TransientError
+
+from .services import brew, orders, payments, settlement
+
+RETRY = {
+    "autoretry_for": (TransientError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task(name="payments.tasks.brew_process_delivery", **RETRY)
+def brew_process_delivery(delivery_id: int) -> str:
+    """Apply a stored, authenticated webhook delivery (on the brew queue: it starts the brew)."""
+    return payments.webhook_process(delivery_id=delivery_id)
+
+
+@shared_task(
+    name="payments.tasks.brew_send",
+    autoretry_for=(TransientError,),
+    retry_backoff=1,
+    retry_backoff_max=10,
+    retry_jitter=True,
+    max_retries=5,
+)
+def brew_send(command_id: int) -> str:
+    return brew.brew_send(command_id=command_id)
+
+
+@shared_task(name="payments.tasks.brew_ack")
+def brew_ack(command_id: str, status: str, error: str = "") -> str:
+    return brew.brew_ack(command_id=command_id, status=status, error=error)
+
+
+@shared_task(name="payments.tasks.payment_capture", **RETRY)
+def payment_capture(payment_id: int) -> None:
+    settlement.capture_execute(payment_id=payment_id)
+
+
+@shared_task(bind=True, name="payments.tasks.refund_execute", **RETRY)
+def refund_execute(self: Any, refund_id: int) -> None:
+    # On the last attempt a transient failure is recorded as failed (visible in the admin) instead of lost.
+    settlement.refund_execute(refund_id=refund_id, final=self.request.retries >= self.max_retries)
+
+
+@shared_task(name="payments.tasks.orders_expire")
+def orders_expire() -> int:
+    return orders.orders_expire()
+
+
+@shared_task(name="payments.tasks.brews_fail_late")
+def brews_fail_late() -> int:
+    requeued = brew.brew_stuck_queued()
+    for command_id in requeued:
+        brew_send.delay(command_id)
+    return brew.brews_fail_late()
+
+
+@shared_task(name="payments.tasks.payments_reconcile")
+def payments_reconcile() -> int:
+    return payments.payments_reconcile()
