@@ -11,7 +11,13 @@ from dataclasses import dataclass
 
 from .harness import Simulator
 
-SIMULATOR_MODULES: list[str] = ["sandbox.echo"]
+SIMULATOR_MODULES: list[str] = [
+    "sandbox.echo",
+    "sandbox.yookassa",
+    "sandbox.tbank",
+    "sandbox.tmetr",
+    "sandbox.coffee_machine",
+]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,46 @@
+"""The one long-running process that receives device acknowledgements over MQTT (SPEC PAY-6).
+
+Workers never block on a subscription: this process subscribes to ``<prefix>/+/events/ack`` with
+QoS 1 and applies each acknowledgement through the brew service (idempotent: a duplicate delivery
+finds the command already finished). Run it as its own service (Procfile / docker-compose).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from payments.clients import mqtt
+from payments.services.brew import brew_ack
+
+log = logging.getLogger("payments.mqtt_listener")
+
+
+def handle_ack(ack: mqtt.Ack) -> None:
+    close_old_connections()
+    try:
+        result = brew_ack(command_id=ack.command_id, status=ack.status, error=ack.error)
+        log.info("ack %s %s from %s -> %s", ack.command_id, ack.status, ack.device_id, result)
+    except Exception:  # one bad message must not kill the listener
+        log.exception("ack %s from %s could not be applied", ack.command_id, ack.device_id)
+
+
+class Command(BaseCommand):
+    help = "Receive brew acknowledgements from devices over MQTT"
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--prefix", default=None, help="topic prefix (default: MQTT_TOPIC_PREFIX)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        ready = threading.Event()
+        threading.Thread(target=lambda: ready.wait(30) and self.stdout.write("mqtt_listener: subscribed"),
+                         daemon=True).start()
+        mqtt.listen(handle_ack, stop=stop, prefix=options.get("prefix"), ready=ready)
