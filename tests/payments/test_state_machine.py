@@ -1,0 +1,68 @@
+"""PAY-2: the transition table, exhaustively, and the compare-and-set that enforces it."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from payments.models import Order, OrderEvent, OrderStatus
+from payments.services.transitions import TERMINAL, TRANSITIONS, TransitionNotAllowed, can_transition, order_transition
+
+ALLOWED = {
+    ("created", "pending"), ("created", "not_paid"),
+    ("pending", "paid"), ("pending", "not_paid"),
+    ("paid", "make_pending"), ("paid", "failed"),
+    ("make_pending", "successful"), ("make_pending", "failed"),
+}
+ALL = [s.value for s in OrderStatus]
+
+
+def test_exactly_the_seven_statuses() -> None:
+    assert ALL == ["created", "pending", "paid", "not_paid", "make_pending", "successful", "failed"]
+    assert set(TRANSITIONS) == set(ALL)
+    assert TERMINAL == {"not_paid", "successful", "failed"}
+
+
+@pytest.mark.parametrize(("src", "dst"), list(itertools.product(ALL, ALL)))
+def test_table(src: str, dst: str) -> None:
+    assert can_transition(src, dst) is ((src, dst) in ALLOWED)
+
+
+def _order(shop, status: str) -> Order:
+    return Order.objects.create(merchant=shop.merchant, device=shop.device, drink=shop.drink, drink_name="x",
+                                size="small", amount=100, status=status,
+                                expires_at=timezone.now() + timedelta(minutes=5))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("src", "dst"), list(itertools.product(ALL, ALL)))
+def test_every_transition_in_the_database(shop, src: str, dst: str) -> None:
+    order = _order(shop, src)
+    moved = order_transition(order_id=order.pk, to=dst, note="t")
+    order.refresh_from_db()
+    if (src, dst) in ALLOWED:
+        assert moved and order.status == dst
+        assert OrderEvent.objects.filter(order=order, from_status=src, to_status=dst).count() == 1
+    else:
+        assert not moved and order.status == src
+        assert not OrderEvent.objects.filter(order=order).exists()
+
+
+@pytest.mark.django_db
+def test_forbidden_source_is_rejected_loudly(shop) -> None:
+    order = _order(shop, "created")
+    with pytest.raises(TransitionNotAllowed):
+        order_transition(order_id=order.pk, to="successful", from_="created")
+
+
+@pytest.mark.django_db
+def test_second_caller_loses(shop) -> None:
+    order = _order(shop, "pending")
+    assert order_transition(order_id=order.pk, to="paid", from_="pending")
+    assert not order_transition(order_id=order.pk, to="paid", from_="pending")
+    assert not order_transition(order_id=order.pk, to="not_paid", from_="pending")
+    order.refresh_from_db()
+    assert order.status == "paid"
