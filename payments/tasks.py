@@ -63,10 +63,10 @@ def orders_expire() -> int:
 
 @shared_task(name="payments.tasks.brews_fail_late")
 def brews_fail_late() -> int:
-    requeued = brew.brew_stuck_queued()
-    for command_id in requeued:
+    failed, resend = brew.brews_fail_late()
+    for command_id in [*resend, *brew.brew_stuck_queued()]:
         brew_send.delay(command_id)
-    return brew.brews_fail_late()
+    return failed
 
 
 @shared_task(name="payments.tasks.payments_reconcile")

@@ -117,19 +117,28 @@ def brew_finish(*, command_id: int, ok: bool, error: str = "") -> str:
         return "failed"
 
 
-def brews_fail_late(*, now: object = None) -> int:
-    """Commands whose acknowledgement did not come in time count as failed → money back."""
+MAX_SEND_ATTEMPTS = 3
+
+
+def brews_fail_late(*, now: object = None) -> tuple[int, list[int]]:
+    """The periodic sweep over commands past their deadline.
+
+    - ``sent`` (MQTT, no acknowledgement in time) → failed → money back.
+    - ``sending`` means the sender died mid-call (a worker crash): whether the machine got it is
+      unknown, so it is sent again — the machine de-duplicates on the command/order id — up to
+      ``MAX_SEND_ATTEMPTS``, then failed. Returns (failed count, ids to send again).
+    """
     now = now or timezone.now()
-    late = list(
-        BrewCommand.objects.filter(status__in=[Status.SENDING, Status.SENT], deadline__lt=now).values_list(
-            "pk", flat=True
-        )[:500]
-    )
-    failed = 0
-    for pk in late:
+    late = list(BrewCommand.objects.filter(status__in=[Status.SENDING, Status.SENT], deadline__lt=now)
+                .values_list("pk", "status", "attempts")[:500])
+    failed, resend = 0, []
+    for pk, status, attempts in late:
+        if status == Status.SENDING and attempts < MAX_SEND_ATTEMPTS:
+            resend.append(pk)
+            continue
         if brew_finish(command_id=pk, ok=False, error="no acknowledgement from the device in time") == "failed":
             failed += 1
-    return failed
+    return failed, resend
 
 
 def brew_stuck_queued(*, older_than_seconds: int = 60) -> list[int]:

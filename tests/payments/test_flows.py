@@ -230,9 +230,9 @@ def test_silent_device_times_out_and_money_goes_back(shop, sims, eager, machine)
     payment_apply_status(payment_id=payment.pk, status="waiting_for_capture", source="test")
     command = BrewCommand.objects.get(order=created.order)
     assert command.status == "sent"
-    assert brews_fail_late() == 0
+    assert brews_fail_late() == (0, [])
     with time_machine.travel(timezone.now() + timedelta(seconds=10)):
-        assert brews_fail_late() == 1
+        assert brews_fail_late() == (1, [])
     created.order.refresh_from_db()
     assert created.order.status == OrderStatus.FAILED
     assert Refund.objects.get(payment=payment).status == "succeeded"

@@ -1,0 +1,164 @@
+"""PAY-8 / REL-1 with the real parts: a Celery worker process on Redis, Mosquitto, the MQTT ack listener,
+webhooks over HTTP (live server). Exactly one brew or one refund, whatever arrives twice or crashes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+import requests
+from django.utils import timezone
+
+from payments.models import BrewCommand, Order, OrderStatus, Payment, Refund, WebhookDelivery
+from payments.services.orders import order_create
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def status_of(order: Order) -> str:
+    return Order.objects.values_list("status", flat=True).get(pk=order.pk)
+
+
+def post_concurrently(url: str, body: dict, n: int) -> list[int]:
+    barrier = threading.Barrier(n)
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        barrier.wait()
+        code = requests.post(url, json=body, timeout=30).status_code
+        with lock:
+            codes.append(code)
+
+    threads = [threading.Thread(target=send) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return codes
+
+
+def test_twenty_concurrent_duplicate_notifications_brew_once(live_server, shop, sims, machine, ack_listener,
+                                                             start_worker) -> None:
+    start_worker(extra_env=sims.env(), concurrency=4)
+    order = order_create(device=shop.mqtt_device, drink=shop.drink, size="medium").order
+    payment_id = order.payment.provider_payment_id
+    sims.yookassa.pay(payment_id)  # card hold → waiting_for_capture
+    body = sims.yookassa.notification("payment.waiting_for_capture", sims.yookassa.state["payments"][payment_id])
+    codes = post_concurrently(f"{live_server.url}/webhooks/yookassa/", body, 20)
+    assert codes == [200] * 20
+    wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order")
+    wait_for(lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="capture")
+    assert len(machine.brewed) == 1
+    assert {c["order_id"] for c in machine.received} == {str(order.pk)}
+    assert BrewCommand.objects.filter(order=order).count() == 1
+    assert WebhookDelivery.objects.count() == 1
+    assert not Refund.objects.exists()
+    assert sims.yookassa.state["payments"][payment_id]["status"] == "succeeded"
+
+
+def test_out_of_order_and_mixed_events_concurrently(live_server, shop, sims, machine, ack_listener,
+                                                    start_worker) -> None:
+    start_worker(extra_env=sims.env(), concurrency=4)
+    order = order_create(device=shop.mqtt_device, drink=shop.drink, size="small").order
+    payment_id = order.payment.provider_payment_id
+    sims.yookassa.pay(payment_id, method="sbp")  # one-stage → succeeded
+    stored = sims.yookassa.state["payments"][payment_id]
+    late_hold = sims.yookassa.notification("payment.waiting_for_capture", {**stored, "status": "waiting_for_capture"})
+    succeeded = sims.yookassa.notification("payment.succeeded", stored)
+    url = f"{live_server.url}/webhooks/yookassa/"
+    threads = [threading.Thread(target=requests.post, args=(url,), kwargs={"json": b, "timeout": 30})
+               for b in [succeeded, late_hold] * 5]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order")
+    time.sleep(1)
+    assert len(machine.brewed) == 1 and not Refund.objects.exists()
+
+
+def test_late_payment_after_expiry_is_returned_never_brewed(live_server, shop, sims, machine, ack_listener,
+                                                            start_worker) -> None:
+    start_worker(extra_env=sims.env())
+    order = order_create(device=shop.mqtt_device, drink=shop.drink, size="small").order
+    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    from payments.tasks import orders_expire
+
+    assert orders_expire.delay().get(timeout=20) == 1
+    payment_id = order.payment.provider_payment_id
+    sims.yookassa.pay(payment_id)
+    body = sims.yookassa.notification("payment.waiting_for_capture", sims.yookassa.state["payments"][payment_id])
+    assert post_concurrently(f"{live_server.url}/webhooks/yookassa/", body, 5) == [200] * 5
+    wait_for(lambda: Refund.objects.filter(payment__order=order, status="succeeded").exists(), what="refund")
+    assert status_of(order) == OrderStatus.NOT_PAID
+    assert sims.yookassa.state["payments"][payment_id]["status"] == "canceled"
+    assert not machine.received and not BrewCommand.objects.exists()
+    assert Refund.objects.count() == 1
+
+
+@pytest.mark.parametrize("mode", ["failure", "silence"])
+def test_brew_failure_or_silence_gives_money_back(live_server, shop, sims, machine, ack_listener, start_worker,
+                                                  mode: str) -> None:
+    machine.mode = mode
+    shop.mqtt_device.ack_timeout_seconds = 2
+    shop.mqtt_device.save()
+    start_worker(extra_env=sims.env())
+    order = order_create(device=shop.mqtt_device, drink=shop.drink, size="small").order
+    payment_id = order.payment.provider_payment_id
+    sims.yookassa.pay(payment_id)
+    body = sims.yookassa.notification("payment.waiting_for_capture", sims.yookassa.state["payments"][payment_id])
+    assert requests.post(f"{live_server.url}/webhooks/yookassa/", json=body, timeout=30).status_code == 200
+    if mode == "silence":
+        wait_for(lambda: BrewCommand.objects.filter(order=order, status="sent").exists(), what="command sent")
+        time.sleep(2.5)
+        from payments.tasks import brews_fail_late
+
+        assert brews_fail_late.delay().get(timeout=20) == 1  # the periodic sweep
+    wait_for(lambda: Refund.objects.filter(payment__order=order, status="succeeded").exists(), what="money back")
+    assert status_of(order) == OrderStatus.FAILED
+    assert sims.yookassa.state["payments"][payment_id]["status"] == "canceled"
+    assert not machine.brewed
+
+
+def test_worker_killed_mid_brew_still_brews_exactly_once(live_server, shop, sims, start_worker) -> None:
+    shop.device.ack_timeout_seconds = 3
+    shop.device.save()
+    env = sims.env(CELERY_VISIBILITY_TIMEOUT="3")
+    first = start_worker(extra_env=env, concurrency=1)
+    order = order_create(device=shop.device, drink=shop.drink, size="small").order  # Tmetr HTTP channel
+    payment_id = order.payment.provider_payment_id
+    sims.tmetr.faults.latency_ms = 4000  # the brew call is in flight when the worker dies
+    sims.yookassa.pay(payment_id)
+    body = sims.yookassa.notification("payment.waiting_for_capture", sims.yookassa.state["payments"][payment_id])
+    assert requests.post(f"{live_server.url}/webhooks/yookassa/", json=body, timeout=30).status_code == 200
+    wait_for(lambda: sims.tmetr.request_count >= 1, what="brew request in flight")
+    first.kill()
+    assert status_of(order) == OrderStatus.MAKE_PENDING
+    sims.tmetr.faults.latency_ms = 0
+    start_worker(extra_env=env, concurrency=1)
+    # Celery redelivers the unacknowledged message after the visibility timeout; the periodic sweep
+    # also resends a command stuck in "sending" past its deadline. Either way the machine de-duplicates.
+    time.sleep(3.5)
+    from payments.tasks import brews_fail_late
+
+    brews_fail_late.delay().get(timeout=20)
+    wait_for(lambda: status_of(order) in (OrderStatus.SUCCESSFUL, OrderStatus.FAILED), timeout=60,
+             what="order outcome after the crash")
+    wait_for(lambda: Payment.objects.get(order=order).settlement in ("captured", "returned"), what="settlement")
+    brewed = len(sims.tmetr.state["made"])
+    refunds = Refund.objects.filter(payment__order=order).count()
+    assert (brewed, refunds) in ((1, 0), (0, 1))
+    assert BrewCommand.objects.get(order=order).attempts >= 2  # really redelivered and resent
