@@ -23,7 +23,7 @@ ALL = [s.value for s in OrderStatus]
 def test_exactly_the_seven_statuses() -> None:
     assert ALL == ["created", "pending", "paid", "not_paid", "make_pending", "successful", "failed"]
     assert set(TRANSITIONS) == set(ALL)
-    assert TERMINAL == {"not_paid", "successful", "failed"}
+    assert {"not_paid", "successful", "failed"} == TERMINAL
 
 
 @pytest.mark.parametrize(("src", "dst"), list(itertools.product(ALL, ALL)))
