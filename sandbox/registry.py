@@ -17,6 +17,7 @@ SIMULATOR_MODULES: list[str] = [
     "sandbox.tbank",
     "sandbox.tmetr",
     "sandbox.coffee_machine",
+    "sandbox.vendista",
 ]
 
 
