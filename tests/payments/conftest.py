@@ -105,8 +105,16 @@ def ack_listener(sims: Sims) -> Iterator[None]:
     from payments.clients import mqtt
     from payments.management.commands.mqtt_listener import handle_ack
 
+    from django.db import connection
+
+    def handle(ack: mqtt.Ack) -> None:
+        try:
+            handle_ack(ack)
+        finally:
+            connection.close()  # this thread's connection; the test database is dropped afterwards
+
     stop, ready = threading.Event(), threading.Event()
-    thread = threading.Thread(target=mqtt.listen, args=(handle_ack,),
+    thread = threading.Thread(target=mqtt.listen, args=(handle,),
                               kwargs={"stop": stop, "prefix": sims.prefix, "ready": ready}, daemon=True)
     thread.start()
     assert ready.wait(10), "listener did not subscribe"
