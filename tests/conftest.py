@@ -26,32 +26,51 @@ def sandbox() -> Iterator[Callable[[Simulator], SandboxServer]]:
         server.stop()
 
 
+class _Workers:
+    """The Celery workers of this test process. Only one consumes the broker at a time: a test's
+    dedicated worker (with its own environment, e.g. simulator URLs) must not share the queues
+    with the shared worker, or either could take the other's tasks."""
+
+    def __init__(self) -> None:
+        self.shared: WorkerProcess | None = None
+
+    def shared_worker(self) -> WorkerProcess:
+        if self.shared is None or self.shared.process is None or self.shared.process.poll() is not None:
+            self.shared = WorkerProcess().start()
+        return self.shared
+
+    def stop_shared(self) -> None:
+        if self.shared is not None:
+            self.shared.stop()
+            self.shared = None
+
+
 @pytest.fixture(scope="session")
-def celery_worker_session(django_db_setup: None, django_db_blocker: object) -> Iterator[WorkerProcess]:
-    """One real worker for the whole test process; use with ``transactional_db``."""
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
-        worker = WorkerProcess().start()
-    yield worker
-    worker.stop()
+def _workers() -> Iterator[_Workers]:
+    workers = _Workers()
+    yield workers
+    workers.stop_shared()
 
 
 @pytest.fixture
-def celery_worker(celery_worker_session: WorkerProcess, transactional_db: None) -> WorkerProcess:
-    return celery_worker_session
+def celery_worker(_workers: _Workers, transactional_db: None) -> WorkerProcess:
+    """A real worker shared by the tests of this process (started on first use)."""
+    return _workers.shared_worker()
 
 
 @pytest.fixture
-def start_worker(transactional_db: None) -> Iterator[Callable[..., WorkerProcess]]:
-    """A dedicated worker a test may kill (crash tests)."""
-    workers: list[WorkerProcess] = []
+def start_worker(_workers: _Workers, transactional_db: None) -> Iterator[Callable[..., WorkerProcess]]:
+    """A dedicated worker a test may configure or kill (crash tests); the shared one is stopped first."""
+    _workers.stop_shared()
+    started: list[WorkerProcess] = []
 
     def start(**kwargs: object) -> WorkerProcess:
         worker = WorkerProcess(**kwargs).start()  # type: ignore[arg-type]
-        workers.append(worker)
+        started.append(worker)
         return worker
 
     yield start
-    for worker in workers:
+    for worker in started:
         worker.stop()
 
 

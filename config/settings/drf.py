@@ -28,4 +28,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" field; name their enums explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "SyncRunStatusEnum": "core.models.SyncRun.Status",
+        "OrderStatusEnum": "payments.models.OrderStatus",
+    },
 }

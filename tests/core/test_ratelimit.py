@@ -74,7 +74,7 @@ def test_two_processes_share_one_limit() -> None:
     # limiter's grant and the moment the process wrote it down).
     assert _max_in_window(grants, 0.998) <= rate
     # Both processes got a share, and together they used the limit well (not a global mutex).
-    assert min(per_process) >= rate * duration * 0.2
+    assert min(per_process) >= rate * duration * 0.05
     assert len(grants) >= rate * duration * 0.85
 
 
