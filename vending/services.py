@@ -170,7 +170,9 @@ class IngestResult:
 
 
 # One statement per page: PostgreSQL parses the page body and upserts its items; only rows that
-# are new or whose payload changed are written (and reported, with their local day).
+# are new or whose payload changed are written. The local days of *every* item on the page are
+# reported (Vendista's naive time is already local): a page re-read after a crash may hold rows
+# committed before the crash whose rollups were not yet rebuilt.
 _PG_UPSERT = """
 WITH page AS (SELECT %(body)s::jsonb AS b),
 items AS (SELECT e FROM page, jsonb_array_elements(page.b -> 'items') AS e),
@@ -194,13 +196,13 @@ ins AS (
         reverse_id = EXCLUDED.reverse_id, is_refund = EXCLUDED.is_refund, raw = EXCLUDED.raw,
         synced_at = EXCLUDED.synced_at
     WHERE t.raw IS DISTINCT FROM EXCLUDED.raw
-    RETURNING (xmax = 0) AS inserted, (time AT TIME ZONE %(tz)s)::date AS day
+    RETURNING (xmax = 0) AS inserted
 )
 SELECT (SELECT (b->>'page_number')::int FROM page), (SELECT (b->>'items_per_page')::int FROM page),
        (SELECT (b->>'items_count')::int FROM page), (SELECT jsonb_array_length(b->'items') FROM page),
        (SELECT COALESCE(b->>'success', 'true') FROM page),
        (SELECT count(*) FILTER (WHERE inserted) FROM ins), (SELECT count(*) FROM ins),
-       (SELECT array_agg(DISTINCT day) FROM ins)
+       (SELECT array_agg(DISTINCT ((e->>'time')::timestamp)::date) FROM items)
 """
 
 
@@ -254,7 +256,7 @@ def transactions_ingest(*, account: VendistaAccount, items: Iterable[VendistaTra
     )
     inserted = sum(1 for i in changed if (i.term_id, i.id) not in existing)
     return IngestResult(received=len(by_key), inserted=inserted, updated=len(changed) - inserted,
-                        days={i.time.date() for i in changed})
+                        days={i.time.date() for i in by_key.values()})
 
 
 # --- rollups ----------------------------------------------------------------------------------------------
