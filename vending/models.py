@@ -100,6 +100,8 @@ class Transaction(models.Model):
     reverse_id = models.BigIntegerField(default=0)
     is_refund = models.BooleanField(default=False)
     raw = models.JSONField()
+    # The time before the last update, so the rollup of the day a row moved away from is rebuilt too.
+    previous_time = models.DateTimeField(null=True, blank=True, editable=False)
     synced_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -194,15 +194,17 @@ ins AS (
         time = EXCLUDED.time, sum_minor = EXCLUDED.sum_minor, machine_item_id = EXCLUDED.machine_item_id,
         card_number = EXCLUDED.card_number, status = EXCLUDED.status, result = EXCLUDED.result,
         reverse_id = EXCLUDED.reverse_id, is_refund = EXCLUDED.is_refund, raw = EXCLUDED.raw,
-        synced_at = EXCLUDED.synced_at
+        synced_at = EXCLUDED.synced_at, previous_time = t.time
     WHERE t.raw IS DISTINCT FROM EXCLUDED.raw
-    RETURNING (xmax = 0) AS inserted
+    RETURNING (xmax = 0) AS inserted, previous_time
 )
 SELECT (SELECT (b->>'page_number')::int FROM page), (SELECT (b->>'items_per_page')::int FROM page),
        (SELECT (b->>'items_count')::int FROM page), (SELECT jsonb_array_length(b->'items') FROM page),
        (SELECT COALESCE(b->>'success', 'true') FROM page),
        (SELECT count(*) FILTER (WHERE inserted) FROM ins), (SELECT count(*) FROM ins),
-       (SELECT array_agg(DISTINCT ((e->>'time')::timestamp)::date) FROM items)
+       (SELECT array_agg(DISTINCT ((e->>'time')::timestamp)::date) FROM items),
+       (SELECT array_agg(DISTINCT (previous_time AT TIME ZONE %(tz)s)::date) FROM ins
+         WHERE NOT inserted AND previous_time IS NOT NULL)
 """
 
 
@@ -217,13 +219,14 @@ def transactions_ingest_raw_page(*, account: VendistaAccount, page: RawTransacti
     try:
         with connection.cursor() as cursor:
             cursor.execute(_PG_UPSERT, {"body": page.body, "account": account.pk, "tz": account.time_zone})
-            number, per_page, count, n_items, success, inserted, written, days = cursor.fetchone()
+            number, per_page, count, n_items, success, inserted, written, days, old_days = cursor.fetchone()
     except DataError as exc:
         raise VendistaError(f"malformed /transactions page {page.page} from Vendista: {exc}", service="vendista",
                             permanent=True) from exc
     if str(success).lower() == "false":
         raise VendistaError("Vendista /transactions answered without success", service="vendista")
-    result = IngestResult(received=n_items or 0, inserted=inserted, updated=written - inserted, days=set(days or []))
+    result = IngestResult(received=n_items or 0, inserted=inserted, updated=written - inserted,
+                          days={*(days or []), *(old_days or [])})
     last = is_last_page(page_number=number or page.page, items_per_page=per_page or page.requested_size,
                         items_count=count or 0, n_items=n_items or 0, requested_size=page.requested_size)
     return result, last
@@ -238,25 +241,29 @@ def transactions_ingest(*, account: VendistaAccount, items: Iterable[VendistaTra
     if not by_key:
         return IngestResult(days=set())
     existing = {
-        (term, vid): raw
-        for term, vid, raw in Transaction.objects.filter(
-            account=account, vendista_id__in=[k[1] for k in by_key]).values_list("term_id", "vendista_id", "raw")
+        (term, vid): (raw, when)
+        for term, vid, raw, when in Transaction.objects.filter(
+            account=account, vendista_id__in=[k[1] for k in by_key]).values_list("term_id", "vendista_id", "raw",
+                                                                                 "time")
     }
-    changed = [i for key, i in by_key.items() if existing.get(key) != i.raw]
+    changed = [i for key, i in by_key.items() if key not in existing or existing[key][0] != i.raw]
+    old_days = {existing[(i.term_id, i.id)][1].astimezone(zone).date()
+                for i in changed if (i.term_id, i.id) in existing}
     rows = [
         Transaction(account=account, term_id=i.term_id, vendista_id=i.id, time=i.time.replace(tzinfo=zone),
                     sum_minor=i.sum, machine_item_id=i.machine_item_id, card_number=i.card_number, status=i.status,
-                    result=i.result, reverse_id=i.reverse_id, is_refund=i.is_refund, raw=i.raw)
+                    result=i.result, reverse_id=i.reverse_id, is_refund=i.is_refund, raw=i.raw,
+                    previous_time=existing[(i.term_id, i.id)][1] if (i.term_id, i.id) in existing else None)
         for i in changed
     ]
     Transaction.objects.bulk_create(
         rows, batch_size=2000, update_conflicts=True, unique_fields=["account", "term_id", "vendista_id"],
         update_fields=["time", "sum_minor", "machine_item_id", "card_number", "status", "result", "reverse_id",
-                       "is_refund", "raw", "synced_at"],
+                       "is_refund", "raw", "synced_at", "previous_time"],
     )
     inserted = sum(1 for i in changed if (i.term_id, i.id) not in existing)
     return IngestResult(received=len(by_key), inserted=inserted, updated=len(changed) - inserted,
-                        days={i.time.date() for i in by_key.values()})
+                        days={i.time.date() for i in by_key.values()} | old_days)
 
 
 # --- rollups ----------------------------------------------------------------------------------------------
