@@ -346,9 +346,6 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
 
 
-LOCK_TTL_SECONDS = 300
-
-
 def _lock_key(account_id: int | str) -> str:
     return f"merchant-ops:vending:sync-lock:{account_id}"
 
@@ -400,7 +397,7 @@ class _Fetcher(threading.Thread):
 def transactions_sync(*, run: SyncRun, base_url: str | None = None) -> SyncRun:
     """Execute (or resume) a queued run. Safe to call twice: the second one waits for or skips the lock."""
     account = VendistaAccount.objects.select_related("merchant").get(pk=int(run.account_ref))
-    lock = _redis().lock(_lock_key(account.pk), timeout=LOCK_TTL_SECONDS, blocking=False)
+    lock = _redis().lock(_lock_key(account.pk), timeout=settings.VENDISTA_SYNC_LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         log.info("vendista sync of account %s already running; run %s left to it", account.pk, run.pk)
         return run
@@ -493,7 +490,7 @@ def _sync_pages_postgres(*, run: SyncRun, account: VendistaAccount, client: Vend
                     rollups_rebuild(account=account, days=batch_days)
                     batch_days, batch_rows = set(), 0
                     _checkpoint(run=run, next_page=page_no, done=done, total=item.items_count)
-                    lock.extend(LOCK_TTL_SECONDS, replace_ttl=True)
+                    lock.extend(settings.VENDISTA_SYNC_LOCK_SECONDS, replace_ttl=True)
                 else:
                     SyncRun.objects.filter(pk=run.pk).update(items_done=F("items_done") + result.received,
                                                              **({"items_total": item.items_count}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .env import env  # noqa: F401
+from .env import env
 
 # ~1 request/s per account is the pace public Vendista clients keep (API_CONTRACTS.md); an account
 # may override it. The limiter is shared by every worker through Redis.
@@ -23,3 +23,6 @@ VENDISTA_INGEST_BATCH = env.int("VENDISTA_INGEST_BATCH", default=20000)
 VENDISTA_REPORT_MAX_DAYS = env.int("VENDISTA_REPORT_MAX_DAYS", default=800)
 # POST /api/v1/vending/sync waits at most this long for the queued run before answering 202.
 VENDISTA_API_SYNC_WAIT_SECONDS = env.float("VENDISTA_API_SYNC_WAIT_SECONDS", default=0.0)
+# Per-account sync lock in Redis; extended at every checkpoint. A run whose worker died is resumed
+# by the 15-minute job once its lock has expired.
+VENDISTA_SYNC_LOCK_SECONDS = env.int("VENDISTA_SYNC_LOCK_SECONDS", default=300)

@@ -26,8 +26,8 @@ def seed(account: VendistaAccount, term_id: int, day: date, gross: int, count: i
 
 @pytest.fixture
 def two_merchants(make_account):
-    client_a, user_a, merchant_a = owner_client()
-    client_b, user_b, merchant_b = owner_client()
+    client_a, _user_a, merchant_a = owner_client()
+    client_b, _user_b, merchant_b = owner_client()
     acc_a = make_account(merchant_a, name="A")
     acc_b = make_account(merchant_b, name="B")
     Terminal.objects.create(account=acc_a, term_id=11, comment="Lobby")
@@ -56,7 +56,7 @@ def test_daily_report_shape_and_numbers(two_merchants) -> None:
 
 
 def test_report_terminal_filter_and_owner_isolation(two_merchants) -> None:
-    client_a, client_b, acc_a, acc_b = two_merchants
+    client_a, client_b, acc_a, _acc_b = two_merchants
     params = {"date_from": "2026-01-01", "date_to": "2026-01-31"}
     only_12 = client_a.get("/api/v1/vending/reports/daily", {**params, "terminal": 12}).json()
     assert only_12["totals"]["revenue_gross"] == 10000 and [t["terminal"] for t in only_12["terminals"]] == [12]
