@@ -24,7 +24,7 @@ from .clients import tbank as tbank_client
 from .clients import yookassa as yk_client
 from .models import Provider
 from .services import providers
-from .services.payments import payment_for_notification, status_confirms, webhook_record
+from .services.payments import delivery_known, payment_for_notification, status_confirms, webhook_record
 
 log = logging.getLogger("payments.webhooks")
 
@@ -69,6 +69,10 @@ def yookassa(request: HttpRequest) -> HttpResponse:
     if claimed is None:
         log.info("yookassa event %s ignored", event)
         return HttpResponse(status=200)
+    if delivery_known(provider=Provider.YOOKASSA, event_key=f"{event}:{obj['id']}"):
+        # Already authenticated and stored once: a redelivery. Nothing in this body is used, so it
+        # cannot change anything even if forged; answering 200 stops the provider's retries.
+        return HttpResponse(status=200)
     payment = payment_for_notification(provider=Provider.YOOKASSA, provider_payment_id=obj["id"])
     if payment is None:
         return _reject(400, "unknown payment", request, "yookassa")
@@ -110,6 +114,8 @@ def tbank(request: HttpRequest) -> HttpResponse:
         data, str(account.tbank_password)
     ):
         return _reject(403, "bad token", request, "tbank")
+    if delivery_known(provider=Provider.TBANK, event_key=f"{data['PaymentId']}:{data.get('Status')}"):
+        return HttpResponse("OK", content_type="text/plain")  # an authentic redelivery of a stored event
     try:
         remote = providers.fetch(provider=Provider.TBANK, account=account, provider_payment_id=str(data["PaymentId"]))
     except TransientError:

@@ -41,6 +41,7 @@ class CoffeeMachine:
         self.seen: set[str] = set()
         self.failed: dict[str, dict[str, Any]] = {}  # command_id → command the machine failed
         self.received_at: dict[str, float] = {}  # order_id → time.time() of the first delivery
+        self.arrived = threading.Condition()  # notified on every command (tests wait on it, no polling)
         self._ready = threading.Event()
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"coffee-machine-{uuid.uuid4().hex[:8]}")
         self.client.on_connect = self._on_connect
@@ -63,6 +64,8 @@ class CoffeeMachine:
             duplicate = command_id in self.seen
             self.seen.add(command_id)
             self.received_at.setdefault(str(command.get("order_id")), now)
+        with self.arrived:
+            self.arrived.notify_all()
         mode = self.modes.get(device, self.mode)
         if duplicate or mode == "silence":
             return
@@ -81,6 +84,10 @@ class CoffeeMachine:
                 self.brewed[str(command["command_id"])] = command
                 ack = {"command_id": command["command_id"], "status": "done"}
         client.publish(topic, json.dumps(ack), qos=1)
+
+    def wait_for_order(self, order_id: str, timeout: float = 10.0) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: order_id in self.received_at, timeout)
 
     def start(self, timeout: float = 10.0) -> CoffeeMachine:
         self.client.connect(self.host, self.port, keepalive=30)

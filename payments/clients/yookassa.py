@@ -45,9 +45,19 @@ class _BoundedSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
+    def close(self) -> None:
+        """The SDK closes its session after every call; ours is kept per thread for keep-alive."""
+
+
+_sessions = threading.local()
+
+
 class _ApiClient(ApiClient):
     def get_session(self) -> requests.Session:
-        return _BoundedSession(settings.YOOKASSA_TIMEOUT_SECONDS)
+        session = getattr(_sessions, "session", None)
+        if session is None:
+            session = _sessions.session = _BoundedSession(settings.YOOKASSA_TIMEOUT_SECONDS)
+        return session
 
 
 @dataclass(frozen=True)

@@ -30,18 +30,20 @@ def _timeout(device: Device) -> int:
     return device.ack_timeout_seconds or settings.BREW_ACK_TIMEOUT_SECONDS
 
 
-def brew_send(*, command_id: int) -> str:
-    command = BrewCommand.objects.select_related("order", "order__device").get(pk=command_id)
+def brew_send(*, command_id: int, command: BrewCommand | None = None) -> str:
+    if command is None:
+        command = BrewCommand.objects.select_related("order", "order__device").get(pk=command_id)
     order = command.order
     device = order.device
     now = timezone.now()
     # Claim: queued → sending; a redelivered task (the worker died) finds "sending" and resends.
-    claimed = BrewCommand.objects.filter(pk=command_id, status__in=[Status.QUEUED, Status.SENDING]).update(
-        status=Status.SENDING, attempts=command.attempts + 1, deadline=now + timedelta(seconds=_timeout(device))
-    )
-    if not claimed:
-        return "noop"
-    order_transition(order_id=order.pk, to=OrderStatus.MAKE_PENDING, from_=OrderStatus.PAID, note="brew command")
+    with transaction.atomic():
+        claimed = BrewCommand.objects.filter(pk=command_id, status__in=[Status.QUEUED, Status.SENDING]).update(
+            status=Status.SENDING, attempts=command.attempts + 1, deadline=now + timedelta(seconds=_timeout(device))
+        )
+        if not claimed:
+            return "noop"
+        order_transition(order_id=order.pk, to=OrderStatus.MAKE_PENDING, from_=OrderStatus.PAID, note="brew command")
     try:
         if command.channel == Device.Channel.MQTT:
             mqtt.publish_command(

@@ -45,17 +45,19 @@ def order_transition(
         if bad:
             raise TransitionNotAllowed(f"{bad} -> {to} is not in the transition table")
         sources = [s for s in sources if s in wanted]
-    with transaction.atomic():
-        current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
-        if current not in sources:
-            return False
-        updated = Order.objects.filter(pk=order_id, status=current).update(
-            status=to, updated_at=timezone.now(), **fields
-        )
+    # No savepoint: callers are usually inside their own transaction, and this is one UPDATE + INSERT.
+    with transaction.atomic(savepoint=False):
+        if len(sources) == 1:
+            current = sources[0]  # the conditional UPDATE alone decides; no read needed
+        else:
+            current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+            if current not in sources:
+                return False
+        updated = Order.objects.filter(pk=order_id, status=current).update(status=to, updated_at=timezone.now(),
+                                                                          **fields)
         if updated:
-            OrderEvent.objects.create(
-                order_id=order_id, kind="transition", from_status=current, to_status=to, note=note[:1000]
-            )
+            OrderEvent.objects.create(order_id=order_id, kind="transition", from_status=current, to_status=to,
+                                      note=note[:1000])
         return bool(updated)
 
 

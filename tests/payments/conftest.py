@@ -102,10 +102,10 @@ def machine(sims: Sims) -> Iterator[CoffeeMachine]:
 @pytest.fixture
 def ack_listener(sims: Sims) -> Iterator[None]:
     """The mqtt_listener's loop, in a thread of the test process (it writes to the test database)."""
+    from django.db import connection
+
     from payments.clients import mqtt
     from payments.management.commands.mqtt_listener import handle_ack
-
-    from django.db import connection
 
     def handle(ack: mqtt.Ack) -> None:
         try:

@@ -20,7 +20,7 @@ def _order(device: Device, status: str = "successful") -> Order:
 
 
 def test_devices_are_scoped_to_the_callers_merchant(shop) -> None:
-    mine, _, merchant = owner_client(shop.merchant)
+    mine, _, _merchant = owner_client(shop.merchant)
     theirs, _, other = owner_client()
     other_device = Device.objects.create(merchant=other, code="other-dev", name="Theirs", external_id="o-1")
     codes = {d["code"] for d in mine.get("/api/v1/payments/devices/").json()["results"]}

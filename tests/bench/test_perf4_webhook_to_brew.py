@@ -1,0 +1,214 @@
+"""PERF-4: payment webhook received → brew command published (p50/p99, ≥ 1,000 orders, running worker),
+and webhook requests/s under gunicorn as a ratio to a bare Django JSON view on the same server config.
+
+Run with `make bench` (or: pytest tests/bench/test_perf4_webhook_to_brew.py -p no:xdist -s -o addopts="").
+Sizes via PERF4_ORDERS (default 1000) and PERF4_SECONDS (load duration per endpoint, default 5).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+
+from payments.models import BrewCommand, Order, OrderStatus, WebhookDelivery
+from payments.services.orders import order_create
+from tests.payments.conftest import ack_listener, machine, shop, sims  # noqa: F401 (fixtures)
+from tests.support.celery_worker import _database_url
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parents[2]
+ORDERS = int(os.environ.get("PERF4_ORDERS", "1000"))
+SECONDS = float(os.environ.get("PERF4_SECONDS", "5"))
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def bare_publish_latencies(prefix: str, machine, n: int = 300) -> list[float]:  # noqa: F811
+    """Baseline: the same broker and machine, a command published directly (no web, no queue, no DB)."""
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:8]}")
+    client.connect("127.0.0.1", 1883)
+    client.loop_start()
+    out = []
+    try:
+        for _ in range(n):
+            order_id = f"bare-{uuid.uuid4()}"
+            t0 = time.time()
+            client.publish(f"{prefix}/bare/commands", json.dumps({"command_id": str(uuid.uuid4()),
+                                                                 "order_id": order_id}), qos=1)
+            assert machine.wait_for_order(order_id, 5)
+            out.append((machine.received_at[order_id] - t0) * 1000)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def load(url: str, bodies: list[dict] | None, seconds: float, concurrency: int = 8) -> tuple[float, int, int]:
+    """POST for ``seconds``; with ``bodies``, each body at most once (stops early when all are sent).
+    Returns (requests/s, errors, requests sent)."""
+    stop = time.monotonic() + seconds
+    counts, errors = [0] * concurrency, [0] * concurrency
+
+    def run(i: int) -> None:
+        session = requests.Session()
+        n = i
+        while time.monotonic() < stop and (bodies is None or n < len(bodies)):
+            body = bodies[n] if bodies else {}
+            n += concurrency
+            response = session.post(url, json=body, timeout=10)
+            if response.status_code == 200:
+                counts[i] += 1
+            else:
+                errors[i] += 1
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(concurrency)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 30)
+    return sum(counts) / (time.monotonic() - started), sum(errors), sum(counts) + sum(errors)
+
+
+YK_SERVER = """
+import json, sys, time
+from sandbox.harness import SandboxServer
+from sandbox.yookassa import YooKassaSimulator
+SandboxServer(YooKassaSimulator(accounts=json.loads(sys.argv[1]), notify=False), port=int(sys.argv[2])).start()
+while True:
+    time.sleep(3600)
+"""
+
+
+def spawn(args: list[str], env: dict[str, str], ready_url: str, method: str = "get") -> subprocess.Popen:
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.request(method, ready_url, timeout=1)
+            return proc
+        except requests.ConnectionError:
+            assert proc.poll() is None, f"{args[:3]} exited"
+            assert time.monotonic() < deadline, f"{args[:3]} did not start"
+            time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
+
+def test_perf4_webhook_to_brew(shop, sims, machine, ack_listener, start_worker) -> None:  # noqa: F811
+    # Everything that serves requests runs in its own process, as in production: the YooKassa
+    # simulator (re-reads), gunicorn with the production settings and web config (bin/start web),
+    # the Celery worker; this process only sends load and watches the coffee machine.
+    yk_port, web_port = free_port(), free_port()
+    yk_url, web = f"http://127.0.0.1:{yk_port}", f"http://127.0.0.1:{web_port}"
+    settings.YOOKASSA_API_URL = sims.urls["YOOKASSA_API_URL"] = yk_url
+    procs = [spawn([sys.executable, "-c", YK_SERVER, json.dumps({sims.shop_id: sims.secret_key}), str(yk_port)],
+                   dict(os.environ), f"{yk_url}/_sandbox/stats")]
+    prod = sims.env(DJANGO_SETTINGS_MODULE="config.settings.base", CONN_MAX_AGE="60",
+                    DATABASE_URL=_database_url(settings.DATABASES["default"], connection.settings_dict["NAME"]))
+    try:
+        procs.append(spawn([sys.executable, "-m", "gunicorn", "tests.payments.perf4_wsgi:application", "--bind",
+                            f"127.0.0.1:{web_port}", "--workers", "2", "--threads", "4", "--log-level", "warning"],
+                           {**os.environ, **prod}, f"{web}/bench/bare/", method="post"))
+        start_worker(extra_env=prod, concurrency=2)
+        run_benchmark(shop, sims, machine, yk_url, web)
+    finally:
+        for proc in procs:
+            stop(proc)
+
+
+def run_benchmark(shop, sims, machine, yk_url: str, web: str) -> None:  # noqa: F811
+    auth = (sims.shop_id, sims.secret_key)
+    orders = [order_create(device=shop.mqtt_device, drink=shop.drink, size="small").order for _ in range(ORDERS)]
+    notifications = []
+    http = requests.Session()
+    for order in orders:
+        pid = order.payment.provider_payment_id
+        http.post(f"{yk_url}/confirm/{pid}", data={"action": "card"}, allow_redirects=False, timeout=10)
+        payment = http.get(f"{yk_url}/payments/{pid}", auth=auth, timeout=10).json()
+        assert payment["status"] == "waiting_for_capture"
+        notifications.append({"type": "notification", "event": "payment.waiting_for_capture", "object": payment})
+
+    # --- latency: one webhook at a time, until the machine has the command -------------------------
+    url = f"{web}/webhooks/yookassa/"
+    session = requests.Session()
+    latencies: list[float] = []
+    post_ms: list[float] = []
+    for order, body in zip(orders, notifications, strict=True):
+        key = str(order.pk)
+        t0 = time.time()
+        assert session.post(url, json=body, timeout=10).status_code == 200
+        post_ms.append((time.time() - t0) * 1000)
+        assert machine.wait_for_order(key), f"no brew command for {key}"
+        latencies.append((machine.received_at[key] - t0) * 1000)
+    print(f"\nPERF-4 webhook HTTP answer (authenticated by re-reading YooKassa, stored, enqueued): "
+          f"p50 {pct(post_ms, 50):.1f} ms, p99 {pct(post_ms, 99):.1f} ms")
+    base = bare_publish_latencies(sims.prefix, machine)
+    p50, p99, bp50, bp99 = pct(latencies, 50), pct(latencies, 99), pct(base, 50), pct(base, 99)
+    print(f"PERF-4 webhook→brew published over {len(latencies)} orders: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+          f"(mean {statistics.mean(latencies):.1f}); target p99 < 50 ms")
+    print(f"PERF-4 baseline bare MQTT publish→machine: p50 {bp50:.2f} ms, p99 {bp99:.2f} ms; "
+          f"ratio p50 {p50 / max(bp50, 0.001):.1f}x")
+    stages: dict[str, list[float]] = {"webhook stored → delivery processed": [], "→ brew task started": [],
+                                        "→ machine received": []}
+    for order in orders:
+        received = WebhookDelivery.objects.filter(provider_payment_id=order.payment.provider_payment_id).values_list(
+            "received_at", flat=True).first()
+        command = BrewCommand.objects.get(order=order)
+        got = machine.received_at[str(order.pk)]
+        stages["webhook stored → delivery processed"].append((command.created_at - received).total_seconds() * 1000)
+        stages["→ brew task started"].append((command.sent_at - command.created_at).total_seconds() * 1000)
+        stages["→ machine received"].append((got - command.sent_at.timestamp()) * 1000)
+    print("PERF-4 stages (p50/p99 ms): " + "; ".join(f"{k} {pct(v, 50):.1f}/{pct(v, 99):.1f}"
+                                                     for k, v in stages.items()))
+    deadline = time.monotonic() + 120
+    while Order.objects.filter(pk__in=[o.pk for o in orders]).exclude(status=OrderStatus.SUCCESSFUL).exists():
+        assert time.monotonic() < deadline, "orders did not all finish"
+        time.sleep(0.2)
+    assert len({c["order_id"] for c in machine.brewed.values()} & {str(o.pk) for o in orders}) == ORDERS
+
+    # --- throughput under gunicorn: webhook vs a bare Django JSON view on the same server -------------
+    time.sleep(2)  # let the captures of the latency phase drain
+    succeeded = [{"type": "notification", "event": "payment.succeeded",
+                  "object": http.get(f"{yk_url}/payments/{o.payment.provider_payment_id}", auth=auth,
+                                     timeout=10).json()} for o in orders]
+    assert succeeded[0]["object"]["status"] == "succeeded"
+    load(f"{web}/bench/bare/", None, 1.0)  # warm-up
+    bare_rps, bare_err, _ = load(f"{web}/bench/bare/", None, SECONDS)
+    # First deliveries: each authenticated by re-reading the payment from YooKassa, stored, enqueued.
+    fresh_rps, fresh_err, fresh_n = load(f"{web}/webhooks/yookassa/", succeeded, SECONDS)
+    # Redeliveries of stored events (what providers send on every retry): answered from the log.
+    dup_rps, dup_err, dup_n = load(f"{web}/webhooks/yookassa/", succeeded, SECONDS)
+    print(f"PERF-4 gunicorn (2 workers x 4 threads, 8 concurrent clients): bare Django JSON view {bare_rps:.0f} req/s; "
+          f"webhook first deliveries {fresh_rps:.0f} req/s (ratio {fresh_rps / bare_rps:.2f}, {fresh_n} requests); "
+          f"webhook redeliveries {dup_rps:.0f} req/s (ratio {dup_rps / bare_rps:.2f}, {dup_n} requests); "
+          f"target ratio >= 0.3")
+    assert bare_err == fresh_err == dup_err == 0
