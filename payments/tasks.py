@@ -19,6 +19,9 @@ RETRY = {
     "retry_backoff_max": 300,
     "retry_jitter": True,
     "max_retries": 8,
+    # Nobody waits for these results; storing them would also make every .delay() subscribe to a
+    # Redis result channel (measurable on the webhook path, PERF-4).
+    "ignore_result": True,
 }
 
 
@@ -35,6 +38,7 @@ def brew_process_delivery(delivery_id: int) -> str:
     retry_backoff_max=10,
     retry_jitter=True,
     max_retries=5,
+    ignore_result=True,
 )
 def brew_send(command_id: int) -> str:
     return brew.brew_send(command_id=command_id)

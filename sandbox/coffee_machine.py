@@ -7,7 +7,9 @@ nothing at all, per ``mode`` (``success``, ``failure``, ``silence``; per device 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 import uuid
@@ -49,6 +51,8 @@ class CoffeeMachine:
         self.client.on_message = self._on_message
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.subscribe(f"{self.prefix}/+/commands", qos=1)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:

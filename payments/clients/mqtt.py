@@ -7,7 +7,9 @@ acknowledgements are received by the single ``mqtt_listener`` process, never by 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -44,6 +46,14 @@ def ack_topic_filter(prefix: str | None = None) -> str:
     return f"{prefix or settings.MQTT_TOPIC_PREFIX}/+/events/ack"
 
 
+def _nodelay(client: paho.Client) -> None:
+    """Small QoS 1 packets both ways: without TCP_NODELAY, Nagle + delayed ACK can stall one ~40 ms."""
+    sock = client.socket()
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def new_client(role: str) -> paho.Client:
     client = paho.Client(
         paho.CallbackAPIVersion.VERSION2, client_id=f"{settings.MQTT_CLIENT_ID_PREFIX}-{role}-{uuid.uuid4().hex[:10]}"
@@ -68,6 +78,7 @@ class Publisher:
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if not reason_code.is_failure:
+            _nodelay(client)
             self._connected.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
@@ -142,6 +153,7 @@ def listen(
 
     def on_connect(c: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if not reason_code.is_failure:
+            _nodelay(c)
             c.subscribe(topic, qos=1)
 
     def on_subscribe(c: Any, userdata: Any, mid: Any, reason_codes: Any, properties: Any) -> None:

@@ -113,11 +113,18 @@ class YooKassaClient:
         self.secret_key = secret_key
 
     def _client(self) -> ApiClient:
+        # An ApiClient captures the configuration when built; one per thread and credentials is reused.
+        cache = _sessions.__dict__.setdefault("clients", {})
+        key = (self.shop_id, str(self.secret_key), settings.YOOKASSA_API_URL)
+        client = cache.get(key)
+        if client is not None:
+            return client
         with _config_lock:
             Configuration.configure(
                 self.shop_id, str(self.secret_key), api_url=settings.YOOKASSA_API_URL, max_attempts=1
             )
-            return _ApiClient()
+            client = cache[key] = _ApiClient()
+            return client
 
     def _call(self, method: str, path: str, *, body: Any = None, key: str | None = None) -> dict[str, Any]:
         headers = {"Idempotence-Key": key} if key else None

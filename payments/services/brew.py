@@ -39,7 +39,8 @@ def brew_send(*, command_id: int, command: BrewCommand | None = None) -> str:
     # Claim: queued → sending; a redelivered task (the worker died) finds "sending" and resends.
     with transaction.atomic():
         claimed = BrewCommand.objects.filter(pk=command_id, status__in=[Status.QUEUED, Status.SENDING]).update(
-            status=Status.SENDING, attempts=command.attempts + 1, deadline=now + timedelta(seconds=_timeout(device))
+            status=Status.SENDING, attempts=command.attempts + 1, sent_at=now,
+            deadline=now + timedelta(seconds=_timeout(device)),
         )
         if not claimed:
             return "noop"
@@ -54,7 +55,9 @@ def brew_send(*, command_id: int, command: BrewCommand | None = None) -> str:
                 size=order.size,
                 price=order.amount,
             )
-            BrewCommand.objects.filter(pk=command_id, status=Status.SENDING).update(status=Status.SENT, sent_at=now)
+            published = timezone.now()  # the broker acknowledged the QoS 1 publish
+            BrewCommand.objects.filter(pk=command_id).update(published_at=published)
+            BrewCommand.objects.filter(pk=command_id, status=Status.SENDING).update(status=Status.SENT)
             return "sent"
         TmetrClient().make(
             device_id=device.external_id,
@@ -68,7 +71,8 @@ def brew_send(*, command_id: int, command: BrewCommand | None = None) -> str:
             brew_finish(command_id=command_id, ok=False, error=str(exc))
             return "failed"
         raise  # transient MQTT trouble: the task retries; the deadline still bounds it
-    BrewCommand.objects.filter(pk=command_id, status=Status.SENDING).update(status=Status.SENT, sent_at=now)
+    BrewCommand.objects.filter(pk=command_id).update(published_at=timezone.now())
+    BrewCommand.objects.filter(pk=command_id, status=Status.SENDING).update(status=Status.SENT)
     brew_finish(command_id=command_id, ok=True)
     return "done"
 
