@@ -1,0 +1,99 @@
+""""Done when": a newcomer runs `make run`, opens the demo QR URL and gets a "drink ready" page.
+
+Runs `make run`'s own script (web, worker, beat, sandbox simulators, the MQTT coffee machine and the
+mqtt_listener) and walks the buyer's path over HTTP for both demo devices: YooKassa + MQTT machine,
+and T-Bank + Tmetr.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _buy(base: str, code: str, pay_button: str) -> dict:
+    session = requests.Session()
+    menu = session.get(f"{base}/q/{code}/", timeout=10)
+    assert menu.status_code == 200, menu.text[:500]
+    token = session.cookies.get("csrftoken", "")
+    choice = re.search(r'name="choice" value="(\d+):(\w+)"', menu.text)
+    assert choice, menu.text[:1000]
+    provider_page = session.post(f"{base}/q/{code}/", data={"csrfmiddlewaretoken": token, "drink": choice[1],
+                                                            "size": choice[2]}, timeout=20,
+                                 headers={"Referer": f"{base}/q/{code}/"})
+    assert provider_page.status_code == 200 and pay_button in provider_page.text, provider_page.text[:500]
+    action = "card" if "ЮKassa" in provider_page.text else "pay"  # the two simulators' pay buttons
+    status_page = session.post(provider_page.url, data={"action": action}, timeout=30)
+    assert re.search(r"/orders/[0-9a-f-]{36}/$", status_page.url), status_page.url
+    json_url = status_page.url + "status.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        data = session.get(json_url, timeout=10).json()
+        if data["final"]:
+            return data
+        time.sleep(0.5)
+    raise AssertionError(f"order never finished: {data}")
+
+
+def test_demo_qr_urls_reach_drink_ready(tmp_path: Path) -> None:
+    web_port, redis_port = _free_port(), _free_port()
+    keep = ("PATH", "HOME", "LANG", "TMPDIR")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update({
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
+        "WEB_BIND": f"127.0.0.1:{web_port}",
+        "LOCAL_REDIS_PORT": str(redis_port),
+        "SANDBOX_BASE_PORT": str(random.randint(20000, 30000)),  # below the ephemeral range
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
+        "MQTT_TOPIC_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}",  # Mosquitto is shared
+    })
+    log = open(tmp_path / "run.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, "scripts/dev.py"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            try:
+                ready = requests.get(f"{base}/health/ready/", timeout=3)
+                if ready.status_code == 200 and ready.json().get("worker_heartbeat"):
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(1)
+        output = (tmp_path / "run.log").read_text()
+        assert f"{base}/q/demo-espresso/" in output, output[-3000:]
+        mqtt = _buy(base, "demo-espresso", 'id="pay-card"')
+        assert mqtt["status"] == "successful" and "Напиток готов" in mqtt["text"], mqtt
+        tbank = _buy(base, "demo-tmetr", 'id="pay-card"')
+        assert tbank["status"] == "successful", tbank
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        log.close()
