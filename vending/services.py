@@ -126,25 +126,30 @@ def account_test_connection(*, account: VendistaAccount) -> ConnectionResult:
 
 # --- terminals -----------------------------------------------------------------------------------------
 
-def _device_refs(term_ids: list[int]) -> dict[int, str]:
-    """Loose link to payments devices carrying the same Vendista terminal id, when that app has one."""
+def _device_refs(*, account: VendistaAccount, term_ids: list[int]) -> dict[int, str]:
+    """Loose link to the merchant's payments devices whose external id is the Vendista terminal id.
+
+    Looked up by name at sync time, only when that app and field exist (no import of payments).
+    """
     try:
         device_model = apps.get_model("payments", "Device")
     except LookupError:
         return {}
     names = {f.name for f in device_model._meta.get_fields()}
-    field = next((n for n in ("vendista_term_id", "vendista_terminal_id", "terminal_id") if n in names), None)
-    if field is None:
+    field = next((n for n in ("vendista_term_id", "vendista_terminal_id", "external_id") if n in names), None)
+    if field is None or not term_ids:
         return {}
-    found = device_model.objects.filter(**{f"{field}__in": [str(t) for t in term_ids]}).values_list(field, "pk")
-    return {int(value): str(pk) for value, pk in found if str(value).isdigit()}
+    devices = device_model.objects.filter(**{f"{field}__in": [str(t) for t in term_ids]})
+    if "merchant" in names:
+        devices = devices.filter(merchant_id=account.merchant_id)
+    return {int(value): str(pk) for value, pk in devices.values_list(field, "pk") if str(value).isdigit()}
 
 
 def terminals_sync(*, account: VendistaAccount, client: VendistaClient | None = None) -> int:
     client = client or account_client(account=account)
     terminals = client.terminals()
     zone = account.zone
-    refs = _device_refs([t.id for t in terminals])
+    refs = _device_refs(account=account, term_ids=[t.id for t in terminals])
     rows = [
         Terminal(account=account, term_id=t.id, comment=t.comment[:300], serial_number=t.serial_number[:100],
                  last_online_time=t.last_online_time.replace(tzinfo=zone) if t.last_online_time else None,

@@ -177,3 +177,21 @@ def test_periodic_jobs_are_registered() -> None:
     jobs = {job.name: job for job in registered_jobs()}
     assert jobs["vending.sync_incremental"].every_seconds == 900 and jobs["vending.sync_incremental"].expires_seconds
     assert jobs["vending.sync_nightly"].crontab == {"minute": "0", "hour": "*"}
+
+
+def test_terminals_link_to_the_merchants_payments_device_with_that_id(vendista, make_account) -> None:
+    from django.apps import apps
+
+    if not apps.is_installed("payments") or "Device" not in {m.__name__ for m in apps.get_app_config("payments")
+                                                             .get_models()}:
+        pytest.skip("payments.Device not built")
+    device_model = apps.get_model("payments", "Device")
+    vendista(total=5, terminals=3)
+    account = make_account()
+    mine = device_model.objects.create(merchant=account.merchant, code="vend-1001", name="Lobby",
+                                       external_id="1001")
+    other = make_account()
+    device_model.objects.create(merchant=other.merchant, code="vend-1002", name="Elsewhere", external_id="1002")
+    services.terminals_sync(account=account)
+    refs = dict(Terminal.objects.filter(account=account).values_list("term_id", "device_ref"))
+    assert refs == {1000: "", 1001: str(mine.pk), 1002: ""}  # another merchant's device is never linked
