@@ -34,3 +34,6 @@ register(
         description="Reconcile pending payments",
     )
 )
+# Every 30 s: stored webhook deliveries never processed (their message was lost) are enqueued again.
+register(PeriodicJob(name="payments.deliveries_retry", task="payments.tasks.deliveries_retry", every_seconds=30,
+                     expires_seconds=25, description="Re-enqueue unprocessed webhook deliveries"))

@@ -73,6 +73,14 @@ def brews_fail_late() -> int:
     return failed
 
 
+@shared_task(name="payments.tasks.deliveries_retry")
+def deliveries_retry(older_than_seconds: int = 30) -> int:
+    ids = payments.deliveries_unprocessed(older_than_seconds=older_than_seconds)
+    for delivery_id in ids:
+        brew_process_delivery.delay(delivery_id)
+    return len(ids)
+
+
 @shared_task(name="payments.tasks.payments_reconcile")
 def payments_reconcile() -> int:
     return payments.payments_reconcile()

@@ -155,6 +155,14 @@ def _send_pending_brew(*, order_id: object) -> None:
         brew_send(command_id=command.pk, command=command)
 
 
+def deliveries_unprocessed(*, older_than_seconds: int = 30, limit: int = 500) -> list[int]:
+    """Stored deliveries whose processing message was lost (a broker restart or flush): ids to enqueue
+    again. Processing is idempotent, so one also still in the queue is merely applied twice, harmlessly."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(WebhookDelivery.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+                .order_by("received_at").values_list("pk", flat=True)[:limit])
+
+
 def delivery_known(*, provider: str, event_key: str) -> bool:
     return WebhookDelivery.objects.filter(provider=provider, event_key=event_key[:200]).exists()
 

@@ -236,3 +236,26 @@ def test_silent_device_times_out_and_money_goes_back(shop, sims, eager, machine)
     created.order.refresh_from_db()
     assert created.order.status == OrderStatus.FAILED
     assert Refund.objects.get(payment=payment).status == "succeeded"
+
+
+def test_delivery_whose_message_was_lost_is_processed_by_the_sweep(client: Client, shop, sims) -> None:
+    from unittest import mock
+
+    from payments.tasks import deliveries_retry
+
+    order = _buy(client, shop)
+    sims.yookassa.pay(order.payment.provider_payment_id)
+    with mock.patch("payments.tasks.brew_process_delivery.delay"):  # the broker loses the message
+        assert _yk_notify(client, sims, order, "payment.waiting_for_capture") == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        assert deliveries_retry(older_than_seconds=0) == 1
+    finally:
+        app.conf.task_always_eager = False
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUCCESSFUL
+    assert WebhookDelivery.objects.get().processed_at is not None
