@@ -33,6 +33,7 @@ from . import selectors, services
 from .models import VendistaAccount
 
 DATE_ERROR = "Enter a date as YYYY-MM-DD, e.g. 2026-01-31."
+BIGINT_MAX = 2**63 - 1  # larger ids would reach the database as an out-of-range 500
 
 
 def _date_field(**kwargs: Any) -> serializers.DateField:
@@ -53,7 +54,7 @@ def _validated(serializer: serializers.Serializer) -> dict[str, Any]:
 class RangeInput(serializers.Serializer):
     date_from = _date_field()
     date_to = _date_field()
-    account = serializers.IntegerField(required=False, min_value=1)
+    account = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
@@ -62,7 +63,7 @@ class RangeInput(serializers.Serializer):
 
 
 class ReportInput(RangeInput):
-    terminal = serializers.IntegerField(required=False, min_value=0)
+    terminal = serializers.IntegerField(required=False, min_value=0, max_value=BIGINT_MAX)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
