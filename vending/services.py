@@ -10,6 +10,7 @@ half-way is resumed from its checkpoint by running it again: rows are upserted o
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import queue
@@ -23,7 +24,7 @@ from typing import Any
 import redis
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import Abs, Coalesce, TruncDate
 from django.utils import timezone
@@ -395,6 +396,12 @@ class _Fetcher(threading.Thread):
                 page = self.client.transactions_page_raw(page=self.page, date_from=self.start_at, date_to=self.end_at)
                 if self.last_page is None and page.items_count is not None:
                     self.last_page = max(1, math.ceil(page.items_count / page.requested_size))
+                elif page.items_count is None:
+                    # No readable envelope count: decode this page to apply the stop rule.
+                    body = json.loads(page.body)
+                    items = body.get("items") or [] if isinstance(body, dict) else []
+                    if len(items) < page.requested_size:
+                        self.last_page = self.page
                 self._put(page)
                 if self.last_page is not None and self.page >= self.last_page:
                     self._put(None)
@@ -452,7 +459,10 @@ def _sync_locked(*, run: SyncRun, account: VendistaAccount, lock: Any, base_url:
                 raise
             except IntegrationError as exc:
                 log.warning("vendista terminals of account %s not refreshed: %s", account.pk, exc)
-        if bulk_ingest_supported():
+        if bulk_ingest_supported() and settings.VENDISTA_INGEST_WRITERS > 1 and not connection.in_atomic_block:
+            _sync_pages_parallel(run=run, account=account, client=client, lock=lock, start=start, end=end,
+                                 first_page=first_page, done=done, totals=totals)
+        elif bulk_ingest_supported():
             _sync_pages_postgres(run=run, account=account, client=client, lock=lock, start=start, end=end,
                                  first_page=first_page, done=done, totals=totals)
         else:
@@ -584,3 +594,115 @@ def sync_nightly_due() -> list[int]:
         first = yesterday - timedelta(days=max(0, settings.VENDISTA_NIGHTLY_DAYS - 1))
         runs.append(sync_request(account=account, mode=Mode.RANGE, date_from=first, date_to=yesterday).pk)
     return runs
+
+
+class _Writer(threading.Thread):
+    """Upserts pages from the fetcher on its own database connection; reports each page to the sync."""
+
+    def __init__(self, account: VendistaAccount, pages: queue.Queue[Any], results: queue.Queue[Any],
+                 stop: threading.Event) -> None:
+        super().__init__(name="vendista-write", daemon=True)
+        self.account, self.pages, self.results, self.stop = account, pages, results, stop
+
+    def run(self) -> None:
+        try:
+            with connection.cursor() as cursor:
+                # A lost commit after a crash is re-read from the run's checkpoint.
+                cursor.execute("SET synchronous_commit = off")
+            while not self.stop.is_set():
+                try:
+                    item = self.pages.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if item is None or isinstance(item, BaseException):
+                    self.pages.put(item)  # let the other writers see the end too
+                    if isinstance(item, BaseException):
+                        self.results.put(("error", item))
+                    return
+                started = time_module.perf_counter()
+                for attempt in (1, 2):
+                    try:
+                        result, _ = transactions_ingest_raw_page(account=self.account, page=item)
+                        break
+                    except OperationalError as exc:
+                        # Two pages holding the same rows (provider paging shifted) may deadlock: redo once.
+                        if attempt == 2 or "deadlock" not in str(exc):
+                            raise
+                self.results.put(("page", item, result, time_module.perf_counter() - started))
+        except BaseException as exc:
+            self.results.put(("error", exc))
+        finally:
+            self.results.put(("done", None))
+            connections.close_all()
+
+
+def _sync_pages_parallel(*, run: SyncRun, account: VendistaAccount, client: VendistaClient, lock: Any,
+                         start: datetime, end: datetime, first_page: int, done: int, totals: dict[str, Any]) -> None:
+    """Pages are written by several connections in any order; the checkpoint only moves over a
+    contiguous prefix of written pages, after the rollups of their days are rebuilt. Pages written
+    past the checkpoint are simply read and upserted again by a resume (their days are rebuilt then)."""
+    fetcher = _Fetcher(client, start, end, first_page)
+    results: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+    writers = [_Writer(account, fetcher.pages, results, stop) for _ in range(settings.VENDISTA_INGEST_WRITERS)]
+    fetcher.start()
+    for writer in writers:
+        writer.start()
+    completed: dict[int, IngestResult] = {}
+    next_page = first_page
+    batch_days: set[date] = set()
+    batch_rows = 0
+    items_total: int | None = None
+    running = len(writers)
+
+    def flush() -> None:
+        nonlocal batch_days, batch_rows
+        totals["rollup_days"] += len(batch_days)
+        rollups_rebuild(account=account, days=batch_days)
+        batch_days, batch_rows = set(), 0
+        params = {**run.params, "next_page": next_page, "done": done}
+        SyncRun.objects.filter(pk=run.pk).update(params=params, **({"items_total": items_total}
+                                                                   if items_total is not None else {}))
+        run.params = params
+        lock.extend(settings.VENDISTA_SYNC_LOCK_SECONDS, replace_ttl=True)
+
+    try:
+        while running:
+            message = results.get(timeout=settings.HTTP_READ_TIMEOUT * 10 + 180)
+            if message[0] == "done":
+                running -= 1
+                continue
+            if message[0] == "error":
+                raise message[1]
+            _, page, result, seconds = message
+            totals["db_seconds"] = round(totals.get("db_seconds", 0.0) + seconds, 3)
+            totals["received"] += result.received
+            totals["inserted"] += result.inserted
+            totals["updated"] += result.updated
+            totals["pages"] += 1
+            if page.items_count is not None:
+                items_total = page.items_count
+            SyncRun.objects.filter(pk=run.pk).update(items_done=F("items_done") + result.received,
+                                                     **({"items_total": items_total} if items_total else {}))
+            completed[page.page] = result
+            while next_page in completed:
+                ready = completed.pop(next_page)
+                batch_days |= ready.days or set()
+                batch_rows += ready.received
+                done += ready.received
+                next_page += 1
+            if batch_rows >= settings.VENDISTA_INGEST_BATCH:
+                flush()
+        for number in sorted(completed):  # pages past a gap cannot exist once every writer is done
+            batch_days |= completed[number].days or set()
+            done += completed[number].received
+            next_page = max(next_page, number + 1)
+        flush()
+        SyncRun.objects.filter(pk=run.pk).update(items_done=done)
+        run.items_done = done
+    finally:
+        stop.set()
+        fetcher.stop.set()
+        fetcher.join(timeout=30)
+        for writer in writers:
+            writer.join(timeout=30)
