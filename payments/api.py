@@ -86,7 +86,7 @@ class DrinkSerializer(serializers.ModelSerializer):
         if request is not None and "device" in fields:
             from core.selectors import scope_to_user
 
-            fields["device"].queryset = scope_to_user(Device.objects.all(), user=request.user)
+            fields["device"].queryset = scope_to_user(Device.objects.all(), user=request.user)  # type: ignore[attr-defined]
         return fields
 
 

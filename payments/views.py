@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django import forms
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -36,6 +36,9 @@ ERRORS = {
 }
 
 
+PHONE_RE = re.compile(r"\+?7\d{10}")
+
+
 def error_page(request: HttpRequest, kind: str, status: int = 404) -> HttpResponse:
     title, text = ERRORS[kind]
     return render(request, "payments/error.html", {"title": title, "text": text}, status=status)
@@ -45,16 +48,14 @@ class OrderForm(forms.Form):
     drink = forms.IntegerField(min_value=1)
     size = forms.ChoiceField(choices=Size.choices)
     email = forms.EmailField(required=False, error_messages={"invalid": "Введите правильный e-mail."})
-    phone = forms.CharField(
-        required=False, max_length=20, validators=[RegexValidator(r"^\+?7\d{10}$", "Телефон в формате +7XXXXXXXXXX.")]
-    )
+    phone = forms.CharField(required=False, max_length=20)  # normalised and checked in clean_phone
 
     def clean_phone(self) -> str:
         raw = self.cleaned_data.get("phone") or ""
         digits = "".join(ch for ch in raw if ch.isdigit() or ch == "+")
         if digits.startswith("8") and len(digits) == 11:
             digits = "+7" + digits[1:]
-        if digits and not RegexValidator(r"^\+?7\d{10}$").regex.match(digits):
+        if digits and not PHONE_RE.fullmatch(digits):
             raise forms.ValidationError("Телефон в формате +7XXXXXXXXXX.")
         return digits
 
@@ -68,7 +69,7 @@ def menu(request: HttpRequest, code: str) -> HttpResponse:
     issues_receipts = bool(getattr(getattr(device.merchant, "payment_account", None), "issues_receipts", False))
     data = request.POST.copy() if request.method == "POST" else None
     if data is not None and not data.get("drink") and ":" in data.get("choice", ""):
-        data["drink"], data["size"] = data["choice"].split(":", 1)  # works without JavaScript too
+        data["drink"], data["size"] = str(data["choice"]).split(":", 1)  # works without JavaScript too
     form = OrderForm(data)
     if request.method == "POST":
         if form.is_valid():

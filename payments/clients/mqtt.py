@@ -51,7 +51,7 @@ def _nodelay(client: paho.Client) -> None:
     sock = client.socket()
     if sock is not None:
         with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]
 
 
 def new_client(role: str) -> paho.Client:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -153,5 +154,5 @@ def brew_stuck_queued(*, older_than_seconds: int = 60) -> list[int]:
     return list(BrewCommand.objects.filter(status=Status.QUEUED, created_at__lt=cutoff).values_list("pk", flat=True))
 
 
-def order_brew_note(*, order_id: object, note: str) -> None:
+def order_brew_note(*, order_id: Any, note: str) -> None:
     order_event(order_id=order_id, kind="brew", note=note)

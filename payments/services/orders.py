@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -168,5 +169,5 @@ def orders_expire(*, now: object = None, limit: int = 500) -> int:
     return expired
 
 
-def order_note(*, order_id: object, note: str) -> None:
+def order_note(*, order_id: Any, note: str) -> None:
     order_event(order_id=order_id, kind="note", note=note)

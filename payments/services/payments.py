@@ -19,7 +19,7 @@ from .transitions import order_event, order_transition
 
 log = logging.getLogger("payments")
 
-_RANK = {
+_RANK: dict[str, int] = {
     Payment.Status.PENDING: 0,
     Payment.Status.WAITING_FOR_CAPTURE: 1,
     Payment.Status.SUCCEEDED: 2,
@@ -143,7 +143,7 @@ def webhook_process(*, delivery_id: int) -> str:
     return result
 
 
-def _send_pending_brew(*, order_id: object) -> None:
+def _send_pending_brew(*, order_id: Any) -> None:
     from .brew import brew_send
 
     command = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -32,7 +33,7 @@ def can_transition(from_status: str, to_status: str) -> bool:
 
 
 def order_transition(
-    *, order_id: object, to: str, from_: str | Iterable[str] | None = None, note: str = "", **fields: object
+    *, order_id: Any, to: str, from_: str | Iterable[str] | None = None, note: str = "", **fields: object
 ) -> bool:
     """Move the order to ``to`` if it is in one of the allowed source states; False if someone else won.
 
@@ -50,9 +51,10 @@ def order_transition(
         if len(sources) == 1:
             current = sources[0]  # the conditional UPDATE alone decides; no read needed
         else:
-            current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
-            if current not in sources:
+            found = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+            if found is None or found not in sources:
                 return False
+            current = found
         updated = Order.objects.filter(pk=order_id, status=current).update(status=to, updated_at=timezone.now(),
                                                                           **fields)
         if updated:
@@ -61,5 +63,5 @@ def order_transition(
         return bool(updated)
 
 
-def order_event(*, order_id: object, kind: str, note: str) -> None:
+def order_event(*, order_id: Any, kind: str, note: str) -> None:
     OrderEvent.objects.create(order_id=order_id, kind=kind, note=note[:1000])

@@ -197,6 +197,10 @@ def test_receipt_form_validates_and_sends_receipt(client: Client, shop, sims) ->
     assert bad.status_code == 400 and "e-mail" in bad.content.decode()
     bad = client.post(f"/q/{shop.device.code}/", {"drink": shop.drink.pk, "size": "small", "phone": "12"})
     assert bad.status_code == 400
+    ok = client.post(f"/q/{shop.device.code}/", {"drink": shop.drink.pk, "size": "small", "phone": "8 (999) 123-45-67"})
+    assert ok.status_code == 302
+    assert Order.objects.get().phone == "+79991234567"
+    Order.objects.all().delete()
     order = _buy(client, shop, email="buyer@example.test")
     sent = sims.yookassa.state["payments"][order.payment.provider_payment_id]["_receipt"]
     assert sent["customer"] == {"email": "buyer@example.test"}
