@@ -45,6 +45,8 @@ def sims(sandbox: Callable[..., Any], settings: Any) -> Sims:
     urls = {"YOOKASSA_API_URL": sandbox(yk).url, "TBANK_API_URL": sandbox(tb).url, "TMETR_API_URL": sandbox(tm).url}
     for name, value in urls.items():
         setattr(settings, name, value)
+    # Return/notification URLs point nowhere unless a test serves them (never at someone's `make run`).
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
     prefix = f"test-{uuid.uuid4().hex[:12]}"
     settings.MQTT_TOPIC_PREFIX = prefix
     return Sims(yk, tb, tm, urls, shop_id, secret_key, terminal_key, terminal_password, prefix)

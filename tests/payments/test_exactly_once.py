@@ -162,3 +162,33 @@ def test_worker_killed_mid_brew_still_brews_exactly_once(live_server, shop, sims
     refunds = Refund.objects.filter(payment__order=order).count()
     assert (brewed, refunds) in ((1, 0), (0, 1))
     assert BrewCommand.objects.get(order=order).attempts >= 2  # really redelivered and resent
+
+
+def test_tbank_one_stage_duplicates_brew_once_and_keep_the_money(live_server, shop, sims, start_worker) -> None:
+    shop.account.two_stage = False  # PayType=O: AUTHORIZED then CONFIRMED, refunded if the brew fails
+    shop.account.save()
+    start_worker(extra_env=sims.env(), concurrency=4)
+    order = order_create(device=shop.tbank_device, drink=shop.drink, size="small").order
+    payment_id = order.payment.provider_payment_id
+    sims.tbank.pay(payment_id)  # notifications go nowhere in this test (no NotificationURL reachable)
+    stored = sims.tbank.state["payments"][payment_id]
+    authorized = sims.tbank.notification({**stored, "Status": "AUTHORIZED"})
+    confirmed = sims.tbank.notification(stored)
+    url = f"{live_server.url}/webhooks/tbank/"
+    answers: list[str] = []
+
+    def send(body: dict) -> None:
+        answers.append(requests.post(url, json=body, timeout=30).text)
+
+    threads = [threading.Thread(target=send, args=(b,)) for b in [authorized, confirmed] * 10]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert answers == ["OK"] * 20
+    wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order")
+    wait_for(lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="kept")
+    time.sleep(1)
+    assert len(sims.tmetr.state["made"]) == 1 and len(sims.tmetr.state["commands"]) == 1
+    assert not Refund.objects.exists()
+    assert WebhookDelivery.objects.count() == 2  # AUTHORIZED and CONFIRMED, each stored once
