@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from core.api.tenancy import MerchantField, MerchantScopedMixin
 
 from .models import BrewCommand, Device, Drink, Order, OrderEvent, Payment, Refund
+from .services.brew import device_health
 from .services.settlement import money_back
 
 
@@ -162,6 +163,11 @@ class DeviceViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
     queryset = Device.objects.select_related("merchant").order_by("name", "id")
     serializer_class = DeviceSerializer
     filterset_fields = ["is_active", "channel", "merchant"]
+
+    @action(detail=True, methods=["get"])
+    def health(self, request: Request, pk: str | None = None) -> Response:
+        """Online or not: the Tmetr heartbeat, or the last MQTT acknowledgement."""
+        return Response(device_health(device=self.get_object()))
 
     def perform_destroy(self, instance: Device) -> None:
         if instance.orders.exists():

@@ -44,11 +44,6 @@ def brew_send(command_id: int) -> str:
     return brew.brew_send(command_id=command_id)
 
 
-@shared_task(name="payments.tasks.brew_ack")
-def brew_ack(command_id: str, status: str, error: str = "") -> str:
-    return brew.brew_ack(command_id=command_id, status=status, error=error)
-
-
 @shared_task(name="payments.tasks.payment_capture", **RETRY)
 def payment_capture(payment_id: int) -> None:
     settlement.capture_execute(payment_id=payment_id)

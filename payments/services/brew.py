@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -21,7 +20,7 @@ from payments.clients.tmetr import TmetrClient
 from payments.models import BrewCommand, Device, OrderStatus, Payment
 
 from .settlement import capture_start, money_back
-from .transitions import order_event, order_transition
+from .transitions import order_transition
 
 log = logging.getLogger("payments")
 Status = BrewCommand.Status
@@ -154,5 +153,18 @@ def brew_stuck_queued(*, older_than_seconds: int = 60) -> list[int]:
     return list(BrewCommand.objects.filter(status=Status.QUEUED, created_at__lt=cutoff).values_list("pk", flat=True))
 
 
-def order_brew_note(*, order_id: Any, note: str) -> None:
-    order_event(order_id=order_id, kind="brew", note=note)
+def device_health(*, device: Device, online_within_seconds: int = 600) -> dict[str, object]:
+    """Tmetr devices: their last heartbeat; MQTT devices: their last acknowledgement."""
+    last = None
+    error = ""
+    if device.channel == Device.Channel.TMETR:
+        try:
+            last = TmetrClient().heartbeat(device.external_id).at
+        except IntegrationError as exc:
+            error = str(exc)
+    else:
+        command = (BrewCommand.objects.filter(order__device=device, finished_at__isnull=False)
+                   .order_by("-finished_at").first())
+        last = command.finished_at if command else None
+    online = last is not None and (timezone.now() - last).total_seconds() <= online_within_seconds
+    return {"online": online, "last_seen": last, "error": error}

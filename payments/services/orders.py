@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,7 +15,7 @@ from payments.clients.tmetr import TmetrClient
 from payments.models import Device, Drink, Order, OrderStatus, Payment, Receipt, Size
 
 from . import providers
-from .transitions import order_event, order_transition
+from .transitions import order_transition
 
 log = logging.getLogger("payments")
 
@@ -167,7 +166,3 @@ def orders_expire(*, now: object = None, limit: int = 500) -> int:
         ):
             expired += 1
     return expired
-
-
-def order_note(*, order_id: Any, note: str) -> None:
-    order_event(order_id=order_id, kind="note", note=note)

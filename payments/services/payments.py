@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from payments.models import BrewCommand, Order, OrderStatus, Payment, WebhookDelivery
+from payments.models import BrewCommand, OrderStatus, Payment, WebhookDelivery
 
 from . import providers
 from .settlement import money_back
@@ -210,7 +210,3 @@ def payments_reconcile(*, limit: int = 200) -> int:
         else:
             Payment.objects.filter(pk=payment.pk).update(updated_at=timezone.now())
     return changed
-
-
-def order_of(payment: Payment) -> Order:
-    return payment.order

@@ -113,3 +113,15 @@ def test_drinks_listed_only_for_own_merchant(shop) -> None:
     client, _, _ = owner_client()
     assert Drink.objects.filter(merchant=shop.merchant).exists()
     assert client.get("/api/v1/payments/drinks/").json()["results"] == []
+
+
+def test_device_health_from_tmetr_heartbeat(shop, sims) -> None:
+    client, _, _ = owner_client(shop.merchant)
+    data = client.get(f"/api/v1/payments/devices/{shop.device.pk}/health/").json()
+    assert data["online"] is True and data["last_seen"] and data["error"] == ""
+    mqtt = client.get(f"/api/v1/payments/devices/{shop.mqtt_device.pk}/health/").json()
+    assert mqtt["online"] is False and mqtt["last_seen"] is None
+    sims.tmetr.faults.error_rate = 1.0
+    sims.tmetr.faults.error_status = 401
+    down = client.get(f"/api/v1/payments/devices/{shop.device.pk}/health/").json()
+    assert down["online"] is False and "401" in down["error"]
