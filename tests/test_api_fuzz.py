@@ -19,14 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from config.wsgi import application
 from tests.factories import owner_client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 MAX_EXAMPLES = 20
 
 
 @pytest.fixture
-def api_schema(db: None) -> Iterator[Any]:
-    # Like Django's test client: keep the test's connection (and its transaction) open across
-    # requests made straight through the WSGI handler.
+def api_schema(transactional_db: None) -> Iterator[Any]:
+    # Autocommit, as in production: one fuzzed request that fails a query cannot leave a broken
+    # test transaction behind for the next. Connections stay open across WSGI calls, as with
+    # Django's test client.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
@@ -37,7 +38,7 @@ def api_schema(db: None) -> Iterator[Any]:
 
 
 @pytest.fixture
-def token_header(db: None) -> dict[str, str]:
+def token_header(transactional_db: None) -> dict[str, str]:
     client, _, _ = owner_client()
     return {"Authorization": client._credentials["HTTP_AUTHORIZATION"]}
 

@@ -51,7 +51,12 @@ class WorkerProcess:
              "--without-heartbeat", "-l", "INFO", "-n", f"test-{os.getpid()}-{time.time_ns()}@%h"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        self._wait_ready(ready_timeout)
+        try:
+            self._wait_ready(ready_timeout)
+        except BaseException:
+            # A worker that never became ready must not linger and take later tests' tasks.
+            self.stop()
+            raise
         return self
 
     def _wait_ready(self, timeout: float) -> None:
