@@ -230,7 +230,8 @@ class VendistaSimulator(Simulator):
         try:
             page = max(1, int(request.arg("PageNumber") or 1))
             size = max(1, int(request.arg("ItemsOnPage") or DEFAULT_PAGE_SIZE))  # limit/offset: ignored
-            term = int(request.arg("TermId")) if request.arg("TermId") else None
+            term_arg = request.arg("TermId")
+            term = int(term_arg) if term_arg else None
         except ValueError:
             return json_response({"success": False, "error": "bad paging parameter"}, 400)
         lo, hi, late = self._window(request)

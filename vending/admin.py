@@ -33,7 +33,7 @@ class VendistaAccountForm(forms.ModelForm):
                   "rate_per_second", "is_active"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         for name in ("password", "token"):
             if not data.get(name) and self.instance.pk:
                 data[name] = getattr(self.instance, name)

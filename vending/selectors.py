@@ -5,6 +5,7 @@ The report reads ``DailyRollup`` only (≈ terminals × days rows), never the ra
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -38,7 +39,7 @@ class ReportFilter:
     account: int | None = None
 
 
-def _metrics(values: dict[str, Any]) -> dict[str, int]:
+def _metrics(values: Mapping[str, Any]) -> dict[str, int]:
     gross = int(values.get("revenue_gross") or 0)
     count = int(values.get("transactions_count") or 0)
     refunds_sum = int(values.get("refunds_sum") or 0)

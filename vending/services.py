@@ -448,7 +448,7 @@ def _sync_locked(*, run: SyncRun, account: VendistaAccount, lock: Any, base_url:
     SyncRun.objects.filter(pk=run.pk).update(items_done=done)
     run.items_done = done
     started = time_module.monotonic()
-    totals = {"received": 0, "inserted": 0, "updated": 0, "pages": 0, "rollup_days": 0,
+    totals: dict[str, float] = {"received": 0, "inserted": 0, "updated": 0, "pages": 0, "rollup_days": 0,
               "resumed_from_page": first_page}
     client = account_client(account=account, base_url=base_url)
     try:
