@@ -1,4 +1,5 @@
-"""`make run`'s script from a clean environment: local Redis, SQLite, web, worker, beat, sandbox.
+"""`make run`'s script from a clean environment: local Redis, SQLite, web, worker, beat, sandbox,
+MQTT listener — and the newcomer's paths of the payments and vending apps on top of it.
 
 Proves what a newcomer sees: the admin answers, /health/ready/ is 200 with every dependency "ok",
 and the beat-scheduled heartbeat is executed by the worker. Everything it starts is stopped
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,30 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _buy(base: str, code: str, pay_button: str) -> dict:
+    session = requests.Session()
+    menu = session.get(f"{base}/q/{code}/", timeout=10)
+    assert menu.status_code == 200, menu.text[:500]
+    token = session.cookies.get("csrftoken", "")
+    choice = re.search(r'name="choice" value="(\d+):(\w+)"', menu.text)
+    assert choice, menu.text[:1000]
+    provider_page = session.post(f"{base}/q/{code}/", data={"csrfmiddlewaretoken": token, "drink": choice[1],
+                                                            "size": choice[2]}, timeout=20,
+                                 headers={"Referer": f"{base}/q/{code}/"})
+    assert provider_page.status_code == 200 and pay_button in provider_page.text, provider_page.text[:500]
+    action = "card" if "ЮKassa" in provider_page.text else "pay"  # the two simulators' pay buttons
+    status_page = session.post(provider_page.url, data={"action": action}, timeout=30)
+    assert re.search(r"/orders/[0-9a-f-]{36}/$", status_page.url), status_page.url
+    json_url = status_page.url + "status.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        data = session.get(json_url, timeout=10).json()
+        if data["final"]:
+            return data
+        time.sleep(0.5)
+    raise AssertionError(f"order never finished: {data}")
+
+
 def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
     web_port, redis_port = _free_port(), _free_port()
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
@@ -39,6 +66,7 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         "LOCAL_REDIS_PORT": str(redis_port),
         "SANDBOX_BASE_PORT": str(random.randint(20000, 40000)),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
+        "MQTT_TOPIC_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}",  # Mosquitto is shared
     })
     log = open(tmp_path / "run.log", "wb")  # noqa: SIM115
     process = subprocess.Popen([sys.executable, "scripts/dev.py"], cwd=ROOT, env=env, stdout=log,
@@ -74,6 +102,30 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
             data={"username": "admin", "password": password, "csrfmiddlewaretoken": token},
         )
         assert response.status_code == 200 and "Site administration" in response.text
+
+        # Payments "done when": both demo QR URLs reach "drink ready" in the sandbox.
+        assert f"{base}/q/demo-espresso/" in output, output[-3000:]
+        mqtt = _buy(base, "demo-espresso", 'id="pay-card"')
+        assert mqtt["status"] == "successful" and "Напиток готов" in mqtt["text"], mqtt
+        tbank = _buy(base, "demo-tmetr", 'id="pay-card"')
+        assert tbank["status"] == "successful", tbank
+
+        # Vending "done when": a sync of the demo account fills the owner report.
+        token = requests.post(f"{base}/api/v1/auth/token/", json={"username": "admin", "password": password},
+                              timeout=10).json()["token"]
+        auth = {"Authorization": f"Token {token}"}
+        empty = requests.get(f"{base}/api/v1/vending/reports/daily", headers=auth, timeout=10).json()
+        assert empty["has_data"] is False
+        run_id = requests.post(f"{base}/api/v1/vending/sync", headers=auth, json={}, timeout=30).json()["run_id"]
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            run = requests.get(f"{base}/api/v1/sync-runs/{run_id}/", headers=auth, timeout=10).json()
+            if run["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(1)
+        assert run["status"] == "succeeded" and run["items_done"] > 0, run
+        report = requests.get(f"{base}/api/v1/vending/reports/daily", headers=auth, timeout=10).json()
+        assert report["has_data"] and report["totals"]["transactions_count"] > 0, report
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
