@@ -237,7 +237,9 @@ def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, restart
     from payments.tasks import deliveries_retry
 
     stored = WebhookDelivery.objects.filter(event="payment.succeeded")
-    assert stored.count() == fresh_n + alone_n
+    # Every answered request was stored; requests still in flight when a timed phase ended were
+    # stored too without being counted, so the count may be a little higher (never above what was sent).
+    assert fresh_n + alone_n <= stored.count() <= half + len(succeeded[half:])
     deadline = time.monotonic() + 180
     while stored.filter(processed_at__isnull=True).exists():  # the periodic job, run every 10 s here
         assert time.monotonic() < deadline, "queued deliveries were not processed after the restart"
