@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
+from core.admin_forms import SecretsKeptForm
 from core.crypto import mask
 
 from .models import (
@@ -25,11 +25,8 @@ from .models import (
 from .services.settlement import money_back
 
 
-class PaymentAccountForm(forms.ModelForm):
+class PaymentAccountForm(SecretsKeptForm):
     """Secrets are write-only: an empty field keeps the stored value; the current one is shown masked."""
-
-    yookassa_secret_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
-    tbank_password = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
 
     class Meta:
         model = PaymentAccount
@@ -43,12 +40,6 @@ class PaymentAccountForm(forms.ModelForm):
             "two_stage",
         ]
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        for name in ("yookassa_secret_key", "tbank_password"):
-            if not data.get(name) and self.instance.pk:
-                data[name] = getattr(self.instance, name)
-        return data
 
 
 @admin.register(PaymentAccount)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.admin_forms import SecretsKeptForm
 from core.crypto import mask
 from core.models import SyncRun
 
@@ -20,24 +20,14 @@ from .models import DailyRollup, Terminal, Transaction, VendistaAccount
 from .views import report_page
 
 
-class VendistaAccountForm(forms.ModelForm):
+class VendistaAccountForm(SecretsKeptForm):
     # Secrets are write-only: the field is empty on the form and a blank submit keeps the stored value.
-    password = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
-                               help_text="Leave blank to keep the stored password.")
-    token = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
-                            help_text="Leave blank to keep the stored token.")
 
     class Meta:
         model = VendistaAccount
         fields = ["merchant", "name", "login", "password", "token", "time_zone", "verify_tls", "ca_bundle_path",
                   "rate_per_second", "is_active"]
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        for name in ("password", "token"):
-            if not data.get(name) and self.instance.pk:
-                data[name] = getattr(self.instance, name)
-        return data
 
 
 @admin.register(VendistaAccount)

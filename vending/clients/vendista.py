@@ -234,13 +234,7 @@ class VendistaClient:
         term_id: int | None = None, page_size: int | None = None,
     ) -> TransactionPage:
         size = page_size or self.page_size
-        params: dict[str, Any] = {"PageNumber": page, "ItemsOnPage": size, "OrderDesc": "false"}
-        if date_from is not None:
-            params["DateFrom"] = date_from.strftime(DATE_FORMAT)
-        if date_to is not None:
-            params["DateTo"] = date_to.strftime(DATE_FORMAT)
-        if term_id is not None:
-            params["TermId"] = term_id
+        params = _transactions_params(page=page, size=size, date_from=date_from, date_to=date_to, term_id=term_id)
         body = self._get("/transactions", params)
         if not isinstance(body, dict) or body.get("success") is False:
             raise VendistaError("Vendista /transactions answered without success", service=SERVICE)
@@ -269,13 +263,7 @@ class VendistaClient:
         date_to: datetime | None = None, term_id: int | None = None,
     ) -> RawTransactionPage:
         size = self.page_size
-        params: dict[str, Any] = {"PageNumber": page, "ItemsOnPage": size, "OrderDesc": "false"}
-        if date_from is not None:
-            params["DateFrom"] = date_from.strftime(DATE_FORMAT)
-        if date_to is not None:
-            params["DateTo"] = date_to.strftime(DATE_FORMAT)
-        if term_id is not None:
-            params["TermId"] = term_id
+        params = _transactions_params(page=page, size=size, date_from=date_from, date_to=date_to, term_id=term_id)
         body = self._get_text("/transactions", params)
         match = _ENVELOPE_INT["items_count"].search(body)
         return RawTransactionPage(page=page, requested_size=size, body=body,
@@ -297,3 +285,16 @@ class VendistaClient:
         """One cheap authenticated call; returns the number of transactions Vendista reports."""
         return self.transactions_page(page=1, page_size=1).items_count
 
+
+def _transactions_params(
+    *, page: int, size: int, date_from: datetime | None, date_to: datetime | None, term_id: int | None
+) -> dict[str, Any]:
+    """`PageNumber`/`ItemsOnPage` paging (the server ignores limit/offset) and the optional filters."""
+    params: dict[str, Any] = {"PageNumber": page, "ItemsOnPage": size, "OrderDesc": "false"}
+    if date_from is not None:
+        params["DateFrom"] = date_from.strftime(DATE_FORMAT)
+    if date_to is not None:
+        params["DateTo"] = date_to.strftime(DATE_FORMAT)
+    if term_id is not None:
+        params["TermId"] = term_id
+    return params
