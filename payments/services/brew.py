@@ -8,10 +8,11 @@ safely and the drink is still made once.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
@@ -30,21 +31,41 @@ def _timeout(device: Device) -> int:
     return device.ack_timeout_seconds or settings.BREW_ACK_TIMEOUT_SECONDS
 
 
-def brew_send(*, command_id: int, command: BrewCommand | None = None) -> str:
-    if command is None:
-        command = BrewCommand.objects.select_related("order", "order__device").get(pk=command_id)
-    order = command.order
-    device = order.device
-    now = timezone.now()
-    # Claim: queued → sending; a redelivered task (the worker died) finds "sending" and resends.
-    with transaction.atomic():
-        claimed = BrewCommand.objects.filter(pk=command_id, status__in=[Status.QUEUED, Status.SENDING]).update(
-            status=Status.SENDING, attempts=command.attempts + 1, sent_at=now,
-            deadline=now + timedelta(seconds=_timeout(device)),
+def brew_claim(*, command: BrewCommand, now: datetime | None = None) -> bool:
+    """queued|sending → sending (one more attempt, a fresh deadline) and the order paid → make_pending.
+
+    Runs in the caller's transaction when there is one, so the paying transaction can claim the
+    command it just created (one commit less on the latency-critical path, PERF-4). A command found
+    ``sending`` is one whose sender died mid-call: claiming it again leads to a resend, which the
+    machine de-duplicates. False when the command is past sending (sent, done or failed).
+    """
+    now = now or timezone.now()
+    deadline = now + timedelta(seconds=_timeout(command.order.device))
+    with transaction.atomic(savepoint=False):
+        claimed = BrewCommand.objects.filter(pk=command.pk, status__in=[Status.QUEUED, Status.SENDING]).update(
+            status=Status.SENDING, attempts=F("attempts") + 1, sent_at=now, deadline=deadline
         )
         if not claimed:
-            return "noop"
-        order_transition(order_id=order.pk, to=OrderStatus.MAKE_PENDING, from_=OrderStatus.PAID, note="brew command")
+            return False
+        order_transition(order_id=command.order_id, to=OrderStatus.MAKE_PENDING, from_=OrderStatus.PAID,
+                         note="brew command")
+    command.status, command.sent_at, command.deadline = Status.SENDING, now, deadline
+    return True
+
+
+def brew_send(*, command_id: int, command: BrewCommand | None = None) -> str:
+    """Claim the command, then send it (the ``brew_send`` task, the sweeps and redelivered deliveries)."""
+    if command is None:
+        command = BrewCommand.objects.select_related("order", "order__device").get(pk=command_id)
+    if not brew_claim(command=command):
+        return "noop"
+    return brew_publish(command=command)
+
+
+def brew_publish(*, command: BrewCommand) -> str:
+    """Send a claimed (``sending``) command over its channel; record when the broker / Tmetr took it."""
+    order = command.order
+    device = order.device
     try:
         if command.channel == Device.Channel.MQTT:
             mqtt.publish_command(
@@ -55,9 +76,7 @@ def brew_send(*, command_id: int, command: BrewCommand | None = None) -> str:
                 size=order.size,
                 price=order.amount,
             )
-            published = timezone.now()  # the broker acknowledged the QoS 1 publish
-            BrewCommand.objects.filter(pk=command_id).update(published_at=published)
-            BrewCommand.objects.filter(pk=command_id, status=Status.SENDING).update(status=Status.SENT)
+            _mark_published(command.pk)  # the broker acknowledged the QoS 1 publish
             return "sent"
         TmetrClient().make(
             device_id=device.external_id,
@@ -68,13 +87,20 @@ def brew_send(*, command_id: int, command: BrewCommand | None = None) -> str:
         )
     except IntegrationError as exc:
         if exc.permanent or command.channel == Device.Channel.TMETR:
-            brew_finish(command_id=command_id, ok=False, error=str(exc))
+            brew_finish(command_id=command.pk, ok=False, error=str(exc))
             return "failed"
         raise  # transient MQTT trouble: the task retries; the deadline still bounds it
-    BrewCommand.objects.filter(pk=command_id).update(published_at=timezone.now())
-    BrewCommand.objects.filter(pk=command_id, status=Status.SENDING).update(status=Status.SENT)
-    brew_finish(command_id=command_id, ok=True)
+    _mark_published(command.pk)
+    brew_finish(command_id=command.pk, ok=True)
     return "done"
+
+
+def _mark_published(command_id: int) -> None:
+    """One UPDATE: the publish time always; sending → sent unless an acknowledgement already moved it on."""
+    BrewCommand.objects.filter(pk=command_id).update(
+        published_at=timezone.now(),
+        status=Case(When(status=Status.SENDING, then=Value(Status.SENT)), default=F("status")),
+    )
 
 
 def brew_ack(*, command_id: str, status: str, error: str = "") -> str:

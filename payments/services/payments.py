@@ -9,9 +9,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, F
 from django.utils import timezone
 
-from payments.models import BrewCommand, OrderStatus, Payment, WebhookDelivery
+from payments.models import BrewCommand, OrderStatus, Payment, PaymentAccount, WebhookDelivery
 
 from . import providers
 from .settlement import money_back
@@ -38,12 +39,19 @@ def status_confirms(claimed: str, actual: str) -> bool:
     return actual in _REACHABLE.get(claimed, set())
 
 
-@transaction.atomic
 def payment_apply_status(*, payment_id: int, status: str, source: str, enqueue_brew: bool = True) -> str:
     """Apply a provider status we have verified. Safe to call any number of times, in any order.
 
-    Returns what happened: "paid", "late", "not_paid" or "noop".
+    Returns what happened: "paid", "late", "not_paid" or "noop". When it pays the order, the one
+    brew command is created and (``enqueue_brew``) sent by the ``brew_send`` task after commit.
     """
+    return _apply_status(payment_id=payment_id, status=status, source=source, enqueue_brew=enqueue_brew)[0]
+
+
+@transaction.atomic(savepoint=False)
+def _apply_status(
+    *, payment_id: int, status: str, source: str, enqueue_brew: bool
+) -> tuple[str, BrewCommand | None]:
     payment = Payment.objects.select_for_update().select_related("order", "order__device").get(pk=payment_id)
     if _RANK.get(status, -1) > _RANK.get(payment.status, -1):
         Payment.objects.filter(pk=payment.pk).update(status=status, updated_at=timezone.now())
@@ -53,29 +61,30 @@ def payment_apply_status(*, payment_id: int, status: str, source: str, enqueue_b
         if order_transition(
             order_id=order.pk, to=OrderStatus.PAID, from_=OrderStatus.PENDING, note=f"{source}: payment {status}"
         ):
+            order.status = OrderStatus.PAID
             # The one brew of this order: the unique one-to-one makes a second row impossible.
-            command = BrewCommand.objects.create(order_id=order.pk, channel=order.device.channel)
+            command = BrewCommand.objects.create(order=order, channel=order.device.channel)
             if enqueue_brew:
                 from payments.tasks import brew_send
 
                 transaction.on_commit(lambda: brew_send.delay(command.pk))
-            return "paid"
+            return "paid", command
         order.refresh_from_db(fields=["status"])
         if order.status in (OrderStatus.NOT_PAID, OrderStatus.CREATED):
             # Paid after the order expired (or was given up): never brewed, never kept (PAY-7).
             money_back(payment_id=payment.pk, reason=f"late payment ({source})")
-            return "late"
+            return "late", None
         if order.status == OrderStatus.FAILED:
             money_back(payment_id=payment.pk, reason="order failed")
-        return "noop"
+        return "noop", None
     if status == Payment.Status.CANCELED and order_transition(
         order_id=order.pk,
         to=OrderStatus.NOT_PAID,
         from_=[OrderStatus.PENDING, OrderStatus.CREATED],
         note=f"{source}: payment canceled",
     ):
-        return "not_paid"
-    return "noop"
+        return "not_paid", None
+    return "noop", None
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,7 @@ def webhook_record(
     provider: str,
     event_key: str,
     event: str,
+    payment_id: int,
     provider_payment_id: str,
     verified_status: str,
     payload: dict[str, Any],
@@ -101,6 +111,7 @@ def webhook_record(
                 provider=provider,
                 event_key=event_key[:200],
                 event=event[:64],
+                payment_id=payment_id,
                 provider_payment_id=provider_payment_id,
                 verified_status=verified_status,
                 payload=payload,
@@ -115,40 +126,53 @@ def webhook_record(
 
 
 def webhook_process(*, delivery_id: int) -> str:
-    """Apply a delivery; when it pays the order, send the brew command right here (one queue hop
-    less on the latency-critical path, PERF-4). A crash after the commit leaves the command queued
-    or sending: the redelivered task sends it again (the machine de-duplicates), as does the sweep."""
+    """Apply a delivery. When it pays the order, the same transaction creates the brew command and
+    claims it for sending, and the command is published right here after the commit — no second
+    queue hop and no second transaction on the latency-critical path (PERF-4). A crash after the
+    commit leaves the command ``sending``: the redelivered task sends it again (the machine
+    de-duplicates), as does the sweep of late commands."""
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
-    payment = Payment.objects.filter(
-        provider=delivery.provider, provider_payment_id=delivery.provider_payment_id
-    ).first()
+    payment_id = delivery.payment_id
+    if payment_id is None:  # stored by code older than the link (a rolling deploy): find it by the provider's id
+        payment_id = (
+            Payment.objects.filter(provider=delivery.provider, provider_payment_id=delivery.provider_payment_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
     if delivery.processed_at is not None:
-        if payment is not None:
-            _send_pending_brew(order_id=payment.order_id)
+        if payment_id is not None:
+            _send_pending_brew(payment_id=payment_id)
         return "noop"
+    command = None
     with transaction.atomic():
-        if payment is None:
+        if payment_id is None:
             outcome, result = WebhookDelivery.Outcome.IGNORED, "unknown payment"
         else:
-            result = payment_apply_status(
-                payment_id=payment.pk, status=delivery.verified_status, source=f"webhook {delivery.event}",
+            result, command = _apply_status(
+                payment_id=payment_id, status=delivery.verified_status, source=f"webhook {delivery.event}",
                 enqueue_brew=False,
             )
+            if command is not None:
+                from .brew import brew_claim
+
+                brew_claim(command=command)
             outcome = WebhookDelivery.Outcome.APPLIED if result != "noop" else WebhookDelivery.Outcome.IGNORED
         WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
             processed_at=timezone.now(), outcome=outcome, note=result
         )
-    if result == "paid" and payment is not None:
-        _send_pending_brew(order_id=payment.order_id)
+    if command is not None:
+        from .brew import brew_publish
+
+        brew_publish(command=command)
     return result
 
 
-def _send_pending_brew(*, order_id: Any) -> None:
+def _send_pending_brew(*, payment_id: int) -> None:
     from .brew import brew_send
 
     command = (
         BrewCommand.objects.select_related("order", "order__device")
-        .filter(order_id=order_id, status__in=[BrewCommand.Status.QUEUED, BrewCommand.Status.SENDING])
+        .filter(order__payment__id=payment_id, status__in=[BrewCommand.Status.QUEUED, BrewCommand.Status.SENDING])
         .first()
     )
     if command is not None:
@@ -163,16 +187,46 @@ def deliveries_unprocessed(*, older_than_seconds: int = 30, limit: int = 500) ->
                 .order_by("received_at").values_list("pk", flat=True)[:limit])
 
 
-def delivery_known(*, provider: str, event_key: str) -> bool:
-    return WebhookDelivery.objects.filter(provider=provider, event_key=event_key[:200]).exists()
+@dataclass(frozen=True)
+class NotificationTarget:
+    payment_id: int
+    order_id: str
+    account: PaymentAccount | None  # None: the merchant has no payment account configured
+    known: bool  # this provider event is already stored: a redelivery
 
 
-def payment_for_notification(*, provider: str, provider_payment_id: str) -> Payment | None:
-    return (
-        Payment.objects.select_related("order", "order__device")
-        .filter(provider=provider, provider_payment_id=provider_payment_id)
+def notification_target(*, provider: str, provider_payment_id: str, event_key: str) -> NotificationTarget | None:
+    """What a notification needs, in one query on the webhook's hot path (PERF-4): the merchant's
+    payment account (to confirm at the provider), the payment and order ids, and whether this event
+    is already stored. None when no such payment exists."""
+    payment = {
+        "merchant__orders__payment__provider": provider,
+        "merchant__orders__payment__provider_payment_id": provider_payment_id,
+    }
+    account = (
+        PaymentAccount.objects.filter(**payment)
+        .annotate(
+            payment_pk=F("merchant__orders__payment__pk"),
+            order_pk=F("merchant__orders__pk"),
+            known=Exists(WebhookDelivery.objects.filter(provider=provider, event_key=event_key[:200])),
+        )
         .first()
     )
+    if account is not None:
+        annotated: Any = account  # carries the annotations above
+        return NotificationTarget(
+            payment_id=annotated.payment_pk, order_id=str(annotated.order_pk), account=account, known=annotated.known
+        )
+    # Rare: no payment, or a merchant without an account (a configuration error, reported as such).
+    row = (
+        Payment.objects.filter(provider=provider, provider_payment_id=provider_payment_id)
+        .annotate(known=Exists(WebhookDelivery.objects.filter(provider=provider, event_key=event_key[:200])))
+        .values_list("pk", "order_id", "known")
+        .first()
+    )
+    if row is None:
+        return None
+    return NotificationTarget(payment_id=row[0], order_id=str(row[1]), account=None, known=row[2])
 
 
 def payments_reconcile(*, limit: int = 200) -> int:

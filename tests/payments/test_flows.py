@@ -80,6 +80,7 @@ def test_duplicate_and_out_of_order_notifications_brew_once(client: Client, shop
     assert len(sims.tmetr.state["commands"]) == 1
     assert BrewCommand.objects.count() == 1
     assert WebhookDelivery.objects.count() == 2  # succeeded + waiting_for_capture; duplicates not stored twice
+    assert set(WebhookDelivery.objects.values_list("payment_id", flat=True)) == {order.payment.pk}
 
 
 def test_forged_yookassa_notification_changes_nothing(client: Client, shop, sims, eager, caplog) -> None:
@@ -92,6 +93,40 @@ def test_forged_yookassa_notification_changes_nothing(client: Client, shop, sims
     assert order.status == OrderStatus.PENDING
     assert not BrewCommand.objects.exists() and not WebhookDelivery.objects.exists()
     assert "rejected yookassa notification" in caplog.text
+
+
+def test_notification_for_a_merchant_without_payment_account_is_a_clear_400(client: Client, shop, sims, eager) -> None:
+    from payments.models import PaymentAccount
+
+    order = _buy(client, shop)
+    sims.yookassa.pay(order.payment.provider_payment_id)
+    PaymentAccount.objects.filter(merchant=order.merchant).delete()  # the owner removed the credentials
+    response = client.post(
+        "/webhooks/yookassa/",
+        sims.yookassa.notification("payment.waiting_for_capture",
+                                   sims.yookassa.state["payments"][order.payment.provider_payment_id]),
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "the merchant has no payment account"
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING and not WebhookDelivery.objects.exists()
+
+
+def test_delivery_stored_without_its_payment_link_is_still_applied(client: Client, shop, sims, eager) -> None:
+    """Deliveries stored by code older than ``WebhookDelivery.payment`` (during a rolling deploy)."""
+    from payments.services.payments import webhook_process
+
+    order = _buy(client, shop)
+    sims.yookassa.pay(order.payment.provider_payment_id)
+    pid = order.payment.provider_payment_id
+    delivery = WebhookDelivery.objects.create(
+        provider="yookassa", event_key=f"payment.waiting_for_capture:{pid}", event="payment.waiting_for_capture",
+        provider_payment_id=pid, verified_status="waiting_for_capture",
+    )
+    assert webhook_process(delivery_id=delivery.pk) == "paid"
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUCCESSFUL  # brewed over Tmetr (inline tasks) and captured
 
 
 def test_canceled_payment_means_not_paid(client: Client, shop, sims, eager) -> None:
