@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -27,11 +29,14 @@ from django.db import connection
 
 from payments.models import BrewCommand, Order, OrderStatus, WebhookDelivery
 from payments.services.orders import order_create
-from tests.payments.conftest import machine, shop, sims  # noqa: F401 (fixtures)
+from sandbox.coffee_machine import CoffeeMachine
+from tests.payments.conftest import shop, sims  # noqa: F401 (fixtures)
 from tests.support.celery_worker import _database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
+# The broker forwards a QoS 1 publish to the device before its PUBACK is back with us: may be < 0.
+AT_MACHINE = "→ machine received"
 ORDERS = int(os.environ.get("PERF4_ORDERS", "1000"))
 SECONDS = float(os.environ.get("PERF4_SECONDS", "5"))
 
@@ -41,10 +46,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def bare_publish_latencies(prefix: str, machine, n: int = 300) -> list[float]:  # noqa: F811
+def bare_publish_latencies(prefix: str, machine: CoffeeMachine, port: int, n: int = 300) -> list[float]:
     """Baseline: the same broker and machine, a command published directly (no web, no queue, no DB)."""
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:8]}")
-    client.connect("127.0.0.1", 1883)
+    client.connect("127.0.0.1", port)
     client.loop_start()
     out = []
     try:
@@ -123,35 +128,112 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(20)
 
 
-def test_perf4_webhook_to_brew(shop, sims, machine, start_worker) -> None:  # noqa: F811
+def start_broker(tmp: Path) -> tuple[subprocess.Popen | None, int]:
+    """A Mosquitto of our own with the shipped broker settings (deploy/mosquitto.conf: TCP_NODELAY),
+    on a free loopback port; falls back to the broker at MQTT_URL when mosquitto is not installed."""
+    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if binary is None:
+        print("PERF-4 note: mosquitto not installed here; using the broker at MQTT_URL as it is configured")
+        return None, 1883
+    port = free_port()
+    shipped = [line for line in (ROOT / "deploy/mosquitto.conf").read_text().splitlines()
+               if line.split()[:1] not in (["listener"], ["persistence"], ["persistence_location"])]
+    conf = tmp / "mosquitto.conf"
+    conf.write_text("\n".join([f"listener {port} 127.0.0.1", "persistence false", *shipped]) + "\n")
+    proc = subprocess.Popen([binary, "-c", str(conf)], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "mosquitto did not start"
+            time.sleep(0.1)
+
+
+def cpu_ms(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU time (user + system, all threads) so far of each group of processes, in ms."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, group in pids.items():
+        total = 0
+        for pid in group:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+        out[name] = total * 1000 / tick
+    return out
+
+
+def process_groups(procs: dict[str, subprocess.Popen], worker) -> dict[str, list[int]]:
+    """What serves the load: gunicorn (master and its workers), the simulator, the Celery worker (with
+    its pool), PostgreSQL's processes (the machine's, so nothing else should run), and this client."""
+    def with_children(pid: int) -> list[int]:
+        try:
+            kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return [pid]
+        return [pid, *[p for kid in kids for p in with_children(int(kid))]]
+
+    postgres = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                and (p / "comm").exists() and (p / "comm").read_text().strip().startswith("postgres")]
+    groups = {name: with_children(proc.pid) for name, proc in procs.items()}
+    if worker.process is not None:
+        groups["celery worker"] = with_children(worker.process.pid)
+    return {**groups, "postgresql": postgres, "load client (this process)": [os.getpid()]}
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], n: int) -> str:
+    parts = {k: (after[k] - before.get(k, 0)) / max(n, 1) for k in after}
+    shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v >= 0.01)
+    return f"{sum(parts.values()):.2f} ms ({shown})"
+
+
+def test_perf4_webhook_to_brew(shop, sims, start_worker) -> None:  # noqa: F811
     # Everything that serves requests runs in its own process, as in production: the YooKassa
     # simulator (re-reads), gunicorn with the production settings and web config (bin/start web),
-    # the Celery worker; this process only sends load and watches the coffee machine.
+    # the Celery worker, the MQTT broker with the shipped config; this process sends load and plays
+    # the coffee machine.
     yk_port, web_port = free_port(), free_port()
     yk_url, web = f"http://127.0.0.1:{yk_port}", f"http://127.0.0.1:{web_port}"
     settings.YOOKASSA_API_URL = sims.urls["YOOKASSA_API_URL"] = yk_url
-    procs = [spawn([sys.executable, "-c", YK_SERVER, json.dumps({sims.shop_id: sims.secret_key}), str(yk_port)],
-                   dict(os.environ), f"{yk_url}/_sandbox/stats")]
+    tmp = Path(tempfile.mkdtemp(prefix="perf4-"))
+    broker, mqtt_port = start_broker(tmp)
+    procs = {"yookassa simulator": spawn([sys.executable, "-c", YK_SERVER,
+                                          json.dumps({sims.shop_id: sims.secret_key}), str(yk_port)],
+                                         dict(os.environ), f"{yk_url}/_sandbox/stats")}
     prod = sims.env(DJANGO_SETTINGS_MODULE="config.settings.base", CONN_MAX_AGE="60",
+                    MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}" if broker else settings.MQTT_URL,
                     DATABASE_URL=_database_url(settings.DATABASES["default"], connection.settings_dict["NAME"]))
+    machine = None
     try:
-        procs.append(spawn([sys.executable, "-m", "gunicorn", "tests.payments.perf4_wsgi:application", "--bind",
-                            f"127.0.0.1:{web_port}", "--workers", "2", "--threads", "4", "--log-level", "warning"],
-                           {**os.environ, **prod}, f"{web}/bench/bare/", method="post"))
+        procs["gunicorn"] = spawn([sys.executable, "-m", "gunicorn", "tests.payments.perf4_wsgi:application", "--bind",
+                                   f"127.0.0.1:{web_port}", "--workers", "2", "--threads", "4", "--log-level",
+                                   "warning"], {**os.environ, **prod}, f"{web}/bench/bare/", method="post")
+        machine = CoffeeMachine(prefix=sims.prefix, port=mqtt_port).start()
         worker = start_worker(extra_env=prod, concurrency=2)
         # The ack listener as in production: its own process (bin/start mqtt-listener).
-        procs.append(subprocess.Popen([sys.executable, "manage.py", "mqtt_listener"], cwd=ROOT,
-                                      env={**os.environ, **prod}, start_new_session=True))
+        procs["mqtt listener"] = subprocess.Popen([sys.executable, "manage.py", "mqtt_listener"], cwd=ROOT,
+                                                  env={**os.environ, **prod}, start_new_session=True)
         time.sleep(3)
-        assert procs[-1].poll() is None, "mqtt_listener exited"
-        run_benchmark(shop, sims, machine, yk_url, web, worker=worker,
+        assert procs["mqtt listener"].poll() is None, "mqtt_listener exited"
+        run_benchmark(shop, sims, machine, yk_url, web, worker=worker, mqtt_port=mqtt_port,
+                      groups=lambda: process_groups({k: procs[k] for k in ("gunicorn", "yookassa simulator")}, worker),
                       restart_worker=lambda: start_worker(extra_env=prod, concurrency=2))
     finally:
-        for proc in procs:
+        if machine is not None:
+            machine.stop()
+        for proc in [*procs.values(), *([broker] if broker else [])]:
             stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, restart_worker) -> None:  # noqa: F811
+def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, mqtt_port, groups,  # noqa: F811
+                  restart_worker) -> None:
     auth = (sims.shop_id, sims.secret_key)
     orders = [order_create(device=shop.mqtt_device, drink=shop.drink, size="small").order for _ in range(ORDERS)]
     notifications = []
@@ -178,7 +260,7 @@ def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, restart
         latencies.append((machine.received_at[key] - t0) * 1000)
     print(f"\nPERF-4 webhook HTTP answer (authenticated by re-reading YooKassa, stored, enqueued): "
           f"p50 {pct(post_ms, 50):.1f} ms, p99 {pct(post_ms, 99):.1f} ms")
-    base = bare_publish_latencies(sims.prefix, machine)
+    base = bare_publish_latencies(sims.prefix, machine, mqtt_port)
     published = [(c.published_at.timestamp() - started[str(c.order_id)]) * 1000
                  for c in BrewCommand.objects.filter(order__in=orders)]
     assert len(published) == len(orders)
@@ -190,7 +272,7 @@ def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, restart
     print(f"PERF-4 baseline bare MQTT publish→machine: p50 {bp50:.2f} ms, p99 {bp99:.2f} ms; "
           f"ratio p50 {p50 / max(bp50, 0.001):.1f}x")
     stages: dict[str, list[float]] = {"webhook stored → delivery processed": [], "→ brew task started": [],
-                                        "→ published": [], "→ machine received": []}
+                                        "→ published": [], AT_MACHINE: []}
     for order in orders:
         received = WebhookDelivery.objects.filter(provider_payment_id=order.payment.provider_payment_id).values_list(
             "received_at", flat=True).first()
@@ -199,7 +281,7 @@ def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, restart
         stages["webhook stored → delivery processed"].append((command.created_at - received).total_seconds() * 1000)
         stages["→ brew task started"].append((command.sent_at - command.created_at).total_seconds() * 1000)
         stages["→ published"].append((command.published_at - command.sent_at).total_seconds() * 1000)
-        stages["→ machine received"].append((got - command.published_at.timestamp()) * 1000)
+        stages[AT_MACHINE].append((got - command.published_at.timestamp()) * 1000)
     print("PERF-4 stages (p50/p99 ms): " + "; ".join(f"{k} {pct(v, 50):.1f}/{pct(v, 99):.1f}"
                                                      for k, v in stages.items()))
     deadline = time.monotonic() + 120
@@ -215,21 +297,33 @@ def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, restart
                                      timeout=10).json()} for o in orders]
     assert succeeded[0]["object"]["status"] == "succeeded"
     load(f"{web}/bench/bare/", None, 1.0)  # warm-up
-    bare_rps, bare_err, _ = load(f"{web}/bench/bare/", None, SECONDS)
+    cpu: dict[str, str] = {}
+
+    def timed(name: str, url: str, bodies: list[dict] | None) -> tuple[float, int, int]:
+        before = cpu_ms(groups())
+        rps, errors, sent = load(url, bodies, SECONDS)
+        cpu[name] = cpu_per_request(before, cpu_ms(groups()), sent)
+        return rps, errors, sent
+
+    bare_rps, bare_err, _ = timed("bare view", f"{web}/bench/bare/", None)
     # First deliveries: each authenticated by re-reading the payment from YooKassa, stored, enqueued,
     # while the Celery worker processes them on the same two cores.
     half = len(succeeded) // 2
-    fresh_rps, fresh_err, fresh_n = load(f"{web}/webhooks/yookassa/", succeeded[:half], SECONDS)
+    fresh_rps, fresh_err, fresh_n = timed("first deliveries, worker busy", f"{web}/webhooks/yookassa/",
+                                          succeeded[:half])
     # The endpoint alone: the worker is stopped, deliveries wait in Redis (processed afterwards).
     worker.stop()
-    alone_rps, alone_err, alone_n = load(f"{web}/webhooks/yookassa/", succeeded[half:], SECONDS)
+    alone_rps, alone_err, alone_n = timed("first deliveries, endpoint alone", f"{web}/webhooks/yookassa/",
+                                          succeeded[half:])
     # Redeliveries of stored events (what providers send on every retry): answered from the log.
-    dup_rps, dup_err, dup_n = load(f"{web}/webhooks/yookassa/", succeeded[:fresh_n], SECONDS)
+    dup_rps, dup_err, dup_n = timed("redeliveries", f"{web}/webhooks/yookassa/", succeeded[:fresh_n])
     print(f"PERF-4 gunicorn (2 workers x 4 threads, 8 concurrent clients): bare Django JSON view {bare_rps:.0f} req/s; "
           f"webhook first deliveries with the worker busy on the same cores {fresh_rps:.0f} req/s "
           f"(ratio {fresh_rps / bare_rps:.2f}, {fresh_n} requests); first deliveries, endpoint alone "
           f"{alone_rps:.0f} req/s (ratio {alone_rps / bare_rps:.2f}, {alone_n} requests); redeliveries "
           f"{dup_rps:.0f} req/s (ratio {dup_rps / bare_rps:.2f}, {dup_n} requests); target ratio >= 0.3")
+    for name, text in cpu.items():
+        print(f"PERF-4 CPU per request, {name}: {text}")
     assert bare_err == fresh_err == alone_err == dup_err == 0
     # Nothing stored is lost: the test harness purges the queue when it starts a worker (as a broker
     # flush would), and the periodic re-enqueue of unprocessed deliveries brings every one back.
