@@ -20,6 +20,7 @@ from .models import (
     PaymentAccount,
     Receipt,
     Refund,
+    TmetrAccount,
     WebhookDelivery,
 )
 from .services.settlement import money_back
@@ -62,6 +63,33 @@ class PaymentAccountAdmin(admin.ModelAdmin):
     @admin.display(description="T-Bank password")
     def tbank_pw(self, obj: PaymentAccount) -> str:
         return mask(obj.tbank_password)
+
+
+class TmetrAccountForm(SecretsKeptForm):
+    class Meta:
+        model = TmetrAccount
+        fields = ["merchant", "username", "password", "access_token", "refresh_token"]
+
+
+@admin.register(TmetrAccount)
+class TmetrAccountAdmin(admin.ModelAdmin):
+    """The merchant's Tmetr login: set username/password and tokens are fetched and renewed by
+    themselves; or paste a bearer token, used from the next call on (no restart)."""
+
+    form = TmetrAccountForm
+    list_display = ["merchant", "username", "token", "access_expires_at", "refresh_expires_at", "updated_at"]
+    readonly_fields = ["access_expires_at", "refresh_expires_at", "updated_at"]
+
+    @admin.display(description="access token")
+    def token(self, obj: TmetrAccount) -> str:
+        return mask(obj.access_token)
+
+    def save_model(self, request: HttpRequest, obj: TmetrAccount, form: Any, change: bool) -> None:
+        if request.POST.get("access_token"):
+            obj.access_expires_at = None  # pasted by hand: its lifetime is unknown, used until refused
+        if request.POST.get("refresh_token"):
+            obj.refresh_expires_at = None
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Device)

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from core.models import Merchant
 
-from .models import Device, Drink, PaymentAccount, Provider
+from .models import Device, Drink, PaymentAccount, Provider, TmetrAccount
 
 
 def demo_setup(*, merchant: Merchant) -> list[str]:
@@ -22,6 +22,11 @@ def demo_setup(*, merchant: Merchant) -> list[str]:
         account.two_stage = True
         account.issues_receipts = True
         account.save()
+    tmetr, _ = TmetrAccount.objects.get_or_create(merchant=merchant)
+    if not tmetr.username:
+        # The sandbox's Keycloak lets anyone log in; the token is fetched at the first Tmetr call.
+        tmetr.username, tmetr.password = "demo", f"sandbox-{secrets.token_hex(8)}"
+        tmetr.save()
     mqtt_device, _ = Device.objects.update_or_create(
         code="demo-espresso", defaults={"merchant": merchant, "name": "Кофемашина в холле (MQTT)",
                                         "location": "Песочница, 1 этаж", "channel": Device.Channel.MQTT,

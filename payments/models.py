@@ -34,6 +34,28 @@ class PaymentAccount(models.Model):
         return f"payment account of {self.merchant}"
 
 
+class TmetrAccount(models.Model):
+    """A merchant's login at Tmetr, the telemetry platform of its coffee machines (PAY-6).
+
+    Tmetr takes Keycloak bearer tokens that last hours. The access token is refreshed before it
+    expires and after a 401 (with the refresh token, else with the username and password); staff
+    may also paste a token by hand. Read from the database on every call, so a change applies
+    without a restart. Secrets are encrypted (PLAT-5).
+    """
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="tmetr_account")
+    username = models.CharField(max_length=150, blank=True, default="")
+    password = EncryptedTextField()
+    access_token = EncryptedTextField(help_text="current bearer token; paste one here to use it right away")
+    access_expires_at = models.DateTimeField(null=True, blank=True, help_text="empty: unknown (a pasted token)")
+    refresh_token = EncryptedTextField()
+    refresh_expires_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Tmetr login of {self.merchant_id}"
+
+
 class Device(models.Model):
     class Channel(models.TextChoices):
         TMETR = "tmetr", "Tmetr HTTP"

@@ -1,11 +1,24 @@
-"""Tmetr telemetry simulator: drink prices, the brew command (JSON array), heartbeats.
+"""Tmetr telemetry simulator: drink prices, the brew command (JSON array), heartbeats, and the
+Keycloak token endpoint in front of it.
 
 The machine behind it de-duplicates on ``orderUuid``: a resent command makes no second drink.
 ``fail_devices`` answers 500 for those devices (a failed brew).
+
+Tokens (option ``require_token``): False accepts any request; True any ``Bearer`` header;
+``"issued"`` only access tokens this simulator issued and that have not expired — as Tmetr does.
+The token endpoint speaks Keycloak's OpenID Connect form API (``grant_type=password`` or
+``refresh_token``), issues JWT-shaped tokens living ``token_lifetime`` seconds (default 36000,
+"~10 hours"), and rotates refresh tokens (a used one is spent, as with Keycloak's "revoke refresh
+token"). ``users`` (username → password) restricts who may log in; by default anyone may.
+``expire_access_tokens()`` makes every issued access token stale, as if hours had passed.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,16 +32,75 @@ class TmetrSimulator(Simulator):
     name = "tmetr"
 
     def reset_state(self) -> None:
-        self.state: dict[str, Any] = {"commands": [], "made": {}, "prices": {}, "fail_devices": set()}
+        self.state: dict[str, Any] = {"commands": [], "made": {}, "prices": {}, "fail_devices": set(),
+                                      "access": {}, "refresh": {}, "grants": {"password": 0, "refresh_token": 0},
+                                      "rejected_tokens": 0}
         self.base_price = int(self.options.get("base_price", 12000))
 
     def setup(self) -> None:
         self.route("POST", r"/api/ui/v1/static/drink")(self.drink)
         self.route("POST", r"/api/commander/v1/command/make")(self.make)
         self.route("POST", r"/api/ui/v1/stat/heartbeat/recent")(self.heartbeat)
+        self.route("POST", r"/realms/(?P<realm>[^/]+)/protocol/openid-connect/token")(self.token)
+
+    # --- Keycloak -------------------------------------------------------------------------------
+    @staticmethod
+    def _jwt(claims: dict[str, Any]) -> str:
+        def part(data: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+        return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{secrets.token_urlsafe(32)}"
+
+    def token(self, request: Request) -> Response:
+        form = request.form()
+        client_id = self.options.get("client_id")
+        if client_id and form.get("client_id") != client_id:
+            return json_response({"error": "unauthorized_client", "error_description": "Invalid client"}, 401)
+        now = time.time()
+        with self.lock:
+            grant = form.get("grant_type")
+            if grant == "password":
+                users = self.options.get("users")
+                username = form.get("username", "")
+                if not username or (users is not None and users.get(username) != form.get("password")) or (
+                        users is None and not form.get("password")):
+                    return json_response({"error": "invalid_grant", "error_description": "Invalid user credentials"},
+                                         401)
+            elif grant == "refresh_token":
+                known = self.state["refresh"].pop(form.get("refresh_token", ""), None)  # spent either way
+                if known is None or known[1] < now:
+                    return json_response({"error": "invalid_grant", "error_description": "Token is not active"}, 400)
+                username = known[0]
+            else:
+                return json_response({"error": "unsupported_grant_type"}, 400)
+            lifetime = int(self.options.get("token_lifetime", 36000))
+            refresh_lifetime = int(self.options.get("refresh_lifetime", 86400))
+            access = self._jwt({"exp": int(now + lifetime), "iat": int(now), "sub": username, "typ": "Bearer"})
+            refresh = self._jwt({"exp": int(now + refresh_lifetime), "iat": int(now), "sub": username,
+                                 "typ": "Refresh"})
+            self.state["access"][access] = now + lifetime
+            self.state["refresh"][refresh] = (username, now + refresh_lifetime)
+            self.state["grants"][grant] += 1
+        return json_response({"access_token": access, "expires_in": lifetime, "refresh_token": refresh,
+                              "refresh_expires_in": refresh_lifetime, "token_type": "Bearer",
+                              "not-before-policy": 0, "scope": "profile email"})
+
+    def expire_access_tokens(self) -> None:
+        with self.lock:
+            self.state["access"] = {token: 0.0 for token in self.state["access"]}
 
     def _authorized(self, request: Request) -> bool:
-        return request.headers.get("Authorization", "").startswith("Bearer ") or not self.options.get("require_token")
+        mode = self.options.get("require_token")
+        header = request.headers.get("Authorization", "")
+        if not mode:
+            return True
+        if mode != "issued":
+            return header.startswith("Bearer ")
+        with self.lock:
+            ok = self.state["access"].get(header.removeprefix("Bearer "), 0.0) > time.time()
+            if not ok:
+                self.state["rejected_tokens"] += 1
+            return ok
 
     def drink(self, request: Request) -> Response:
         if not self._authorized(request):
@@ -65,6 +137,8 @@ class TmetrSimulator(Simulator):
         return json_response({"success": True})
 
     def heartbeat(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return json_response({"error": "unauthorized"}, 401)
         body = request.json() or {}
         now = datetime.now(UTC).isoformat()
         return json_response(
@@ -75,4 +149,8 @@ class TmetrSimulator(Simulator):
         )
 
 
-register_simulator(SimulatorSpec(name="tmetr", factory=TmetrSimulator, port_offset=12, settings={"TMETR_API_URL": ""}))
+# `make run`: Tmetr as it really is, accepting only tokens its Keycloak issued (the demo merchant logs in).
+register_simulator(SimulatorSpec(
+    name="tmetr", factory=lambda: TmetrSimulator(require_token="issued"), port_offset=12,
+    settings={"TMETR_API_URL": "", "TMETR_TOKEN_URL": "/realms/tmetr/protocol/openid-connect/token"},
+))

@@ -17,5 +17,11 @@ YOOKASSA_CHECK_IP = env.bool("YOOKASSA_CHECK_IP", default=False)
 ORDER_STATUS_POLL_MS = env.int("ORDER_STATUS_POLL_MS", default=1500)
 # Reconciliation re-reads payments still pending after this many seconds.
 PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=60)
-# Tmetr bearer token (Keycloak JWT); re-read on every call so it can be changed without a restart.
+# Tmetr bearer token for merchants without a Tmetr login in the admin (a process-wide fallback:
+# changing it needs a restart; per-merchant logins in the database do not, and are refreshed).
 TMETR_TOKEN = env("TMETR_TOKEN", default="")
+# Keycloak token endpoint and client of Tmetr (…/realms/<realm>/protocol/openid-connect/token).
+TMETR_TOKEN_URL = env("TMETR_TOKEN_URL", default="")
+TMETR_CLIENT_ID = env("TMETR_CLIENT_ID", default="")
+# Refresh the access token this long before it expires.
+TMETR_TOKEN_REFRESH_MARGIN_SECONDS = env.int("TMETR_TOKEN_REFRESH_MARGIN_SECONDS", default=300)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import requests
 from django.conf import settings
 
 from core.exceptions import IntegrationError
@@ -20,24 +23,56 @@ class Heartbeat:
     at: datetime | None
 
 
+TokenSource = Callable[..., str]  # (stale=None) -> token; ``stale``: Tmetr just refused that one
+
+
 class TmetrClient:
-    def __init__(self, *, base_url: str | None = None, token: str | None = None) -> None:
+    """Tmetr over the HTTP seam. The bearer token comes from ``token`` (fixed) or ``token_source``
+    (asked before every call, and once more after a 401 — payments.services.tmetr_auth renews it);
+    with neither, the ``TMETR_TOKEN`` setting."""
+
+    def __init__(
+        self, *, base_url: str | None = None, token: str | None = None, token_source: TokenSource | None = None
+    ) -> None:
         url = base_url if base_url is not None else settings.TMETR_API_URL
         if not url:
             raise IntegrationError("TMETR_API_URL is not configured", service=SERVICE, permanent=True)
         self.http = HttpClient(service=SERVICE, base_url=url)
         self._token = token
+        self._token_source = token_source
 
-    def _headers(self) -> dict[str, str]:
-        # Read the token on every call: it lasts ~10 hours and is replaced without a restart.
-        token = self._token if self._token is not None else settings.TMETR_TOKEN
-        return {"Authorization": f"Bearer {token}"} if token else {}
+    def _bearer(self, stale: str | None = None) -> str:
+        if self._token is not None:
+            return self._token
+        if self._token_source is not None:
+            return self._token_source(stale=stale)
+        return str(settings.TMETR_TOKEN)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One call; a 401 (the token expired or was revoked) renews the token and tries once more —
+        safe even for the brew command, since a refused request was not carried out."""
+        token = self._bearer()
+        try:
+            return self.http.request(method, path, headers=_auth(token), **kwargs)
+        except IntegrationError as exc:
+            if exc.status_code != 401:
+                raise
+            renewed = self._bearer(stale=token)
+            if renewed == token:
+                raise
+        return self.http.request(method, path, headers=_auth(renewed), **kwargs)
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._call(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise IntegrationError("Tmetr sent a body that is not JSON", service=SERVICE) from exc
 
     def drink_price(self, *, device_id: str, drink_id: str, size: str) -> int:
-        data = self.http.json(
+        data = self._json(
             "POST",
             "/api/ui/v1/static/drink",
-            headers=self._headers(),
             idempotent=True,
             json={"deviceId": device_id, "drinkIdAtDevice": drink_id, "drinkSize": SIZE_NAMES[size]},
         )
@@ -49,10 +84,9 @@ class TmetrClient:
     def make(self, *, device_id: str, order_uuid: str, drink_id: str, size: str, price: int) -> None:
         """Any non-2xx or network error is a failed command (raised). Not retried on 5xx: a brew is not
         idempotent unless the machine de-duplicates on orderUuid, so the caller decides."""
-        self.http.request(
+        self._call(
             "POST",
             "/api/commander/v1/command/make",
-            headers=self._headers(),
             idempotent=False,
             json=[
                 {"deviceId": device_id, "orderUuid": order_uuid, "drinkUuid": drink_id, "size": size, "price": price}
@@ -61,10 +95,9 @@ class TmetrClient:
         )
 
     def heartbeat(self, device_id: str) -> Heartbeat:
-        data = self.http.json(
+        data = self._json(
             "POST",
             "/api/ui/v1/stat/heartbeat/recent",
-            headers=self._headers(),
             idempotent=True,
             json={"deviceIds": [device_id], "offset": 0, "limit": 1},
         )
@@ -74,3 +107,7 @@ class TmetrClient:
                     device_id, datetime.fromisoformat(str(row["heartbeatCreatedAt"]).replace("Z", "+00:00"))
                 )
         return Heartbeat(device_id, None)
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}

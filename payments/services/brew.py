@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from core.exceptions import IntegrationError
 from payments.clients import mqtt
-from payments.clients.tmetr import TmetrClient
 from payments.models import BrewCommand, Device, OrderStatus, Payment
 
 from .settlement import capture_start, money_back
+from .tmetr_auth import tmetr_client
 from .transitions import order_transition
 
 log = logging.getLogger("payments")
@@ -78,7 +78,7 @@ def brew_publish(*, command: BrewCommand) -> str:
             )
             _mark_published(command.pk)  # the broker acknowledged the QoS 1 publish
             return "sent"
-        TmetrClient().make(
+        tmetr_client(merchant_id=order.merchant_id).make(
             device_id=device.external_id,
             order_uuid=str(order.pk),
             drink_id=order.drink_external_id,
@@ -185,7 +185,7 @@ def device_health(*, device: Device, online_within_seconds: int = 600) -> dict[s
     error = ""
     if device.channel == Device.Channel.TMETR:
         try:
-            last = TmetrClient().heartbeat(device.external_id).at
+            last = tmetr_client(merchant_id=device.merchant_id).heartbeat(device.external_id).at
         except IntegrationError as exc:
             error = str(exc)
     else:

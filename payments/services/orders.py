@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
-from payments.clients.tmetr import TmetrClient
 from payments.models import Device, Drink, Order, OrderStatus, Payment, Receipt, Size
 
 from . import providers
+from .tmetr_auth import tmetr_client
 from .transitions import order_transition
 
 log = logging.getLogger("payments")
@@ -83,7 +83,8 @@ def order_create_from_machine(
     if size is None:
         raise OrderError("bad size")
     try:
-        price = TmetrClient().drink_price(device_id=device.external_id, drink_id=drink_no, size=size)
+        tmetr = tmetr_client(merchant_id=device.merchant_id)
+        price = tmetr.drink_price(device_id=device.external_id, drink_id=drink_no, size=size)
     except IntegrationError as exc:
         log.warning("tmetr price for device %s failed: %s", device.pk, exc)
         raise OrderError("price unavailable") from exc

@@ -42,7 +42,9 @@ def sims(sandbox: Callable[..., Any], settings: Any) -> Sims:
     yk = YooKassaSimulator(accounts={shop_id: secret_key}, notify=False)
     tb = TBankSimulator(accounts={terminal_key: terminal_password})
     tm = TmetrSimulator()
-    urls = {"YOOKASSA_API_URL": sandbox(yk).url, "TBANK_API_URL": sandbox(tb).url, "TMETR_API_URL": sandbox(tm).url}
+    tm_url = sandbox(tm).url
+    urls = {"YOOKASSA_API_URL": sandbox(yk).url, "TBANK_API_URL": sandbox(tb).url, "TMETR_API_URL": tm_url,
+            "TMETR_TOKEN_URL": f"{tm_url}/realms/tmetr/protocol/openid-connect/token"}
     for name, value in urls.items():
         setattr(settings, name, value)
     # Return/notification URLs point nowhere unless a test serves them (never at someone's `make run`).
