@@ -60,6 +60,16 @@ class OrderForm(forms.Form):
         return digits
 
 
+class LegacyPayForm(forms.Form):
+    """The query of the machines' dynamic QR (SPEC PAY-3); forms also refuse NUL characters."""
+
+    deviceUuid = forms.CharField(max_length=100)  # the machines' parameter names, as they send them
+    drinkNo = forms.CharField(max_length=64)
+    size = forms.TypedChoiceField(choices=[("0", "small"), ("1", "medium"), ("2", "big")], coerce=int)
+    uuid = forms.CharField(max_length=100)
+    drinkName = forms.CharField(required=False)  # kept to 200 characters
+
+
 @require_http_methods(["GET", "POST"])
 def menu(request: HttpRequest, code: str) -> HttpResponse:
     device = device_for_buyer(code=code)
@@ -141,18 +151,13 @@ def order_status_json(request: HttpRequest, order_id: uuid.UUID) -> JsonResponse
 @require_GET
 def legacy_pay(request: HttpRequest) -> HttpResponse:
     """/v1/pay?deviceUuid=&drinkNo=&size=&uuid= — the dynamic QR of machines in the field."""
-    device_ref = request.GET.get("deviceUuid", "")
-    drink_no = request.GET.get("drinkNo", "")
-    machine_order = request.GET.get("uuid", "")
-    try:
-        size_index = int(request.GET.get("size", ""))
-    except ValueError:
+    form = LegacyPayForm(request.GET)
+    if not form.is_valid():
         return error_page(request, "drink", status=400)
-    if not device_ref or not drink_no or not machine_order or len(machine_order) > 100 or len(drink_no) > 64:
-        return error_page(request, "drink", status=400)
+    query = form.cleaned_data
     device = (
         Device.objects.select_related("merchant")
-        .filter(external_id=device_ref, is_active=True, merchant__is_active=True)
+        .filter(external_id=query["deviceUuid"], is_active=True, merchant__is_active=True)
         .first()
     )
     if device is None:
@@ -160,10 +165,10 @@ def legacy_pay(request: HttpRequest) -> HttpResponse:
     try:
         created = order_create_from_machine(
             device=device,
-            drink_no=drink_no,
-            size_index=size_index,
-            machine_order_id=machine_order,
-            drink_name=request.GET.get("drinkName", "")[:200],
+            drink_no=query["drinkNo"],
+            size_index=query["size"],
+            machine_order_id=query["uuid"],
+            drink_name=query["drinkName"][:200],
         )
     except OrderError:
         return error_page(request, "payment", status=502)

@@ -49,7 +49,18 @@ def _body(request: HttpRequest) -> dict[str, Any] | None:
         data = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict) and not _has_nul(data) else None
+
+
+def _has_nul(value: Any) -> bool:
+    """NUL characters: no provider sends them, and PostgreSQL text and jsonb cannot hold them."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 @csrf_exempt

@@ -14,14 +14,16 @@ from payments.models import Order, OrderStatus, WebhookDelivery
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=80))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=80),
+                    st.sampled_from(["", "a\x00b", "\x00", "9" * 100]))
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                       st.dictionaries(st.text(max_size=10), inner, max_size=3)),
                       max_leaves=8)
 
 
 def _yookassa_bodies(payment_id: str):
-    obj = st.fixed_dictionaries({"id": st.one_of(st.just(payment_id), values, st.text(min_size=60, max_size=300))},
+    obj = st.fixed_dictionaries({"id": st.one_of(st.just(payment_id), st.just(payment_id + "\x00"), values,
+                                                 st.text(min_size=60, max_size=300))},
                                 optional={"status": values, "amount": values, "metadata": values})
     return st.one_of(
         values,
@@ -33,7 +35,7 @@ def _yookassa_bodies(payment_id: str):
 
 def _tbank_bodies(payment_id: str):
     return st.one_of(values, st.fixed_dictionaries(
-        {"PaymentId": st.one_of(st.just(payment_id), values), "Token": values},
+        {"PaymentId": st.one_of(st.just(payment_id), st.just(payment_id + "\x00"), values), "Token": values},
         optional={"TerminalKey": values, "Status": values, "OrderId": values, "Amount": values, "Success": values,
                   "Receipt": values, "DATA": values}))
 
