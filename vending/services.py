@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import queue
+import re
 import threading
 import time as time_module
 from collections.abc import Iterable
@@ -214,6 +215,15 @@ SELECT (SELECT (b->>'page_number')::int FROM page), (SELECT (b->>'items_per_page
 """
 
 
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _without_nul_escapes(body: str) -> str:
+    """JSON may escape NUL as ``\\u0000``; PostgreSQL's jsonb (and text) cannot hold it, and one such
+    character would fail the whole page. Drop it (an escaped backslash before ``u0000`` is kept)."""
+    return _NUL_ESCAPE.sub(r"\1", body) if "\\u0000" in body else body
+
+
 def bulk_ingest_supported() -> bool:
     return connection.vendor == "postgresql"
 
@@ -224,7 +234,8 @@ def transactions_ingest_raw_page(*, account: VendistaAccount, page: RawTransacti
 
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_PG_UPSERT, {"body": page.body, "account": account.pk, "tz": account.time_zone})
+            cursor.execute(_PG_UPSERT, {"body": _without_nul_escapes(page.body), "account": account.pk,
+                                        "tz": account.time_zone})
             number, per_page, count, n_items, success, inserted, written, days, old_days = cursor.fetchone()
     except DataError as exc:
         raise VendistaError(f"malformed /transactions page {page.page} from Vendista: {exc}", service="vendista",

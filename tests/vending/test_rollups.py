@@ -87,3 +87,18 @@ def test_portable_ingest_path_gives_the_same_rollups() -> None:
     assert rollups(account) == brute_force(account)
     again = services.transactions_ingest(account=account, items=items)
     assert (again.inserted, again.updated) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_a_nul_escape_in_a_page_does_not_lose_the_page() -> None:
+    """PostgreSQL's jsonb cannot hold U+0000; one such character used to fail the whole page."""
+    account = VendistaAccount.objects.create(merchant=MerchantFactory(), name="nul", time_zone="Europe/Moscow")
+    items = [{"id": n, "term_id": 1, "time": "2025-03-01 10:00:00.000", "sum": 100, "reverse_id": 0,
+              "card_number": card} for n, card in enumerate(["12\u000034", "a\\u0000b", "ok"])]
+    text = json.dumps({"page_number": 1, "items_per_page": 100, "items_count": 3, "items": items, "success": True})
+    assert "\\u0000" in text  # the escaped form, as the API sends it
+    result, last = services.transactions_ingest_raw_page(
+        account=account, page=RawTransactionPage(page=1, requested_size=100, body=text, items_count=3))
+    assert last and result.inserted == 3
+    cards = dict(Transaction.objects.filter(account=account).values_list("vendista_id", "card_number"))
+    assert cards == {0: "1234", 1: "a\\u0000b", 2: "ok"}  # the NUL dropped; a literal backslash-u0000 kept
