@@ -11,6 +11,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.filters import UtcIsoDateTimeFilter
 from core.api.tenancy import MerchantField, MerchantScopedMixin
 
 from .models import BrewCommand, Device, Drink, Order, OrderEvent, Payment, Refund
@@ -151,8 +152,8 @@ class RefundIn(serializers.Serializer):
 
 
 class OrderFilter(filters.FilterSet):
-    created_from = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_to = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_from = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_to = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Order

@@ -7,6 +7,7 @@ must carry the platform's JSON error shape.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,10 @@ from config.wsgi import application
 from tests.factories import owner_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-MAX_EXAMPLES = 20
+# CI runs a fixed sample (the same every run: a red CI names a real, reproducible bug); explore more
+# with e.g. FUZZ_EXAMPLES=300 FUZZ_RANDOM=1 (new inputs on every run).
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
+DERANDOMIZE = os.environ.get("FUZZ_RANDOM", "") not in ("1", "true", "yes")
 
 
 @pytest.fixture
@@ -57,7 +61,7 @@ def test_no_server_error_anywhere(api_schema: Any, token_header: dict[str, str])
     for operation in operations:
         # Valid and invalid (negative) inputs alike must never produce a 5xx.
         @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None)
+                  database=None, derandomize=DERANDOMIZE)
         @given(case=operation.as_strategy())
         def run(case: Any) -> None:
             _check(case, token_header)
