@@ -12,10 +12,12 @@ Control endpoints on every simulator (for tests, benchmarks and the person click
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -24,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
 log = logging.getLogger("sandbox")
 
@@ -265,15 +267,77 @@ class Simulator:
         return json_response({"error": "unknown control path"}, 404)
 
 
+class _Http11ServerHandler(ServerHandler):
+    http_version = "1.1"
+
+
 class _QuietHandler(WSGIRequestHandler):
+    """HTTP/1.1 with keep-alive, as the real APIs speak it: clients reuse pooled connections, so the
+    simulators exercise that too (wsgiref alone answers HTTP/1.0 and closes every connection)."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle kept-alive connection is closed after this
+    # wsgiref writes the headers and the body separately: on a kept-alive connection Nagle would hold
+    # the body until the client's delayed ACK (~40 ms per response).
+    disable_nagle_algorithm = True
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self._handle_one()
+        while not self.close_connection:
+            self._handle_one()
+
+    def _handle_one(self) -> None:
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+        except OSError:  # the idle timeout, or the peer went away
+            self.close_connection = True
+            return
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            self.close_connection = True
+            return
+        if not self.parse_request():  # an error was sent; parse_request decided about the connection
+            return
+        handler = _Http11ServerHandler(self.rfile, self.wfile, self.get_stderr(),  # type: ignore[arg-type]
+                                       self.get_environ(), multithread=False)
+        handler.request_handler = self  # type: ignore[attr-defined]  # back-pointer for logging, as wsgiref does
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        """A stopped simulator must look down to clients holding a kept-alive connection too."""
+        with self._open_lock:
+            for sock in list(self._open):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
 
 class SandboxServer:
@@ -299,6 +363,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         self.httpd.shutdown()
+        self.httpd.close_open_connections()
         self.httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
