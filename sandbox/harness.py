@@ -317,10 +317,10 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def server_activate(self) -> None:
-        super().server_activate()
-        self._open: set[socket.socket] = set()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()  # kept-alive connections, closed when the server stops
         self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from django.conf import settings
@@ -23,7 +22,10 @@ class Heartbeat:
     at: datetime | None
 
 
-TokenSource = Callable[..., str]  # (stale=None) -> token; ``stale``: Tmetr just refused that one
+class TokenSource(Protocol):
+    def __call__(self, *, stale: str | None = None) -> str:
+        """The token to send; ``stale``: Tmetr has just refused that one (renew it)."""
+        ...
 
 
 class TmetrClient:

@@ -9,12 +9,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F
+from django.db.models import Exists
 from django.utils import timezone
 
-from payments.models import BrewCommand, OrderStatus, Payment, PaymentAccount, WebhookDelivery
+from payments.models import BrewCommand, OrderStatus, Payment, WebhookDelivery
 
 from . import providers
+from .brew import brew_claim, brew_publish, brew_send
 from .settlement import money_back
 from .transitions import order_event, order_transition
 
@@ -153,23 +154,17 @@ def webhook_process(*, delivery_id: int) -> str:
                 enqueue_brew=False,
             )
             if command is not None:
-                from .brew import brew_claim
-
                 brew_claim(command=command)
             outcome = WebhookDelivery.Outcome.APPLIED if result != "noop" else WebhookDelivery.Outcome.IGNORED
         WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
             processed_at=timezone.now(), outcome=outcome, note=result
         )
     if command is not None:
-        from .brew import brew_publish
-
         brew_publish(command=command)
     return result
 
 
 def _send_pending_brew(*, payment_id: int) -> None:
-    from .brew import brew_send
-
     command = (
         BrewCommand.objects.select_related("order", "order__device")
         .filter(order__payment__id=payment_id, status__in=[BrewCommand.Status.QUEUED, BrewCommand.Status.SENDING])
@@ -187,46 +182,15 @@ def deliveries_unprocessed(*, older_than_seconds: int = 30, limit: int = 500) ->
                 .order_by("received_at").values_list("pk", flat=True)[:limit])
 
 
-@dataclass(frozen=True)
-class NotificationTarget:
-    payment_id: int
-    order_id: str
-    account: PaymentAccount | None  # None: the merchant has no payment account configured
-    known: bool  # this provider event is already stored: a redelivery
-
-
-def notification_target(*, provider: str, provider_payment_id: str, event_key: str) -> NotificationTarget | None:
-    """What a notification needs, in one query on the webhook's hot path (PERF-4): the merchant's
-    payment account (to confirm at the provider), the payment and order ids, and whether this event
-    is already stored. None when no such payment exists."""
-    payment = {
-        "merchant__orders__payment__provider": provider,
-        "merchant__orders__payment__provider_payment_id": provider_payment_id,
-    }
-    account = (
-        PaymentAccount.objects.filter(**payment)
-        .annotate(
-            payment_pk=F("merchant__orders__payment__pk"),
-            order_pk=F("merchant__orders__pk"),
-            known=Exists(WebhookDelivery.objects.filter(provider=provider, event_key=event_key[:200])),
-        )
-        .first()
-    )
-    if account is not None:
-        annotated: Any = account  # carries the annotations above
-        return NotificationTarget(
-            payment_id=annotated.payment_pk, order_id=str(annotated.order_pk), account=account, known=annotated.known
-        )
-    # Rare: no payment, or a merchant without an account (a configuration error, reported as such).
-    row = (
-        Payment.objects.filter(provider=provider, provider_payment_id=provider_payment_id)
+def payment_for_notification(*, provider: str, provider_payment_id: str, event_key: str) -> Payment | None:
+    """The payment a notification names, in one query on the webhook's hot path (PERF-4), annotated
+    with ``known``: this provider event is already stored (a redelivery, answered without more work)."""
+    return (
+        Payment.objects.select_related("order")
         .annotate(known=Exists(WebhookDelivery.objects.filter(provider=provider, event_key=event_key[:200])))
-        .values_list("pk", "order_id", "known")
+        .filter(provider=provider, provider_payment_id=provider_payment_id)
         .first()
     )
-    if row is None:
-        return None
-    return NotificationTarget(payment_id=row[0], order_id=str(row[1]), account=None, known=row[2])
 
 
 def payments_reconcile(*, limit: int = 200) -> int:

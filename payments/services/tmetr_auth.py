@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -28,7 +29,7 @@ SERVICE = "tmetr-auth"
 
 def tmetr_client(*, merchant_id: int | None) -> TmetrClient:
     """A Tmetr client that authenticates as this merchant (and renews the token when Tmetr asks)."""
-    return TmetrClient(token_source=lambda stale=None: tmetr_token(merchant_id=merchant_id, stale=stale))
+    return TmetrClient(token_source=partial(tmetr_token, merchant_id=merchant_id))
 
 
 def tmetr_token(*, merchant_id: int | None, stale: str | None = None) -> str:
