@@ -32,6 +32,24 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _free_sandbox_base() -> int:
+    """A base port whose every simulator port is free now, below Linux's ephemeral range (32768+), so
+    no outgoing connection of this busy machine can take one of them before the sandbox binds it."""
+    from sandbox.registry import simulators
+
+    offsets = [spec.port_offset for spec in simulators()]
+    for _ in range(200):
+        base = random.randint(20000, 32000)
+        try:
+            for offset in offsets:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free sandbox port range")
+
+
 def _buy(base: str, code: str, pay_button: str) -> dict:
     session = requests.Session()
     menu = session.get(f"{base}/q/{code}/", timeout=10)
@@ -64,7 +82,7 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
         "WEB_BIND": f"127.0.0.1:{web_port}",
         "LOCAL_REDIS_PORT": str(redis_port),
-        "SANDBOX_BASE_PORT": str(random.randint(20000, 40000)),
+        "SANDBOX_BASE_PORT": str(_free_sandbox_base()),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
         "MQTT_TOPIC_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}",  # Mosquitto is shared
     })
@@ -76,7 +94,13 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         deadline = time.monotonic() + 120
         ready = None
         while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            if process.poll() is not None:  # say which process stopped, and what it said
+                log = (tmp_path / "run.log").read_text()
+                first = next((line.split("|", 1)[1].split()[0] for line in log.splitlines()
+                              if "stopped (rc=" in line and "rc=-15" not in line), "?")  # e.g. sandbox.1
+                said = [line for line in log.splitlines() if line.split("|", 1)[0].split()[-1:] == [first]]
+                pytest.fail(f"make run stopped: {first} exited first; its output:\n" + "\n".join(said[-40:])
+                            + "\n--- end of the log ---\n" + log[-2000:])
             try:
                 ready = requests.get(f"{base}/health/ready/", timeout=3)
                 if ready.status_code == 200 and ready.json().get("worker_heartbeat"):
