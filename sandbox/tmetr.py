@@ -60,10 +60,9 @@ class TmetrSimulator(Simulator):
         with self.lock:
             grant = form.get("grant_type")
             if grant == "password":
-                users = self.options.get("users")
-                username = form.get("username", "")
-                if not username or (users is not None and users.get(username) != form.get("password")) or (
-                        users is None and not form.get("password")):
+                users = self.options.get("users")  # None: anyone with a non-empty password may log in
+                username, password = form.get("username", ""), form.get("password", "")
+                if not username or not password or (users is not None and users.get(username) != password):
                     return json_response({"error": "invalid_grant", "error_description": "Invalid user credentials"},
                                          401)
             elif grant == "refresh_token":

@@ -26,8 +26,7 @@ def tmetr(sandbox, settings, sims) -> TmetrSimulator:
     url = sandbox(sim).url
     settings.TMETR_API_URL = url
     settings.TMETR_TOKEN_URL = f"{url}/realms/tmetr/protocol/openid-connect/token"
-    settings.TMETR_CLIENT_ID = "merchant-ops"
-    sims.tmetr = sim  # the flow below brews here
+    settings.TMETR_CLIENT_ID = "merchant-ops"  # after `sims`, which pointed Tmetr at its own simulator
     return sim
 
 
