@@ -195,6 +195,7 @@ class Payment(models.Model):
         RETURNING = "returning", "Returning (cancel or refund in progress)"
         RETURNED = "returned", "Returned to the buyer"
         RETURN_FAILED = "return_failed", "Return failed (needs attention)"
+        CAPTURE_FAILED = "capture_failed", "Capture failed: the hold was canceled (needs attention)"
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="payment")
     provider = models.CharField(max_length=16, choices=Provider.choices)

@@ -1,8 +1,9 @@
 """The base every sandbox simulator is built on (SPEC PLAT-12).
 
 A ``Simulator`` is a small WSGI app with routes, shared state behind a lock, and fault knobs:
-latency, error rate, bursts of 429, hanging requests and an enforced request-rate limit (the
-provider's own). ``SandboxServer`` serves one on 127.0.0.1 from a thread (port 0 = ephemeral),
+latency, error rate, bursts of 429, hanging requests, an enforced request-rate limit (the
+provider's own) and lost answers (a request applied, its answer dropped / 5xx / hung).
+``SandboxServer`` serves one on 127.0.0.1 from a thread (port 0 = ephemeral),
 so tests and benchmarks start as many as they need and stop them by handle.
 
 Control endpoints on every simulator (for tests, benchmarks and the person clicking around):
@@ -45,6 +46,13 @@ class Faults:
     hang_seconds: float = 30.0
     rate_limit_per_second: float = 0.0  # the provider's own limit; over it → 429 (0 = off)
     rate_limit_status: int = 429
+    # "Applied, then the answer was lost" (what idempotence keys exist for): the next N requests that
+    # change something (not GET; only paths matching ``lose_answer_path`` when set) are handled in
+    # full, then the answer is lost: "drop" closes the connection, "5xx" answers 502, "hang" holds
+    # the connection for hang_seconds (past the client's timeout) and then drops it.
+    lose_answer_next: int = 0
+    lose_answer_mode: str = "drop"
+    lose_answer_path: str = ""
 
     def update(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -81,6 +89,7 @@ class Response:
     body: Any = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
+    drop: bool = False  # close the connection instead of answering (a lost answer)
 
     def encode(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -121,6 +130,7 @@ class Simulator:
         self._limit_times: deque[float] = deque()
         self.request_count = 0
         self.rejected_count = 0
+        self.lost_answers = 0
         self.base_url = ""
         self.reset_state()
         self.setup()
@@ -169,7 +179,7 @@ class Simulator:
             self.faults = Faults()
             self._request_times.clear()
             self._limit_times.clear()
-            self.request_count = self.rejected_count = 0
+            self.request_count = self.rejected_count = self.lost_answers = 0
             self.reset_state()
 
     # --- WSGI -----------------------------------------------------------------------------------
@@ -191,6 +201,12 @@ class Simulator:
             remote_addr=environ.get("REMOTE_ADDR", ""),
         )
         response = self.handle(request)
+        if response.drop:
+            connection = environ.get("sandbox.connection")
+            if connection is not None:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            raise BrokenPipeError("sandbox: answer dropped")  # wsgiref ends such a request quietly
         status_line = f"{response.status} {_STATUS_TEXT.get(response.status, 'Status')}"
         payload = response.encode()
         header_list = [("Content-Type", response.content_type), ("Content-Length", str(len(payload)))]
@@ -232,11 +248,29 @@ class Simulator:
             if match and method in (request.method, "*"):
                 request.params = {k: v for k, v in match.groupdict().items() if v is not None}
                 try:
-                    return handler(request)
+                    response = handler(request)
                 except Exception as exc:  # a simulator bug must show up as a 500 to the client
                     log.exception("sandbox %s: handler error", self.name)
                     return Response(status=500, body={"error": f"sandbox handler error: {type(exc).__name__}"})
+                return self._maybe_lose_answer(request, response)
         return Response(status=404, body={"error": "not found", "path": request.path})
+
+    def _maybe_lose_answer(self, request: Request, response: Response) -> Response:
+        with self.lock:
+            wanted = self.faults.lose_answer_next > 0 and request.method != "GET"
+            pattern = self.faults.lose_answer_path
+            if wanted and pattern and not re.search(pattern, request.path):
+                wanted = False
+            if not wanted:
+                return response
+            self.faults.lose_answer_next -= 1
+            self.lost_answers += 1
+            mode, hang = self.faults.lose_answer_mode, self.faults.hang_seconds
+        if mode == "5xx":
+            return Response(status=502, body={"error": "sandbox: bad gateway (the request was applied)"})
+        if mode == "hang":
+            time.sleep(min(hang, MAX_HANG_SECONDS))
+        return Response(status=502, drop=True)
 
     def _over_rate_limit(self, request: Request, now: float) -> bool:
         limit = self.faults.rate_limit_per_second
@@ -283,6 +317,11 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
+
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        environ["sandbox.connection"] = self.connection  # to drop it (Faults.lose_answer_*)
+        return environ
 
     def handle(self) -> None:
         self.close_connection = True

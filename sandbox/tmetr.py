@@ -1,8 +1,9 @@
 """Tmetr telemetry simulator: drink prices, the brew command (JSON array), heartbeats, and the
 Keycloak token endpoint in front of it.
 
-The machine behind it de-duplicates on ``orderUuid``: a resent command makes no second drink.
-``fail_devices`` answers 500 for those devices (a failed brew).
+Every accepted command brews a drink, as API_CONTRACTS.md has it: nothing de-duplicates a repeated
+``orderUuid`` (``made`` lists one entry per drink made; ``brew_requests`` counts every brew request
+that reached the machine). ``fail_devices`` answers 500 for those devices (a failed brew).
 
 Tokens (option ``require_token``): False accepts any request; True any ``Bearer`` header;
 ``"issued"`` only access tokens this simulator issued and that have not expired — as Tmetr does.
@@ -32,7 +33,8 @@ class TmetrSimulator(Simulator):
     name = "tmetr"
 
     def reset_state(self) -> None:
-        self.state: dict[str, Any] = {"commands": [], "made": {}, "prices": {}, "fail_devices": set(),
+        self.state: dict[str, Any] = {"commands": [], "made": [], "brew_requests": 0, "prices": {},
+                                      "fail_devices": set(),
                                       "access": {}, "refresh": {}, "grants": {"password": 0, "refresh_token": 0},
                                       "rejected_tokens": 0}
         self.base_price = int(self.options.get("base_price", 12000))
@@ -126,13 +128,14 @@ class TmetrSimulator(Simulator):
         if not isinstance(body, list) or not body:
             return json_response({"error": "a JSON array of commands is expected"}, 400)
         with self.lock:
+            self.state["brew_requests"] += 1
             for command in body:
                 if not isinstance(command, dict) or not command.get("orderUuid") or not command.get("deviceId"):
                     return json_response({"error": "deviceId and orderUuid are required"}, 400)
                 if str(command["deviceId"]) in self.state["fail_devices"]:
                     return json_response({"error": "device error"}, 500)
                 self.state["commands"].append(command)
-                self.state["made"].setdefault(command["orderUuid"], command)
+                self.state["made"].append(command["orderUuid"])
         return json_response({"success": True})
 
     def heartbeat(self, request: Request) -> Response:
