@@ -42,7 +42,6 @@ class PaymentAccountForm(SecretsKeptForm):
         ]
 
 
-
 @admin.register(PaymentAccount)
 class PaymentAccountAdmin(admin.ModelAdmin):
     form = PaymentAccountForm

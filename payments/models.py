@@ -306,7 +306,11 @@ class WebhookDelivery(models.Model):
     event_key = models.CharField(max_length=200)
     event = models.CharField(max_length=64)
     payment = models.ForeignKey(
-        Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries",
+        Payment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
         help_text="the payment the delivery was verified against",
     )
     provider_payment_id = models.CharField(max_length=64, db_index=True)

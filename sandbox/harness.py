@@ -104,11 +104,25 @@ def json_response(body: Any, status: int = 200, **headers: str) -> Response:
 
 
 Handler = Callable[[Request], Response]
-_STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 302: "Found", 400: "Bad Request",
-                401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
-                405: "Method Not Allowed", 409: "Conflict", 422: "Unprocessable Entity",
-                429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-                503: "Service Unavailable", 504: "Gateway Timeout"}
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 class Simulator:
@@ -171,8 +185,12 @@ class Simulator:
         return best
 
     def stats(self) -> dict[str, Any]:
-        return {"name": self.name, "requests": self.request_count, "rejected": self.rejected_count,
-                "max_per_second": self.max_requests_in_window(1.0)}
+        return {
+            "name": self.name,
+            "requests": self.request_count,
+            "rejected": self.rejected_count,
+            "max_per_second": self.max_requests_in_window(1.0),
+        }
 
     def reset(self) -> None:
         with self.lock:
@@ -345,8 +363,8 @@ class _QuietHandler(WSGIRequestHandler):
             return
         if not self.parse_request():  # an error was sent; parse_request decided about the connection
             return
-        handler = _Http11ServerHandler(self.rfile, self.wfile, self.get_stderr(),  # type: ignore[arg-type]
-                                       self.get_environ(), multithread=False)
+        wfile: Any = self.wfile  # a BufferedIOBase; wsgiref's stubs want IO[bytes]
+        handler = _Http11ServerHandler(self.rfile, wfile, self.get_stderr(), self.get_environ(), multithread=False)
         handler.request_handler = self  # type: ignore[attr-defined]  # back-pointer for logging, as wsgiref does
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
 
@@ -386,8 +404,7 @@ class SandboxServer:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("sandbox simulators listen on loopback only")
         self.simulator = simulator
-        self.httpd = make_server(host, port, simulator, server_class=_ThreadingWSGIServer,
-                                 handler_class=_QuietHandler)
+        self.httpd = make_server(host, port, simulator, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
         self.host = host
         self.port = self.httpd.server_port
         self.url = f"http://{host}:{self.port}"
@@ -395,8 +412,12 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"sandbox-{self.simulator.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"sandbox-{self.simulator.name}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

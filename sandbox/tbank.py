@@ -32,8 +32,14 @@ class TBankSimulator(Simulator):
 
     def reset_state(self) -> None:
         # ``operations``: every Confirm and Cancel really applied, in order (tests count them).
-        self.state = {"payments": {}, "by_order": {}, "cancels": {}, "notifications": [], "next_id": 7000000,
-                      "operations": []}
+        self.state = {
+            "payments": {},
+            "by_order": {},
+            "cancels": {},
+            "notifications": [],
+            "next_id": 7000000,
+            "operations": [],
+        }
         self.accounts: dict[str, str] = dict(self.options.get("accounts") or {"DemoTerminal": "demo-password"})
 
     def setup(self) -> None:

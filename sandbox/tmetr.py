@@ -33,10 +33,17 @@ class TmetrSimulator(Simulator):
     name = "tmetr"
 
     def reset_state(self) -> None:
-        self.state: dict[str, Any] = {"commands": [], "made": [], "brew_requests": 0, "prices": {},
-                                      "fail_devices": set(),
-                                      "access": {}, "refresh": {}, "grants": {"password": 0, "refresh_token": 0},
-                                      "rejected_tokens": 0}
+        self.state: dict[str, Any] = {
+            "commands": [],
+            "made": [],
+            "brew_requests": 0,
+            "prices": {},
+            "fail_devices": set(),
+            "access": {},
+            "refresh": {},
+            "grants": {"password": 0, "refresh_token": 0},
+            "rejected_tokens": 0,
+        }
         self.base_price = int(self.options.get("base_price", 12000))
 
     def setup(self) -> None:
@@ -65,8 +72,9 @@ class TmetrSimulator(Simulator):
                 users = self.options.get("users")  # None: anyone with a non-empty password may log in
                 username, password = form.get("username", ""), form.get("password", "")
                 if not username or not password or (users is not None and users.get(username) != password):
-                    return json_response({"error": "invalid_grant", "error_description": "Invalid user credentials"},
-                                         401)
+                    return json_response(
+                        {"error": "invalid_grant", "error_description": "Invalid user credentials"}, 401
+                    )
             elif grant == "refresh_token":
                 known = self.state["refresh"].pop(form.get("refresh_token", ""), None)  # spent either way
                 if known is None or known[1] < now:
@@ -77,14 +85,23 @@ class TmetrSimulator(Simulator):
             lifetime = int(self.options.get("token_lifetime", 36000))
             refresh_lifetime = int(self.options.get("refresh_lifetime", 86400))
             access = self._jwt({"exp": int(now + lifetime), "iat": int(now), "sub": username, "typ": "Bearer"})
-            refresh = self._jwt({"exp": int(now + refresh_lifetime), "iat": int(now), "sub": username,
-                                 "typ": "Refresh"})
+            refresh = self._jwt(
+                {"exp": int(now + refresh_lifetime), "iat": int(now), "sub": username, "typ": "Refresh"}
+            )
             self.state["access"][access] = now + lifetime
             self.state["refresh"][refresh] = (username, now + refresh_lifetime)
             self.state["grants"][grant] += 1
-        return json_response({"access_token": access, "expires_in": lifetime, "refresh_token": refresh,
-                              "refresh_expires_in": refresh_lifetime, "token_type": "Bearer",
-                              "not-before-policy": 0, "scope": "profile email"})
+        return json_response(
+            {
+                "access_token": access,
+                "expires_in": lifetime,
+                "refresh_token": refresh,
+                "refresh_expires_in": refresh_lifetime,
+                "token_type": "Bearer",
+                "not-before-policy": 0,
+                "scope": "profile email",
+            }
+        )
 
     def expire_access_tokens(self) -> None:
         with self.lock:
@@ -152,7 +169,11 @@ class TmetrSimulator(Simulator):
 
 
 # `make run`: Tmetr as it really is, accepting only tokens its Keycloak issued (the demo merchant logs in).
-register_simulator(SimulatorSpec(
-    name="tmetr", factory=lambda: TmetrSimulator(require_token="issued"), port_offset=12,
-    settings={"TMETR_API_URL": "", "TMETR_TOKEN_URL": "/realms/tmetr/protocol/openid-connect/token"},
-))
+register_simulator(
+    SimulatorSpec(
+        name="tmetr",
+        factory=lambda: TmetrSimulator(require_token="issued"),
+        port_offset=12,
+        settings={"TMETR_API_URL": "", "TMETR_TOKEN_URL": "/realms/tmetr/protocol/openid-connect/token"},
+    )
+)

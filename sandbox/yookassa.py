@@ -3,8 +3,10 @@
 Payments (create/find/capture/cancel), refunds, ``Idempotence-Key`` honoured as the real API does
 (same key → the first answer again, no second operation; the key is remembered once the operation
 is applied, even when its answer is then lost — the ``lose_answer_*`` fault knobs), HTTP Basic auth
-checked against ``accounts`` (any non-empty pair when none is configured), a confirmation page where a person pays by card (two-stage → held), pays by
-SBP (one-stage → succeeded at once) or cancels, and notifications POSTed to ``webhook_url``.
+checked against ``accounts`` (any non-empty pair when none is configured), a confirmation page
+where a person pays by card (two-stage → held), pays by SBP (one-stage → succeeded at once) or
+cancels, and notifications POSTed to ``webhook_url``. ``operations`` lists every capture, cancel
+and refund applied.
 """
 
 from __future__ import annotations

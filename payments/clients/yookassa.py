@@ -44,7 +44,6 @@ class _BoundedSession(requests.Session):
             kwargs["timeout"] = self._timeout
         return super().request(*args, **kwargs)
 
-
     def close(self) -> None:
         """The SDK closes its session after every call; ours is kept per thread for keep-alive."""
 

@@ -4,15 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0004_tmetr_account'),
+        ("payments", "0004_tmetr_account"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='payment',
-            name='settlement',
-            field=models.CharField(choices=[('none', 'Not settled'), ('capturing', 'Capturing'), ('captured', 'Captured / kept'), ('returning', 'Returning (cancel or refund in progress)'), ('returned', 'Returned to the buyer'), ('return_failed', 'Return failed (needs attention)'), ('capture_failed', 'Capture failed: the hold was canceled (needs attention)')], db_index=True, default='none', max_length=16),
+            model_name="payment",
+            name="settlement",
+            field=models.CharField(
+                choices=[
+                    ("none", "Not settled"),
+                    ("capturing", "Capturing"),
+                    ("captured", "Captured / kept"),
+                    ("returning", "Returning (cancel or refund in progress)"),
+                    ("returned", "Returned to the buyer"),
+                    ("return_failed", "Return failed (needs attention)"),
+                    ("capture_failed", "Capture failed: the hold was canceled (needs attention)"),
+                ],
+                db_index=True,
+                default="none",
+                max_length=16,
+            ),
         ),
     ]

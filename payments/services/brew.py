@@ -56,8 +56,9 @@ def brew_claim(*, command: BrewCommand, now: datetime | None = None) -> bool:
         )
         if not claimed:
             return False
-        order_transition(order_id=command.order_id, to=OrderStatus.MAKE_PENDING, from_=OrderStatus.PAID,
-                         note="brew command")
+        order_transition(
+            order_id=command.order_id, to=OrderStatus.MAKE_PENDING, from_=OrderStatus.PAID, note="brew command"
+        )
     command.status, command.sent_at, command.deadline = Status.SENDING, now, deadline
     return True
 
@@ -130,8 +131,12 @@ def brew_finish(*, command_id: int, ok: bool, error: str = "", published: bool =
     with transaction.atomic():
         finished = BrewCommand.objects.filter(
             pk=command_id, status__in=[Status.QUEUED, Status.SENDING, Status.SENT]
-        ).update(status=Status.DONE if ok else Status.FAILED, finished_at=now, error=error[:1000],
-                 **({"published_at": now} if published else {}))
+        ).update(
+            status=Status.DONE if ok else Status.FAILED,
+            finished_at=now,
+            error=error[:1000],
+            **({"published_at": now} if published else {}),
+        )
         if not finished:
             return "noop"
         command = BrewCommand.objects.select_related("order").get(pk=command_id)
@@ -172,8 +177,11 @@ def brews_fail_late(*, now: object = None) -> tuple[int, list[int]]:
       → money back, logged. Returns (failed count, ids to send again).
     """
     now = now or timezone.now()
-    late = list(BrewCommand.objects.filter(status__in=[Status.SENDING, Status.SENT], deadline__lt=now)
-                .values_list("pk", "status", "attempts", "channel")[:500])
+    late = list(
+        BrewCommand.objects.filter(status__in=[Status.SENDING, Status.SENT], deadline__lt=now).values_list(
+            "pk", "status", "attempts", "channel"
+        )[:500]
+    )
     failed, resend = 0, []
     for pk, status, attempts, channel in late:
         error = "no acknowledgement from the device in time"
@@ -204,8 +212,9 @@ def device_health(*, device: Device, online_within_seconds: int = 600) -> dict[s
         except IntegrationError as exc:
             error = str(exc)
     else:
-        command = (BrewCommand.objects.filter(order__device=device, finished_at__isnull=False)
-                   .order_by("-finished_at").first())
+        command = (
+            BrewCommand.objects.filter(order__device=device, finished_at__isnull=False).order_by("-finished_at").first()
+        )
         last = command.finished_at if command else None
     online = last is not None and (timezone.now() - last).total_seconds() <= online_within_seconds
     return {"online": online, "last_seen": last, "error": error}

@@ -176,8 +176,11 @@ def refund_execute(*, refund_id: int, final: bool = False) -> str:
         elif exc.permanent or final:
             with transaction.atomic():
                 if REFUND_STATUS.advance(
-                    pk=refund_id, to=Refund.Status.FAILED, from_=Refund.Status.PENDING,
-                    error=str(exc)[:1000], finished_at=timezone.now(),
+                    pk=refund_id,
+                    to=Refund.Status.FAILED,
+                    from_=Refund.Status.PENDING,
+                    error=str(exc)[:1000],
+                    finished_at=timezone.now(),
                 ):
                     PAYMENT_SETTLEMENT.advance(
                         pk=refund.payment_id, to=Settlement.RETURN_FAILED, from_=Settlement.RETURNING
@@ -189,8 +192,11 @@ def refund_execute(*, refund_id: int, final: bool = False) -> str:
             raise
     with transaction.atomic():
         if REFUND_STATUS.advance(
-            pk=refund_id, to=Refund.Status.SUCCEEDED, from_=Refund.Status.PENDING,
-            provider_refund_id=provider_refund_id, finished_at=timezone.now(),
+            pk=refund_id,
+            to=Refund.Status.SUCCEEDED,
+            from_=Refund.Status.PENDING,
+            provider_refund_id=provider_refund_id,
+            finished_at=timezone.now(),
         ):
             PAYMENT_SETTLEMENT.advance(pk=refund.payment_id, to=Settlement.RETURNED, from_=Settlement.RETURNING)
             order_event(order_id=refund.payment.order_id, kind="refund", note=f"{refund.kind} succeeded")
@@ -233,8 +239,11 @@ def stuck_settlements(*, older_than: timedelta | None = None) -> Q:
     return Q(updated_at__lt=cutoff) & (
         Q(settlement=Settlement.CAPTURING)
         | Q(settlement=Settlement.RETURNING, refund__status=Refund.Status.PENDING)
-        | Q(settlement=Settlement.NONE, status__in=money,
-            order__status__in=[OrderStatus.SUCCESSFUL, OrderStatus.FAILED, OrderStatus.NOT_PAID])
+        | Q(
+            settlement=Settlement.NONE,
+            status__in=money,
+            order__status__in=[OrderStatus.SUCCESSFUL, OrderStatus.FAILED, OrderStatus.NOT_PAID],
+        )
     )
 
 
@@ -275,9 +284,7 @@ def settlements_sweep(*, limit: int = 200) -> dict[str, int]:
     A transient failure leaves it for the next round (its grace restarts); one payment's trouble
     never stops the sweep. Returns counts by outcome.
     """
-    ids = list(
-        Payment.objects.filter(stuck_settlements()).order_by("updated_at").values_list("pk", flat=True)[:limit]
-    )
+    ids = list(Payment.objects.filter(stuck_settlements()).order_by("updated_at").values_list("pk", flat=True)[:limit])
     outcomes: dict[str, int] = {}
     for payment_id in ids:
         try:

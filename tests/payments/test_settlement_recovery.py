@@ -64,8 +64,10 @@ def _final(order: Order, op: str) -> bool:
     payment = Payment.objects.get(order=order)
     if op == "capture":
         return payment.settlement == Settlement.CAPTURED
-    return payment.settlement == Settlement.RETURNED and Refund.objects.filter(payment=payment,
-                                                                                 status="succeeded").exists()
+    return (
+        payment.settlement == Settlement.RETURNED
+        and Refund.objects.filter(payment=payment, status="succeeded").exists()
+    )
 
 
 def _assert_settled_once(sims, provider: str, order: Order, op: str) -> None:
@@ -76,8 +78,10 @@ def _assert_settled_once(sims, provider: str, order: Order, op: str) -> None:
     if op == "capture":
         assert payment.settlement == Settlement.CAPTURED and payment.status == Payment.Status.SUCCEEDED
         assert not Refund.objects.filter(payment=payment).exists()
-        remote = {"yookassa": lambda: sims.yookassa.state["payments"][pid]["status"],
-                  "tbank": lambda: sims.tbank.state["payments"][pid]["Status"]}[provider]()
+        remote = {
+            "yookassa": lambda: sims.yookassa.state["payments"][pid]["status"],
+            "tbank": lambda: sims.tbank.state["payments"][pid]["Status"],
+        }[provider]()
         assert remote in ("succeeded", "CONFIRMED")
     else:
         refund = Refund.objects.get(payment=payment)
@@ -179,13 +183,20 @@ def test_worker_killed_mid_tmetr_brew_never_brews_twice(live_server, shop, sims,
     sims.tmetr.faults.latency_ms = 0
     second = start_worker(extra_env=env, concurrency=1)
     # The redelivered message runs again (a resend would brew a second drink) ...
-    wait_for(lambda: re.search(r"brew_process_delivery\[[^\]]+\] succeeded", second.log()) is not None,
-             timeout=30, what="the killed task redelivered and run")
+    wait_for(
+        lambda: re.search(r"brew_process_delivery\[[^\]]+\] succeeded", second.log()) is not None,
+        timeout=30,
+        what="the killed task redelivered and run",
+    )
     from payments.tasks import brews_fail_late
 
     # ... and the late-command sweep fails the command instead of resending it: money back.
-    wait_for(lambda: brews_fail_late.delay().get(timeout=20) >= 0
-             and Order.objects.get(pk=order.pk).status == OrderStatus.FAILED, what="order failed")
+    wait_for(
+        lambda: (
+            brews_fail_late.delay().get(timeout=20) >= 0 and Order.objects.get(pk=order.pk).status == OrderStatus.FAILED
+        ),
+        what="order failed",
+    )
     wait_for(lambda: _final(order, "cancel"), what="money back")
     assert sims.tmetr.state["brew_requests"] == 1  # one brew request ever reached the machine
     assert len(sims.tmetr.state["made"]) <= 1
@@ -198,8 +209,9 @@ def test_tmetr_command_left_sending_is_failed_not_resent(shop, sims) -> None:
     """The rule without a worker: a redelivered send and the sweep both leave a ``sending`` Tmetr
     command alone until its deadline, then fail it and give the money back (no second request)."""
     order = order_create(device=shop.device, drink=shop.drink, size="small").order
-    payment_apply_status(payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test",
-                         enqueue_brew=False)
+    payment_apply_status(
+        payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test", enqueue_brew=False
+    )
     command = BrewCommand.objects.get(order=order)
     assert brew.brew_claim(command=command)  # the sender claimed it and died before Tmetr's answer
     assert brew.brew_send(command_id=command.pk) == "noop"  # a redelivered task
@@ -217,8 +229,9 @@ def test_tmetr_command_left_sending_is_failed_not_resent(shop, sims) -> None:
 def test_mqtt_command_left_sending_is_still_resent(shop, sims) -> None:
     """MQTT devices de-duplicate on command_id (API_CONTRACTS.md): there a resend stays the rule."""
     order = order_create(device=shop.mqtt_device, drink=shop.drink, size="small").order
-    payment_apply_status(payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test",
-                         enqueue_brew=False)
+    payment_apply_status(
+        payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test", enqueue_brew=False
+    )
     command = BrewCommand.objects.get(order=order)
     assert brew.brew_claim(command=command)
     assert brew.brews_fail_late(now=timezone.now() + timedelta(hours=1)) == (0, [command.pk])
@@ -269,12 +282,12 @@ def _run(payment: Payment, op: str) -> str:
 @pytest.mark.parametrize("mode", ["drop", "5xx", "hang"])
 @pytest.mark.parametrize("op", ["capture", "cancel", "refund"])
 @pytest.mark.parametrize("provider", ["yookassa", "tbank"])
-def test_answer_lost_after_the_provider_applied_it(shop, sims, settings, provider: str, op: str,
-                                                  mode: str) -> None:
+def test_answer_lost_after_the_provider_applied_it(shop, sims, settings, provider: str, op: str, mode: str) -> None:
     settings.YOOKASSA_TIMEOUT_SECONDS = settings.HTTP_READ_TIMEOUT = 1.0
     order = _order(shop, provider, op)
-    payment_apply_status(payment_id=order.payment.pk, status=_pay(sims, order, provider), source="test",
-                         enqueue_brew=False)
+    payment_apply_status(
+        payment_id=order.payment.pk, status=_pay(sims, order, provider), source="test", enqueue_brew=False
+    )
     payment = _settle_due(order, op, brewed=op == "capture")
     sim = _sim(sims, provider)
     sim.faults.lose_answer_next, sim.faults.lose_answer_mode, sim.faults.hang_seconds = 1, mode, 3
@@ -295,8 +308,9 @@ def test_yookassa_simulator_honours_idempotence_keys(shop, sims) -> None:
     from payments.services import providers
 
     order = _order(shop, "yookassa", "refund")
-    payment_apply_status(payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test",
-                         enqueue_brew=False)
+    payment_apply_status(
+        payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test", enqueue_brew=False
+    )
     payment = Payment.objects.select_related("order").get(order=order)
     first = providers.give_back(payment, kind="refund")
     assert providers.give_back(payment, kind="refund") == first  # same key → the first answer, no 2nd refund
@@ -349,8 +363,9 @@ def _age(payment: Payment, seconds: int = 120) -> None:
 def test_sweep_waits_for_the_grace_period_then_captures(shop, sims, settings) -> None:
     settings.PAYMENTS_SETTLEMENT_GRACE_SECONDS = 60
     order = _order(shop, "yookassa", "capture")
-    payment_apply_status(payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test",
-                         enqueue_brew=False)
+    payment_apply_status(
+        payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test", enqueue_brew=False
+    )
     payment = _settle_due(order, "capture", brewed=True)
     assert settlement.settlements_sweep() == {}  # its own task may still be running
     _age(payment)
@@ -363,8 +378,9 @@ def test_sweep_waits_for_the_grace_period_then_captures(shop, sims, settings) ->
 @pytest.mark.django_db
 def test_sweep_returns_a_pending_refund_never_attempted(shop, sims) -> None:
     order = _order(shop, "yookassa", "cancel")
-    payment_apply_status(payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test",
-                         enqueue_brew=False)
+    payment_apply_status(
+        payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test", enqueue_brew=False
+    )
     payment = _settle_due(order, "cancel", brewed=False)
     assert Refund.objects.get(payment=payment).attempts == 0
     _age(payment)
@@ -375,8 +391,9 @@ def test_sweep_returns_a_pending_refund_never_attempted(shop, sims) -> None:
 @pytest.mark.django_db
 def test_sweep_settles_an_order_whose_settlement_never_started(shop, sims) -> None:
     order = _order(shop, "yookassa", "cancel")
-    payment_apply_status(payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test",
-                         enqueue_brew=False)
+    payment_apply_status(
+        payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test", enqueue_brew=False
+    )
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.FAILED)  # outcome applied, money not moved
     payment = Payment.objects.get(order=order)
     _age(payment)
@@ -387,8 +404,9 @@ def test_sweep_settles_an_order_whose_settlement_never_started(shop, sims) -> No
 @pytest.mark.django_db
 def test_capture_of_a_hold_canceled_at_the_provider_is_reconciled(shop, sims) -> None:
     order = _order(shop, "yookassa", "capture")
-    payment_apply_status(payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test",
-                         enqueue_brew=False)
+    payment_apply_status(
+        payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test", enqueue_brew=False
+    )
     payment = _settle_due(order, "capture", brewed=True)
     sims.yookassa.state["payments"][payment.provider_payment_id]["status"] = "canceled"  # the hold lapsed
     assert settlement.capture_execute(payment_id=payment.pk) == "capture_failed"
@@ -402,8 +420,9 @@ def test_capture_of_a_hold_canceled_at_the_provider_is_reconciled(shop, sims) ->
 def test_refused_refund_fails_visibly_and_staff_retry_it_from_the_admin(client: Client, shop, sims) -> None:
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     order = _order(shop, "yookassa", "cancel")
-    payment_apply_status(payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test",
-                         enqueue_brew=False)
+    payment_apply_status(
+        payment_id=order.payment.pk, status=_pay(sims, order, "yookassa"), source="test", enqueue_brew=False
+    )
     payment = _settle_due(order, "cancel", brewed=False)
     _age(payment)
     url = reverse("admin:payments_payment_changelist")
