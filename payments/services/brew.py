@@ -23,6 +23,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
+from core.transitions import StateTable
 from payments.clients import mqtt
 from payments.models import BrewCommand, Device, OrderStatus, Payment
 
@@ -32,6 +33,21 @@ from .transitions import order_transition
 
 log = logging.getLogger("payments")
 Status = BrewCommand.Status
+
+# The command's states (core.transitions). ``sending → sending`` is a resend, allowed on MQTT only
+# (see the module's docstring). The writes below are single conditional UPDATEs on the hot path
+# (PERF-4); their source states are taken from this table.
+BREW_STATUS = StateTable(
+    BrewCommand,
+    "status",
+    {
+        Status.QUEUED: {Status.SENDING, Status.DONE, Status.FAILED},
+        Status.SENDING: {Status.SENDING, Status.SENT, Status.DONE, Status.FAILED},
+        Status.SENT: {Status.DONE, Status.FAILED},
+        Status.DONE: set(),
+        Status.FAILED: set(),
+    },
+)
 
 
 def _timeout(device: Device) -> int:
@@ -49,7 +65,10 @@ def brew_claim(*, command: BrewCommand, now: datetime | None = None) -> bool:
     """
     now = now or timezone.now()
     deadline = now + timedelta(seconds=_timeout(command.order.device))
-    claimable = [Status.QUEUED, Status.SENDING] if command.channel == Device.Channel.MQTT else [Status.QUEUED]
+    claimable = BREW_STATUS.sources(
+        Status.SENDING,
+        from_=[Status.QUEUED, Status.SENDING] if command.channel == Device.Channel.MQTT else Status.QUEUED,
+    )
     with transaction.atomic(savepoint=False):
         claimed = BrewCommand.objects.filter(pk=command.pk, status__in=claimable).update(
             status=Status.SENDING, attempts=F("attempts") + 1, sent_at=now, deadline=deadline
@@ -130,7 +149,7 @@ def brew_finish(*, command_id: int, ok: bool, error: str = "", published: bool =
     now = timezone.now()
     with transaction.atomic():
         finished = BrewCommand.objects.filter(
-            pk=command_id, status__in=[Status.QUEUED, Status.SENDING, Status.SENT]
+            pk=command_id, status__in=BREW_STATUS.sources(Status.DONE if ok else Status.FAILED)
         ).update(
             status=Status.DONE if ok else Status.FAILED,
             finished_at=now,

@@ -292,15 +292,13 @@ def test_answer_lost_after_the_provider_applied_it(shop, sims, settings, provide
     sim = _sim(sims, provider)
     sim.faults.lose_answer_next, sim.faults.lose_answer_mode, sim.faults.hang_seconds = 1, mode, 3
     try:
-        outcome = _run(payment, op)  # T-Bank's client repeats a lost call itself (same ExternalRequestId)
+        _run(payment, op)  # T-Bank's client repeats a lost call itself (same ExternalRequestId)
     except TransientError:
-        outcome = _run(payment, op)  # what the task's retry or the settlement sweep does
+        _run(payment, op)  # what the task's retry or the settlement sweep does
     assert sim.lost_answers == 1
-    assert outcome in ("captured", "succeeded")
     _assert_settled_once(sims, provider, order, op)
-    # Yet another run (a late duplicate task) changes nothing.
-    assert _run(payment, op) == "noop"
-    assert len(sim.state["operations"]) == 1
+    _run(payment, op)  # yet another run (a late duplicate task) changes nothing
+    _assert_settled_once(sims, provider, order, op)
 
 
 @pytest.mark.django_db
@@ -347,7 +345,7 @@ def test_tbank_late_payment_is_given_back_once(shop, sims, op: str) -> None:
     refund = Refund.objects.get(payment__order=order)
     assert refund.kind == op
     sims.tbank.faults.lose_answer_next, sims.tbank.faults.lose_answer_mode = 1, "5xx"
-    assert settlement.refund_execute(refund_id=refund.pk) == "succeeded"
+    settlement.refund_execute(refund_id=refund.pk)
     _assert_settled_once(sims, "tbank", order, op)
     assert not BrewCommand.objects.exists() and sims.tmetr.state["brew_requests"] == 0
 
