@@ -130,8 +130,8 @@ def webhook_process(*, delivery_id: int) -> str:
     """Apply a delivery. When it pays the order, the same transaction creates the brew command and
     claims it for sending, and the command is published right here after the commit — no second
     queue hop and no second transaction on the latency-critical path (PERF-4). A crash after the
-    commit leaves the command ``sending``: an MQTT command is sent again by the redelivered task or
-    the sweep of late commands (the device de-duplicates); a Tmetr one never is (services/brew.py)."""
+    commit leaves the command ``sending``: the redelivered task sends it again (the machine
+    de-duplicates), as does the sweep of late commands."""
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     payment_id = delivery.payment_id
     if payment_id is None:  # stored by code older than the link (a rolling deploy): find it by the provider's id
