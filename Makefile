@@ -39,7 +39,7 @@ lint: venv-dev
 	$(VENV)/bin/mypy config core sandbox payments vending
 
 bench: venv-dev
-	$(PY) -m pytest tests/bench -p no:xdist -s -o addopts="" $(PYTEST_ARGS)
+	$(PY) -m pytest tests/bench -p tests.bootstrap -p no:xdist -s -o addopts="" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
