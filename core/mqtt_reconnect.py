@@ -23,14 +23,14 @@ def keep_reconnecting(client: paho.Client, host: str, port: int, *, log_name: st
     def on_connect_fail(c: Any, userdata: Any) -> None:
         logger.warning("MQTT broker %s not reachable; retrying (backoff up to %ss)", where, RECONNECT_MAX_DELAY)
 
-    previous_on_disconnect = client.on_disconnect
+    previous_on_disconnect: Any = client.on_disconnect  # VERSION2 callbacks (5 arguments)
 
     def on_disconnect(c: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         logger.warning("MQTT connection to %s lost (%s); reconnecting", where, reason_code)
         if previous_on_disconnect is not None:
             previous_on_disconnect(c, userdata, flags, reason_code, properties)
 
-    previous_on_connect = client.on_connect
+    previous_on_connect: Any = client.on_connect
 
     def on_connect(c: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:

@@ -14,8 +14,14 @@ def _run(**env: str) -> subprocess.CompletedProcess[str]:
     keep = {k: v for k, v in os.environ.items() if not k.endswith("_API_URL") and k not in ("PYTHON", "SANDBOX")}
     # A PATH with no `python` on it: bin/start must find the checkout's virtualenv by itself.
     keep["PATH"] = "/usr/bin:/bin"
-    return subprocess.run(["bin/start", "manage", "shell", "--no-imports", "-c", PROBE], cwd=ROOT, env={**keep, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["bin/start", "manage", "shell", "--no-imports", "-c", PROBE],
+        cwd=ROOT,
+        env={**keep, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_without_python_set_it_uses_the_checkouts_virtualenv_and_real_providers() -> None:

@@ -51,7 +51,7 @@ class AccountViewSet(
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         data = dict(serializer.validated_data)  # type: ignore[arg-type]
-        account = serializer.instance
+        account: Any = serializer.instance
         merchant = data.pop("merchant", account.merchant)
         if merchant != account.merchant:
             raise ValidationError({"merchant": ["An account cannot move to another merchant."]})

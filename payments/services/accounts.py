@@ -64,7 +64,9 @@ def save_payment_account(
     return account
 
 
-def save_tmetr_account(*, merchant: Merchant, data: dict[str, Any], account: TmetrAccount | None = None) -> TmetrAccount:
+def save_tmetr_account(
+    *, merchant: Merchant, data: dict[str, Any], account: TmetrAccount | None = None
+) -> TmetrAccount:
     """Create or update the merchant's Tmetr login. Either a username with its password (tokens are
     then fetched on first use) or a pasted access token. A new username or password drops the tokens
     issued for the old login, so the next call logs in with the new one."""

@@ -23,8 +23,11 @@ def _no_secret(response, *secrets: str) -> None:
 
 def test_owner_connects_yookassa_then_tbank_and_secrets_never_come_back() -> None:
     client, _, merchant = owner_client()
-    created = client.post("/api/v1/payments/accounts/", {"merchant": merchant.pk, "yookassa_shop_id": "123456",
-                                                         "yookassa_secret_key": YK_SECRET}, format="json")
+    created = client.post(
+        "/api/v1/payments/accounts/",
+        {"merchant": merchant.pk, "yookassa_shop_id": "123456", "yookassa_secret_key": YK_SECRET},
+        format="json",
+    )
     assert created.status_code == 201, created.content
     _no_secret(created, YK_SECRET)
     body = created.json()
@@ -34,8 +37,11 @@ def test_owner_connects_yookassa_then_tbank_and_secrets_never_come_back() -> Non
     assert account.yookassa_secret_key == YK_SECRET  # stored (encrypted at rest)
 
     # Adding T-Bank later keeps the YooKassa secret (omitted = unchanged).
-    updated = client.patch(f"/api/v1/payments/accounts/{account.pk}/",
-                           {"tbank_terminal_key": "Term1", "tbank_password": TB_SECRET}, format="json")
+    updated = client.patch(
+        f"/api/v1/payments/accounts/{account.pk}/",
+        {"tbank_terminal_key": "Term1", "tbank_password": TB_SECRET},
+        format="json",
+    )
     assert updated.status_code == 200, updated.content
     _no_secret(updated, YK_SECRET, TB_SECRET)
     account.refresh_from_db()
@@ -45,8 +51,11 @@ def test_owner_connects_yookassa_then_tbank_and_secrets_never_come_back() -> Non
         _no_secret(response, YK_SECRET, TB_SECRET)
     assert client.get("/api/v1/payments/accounts/").json()["results"][0]["has_tbank_password"] is True
     # A second account for the same merchant is refused: update the one there is.
-    again = client.post("/api/v1/payments/accounts/", {"merchant": merchant.pk, "yookassa_shop_id": "9",
-                                                       "yookassa_secret_key": "x"}, format="json")
+    again = client.post(
+        "/api/v1/payments/accounts/",
+        {"merchant": merchant.pk, "yookassa_shop_id": "9", "yookassa_secret_key": "x"},
+        format="json",
+    )
     assert again.status_code == 400 and "merchant" in again.json()["error"]["fields"]
 
 
@@ -72,7 +81,7 @@ def test_payment_account_validation_is_a_400(payload: dict, field: str | None) -
 
 
 def test_two_merchants_never_see_or_touch_each_others_accounts() -> None:
-    mine, _, merchant = owner_client()
+    mine, _, _mine = owner_client()
     theirs, _, other = owner_client()
     their_account = PaymentAccount.objects.create(merchant=other, yookassa_shop_id="777", yookassa_secret_key=YK_SECRET)
     their_tmetr = TmetrAccount.objects.create(merchant=other, username="u", password=TB_SECRET)
@@ -80,8 +89,11 @@ def test_two_merchants_never_see_or_touch_each_others_accounts() -> None:
     for url in (f"/api/v1/payments/accounts/{their_account.pk}/", f"/api/v1/payments/tmetr-accounts/{their_tmetr.pk}/"):
         assert mine.get(url).status_code == 404
         assert mine.patch(url, {"username": "x", "yookassa_shop_id": "1"}, format="json").status_code == 404
-    sneaky = mine.post("/api/v1/payments/accounts/", {"merchant": other.pk, "yookassa_shop_id": "1",
-                                                      "yookassa_secret_key": "s"}, format="json")
+    sneaky = mine.post(
+        "/api/v1/payments/accounts/",
+        {"merchant": other.pk, "yookassa_shop_id": "1", "yookassa_secret_key": "s"},
+        format="json",
+    )
     assert sneaky.status_code == 400 and "merchant" in sneaky.json()["error"]["fields"]
     their_account.refresh_from_db()
     assert their_account.yookassa_shop_id == "777"
@@ -89,33 +101,49 @@ def test_two_merchants_never_see_or_touch_each_others_accounts() -> None:
 
 
 def test_a_viewer_reads_but_cannot_write() -> None:
-    owner, _, merchant = owner_client()
+    _, _, merchant = owner_client()
     viewer, _, _ = owner_client(merchant, role="viewer")
     account = PaymentAccount.objects.create(merchant=merchant, yookassa_shop_id="1", yookassa_secret_key=YK_SECRET)
     assert viewer.get(f"/api/v1/payments/accounts/{account.pk}/").status_code == 200
-    assert viewer.patch(f"/api/v1/payments/accounts/{account.pk}/", {"yookassa_secret_key": "stolen"},
-                        format="json").status_code == 403
-    assert viewer.post("/api/v1/payments/tmetr-accounts/", {"merchant": merchant.pk, "username": "u",
-                                                            "password": "p"}, format="json").status_code == 400
+    assert (
+        viewer.patch(
+            f"/api/v1/payments/accounts/{account.pk}/", {"yookassa_secret_key": "stolen"}, format="json"
+        ).status_code
+        == 403
+    )
+    assert (
+        viewer.post(
+            "/api/v1/payments/tmetr-accounts/",
+            {"merchant": merchant.pk, "username": "u", "password": "p"},
+            format="json",
+        ).status_code
+        == 400
+    )
     account.refresh_from_db()
     assert account.yookassa_secret_key == YK_SECRET
     assert not TmetrAccount.objects.filter(merchant=merchant).exists()
     manager, _, _ = owner_client(merchant, role="manager")
-    assert manager.patch(f"/api/v1/payments/accounts/{account.pk}/", {"two_stage": False},
-                         format="json").status_code == 200
+    assert (
+        manager.patch(f"/api/v1/payments/accounts/{account.pk}/", {"two_stage": False}, format="json").status_code
+        == 200
+    )
 
 
 def test_tmetr_login_change_drops_the_old_tokens_and_a_pasted_token_works_alone() -> None:
     client, _, merchant = owner_client()
-    created = client.post("/api/v1/payments/tmetr-accounts/", {"merchant": merchant.pk, "username": "coffee",
-                                                               "password": TB_SECRET}, format="json")
+    created = client.post(
+        "/api/v1/payments/tmetr-accounts/",
+        {"merchant": merchant.pk, "username": "coffee", "password": TB_SECRET},
+        format="json",
+    )
     assert created.status_code == 201, created.content
     _no_secret(created, TB_SECRET)
     account = TmetrAccount.objects.get(merchant=merchant)
     account.access_token, account.refresh_token = "old-access", "old-refresh"
     account.save()
-    changed = client.patch(f"/api/v1/payments/tmetr-accounts/{account.pk}/", {"password": "new-password-1"},
-                           format="json")
+    changed = client.patch(
+        f"/api/v1/payments/tmetr-accounts/{account.pk}/", {"password": "new-password-1"}, format="json"
+    )
     assert changed.status_code == 200
     _no_secret(changed, "new-password-1", TB_SECRET)
     assert changed.json()["has_access_token"] is False
@@ -124,8 +152,9 @@ def test_tmetr_login_change_drops_the_old_tokens_and_a_pasted_token_works_alone(
 
     _, _, other = owner_client()
     other_client, _, _ = owner_client(other)
-    pasted = other_client.post("/api/v1/payments/tmetr-accounts/", {"merchant": other.pk, "access_token": "eyJ.tok"},
-                               format="json")
+    pasted = other_client.post(
+        "/api/v1/payments/tmetr-accounts/", {"merchant": other.pk, "access_token": "eyJ.tok"}, format="json"
+    )
     assert pasted.status_code == 201 and pasted.json()["has_access_token"] is True
     assert "eyJ.tok" not in json.dumps(pasted.json())
     fresh, _, third = owner_client()

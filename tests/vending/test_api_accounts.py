@@ -20,8 +20,17 @@ def _no_secret(response, *secrets: str) -> None:
 
 def test_owner_connects_an_account_and_its_secrets_never_come_back() -> None:
     client, _, merchant = owner_client()
-    created = client.post(URL, {"merchant": merchant.pk, "name": "Main", "login": "shop@example.com",
-                                "password": PASSWORD, "time_zone": "Asia/Almaty"}, format="json")
+    created = client.post(
+        URL,
+        {
+            "merchant": merchant.pk,
+            "name": "Main",
+            "login": "shop@example.com",
+            "password": PASSWORD,
+            "time_zone": "Asia/Almaty",
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.content
     _no_secret(created, PASSWORD)
     body = created.json()
@@ -43,7 +52,9 @@ def test_owner_connects_an_account_and_its_secrets_never_come_back() -> None:
     second = client.post(URL, {"merchant": merchant.pk, "name": "Second", "token": TOKEN}, format="json")
     assert second.status_code == 201, second.content
     _no_secret(second, TOKEN)
-    assert client.patch(f"{URL}{second.json()['id']}/", {"is_active": False}, format="json").json()["is_active"] is False
+    assert (
+        client.patch(f"{URL}{second.json()['id']}/", {"is_active": False}, format="json").json()["is_active"] is False
+    )
 
 
 @pytest.mark.parametrize(
