@@ -31,9 +31,14 @@ class CoffeeMachine:
         prefix: str = "devices",
         mode: str = "success",
         brew_seconds: float = 0.0,
-        host: str = "127.0.0.1",
-        port: int = 1883,
+        host: str | None = None,
+        port: int | None = None,
     ) -> None:
+        if host is None or port is None:  # the broker the project is configured with (MQTT_URL)
+            from django.conf import settings
+
+            parts = urlsplit(settings.MQTT_URL)
+            host, port = host or parts.hostname or "127.0.0.1", port or parts.port or 1883
         self.prefix = prefix
         self.mode = mode
         self.modes: dict[str, str] = {}

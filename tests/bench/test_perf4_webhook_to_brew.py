@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 import pytest
@@ -134,7 +135,9 @@ def start_broker(tmp: Path) -> tuple[subprocess.Popen | None, int]:
     binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if binary is None:
         print("PERF-4 note: mosquitto not installed here; using the broker at MQTT_URL as it is configured")
-        return None, 1883
+        from django.conf import settings
+
+        return None, urlsplit(settings.MQTT_URL).port or 1883
     port = free_port()
     shipped = [line for line in (ROOT / "deploy/mosquitto.conf").read_text().splitlines()
                if line.split()[:1] not in (["listener"], ["persistence"], ["persistence_location"])]
