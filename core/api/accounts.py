@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
@@ -17,6 +19,17 @@ def secret_field() -> serializers.CharField:
                                  style={"input_type": "password"})  # fmt: skip
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
+class PresenceField(serializers.Field):
+    """``has_<secret>``: whether a secret is stored, never the secret."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> bool:
+        return bool(value)
+
+
 class SecretFlagsSerializer(serializers.ModelSerializer):
     """A ModelSerializer whose ``secret_fields`` are write-only and reported as ``has_<name>``."""
 
@@ -26,8 +39,7 @@ class SecretFlagsSerializer(serializers.ModelSerializer):
         fields = super().get_fields()
         for name in self.secret_fields:
             fields[name] = secret_field()
-            fields[f"has_{name}"] = serializers.SerializerMethodField()
-            setattr(self, f"get_has_{name}", lambda obj, name=name: bool(getattr(obj, name)))
+            fields[f"has_{name}"] = PresenceField(source=name)
         return fields
 
 
