@@ -177,7 +177,7 @@ class EmbeddedPostgres:
             with contextlib.suppress(ValueError, OSError):
                 pid = int(stale.read_text().split()[0])
                 os.kill(pid, 0)
-                raise RuntimeError(f"a PostgreSQL (pid {pid}) still runs on {self.data_dir}; stop it first")
+                raise RuntimeError(f"a PostgreSQL (pid {pid}) still runs on {self.data_dir}: stop it (kill {pid})")
         log = self.data_dir / "server.log"
         out = log.open("ab")
         self.process = subprocess.Popen(

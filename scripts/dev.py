@@ -75,6 +75,7 @@ def main() -> int:
     os.chdir(ROOT)
     env = os.environ
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    env.setdefault("DEBUG", "1")  # a local demo: development keys, static files from the app directories
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHON"] = sys.executable
     started: list[Any] = []
