@@ -117,7 +117,7 @@ def spawn(args: list[str], env: dict[str, str], ready_url: str, method: str = "g
         try:
             requests.request(method, ready_url, timeout=1)
             return proc
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # listening, but still loading Django
             assert proc.poll() is None, f"{args[:3]} exited"
             assert time.monotonic() < deadline, f"{args[:3]} did not start"
             time.sleep(0.2)
