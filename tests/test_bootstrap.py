@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -75,3 +76,44 @@ def test_chromium_is_found_or_the_skip_says_what_to_install(tmp_path: Path, monk
     playwright_own.chmod(0o755)
     assert find_chromium() == str(playwright_own)
     assert os.access(playwright_own, os.X_OK)
+
+
+def test_embedded_broker_keeps_a_persistent_session_and_queues_qos1_while_away(tmp_path: Path) -> None:
+    """The ack listener may use clean_session=False with a fixed client id: the embedded broker must
+    keep its subscription and deliver the QoS 1 messages published while it was away, as Mosquitto does."""
+    from core.embedded import EmbeddedMqtt
+
+    broker = EmbeddedMqtt(tmp_path).start()
+    got: list[tuple[str, bytes, int]] = []
+    present: list[bool] = []
+
+    def listener() -> paho.Client:
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="fixed-listener", clean_session=False)
+        client.on_message = lambda c, u, m: got.append((m.topic, m.payload, m.qos))
+        client.on_connect = lambda c, u, flags, rc, p: present.append(flags.session_present)
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        return client
+
+    try:
+        first = listener()
+        first.subscribe("p/+/events/ack", qos=1)
+        time.sleep(0.5)
+        first.loop_stop()
+        first.disconnect()
+        publisher = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="publisher")
+        publisher.connect("127.0.0.1", broker.port)
+        publisher.loop_start()
+        publisher.publish("p/dev-1/events/ack", b'{"command_id": "c1"}', qos=1).wait_for_publish(5)
+        publisher.loop_stop()
+        publisher.disconnect()
+        second = listener()  # no subscribe: the session remembers it
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second.loop_stop()
+        second.disconnect()
+    finally:
+        broker.stop()
+    assert present == [False, True]
+    assert got == [("p/dev-1/events/ack", b'{"command_id": "c1"}', 1)]
