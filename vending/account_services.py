@@ -1,4 +1,4 @@
-"""Connecting a merchant's Vendista accounts without a shell (issue 9, SPEC VEND-1).
+"""Connecting a merchant's Vendista accounts without a shell (issue 9, SPEC VEN-1).
 
 Owner API writes through here (the lead moves this into the vending services package). Secrets
 (password, token) are write-only: a value given replaces the stored one, an omitted one is kept.
