@@ -44,6 +44,7 @@ class Faults:
     retry_after: float | None = None  # Retry-After header on those 429s
     hang_next: int = 0  # the next N requests hang for hang_seconds, then are dropped
     hang_seconds: float = 30.0
+    html_next: int = 0  # the next N requests get 200 with an HTML page (a proxy's or captive portal's error)
     rate_limit_per_second: float = 0.0  # the provider's own limit; over it → 429 (0 = off)
     rate_limit_status: int = 429
     # "Applied, then the answer was lost" (what idempotence keys exist for): the next N requests that
@@ -246,6 +247,9 @@ class Simulator:
             burst = self.faults.burst_429 > 0
             if burst:
                 self.faults.burst_429 -= 1
+            html = self.faults.html_next > 0
+            if html:
+                self.faults.html_next -= 1
             over_limit = self._over_rate_limit(request, now)
         if hang:
             time.sleep(min(faults.hang_seconds, MAX_HANG_SECONDS))
@@ -261,6 +265,9 @@ class Simulator:
             return Response(status=status, body={"error": "Too Many Requests"}, headers=headers)
         if faults.error_rate and random.random() < faults.error_rate:
             return Response(status=faults.error_status, body={"error": "sandbox: injected error"})
+        if html:
+            return Response(status=200, content_type="text/html; charset=utf-8",
+                            body="<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>")
         for method, pattern, handler in self._routes:
             match = pattern.match(request.path)
             if match and method in (request.method, "*"):
