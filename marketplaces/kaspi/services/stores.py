@@ -1,0 +1,109 @@
+"""Stores: create/update with write-only secrets, "sync now", "log in now", error recording."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.exceptions import IntegrationError
+from core.models import Merchant, SyncRun
+from core.services import sync_run_create
+
+from ..models import KaspiStore
+
+log = logging.getLogger(__name__)
+
+SECRET_FIELDS = ("shop_api_token", "cabinet_email", "cabinet_password")
+CREDENTIAL_FIELDS = ("cabinet_email", "cabinet_password")
+
+
+def describe_error(error: BaseException) -> str:
+    if isinstance(error, IntegrationError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def store_record_error(*, store: KaspiStore, error: BaseException) -> None:
+    """What the owner sees on the store: the last failure, in words (never a secret: errors carry none)."""
+    KaspiStore.objects.filter(pk=store.pk).update(last_error=describe_error(error)[:2000], updated_at=timezone.now())
+
+
+@transaction.atomic
+def store_create(*, merchant: Merchant, **fields: Any) -> KaspiStore:
+    store = KaspiStore(merchant=merchant, **fields)
+    store.full_clean(exclude=["session_screenshot"])
+    store.save()
+    return store
+
+
+@transaction.atomic
+def store_update(*, store: KaspiStore, **fields: Any) -> KaspiStore:
+    """Blank secrets keep the stored ones (write-only fields); new cabinet credentials unpark the session."""
+    credentials_changed = False
+    for name, value in fields.items():
+        if name in SECRET_FIELDS and not value:
+            continue
+        if name in CREDENTIAL_FIELDS and value != getattr(store, name):
+            credentials_changed = True
+        setattr(store, name, value)
+    store.full_clean(exclude=["session_screenshot"])
+    store.save()
+    if credentials_changed:
+        from .session import session_credentials_changed
+
+        session_credentials_changed(store=store)
+    return store
+
+
+def sync_request(
+    *, store: KaspiStore, products: bool = True, orders: bool = True, mode: str = "on_demand"
+) -> list[SyncRun]:
+    """Queue a products and/or an orders run on the ``sync`` queue; returns the queued runs."""
+    from .. import tasks
+    from . import orders as orders_service
+    from . import products as products_service
+
+    runs: list[SyncRun] = []
+    with transaction.atomic():
+        if products:
+            run = sync_run_create(
+                merchant=store.merchant, kind=products_service.KIND, account_ref=str(store.pk), mode=mode
+            )
+            transaction.on_commit(lambda run=run: tasks.products_sync_execute.delay(run.pk))  # type: ignore[misc]
+            runs.append(run)
+        if orders:
+            date_from, date_to = orders_service.orders_window(store=store)
+            run = sync_run_create(
+                merchant=store.merchant,
+                kind=orders_service.KIND,
+                account_ref=str(store.pk),
+                mode=mode,
+                params={"date_from": date_from.isoformat(), "date_to": date_to.isoformat()},
+            )
+            transaction.on_commit(lambda run=run: tasks.orders_sync_execute.delay(run.pk))  # type: ignore[misc]
+            runs.append(run)
+    return runs
+
+
+def login_request(*, store: KaspiStore) -> None:
+    """ "Log in now": a person asked, so a store parked in needs_relogin tries once (in a worker)."""
+    from .. import tasks
+
+    transaction.on_commit(lambda: tasks.session_login_execute.delay(store.pk, True))
+
+
+def sync_scheduled() -> list[int]:
+    """The periodic job: every active store gets an orders run, and a products run unless parked."""
+    queued: list[int] = []
+    for store in KaspiStore.objects.filter(is_active=True).select_related("merchant"):
+        runs = sync_request(
+            store=store,
+            products=store.session_state != "needs_relogin",
+            orders=bool(store.shop_api_token),
+            mode="scheduled",
+        )
+        queued.extend(run.pk for run in runs)
+    return queued
