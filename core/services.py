@@ -28,16 +28,14 @@ def sync_run_start(*, run: SyncRun, total: int | None = None) -> SyncRun:
         status=SyncRun.Status.RUNNING, started_at=now, items_total=total, finished_at=None, error=""
     )
     run.status, run.started_at, run.items_total, run.finished_at, run.error = (
-        SyncRun.Status.RUNNING,
-        now,
-        total,
-        None,
-        "",
+        SyncRun.Status.RUNNING, now, total, None, ""
     )
     return run
 
 
-def sync_run_finish(*, run: SyncRun, error: str = "", counters: dict[str, Any] | None = None) -> SyncRun:
+def sync_run_finish(
+    *, run: SyncRun, error: str = "", counters: dict[str, Any] | None = None
+) -> SyncRun:
     run.refresh_from_db(fields=["items_done", "items_total", "counters"])
     run.status = SyncRun.Status.FAILED if error else SyncRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
@@ -58,12 +56,7 @@ def sync_run_progress(*, run: SyncRun, done: int = 0, total: int | None = None) 
 
 @contextmanager
 def sync_run(
-    *,
-    merchant: Merchant,
-    kind: str,
-    account_ref: str = "",
-    mode: str = "",
-    run: SyncRun | None = None,
+    *, merchant: Merchant, kind: str, account_ref: str = "", mode: str = "", run: SyncRun | None = None,
     params: dict[str, Any] | None = None,
 ) -> Iterator[SyncRun]:
     """Wrap a sync: the run is marked running, then succeeded or failed with the error text."""
