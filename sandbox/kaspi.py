@@ -196,6 +196,13 @@ class KaspiSimulator(Simulator):
         with self.lock:
             self.state["sessions"].clear()
 
+    def open_session(self, uid: str = SANDBOX_MERCHANT_UID) -> dict[str, str]:
+        """Session cookies as a browser login would get them (for tests that are not about the login)."""
+        token, sid = secrets.token_urlsafe(24), secrets.token_hex(8)
+        with self.lock:
+            self.state["sessions"][token] = {"uid": uid, "sid": sid, "issued": time.monotonic()}
+        return {"mc-session": token, "mc-sid": sid}
+
     @property
     def logins(self) -> int:
         with self.lock:
