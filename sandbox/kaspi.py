@@ -32,6 +32,7 @@ SANDBOX_SHOP_TOKEN = "sandbox-shop-api-token"
 MAX_WINDOW_MS = 14 * 86_400_000 + 60_000  # a little slack for clocks, like the real API
 BRANDS = ["Philips", "Bosch", "De'Longhi", "Xiaomi", "Samsung", "Tefal", "Redmond", "Polaris"]
 ITEMS = ["Кофемашина", "Кофемолка", "Чайник", "Капучинатор", "Фильтр для воды", "Зерновой кофе 1 кг"]
+_STATUS_OF = {"NEW": "APPROVED_BY_BANK", "SIGN_REQUIRED": "APPROVED_BY_BANK", "ARCHIVE": "COMPLETED"}
 STATES = ["NEW", "SIGN_REQUIRED", "PICKUP", "DELIVERY", "KASPI_DELIVERY", "ARCHIVE"]
 
 
@@ -138,7 +139,7 @@ class KaspiSimulator(Simulator):
                 "paymentMode": "PAY_WITH_CREDIT" if i % 5 == 0 else "PREPAID",
                 "creationDate": created,
                 "state": state,
-                "status": "APPROVED_BY_BANK" if state == "NEW" else "ACCEPTED_BY_MERCHANT",
+                "status": _STATUS_OF.get(state, "ACCEPTED_BY_MERCHANT"),
                 "deliveryMode": "DELIVERY_PICKUP" if state == "PICKUP" else "DELIVERY_LOCAL",
                 "isKaspiDelivery": state == "KASPI_DELIVERY",
                 "plannedDeliveryDate": created + 3 * 86_400_000,

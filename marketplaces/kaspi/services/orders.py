@@ -161,7 +161,7 @@ def orders_sync(*, run: SyncRun) -> SyncRun:
             KaspiStore.objects.filter(pk=store.pk).update(
                 orders_synced_until=date_to, last_orders_sync_at=timezone.now(), last_error=""
             )
-            run.counters = {**run.counters, **counters}
+            sync_run_progress(run=run, counters=counters)
     except Exception as exc:
         store_record_error(store=store, error=exc)
         raise

@@ -113,7 +113,7 @@ def products_sync(*, run: SyncRun) -> SyncRun:
                 KaspiStore.objects.filter(pk=store.pk).update(
                     products_count=active, last_products_sync_at=timezone.now(), last_error=""
                 )
-            run.counters = {**run.counters, "offers": seen, "total": total, "deactivated": removed}
+            sync_run_progress(run=run, counters={"offers": seen, "total": total, "deactivated": removed})
     except Exception as exc:
         store_record_error(store=store, error=exc)
         raise
