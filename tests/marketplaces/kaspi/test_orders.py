@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ def test_windows_are_at_most_14_days_and_cover_the_range_without_gaps() -> None:
     parts = list(windows(start, end, days=30))  # asking for more than Kaspi allows still gives 14
     assert parts[0][0] == start and parts[-1][1] == end
     assert all(b - a < timedelta(days=14) for a, b in parts)
-    assert all(nxt[0] - prev[1] == timedelta(milliseconds=1) for prev, nxt in zip(parts, parts[1:], strict=False))
+    assert all(nxt[0] - prev[1] == timedelta(milliseconds=1) for prev, nxt in pairwise(parts))
     assert len(parts) == 3
 
 
