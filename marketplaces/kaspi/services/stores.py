@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -12,7 +13,7 @@ from core.exceptions import IntegrationError
 from core.models import Merchant, SyncRun
 from core.services import sync_run_create
 
-from ..models import KaspiStore
+from ..models import KaspiStore, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +96,33 @@ def login_request(*, store: KaspiStore) -> None:
     transaction.on_commit(lambda: tasks.session_login_execute.delay(store.pk, True))
 
 
+def _pending(store: KaspiStore, kind: str) -> bool:
+    """A run of this kind is still queued or running (recently): a lagging worker gets no second one."""
+    recent = timezone.now() - timedelta(hours=2)
+    return SyncRun.objects.filter(
+        kind=kind,
+        account_ref=str(store.pk),
+        created_at__gte=recent,
+        status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
+    ).exists()
+
+
 def sync_scheduled() -> list[int]:
-    """The periodic job: every active store gets an orders run, and a products run unless parked."""
+    """The periodic job: every active store gets an orders run (with a Shop API token) and a products
+    run (with cabinet credentials, unless parked in needs_relogin), unless one is still pending."""
+    from .orders import KIND as ORDERS
+    from .products import KIND as PRODUCTS
+
     queued: list[int] = []
     for store in KaspiStore.objects.filter(is_active=True).select_related("merchant"):
-        runs = sync_request(
-            store=store,
-            products=store.session_state != "needs_relogin",
-            orders=bool(store.shop_api_token),
-            mode="scheduled",
+        products = (
+            store.session_state != SessionState.NEEDS_RELOGIN
+            and bool(store.cabinet_email)
+            and bool(store.cabinet_password)
+            and not _pending(store, PRODUCTS)
         )
-        queued.extend(run.pk for run in runs)
+        orders = bool(store.shop_api_token) and not _pending(store, ORDERS)
+        if products or orders:
+            runs = sync_request(store=store, products=products, orders=orders, mode="scheduled")
+            queued.extend(run.pk for run in runs)
     return queued
