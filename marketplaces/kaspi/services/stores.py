@@ -89,8 +89,21 @@ def sync_request(
     return runs
 
 
+class NothingToSync(ValueError):
+    pass
+
+
+def sync_now(*, store: KaspiStore) -> list[SyncRun]:
+    """Sync now (admin, API): offers when the store has a cabinet login, orders when it has a token."""
+    products = bool(store.cabinet_email and store.cabinet_password)
+    orders = bool(store.shop_api_token)
+    if not (products or orders):
+        raise NothingToSync("Set the Shop API token (orders) or the cabinet e-mail and password (products) first.")
+    return sync_request(store=store, products=products, orders=orders)
+
+
 def login_request(*, store: KaspiStore) -> None:
-    """ "Log in now": a person asked, so a store parked in needs_relogin tries once (in a worker)."""
+    """Log in now: a person asked, so a store parked in needs_relogin tries once (in a worker)."""
     from .. import tasks
 
     transaction.on_commit(lambda: tasks.session_login_execute.delay(store.pk, True))

@@ -230,3 +230,11 @@ def test_out_of_range_ids_are_404(db: None) -> None:
     ):
         response = client.post(f"{BASE}/{path}") if "accept" in path else client.get(f"{BASE}/{path}")
         assert response.status_code == 404, (path, response.status_code)
+
+
+def test_sync_now_without_any_credentials_is_a_clear_400(make_store: Any) -> None:
+    client, _, merchant = owner_client()
+    store = make_store(merchant=merchant, shop_api_token="", cabinet_email="", cabinet_password="")
+    response = client.post(f"{BASE}/stores/{store.pk}/sync/")
+    assert response.status_code == 400 and "Shop API token" in response.json()["error"]["message"]
+    assert not SyncRun.objects.filter(account_ref=str(store.pk)).exists()
