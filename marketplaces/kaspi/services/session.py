@@ -128,6 +128,8 @@ def session_needs_relogin(*, store: KaspiStore, reason: str, screenshot: bytes =
     )
     if moved is not None and name != old:
         _drop_file(old)
+    elif moved is None:
+        _drop_file(name)  # the store moved on meanwhile: no row points at this file
     log.warning("kaspi store %s: needs re-login: %s", store.pk, reason)
     store.refresh_from_db()
     return moved is not None
