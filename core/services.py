@@ -48,6 +48,19 @@ def sync_run_finish(
     return run
 
 
+def sync_run_progress(
+    *, run: SyncRun, done: int = 0, total: int | None = None, counters: dict[str, Any] | None = None
+) -> SyncRun:
+    """Report progress of a running sync: ``done`` more items, optionally the new total, and counters
+    merged into the run's (kept by ``sync_run_finish``)."""
+    if done or total is not None:
+        run.advance(done, total=total)
+    if counters:
+        run.counters = {**run.counters, **counters}
+        SyncRun.objects.filter(pk=run.pk).update(counters=run.counters)
+    return run
+
+
 @contextmanager
 def sync_run(
     *, merchant: Merchant, kind: str, account_ref: str = "", mode: str = "", run: SyncRun | None = None,
