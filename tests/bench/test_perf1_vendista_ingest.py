@@ -28,7 +28,7 @@ from core.models import SyncRun
 from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD
 from tests.factories import MerchantFactory
 from vending import services
-from vending.models import DailyRollup, Transaction, VendistaAccount
+from vending.models import DailyRollup, SyncMode, Transaction, VendistaAccount
 
 ROWS = int(os.environ.get("PERF1_ROWS", "1000000"))
 PAGE_SIZE = int(os.environ.get("PERF1_PAGE_SIZE", "1000"))
@@ -55,7 +55,7 @@ def test_perf1_full_sync_vs_copy(simulator_process: str) -> None:
     account = VendistaAccount.objects.create(merchant=MerchantFactory(), name="bench", login=SANDBOX_LOGIN,
                                              password=SANDBOX_PASSWORD, rate_per_second=100_000)
     with override_settings(VENDISTA_PAGE_SIZE=PAGE_SIZE, VENDISTA_API_URL=simulator_process):
-        run = services.sync_request(account=account, mode=services.Mode.FULL, enqueue=False)
+        run = services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False)
         # The simulator's data start in 2026-01; a window frozen to "now" covers it all.
         started = time.perf_counter()
         run = services.transactions_sync(run=run)
