@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from core.exceptions import IntegrationError
-from core.http import HttpClient
+from core.http import http_client
 
 SERVICE = "tbank"
 
@@ -75,7 +75,7 @@ class TBankClient:
             raise IntegrationError("T-Bank credentials are not configured", service=SERVICE, permanent=True)
         self.terminal_key = terminal_key
         self.password = str(password)
-        self.http = HttpClient(service=SERVICE, base_url=settings.TBANK_API_URL)
+        self.http = http_client(SERVICE, settings.TBANK_API_URL)
 
     def _post(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         body = {"TerminalKey": self.terminal_key, **body}
