@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
@@ -21,7 +21,7 @@ from payments.models import BrewCommand, Device, OrderStatus, Payment
 
 from .settlement import capture_start, money_back
 from .tmetr_auth import tmetr_client
-from .transitions import order_transition
+from .transitions import BREW_STATUS, order_transition
 
 log = logging.getLogger("payments")
 Status = BrewCommand.Status
@@ -42,8 +42,9 @@ def brew_claim(*, command: BrewCommand, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     deadline = now + timedelta(seconds=_timeout(command.order.device))
     with transaction.atomic(savepoint=False):
-        claimed = BrewCommand.objects.filter(pk=command.pk, status__in=[Status.QUEUED, Status.SENDING]).update(
-            status=Status.SENDING, attempts=F("attempts") + 1, sent_at=now, deadline=deadline
+        claimed = BREW_STATUS.move(
+            pk=command.pk, to=Status.SENDING, from_=[Status.QUEUED, Status.SENDING],
+            attempts=F("attempts") + 1, sent_at=now, deadline=deadline,
         )
         if not claimed:
             return False
@@ -96,11 +97,11 @@ def brew_publish(*, command: BrewCommand) -> str:
 
 
 def _mark_published(command_id: int) -> None:
-    """One UPDATE: the publish time always; sending → sent unless an acknowledgement already moved it on."""
-    BrewCommand.objects.filter(pk=command_id).update(
-        published_at=timezone.now(),
-        status=Case(When(status=Status.SENDING, then=Value(Status.SENT)), default=F("status")),
-    )
+    """The publish time always; sending → sent unless an acknowledgement already moved it on (then the
+    state is left alone and only the time is written: a second UPDATE, on that race only)."""
+    now = timezone.now()
+    if not BREW_STATUS.move(pk=command_id, to=Status.SENT, from_=Status.SENDING, published_at=now):
+        BrewCommand.objects.filter(pk=command_id).update(published_at=now)
 
 
 def brew_ack(*, command_id: str, status: str, error: str = "") -> str:
@@ -119,9 +120,10 @@ def brew_ack(*, command_id: str, status: str, error: str = "") -> str:
 
 def brew_finish(*, command_id: int, ok: bool, error: str = "") -> str:
     with transaction.atomic():
-        finished = BrewCommand.objects.filter(
-            pk=command_id, status__in=[Status.QUEUED, Status.SENDING, Status.SENT]
-        ).update(status=Status.DONE if ok else Status.FAILED, finished_at=timezone.now(), error=error[:1000])
+        finished = BREW_STATUS.move(
+            pk=command_id, to=Status.DONE if ok else Status.FAILED, from_=[Status.QUEUED, Status.SENDING, Status.SENT],
+            finished_at=timezone.now(), error=error[:1000],
+        )
         if not finished:
             return "noop"
         command = BrewCommand.objects.select_related("order").get(pk=command_id)
