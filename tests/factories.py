@@ -68,8 +68,8 @@ class DrinkFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Drink
 
-    merchant = factory.SelfAttribute("device.merchant")
-    device = factory.SubFactory(DeviceFactory)
+    merchant = factory.SubFactory(MerchantFactory)
+    device = None  # on the menu of every device of the merchant
     name = factory.Sequence(lambda n: f"Drink {n}")
     external_id = factory.Sequence(lambda n: str(n + 1))
     price_small = 10_000
@@ -83,7 +83,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
 
     device = factory.SubFactory(DeviceFactory)
     merchant = factory.SelfAttribute("device.merchant")
-    drink = factory.SubFactory(DrinkFactory, device=factory.SelfAttribute("..device"))
+    drink = factory.SubFactory(DrinkFactory, merchant=factory.SelfAttribute("..merchant"))
     drink_name = factory.SelfAttribute("drink.name")
     drink_external_id = factory.SelfAttribute("drink.external_id")
     size = Size.SMALL

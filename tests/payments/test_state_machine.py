@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from payments.models import Order, OrderEvent, OrderStatus
 from payments.services.transitions import TERMINAL, TRANSITIONS, TransitionNotAllowed, can_transition, order_transition
+from tests.factories import OrderFactory
 
 ALLOWED = {
     ("created", "pending"), ("created", "not_paid"),
@@ -32,9 +31,7 @@ def test_table(src: str, dst: str) -> None:
 
 
 def _order(shop, status: str) -> Order:
-    return Order.objects.create(merchant=shop.merchant, device=shop.device, drink=shop.drink, drink_name="x",
-                                size="small", amount=100, status=status,
-                                expires_at=timezone.now() + timedelta(minutes=5))
+    return OrderFactory(device=shop.device, drink=shop.drink, amount=100, status=status)
 
 
 @pytest.mark.django_db
