@@ -27,6 +27,7 @@ from django.test import override_settings
 from core.models import SyncRun
 from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD
 from tests.factories import MerchantFactory
+from tests.support.processes import Processes
 from vending import services
 from vending.models import DailyRollup, SyncMode, Transaction, VendistaAccount
 
@@ -39,15 +40,14 @@ COLUMNS = ("id, account_id, term_id, vendista_id, time, sum_minor, machine_item_
 
 @pytest.fixture
 def simulator_process():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.vendista", "--total", str(ROWS), "--terminals", "50", "--days", "60"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-    )
-    url = process.stdout.readline().strip()  # type: ignore[union-attr]
-    assert url.startswith("http://127.0.0.1:"), url
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with Processes() as procs:  # stopped whatever happens, also when it never prints its URL
+        process = procs.popen(
+            [sys.executable, "-m", "sandbox.vendista", "--total", str(ROWS), "--terminals", "50", "--days", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        url = process.stdout.readline().strip()  # type: ignore[union-attr]
+        assert url.startswith("http://127.0.0.1:"), url
+        yield url
 
 
 @pytest.mark.django_db(transaction=True)

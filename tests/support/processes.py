@@ -93,6 +93,28 @@ def wait_port(proc: subprocess.Popen[Any], port: int, *, timeout: float = 30.0, 
             time.sleep(0.1)
 
 
+def wait_output(proc: subprocess.Popen[Any], text: str, *, timeout: float = 60.0, name: str = "process") -> None:
+    """Until the process prints a line containing ``text`` on its stdout (opened with ``stdout=PIPE,
+    text=True``); its output keeps being drained afterwards so it never blocks on a full pipe."""
+    import threading
+
+    seen = threading.Event()
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if text in line:
+                seen.set()
+
+    threading.Thread(target=drain, daemon=True, name=f"drain-{proc.pid}").start()
+    deadline = time.monotonic() + timeout
+    while not seen.wait(0.2):
+        if proc.poll() is not None:
+            raise AssertionError(f"{name} exited with {proc.returncode} before printing {text!r}")
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{name} did not print {text!r} within {timeout:.0f} s")
+
+
 class Processes:
     """Every process started through it is stopped on exit, however the block ends::
 
