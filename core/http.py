@@ -62,6 +62,18 @@ def single_attempt() -> Iterator[None]:
         _single_attempt.reset(token)
 
 
+def task_retry_options(*, backoff: int, backoff_max: int, max_retries: int) -> dict[str, Any]:
+    """``shared_task`` options of a task that is the retry layer of its HTTP calls: a ``TransientError``
+    retries the whole task with exponential backoff and jitter (its HTTP calls make one attempt each)."""
+    return {
+        "autoretry_for": (TransientError,),
+        "retry_backoff": backoff,
+        "retry_backoff_max": backoff_max,
+        "retry_jitter": True,
+        "max_retries": max_retries,
+    }
+
+
 def task_started(task: Any = None, **_: Any) -> None:
     """Celery ``task_prerun``: a task with ``autoretry_for`` is the retry layer of its HTTP calls."""
     _single_attempt.set(bool(getattr(task, "autoretry_for", ())))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from core.exceptions import TransientError
+from core.http import task_retry_options
 from core.models import SyncRun
 
 from . import services
@@ -17,11 +18,7 @@ SYNC_SOFT_LIMIT = 6 * 3600
 @shared_task(
     name="vending.tasks.sync_run_execute",
     bind=True,
-    autoretry_for=(TransientError,),
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=8,
+    **task_retry_options(backoff=30, backoff_max=600, max_retries=8),
     soft_time_limit=SYNC_SOFT_LIMIT,
     time_limit=SYNC_SOFT_LIMIT + 120,
 )
