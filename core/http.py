@@ -178,14 +178,27 @@ class HttpClient:
             started = time.monotonic()
             try:
                 response = self.session.request(
-                    method, url, params=params, json=json, data=data, headers=headers, auth=auth,
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    auth=auth,
                     timeout=timeout or self.timeout,
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
                 elapsed = (time.monotonic() - started) * 1000
                 kind = "timeout" if isinstance(exc, requests.Timeout) else "connection error"
-                log.warning("%s %s %s -> %s after %.0f ms (attempt %d)", self.service, method,
-                            _loggable(url), kind, elapsed, attempt + 1)
+                log.warning(
+                    "%s %s %s -> %s after %.0f ms (attempt %d)",
+                    self.service,
+                    method,
+                    _loggable(url),
+                    kind,
+                    elapsed,
+                    attempt + 1,
+                )
                 # A POST that timed out may have been applied: repeat it only when it is safe.
                 if safe_to_repeat and attempt < retries:
                     self.sleep(self.retry.delay(attempt))
@@ -231,7 +244,9 @@ class HttpClient:
             return response.json()
         except ValueError as exc:
             raise IntegrationError(
-                f"{self.service} sent a body that is not JSON", service=self.service, permanent=False,
+                f"{self.service} sent a body that is not JSON",
+                service=self.service,
+                permanent=False,
                 status_code=response.status_code,
             ) from exc
 

@@ -44,7 +44,6 @@ class PaymentAccountForm(SecretsKeptForm):
         ]
 
 
-
 @admin.register(PaymentAccount)
 class PaymentAccountAdmin(admin.ModelAdmin):
     form = PaymentAccountForm
@@ -97,8 +96,17 @@ class TmetrAccountAdmin(admin.ModelAdmin):
 class DeviceForm(forms.ModelForm):
     class Meta:
         model = Device
-        fields = ["merchant", "code", "name", "location", "channel", "external_id", "provider", "ack_timeout_seconds",
-                  "is_active"]
+        fields = [
+            "merchant",
+            "code",
+            "name",
+            "location",
+            "channel",
+            "external_id",
+            "provider",
+            "ack_timeout_seconds",
+            "is_active",
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -114,8 +122,17 @@ class DeviceForm(forms.ModelForm):
 class DrinkForm(forms.ModelForm):
     class Meta:
         model = Drink
-        fields = ["merchant", "device", "name", "external_id", "price_small", "price_medium", "price_big", "vat_code",
-                  "is_active"]
+        fields = [
+            "merchant",
+            "device",
+            "name",
+            "external_id",
+            "price_small",
+            "price_medium",
+            "price_big",
+            "vat_code",
+            "is_active",
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -12,7 +12,8 @@ from .models import VendistaAccount
 
 def demo_setup(*, merchant: Merchant) -> list[str]:
     account, _ = VendistaAccount.objects.get_or_create(
-        merchant=merchant, name="Vendista sandbox",
+        merchant=merchant,
+        name="Vendista sandbox",
         defaults={"login": DEMO_LOGIN, "password": DEMO_PASSWORD, "rate_per_second": 5.0},
     )
     accounts = reverse("admin:vending_vendistaaccount_changelist")

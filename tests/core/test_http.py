@@ -18,9 +18,14 @@ def echo(sandbox: Callable[[EchoSimulator], SandboxServer]) -> SandboxServer:
 
 
 def _client(server: SandboxServer, sleeps: list[float], **kwargs: object) -> HttpClient:
-    return HttpClient(service="echo", base_url=server.url, timeout=(1.0, 1.0),
-                      retry=RetryPolicy(max_retries=3, backoff_base=0.1, backoff_max=2.0),
-                      sleep=sleeps.append, **kwargs)  # type: ignore[arg-type]
+    return HttpClient(
+        service="echo",
+        base_url=server.url,
+        timeout=(1.0, 1.0),
+        retry=RetryPolicy(max_retries=3, backoff_base=0.1, backoff_max=2.0),
+        sleep=sleeps.append,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
@@ -73,16 +78,18 @@ def test_retry_after_header_is_a_floor_for_the_wait(echo: SandboxServer) -> None
 
 def test_hanging_server_times_out(echo: SandboxServer) -> None:
     requests.post(f"{echo.url}/_sandbox/faults", json={"hang_next": 5, "hang_seconds": 5}, timeout=5)
-    client = HttpClient(service="echo", base_url=echo.url, timeout=(0.5, 0.3),
-                        retry=RetryPolicy(max_retries=1, backoff_base=0.01))
+    client = HttpClient(
+        service="echo", base_url=echo.url, timeout=(0.5, 0.3), retry=RetryPolicy(max_retries=1, backoff_base=0.01)
+    )
     with pytest.raises(TransientError, match="timeout"):
         client.get("/echo")
     assert echo.simulator.request_count == 2  # two bounded attempts, then it gave up (no wall-clock bound)
 
 
 def test_connection_refused_is_transient() -> None:
-    client = HttpClient(service="nowhere", base_url="http://127.0.0.1:9", timeout=(0.5, 0.5),
-                        retry=RetryPolicy(max_retries=0))
+    client = HttpClient(
+        service="nowhere", base_url="http://127.0.0.1:9", timeout=(0.5, 0.5), retry=RetryPolicy(max_retries=0)
+    )
     with pytest.raises(TransientError, match="connection error"):
         client.get("/x")
 
@@ -136,8 +143,10 @@ def test_tbank_and_tmetr_clients_reuse_their_service_connection_pool(settings) -
     settings.TBANK_API_URL = "http://127.0.0.1:9/tbank"
     first, second = TBankClient(terminal_key="k", password="p"), TBankClient(terminal_key="k2", password="p2")
     assert first.http is second.http and first.http.session is second.http.session
-    assert TmetrClient(base_url="http://127.0.0.1:9/t", token="a").http is TmetrClient(
-        base_url="http://127.0.0.1:9/t", token="b").http
+    assert (
+        TmetrClient(base_url="http://127.0.0.1:9/t", token="a").http
+        is TmetrClient(base_url="http://127.0.0.1:9/t", token="b").http
+    )
 
 
 def test_http_max_retries_setting_is_the_default(echo: SandboxServer, settings) -> None:
@@ -156,8 +165,13 @@ def test_inside_a_task_with_autoretry_http_calls_are_single_attempts(echo: Sandb
     """Celery is the one retry layer of such a task: no inner retries multiplied by task retries."""
     from config.celery import app
 
-    client = HttpClient(service="echo", base_url=echo.url, timeout=(1.0, 1.0),
-                        retry=RetryPolicy(max_retries=3, backoff_base=0.0), sleep=lambda _: None)
+    client = HttpClient(
+        service="echo",
+        base_url=echo.url,
+        timeout=(1.0, 1.0),
+        retry=RetryPolicy(max_retries=3, backoff_base=0.0),
+        sleep=lambda _: None,
+    )
 
     @app.task(name="tests.http.with_autoretry", autoretry_for=(TransientError,), max_retries=0)
     def with_autoretry() -> None:

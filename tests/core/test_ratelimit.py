@@ -64,8 +64,14 @@ def test_two_processes_share_one_limit() -> None:
     key, rate, duration = f"test:{uuid.uuid4()}", 12.0, 3.0
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "REDIS_URL": settings.REDIS_URL}
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, key, str(rate), str(duration)], cwd=ROOT, env=env,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, key, str(rate), str(duration)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(2)
     ]
     try:

@@ -11,10 +11,14 @@ from payments.services.transitions import TERMINAL, TRANSITIONS, TransitionNotAl
 from tests.factories import OrderFactory
 
 ALLOWED = {
-    ("created", "pending"), ("created", "not_paid"),
-    ("pending", "paid"), ("pending", "not_paid"),
-    ("paid", "make_pending"), ("paid", "failed"),
-    ("make_pending", "successful"), ("make_pending", "failed"),
+    ("created", "pending"),
+    ("created", "not_paid"),
+    ("pending", "paid"),
+    ("pending", "not_paid"),
+    ("paid", "make_pending"),
+    ("paid", "failed"),
+    ("make_pending", "successful"),
+    ("make_pending", "failed"),
 }
 ALL = [s.value for s in OrderStatus]
 
