@@ -17,14 +17,15 @@ def _most_in_one_second(times: list[float]) -> int:
     return max((sum(1 for t in times if start <= t < start + 1.0) for start in times), default=0)
 
 
-@override_settings(VENDISTA_PAGE_SIZE=10, VENDISTA_INGEST_BATCH=20)
 def test_a_sync_keeps_to_the_accounts_rate_at_the_provider(vendista, make_account) -> None:
     sim, _ = vendista(total=120, terminals=2, start="2026-01-01T00:00:00", days=3)
     # The provider's own gateway refuses a 6th request within any second (429, counted as rejected).
     sim.faults.rate_limit_per_second = 5
     account = make_account(rate_per_second=4.0)
     services.account_limiter(account).reset()
-    run = services.transactions_sync(run=services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False))
+    # Entered after the fixture's own override so the two unwind in order (no leak into later tests).
+    with override_settings(VENDISTA_PAGE_SIZE=10, VENDISTA_INGEST_BATCH=20):
+        run = services.transactions_sync(run=services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False))
     assert run.status == SyncRun.Status.SUCCEEDED and run.items_done == 120
     times = sorted(sim._request_times)
     assert len(times) >= 12  # 12 pages (and the terminals)
