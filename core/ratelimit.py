@@ -83,8 +83,5 @@ class RateLimiter:
                 )
             time.sleep(wait)
 
-    def remaining(self) -> int:
-        return self.limiter.get_window_stats(self.item, self.key).remaining
-
     def reset(self) -> None:
         self.limiter.clear(self.item, self.key)

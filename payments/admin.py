@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -23,6 +24,7 @@ from .models import (
     TmetrAccount,
     WebhookDelivery,
 )
+from .services import catalog
 from .services.settlement import money_back, settlement_retry, stuck_settlements
 
 
@@ -91,8 +93,56 @@ class TmetrAccountAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class DeviceForm(forms.ModelForm):
+    class Meta:
+        model = Device
+        fields = [
+            "merchant",
+            "code",
+            "name",
+            "location",
+            "channel",
+            "external_id",
+            "provider",
+            "ack_timeout_seconds",
+            "is_active",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        catalog.device_check(
+            instance=self.instance,
+            merchant=data.get("merchant"),
+            channel=data.get("channel") or Device.Channel.TMETR,
+            external_id=data.get("external_id") or "",
+        )
+        return data
+
+
+class DrinkForm(forms.ModelForm):
+    class Meta:
+        model = Drink
+        fields = [
+            "merchant",
+            "device",
+            "name",
+            "external_id",
+            "price_small",
+            "price_medium",
+            "price_big",
+            "vat_code",
+            "is_active",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        catalog.drink_check_values(catalog.drink_values(None, data))
+        return data
+
+
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
+    form = DeviceForm
     list_display = ["name", "code", "merchant", "channel", "provider", "external_id", "is_active"]
     list_filter = ["is_active", "channel", "provider", "merchant"]
     search_fields = ["name", "code", "external_id"]
@@ -100,6 +150,7 @@ class DeviceAdmin(admin.ModelAdmin):
 
 @admin.register(Drink)
 class DrinkAdmin(admin.ModelAdmin):
+    form = DrinkForm
     list_display = [
         "name",
         "merchant",

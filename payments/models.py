@@ -86,9 +86,6 @@ class Size(models.TextChoices):
     BIG = "big", "Большой"
 
 
-SIZE_BY_INDEX = {0: Size.SMALL, 1: Size.MEDIUM, 2: Size.BIG}
-
-
 class Drink(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="drinks")
     device = models.ForeignKey(

@@ -12,16 +12,12 @@ from typing import Any
 
 from celery import shared_task
 
-from core.exceptions import TransientError
+from core.http import task_retry_options
 
 from .services import brew, orders, payments, settlement
 
 RETRY = {
-    "autoretry_for": (TransientError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 8,
+    **task_retry_options(backoff=2, backoff_max=300, max_retries=8),
     # Nobody waits for these results; storing them would also make every .delay() subscribe to a
     # Redis result channel (measurable on the webhook path, PERF-4).
     "ignore_result": True,
@@ -36,11 +32,7 @@ def brew_process_delivery(delivery_id: int) -> str:
 
 @shared_task(
     name="payments.tasks.brew_send",
-    autoretry_for=(TransientError,),
-    retry_backoff=1,
-    retry_backoff_max=10,
-    retry_jitter=True,
-    max_retries=5,
+    **task_retry_options(backoff=1, backoff_max=10, max_retries=5),
     ignore_result=True,
 )
 def brew_send(command_id: int) -> str:

@@ -28,28 +28,26 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _free_sandbox_base() -> int:
-    """A base port whose every simulator port is free now, below Linux's ephemeral range (32768+), so
-    no outgoing connection of this busy machine can take one of them before the sandbox binds it."""
+def _free_ports() -> tuple[int, int, int]:
+    """(sandbox base, web port, Redis port): one range whose every port is free now, below Linux's
+    ephemeral range (32768+). A port picked by binding to 0 comes from the ephemeral range and, once
+    released, any outgoing connection of this busy machine may take it before the stack binds it;
+    a port below that range can only be taken by a listener."""
     from sandbox.registry import simulators
 
     offsets = [spec.port_offset for spec in simulators()]
+    top = max(offsets, default=0)
+    wanted = [*offsets, top + 1, top + 2]
     for _ in range(200):
-        base = random.randint(20000, 32000)
+        base = random.randint(20000, 32000 - top - 3)
         try:
-            for offset in offsets:
+            for offset in wanted:
                 with socket.socket() as sock:
                     sock.bind(("127.0.0.1", base + offset))
         except OSError:
             continue
-        return base
-    raise RuntimeError("no free sandbox port range")
+        return base, base + top + 1, base + top + 2
+    raise RuntimeError("no free port range below the ephemeral range")
 
 
 def _buy(base: str, code: str, pay_button: str) -> dict:
@@ -77,14 +75,14 @@ def _buy(base: str, code: str, pay_button: str) -> dict:
 
 
 def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
-    web_port, redis_port = _free_port(), _free_port()
+    sandbox_base, web_port, redis_port = _free_ports()
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env.update({
         "LOCAL_PGDATA": str(tmp_path / "pgdata"),
         "WEB_BIND": f"127.0.0.1:{web_port}",
         "LOCAL_REDIS_PORT": str(redis_port),
-        "SANDBOX_BASE_PORT": str(_free_sandbox_base()),
+        "SANDBOX_BASE_PORT": str(sandbox_base),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
         "MQTT_TOPIC_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}",
     })

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ from core.exceptions import IntegrationError, TransientError
 
 SERVICE = "yookassa"
 _config_lock = threading.Lock()
+# A shorter timeout for one call (the webhook path), read by the session of the calling thread.
+_call_timeout: contextvars.ContextVar[float | None] = contextvars.ContextVar("yookassa_call_timeout", default=None)
 
 
 class _BoundedSession(requests.Session):
@@ -39,6 +42,9 @@ class _BoundedSession(requests.Session):
         self.mount("https://", HTTPAdapter(max_retries=0))
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        override = _call_timeout.get()
+        if override is not None:
+            kwargs["timeout"] = override
         kwargs.setdefault("timeout", self._timeout)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout
@@ -179,8 +185,13 @@ class YooKassaClient:
         request = PaymentRequest(params)
         return _payment(self._call(HttpVerb.POST, "/payments", body=request, key=f"yk-create-{order_id}"))
 
-    def get_payment(self, payment_id: str) -> YkPayment:
-        return _payment(self._call(HttpVerb.GET, f"/payments/{payment_id}"))
+    def get_payment(self, payment_id: str, *, timeout: float | None = None) -> YkPayment:
+        """``timeout`` (seconds) bounds this one call (the SDK makes a single attempt: ``max_attempts=1``)."""
+        token = _call_timeout.set(timeout)
+        try:
+            return _payment(self._call(HttpVerb.GET, f"/payments/{payment_id}"))
+        finally:
+            _call_timeout.reset(token)
 
     def capture(self, payment_id: str, *, amount: int, key: str) -> YkPayment:
         body = {"amount": _money(amount)}

@@ -19,36 +19,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
-from core.transitions import StateTable
 from payments.clients import mqtt
 from payments.models import BrewCommand, Device, OrderStatus, Payment
 
 from .settlement import capture_start, money_back
 from .tmetr_auth import tmetr_client
-from .transitions import order_transition
+from .transitions import BREW_STATUS, order_transition
 
 log = logging.getLogger("payments")
 Status = BrewCommand.Status
-
-# The command's states (core.transitions). ``sending → sending`` is a resend, allowed on MQTT only
-# (see the module's docstring). The writes below are single conditional UPDATEs on the hot path
-# (PERF-4); their source states are taken from this table.
-BREW_STATUS = StateTable(
-    BrewCommand,
-    "status",
-    {
-        Status.QUEUED: {Status.SENDING, Status.DONE, Status.FAILED},
-        Status.SENDING: {Status.SENDING, Status.SENT, Status.DONE, Status.FAILED},
-        Status.SENT: {Status.DONE, Status.FAILED},
-        Status.DONE: set(),
-        Status.FAILED: set(),
-    },
-)
-
 
 def _timeout(device: Device) -> int:
     return device.ack_timeout_seconds or settings.BREW_ACK_TIMEOUT_SECONDS
@@ -70,8 +53,9 @@ def brew_claim(*, command: BrewCommand, now: datetime | None = None) -> bool:
         from_=[Status.QUEUED, Status.SENDING] if command.channel == Device.Channel.MQTT else Status.QUEUED,
     )
     with transaction.atomic(savepoint=False):
-        claimed = BrewCommand.objects.filter(pk=command.pk, status__in=claimable).update(
-            status=Status.SENDING, attempts=F("attempts") + 1, sent_at=now, deadline=deadline
+        claimed = BREW_STATUS.move(
+            pk=command.pk, to=Status.SENDING, from_=claimable,
+            attempts=F("attempts") + 1, sent_at=now, deadline=deadline,
         )
         if not claimed:
             return False
@@ -124,11 +108,11 @@ def brew_publish(*, command: BrewCommand) -> str:
 
 
 def _mark_published(command_id: int) -> None:
-    """One UPDATE: the publish time always; sending → sent unless an acknowledgement already moved it on."""
-    BrewCommand.objects.filter(pk=command_id).update(
-        published_at=timezone.now(),
-        status=Case(When(status=Status.SENDING, then=Value(Status.SENT)), default=F("status")),
-    )
+    """The publish time always; sending → sent unless an acknowledgement already moved it on (then the
+    state is left alone and only the time is written: a second UPDATE, on that race only)."""
+    now = timezone.now()
+    if not BREW_STATUS.move(pk=command_id, to=Status.SENT, from_=Status.SENDING, published_at=now):
+        BrewCommand.objects.filter(pk=command_id).update(published_at=now)
 
 
 def brew_ack(*, command_id: str, status: str, error: str = "") -> str:
@@ -148,10 +132,9 @@ def brew_ack(*, command_id: str, status: str, error: str = "") -> str:
 def brew_finish(*, command_id: int, ok: bool, error: str = "", published: bool = False) -> str:
     now = timezone.now()
     with transaction.atomic():
-        finished = BrewCommand.objects.filter(
-            pk=command_id, status__in=BREW_STATUS.sources(Status.DONE if ok else Status.FAILED)
-        ).update(
-            status=Status.DONE if ok else Status.FAILED,
+        finished = BREW_STATUS.move(
+            pk=command_id,
+            to=Status.DONE if ok else Status.FAILED,
             finished_at=now,
             error=error[:1000],
             **({"published_at": now} if published else {}),

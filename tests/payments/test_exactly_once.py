@@ -27,6 +27,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def all_deliveries_processed() -> bool:
+    """Every stored notification has been applied or ignored: nothing more can start a brew."""
+    return WebhookDelivery.objects.exists() and not WebhookDelivery.objects.filter(processed_at__isnull=True).exists()
+
+
+def deadline_passed(order: Order) -> bool:
+    return BrewCommand.objects.filter(order=order, deadline__lt=timezone.now()).exists()
+
+
 def status_of(order: Order) -> str:
     return Order.objects.values_list("status", flat=True).get(pk=order.pk)
 
@@ -86,7 +95,8 @@ def test_out_of_order_and_mixed_events_concurrently(live_server, shop, sims, mac
     for t in threads:
         t.join(60)
     wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order")
-    time.sleep(1)
+    wait_for(all_deliveries_processed, what="every delivery processed")
+    wait_for(lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="kept")
     assert len(machine.brewed) == 1 and not Refund.objects.exists()
 
 
@@ -123,7 +133,7 @@ def test_brew_failure_or_silence_gives_money_back(live_server, shop, sims, machi
     assert requests.post(f"{live_server.url}/webhooks/yookassa/", json=body, timeout=30).status_code == 200
     if mode == "silence":
         wait_for(lambda: BrewCommand.objects.filter(order=order, status="sent").exists(), what="command sent")
-        time.sleep(2.5)
+        wait_for(lambda: deadline_passed(order), what="the acknowledgement deadline")
         from payments.tasks import brews_fail_late
 
         assert brews_fail_late.delay().get(timeout=20) == 1  # the periodic sweep
@@ -157,7 +167,7 @@ def test_tbank_one_stage_duplicates_brew_once_and_keep_the_money(live_server, sh
     assert answers == ["OK"] * 20
     wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order")
     wait_for(lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="kept")
-    time.sleep(1)
+    wait_for(all_deliveries_processed, what="every delivery processed")
     assert len(sims.tmetr.state["made"]) == 1 and len(sims.tmetr.state["commands"]) == 1
     assert not Refund.objects.exists()
     assert WebhookDelivery.objects.count() == 2  # AUTHORIZED and CONFIRMED, each stored once

@@ -150,10 +150,6 @@ class RawTransactionPage:
     body: str
     items_count: int | None
 
-    def envelope_int(self, key: str) -> int | None:
-        match = _ENVELOPE_INT[key].search(self.body)
-        return int(match.group(1)) if match else None
-
 
 def is_last_page(*, page_number: int, items_per_page: int, items_count: int, n_items: int, requested_size: int) -> bool:
     if n_items < requested_size:
