@@ -144,6 +144,12 @@ class HttpClient:
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
+    def retries_allowed(self, max_retries: int | None = None) -> int:
+        """How many times a failed call may be repeated here: 0 inside a task that is the retry layer."""
+        if _single_attempt.get():
+            return 0
+        return self.retry.retries if max_retries is None else max_retries
+
     def request(
         self,
         method: str,
@@ -167,9 +173,7 @@ class HttpClient:
         method = method.upper()
         url = self.url(path)
         safe_to_repeat = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        retries = self.retry.retries if max_retries is None else max_retries
-        if _single_attempt.get():
-            retries = 0
+        retries = self.retries_allowed(max_retries)
         accepted = set(ok_statuses) if ok_statuses is not None else None
         attempt = 0
         while True:

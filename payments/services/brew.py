@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -131,14 +132,11 @@ def brew_ack(*, command_id: str, status: str, error: str = "") -> str:
 
 def brew_finish(*, command_id: int, ok: bool, error: str = "", published: bool = False) -> str:
     now = timezone.now()
+    fields: dict[str, Any] = {"finished_at": now, "error": error[:1000]}
+    if published:
+        fields["published_at"] = now
     with transaction.atomic():
-        finished = BREW_STATUS.move(
-            pk=command_id,
-            to=Status.DONE if ok else Status.FAILED,
-            finished_at=now,
-            error=error[:1000],
-            **({"published_at": now} if published else {}),
-        )
+        finished = BREW_STATUS.move(pk=command_id, to=Status.DONE if ok else Status.FAILED, **fields)
         if not finished:
             return "noop"
         command = BrewCommand.objects.select_related("order").get(pk=command_id)

@@ -225,7 +225,7 @@ class VendistaClient:
                                                status_code=exc.status_code) from exc
                 raise
             if _looks_like_html(response):
-                if html_attempt < self.http.retry.max_retries:
+                if html_attempt < self.http.retries_allowed():
                     self.http.sleep(self.http.retry.delay(html_attempt))
                     html_attempt += 1
                     continue
