@@ -9,7 +9,6 @@ business outcomes such as an expired order, so the provider stops redelivering.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core import jsonsafe
 from core.exceptions import IntegrationError, TransientError
 
 from .clients import tbank as tbank_client
@@ -53,8 +53,8 @@ def _account(payment: Payment) -> PaymentAccount | None:
 
 def _body(request: HttpRequest) -> dict[str, Any] | None:
     try:
-        data = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
+        data = jsonsafe.loads(request.body or b"null")
+    except ValueError:  # jsonsafe raises only ValueError: malformed, not UTF-8, too deep
         return None
     return data if isinstance(data, dict) and not _has_nul(data) else None
 

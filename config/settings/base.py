@@ -122,6 +122,10 @@ WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 MEDIA_URL = "/media/"
 
+# Largest request body the site reads (webhooks, API JSON, form fields), in bytes. No provider
+# notification or owner request comes near it; larger bodies are refused with 400/413 before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -12,6 +12,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from core.api.tenancy import MerchantScopedMixin
 from core.models import Membership, SyncRun
@@ -19,6 +20,9 @@ from core.models import Membership, SyncRun
 
 class TokenView(ObtainAuthToken):
     """POST username + password → {"token": "..."}; send it as `Authorization: Token <token>`."""
+
+    # ObtainAuthToken pins DRF's own parsers; use the project's (core.jsonsafe: deep JSON is a 400).
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     @extend_schema(
         request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
