@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as paho
 from django.conf import settings
 
+from core import jsonsafe
 from core.exceptions import TransientError
 
 SERVICE = "mqtt"
@@ -125,19 +126,21 @@ def publish_command(*, device_id: str, command_id: str, order_id: str, drink: st
 
 
 def parse_ack(topic: str, payload: bytes) -> Ack | None:
+    """``<prefix>/<device>/events/ack`` + ``{"command_id": "...", "status": "...", "error": "..."}``;
+    None for anything else (the device id comes from the topic, never from the payload)."""
     parts = topic.split("/")
-    if len(parts) < 4 or parts[-2:] != ["events", "ack"]:
+    if len(parts) < 4 or parts[-2:] != ["events", "ack"] or not parts[-3]:
         return None
     try:
-        data = json.loads(payload)
-        return Ack(
-            device_id=parts[-3],
-            command_id=str(data["command_id"]),
-            status=str(data["status"]),
-            error=str(data.get("error") or ""),
-        )
-    except (ValueError, KeyError, TypeError):
+        data = jsonsafe.loads(payload)
+    except ValueError:
         return None
+    if not isinstance(data, dict) or not isinstance(data.get("command_id"), str) or not isinstance(
+        data.get("status"), str
+    ):
+        return None
+    return Ack(device_id=parts[-3], command_id=data["command_id"], status=data["status"],
+               error=str(data.get("error") or ""))
 
 
 def listen(
