@@ -57,6 +57,8 @@ def main() -> int:
     os.chdir(ROOT)
     env = os.environ
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    # A development run: DEBUG defaults to off everywhere else (PLAT-13).
+    env.setdefault("DEBUG", "1")
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHON"] = sys.executable
     redis_process = None

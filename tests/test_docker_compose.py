@@ -114,6 +114,11 @@ def test_broker_authenticates_and_is_not_published_on_public_interfaces(compose:
     assert "deploy/mosquitto.passwd" in (ROOT / ".gitignore").read_text()
 
 
-def test_no_data_service_is_published(compose: dict) -> None:
+def test_no_service_is_published_beyond_the_hosts_loopback(compose: dict) -> None:
     for name in ("postgres", "redis"):
         assert not compose["services"][name].get("ports"), name
+    for name, svc in compose["services"].items():
+        assert all(host == "127.0.0.1" for host in _published_interfaces(svc)), (name, svc.get("ports"))
+    # X-Forwarded-Proto is trusted only because web is reachable through the host's proxy alone.
+    assert compose["services"]["web"]["environment"]["SECURE_PROXY_SSL_HEADER_TRUSTED"].startswith(
+        "${SECURE_PROXY_SSL_HEADER_TRUSTED:-1")

@@ -46,3 +46,27 @@ def test_drf_parser_answers_parse_error() -> None:
     with pytest.raises(ParseError):  # NaN is not JSON (DRF's STRICT_JSON)
         jsonsafe.JSONParser().parse(io.BytesIO(b'{"a": NaN}'), "application/json", {})
     assert jsonsafe.JSONParser().parse(io.BytesIO(b'{"a": 1}'), "application/json", {}) == {"a": 1}
+
+
+def test_every_api_view_parses_json_through_jsonsafe() -> None:
+    """A view that pins DRF's own JSONParser (as ObtainAuthToken does) would bring the 500 back."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+    from rest_framework import parsers
+
+    def views(patterns):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from views(p.url_patterns)
+            elif isinstance(p, URLPattern):
+                yield p.callback
+
+    checked = 0
+    for callback in views(get_resolver().url_patterns):
+        cls = getattr(callback, "cls", None)
+        if cls is None:
+            continue
+        classes = list(cls.parser_classes)
+        json_parsers = [c for c in classes if issubclass(c, parsers.JSONParser)]
+        assert all(issubclass(c, jsonsafe.JSONParser) for c in json_parsers), (cls, classes)
+        checked += 1
+    assert checked > 3
