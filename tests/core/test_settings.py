@@ -121,7 +121,9 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
 
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT, timeout=120,
-        env={**CLEAN, "DJANGO_SETTINGS_MODULE": "config.settings.base", "SECRET_KEY": secrets.token_urlsafe(50),
+        # Only what a deployment has: nothing the test run itself set (e.g. Playwright's DJANGO_ALLOW_ASYNC_UNSAFE).
+        env={**{k: v for k, v in CLEAN.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")},
+             "DJANGO_SETTINGS_MODULE": "config.settings.base", "SECRET_KEY": secrets.token_urlsafe(50),
              "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()},
         capture_output=True, text=True,
     )
