@@ -35,7 +35,7 @@ test: venv-dev
 lint: venv-dev check-deploy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run  # a development command: the dev settings
 	$(VENV)/bin/mypy config core sandbox payments vending
 
 # Django's deployment checks on the production settings (DEBUG off, every default as shipped), with
