@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 # pytest-xdist workers; each gets its own test database and Redis database.
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint bench venv venv-dev clean
+.PHONY: run test lint check-deploy bench venv venv-dev clean
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -33,11 +33,19 @@ run: venv
 test: venv-dev
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-lint: venv-dev
+lint: venv-dev check-deploy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check . || true
-	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run  # a development command: the dev settings
 	$(VENV)/bin/mypy config core sandbox payments vending
+
+# Django's deployment checks on the production settings (DEBUG off, every default as shipped), with
+# a throwaway SECRET_KEY and encryption key made for this run only; any warning fails (PLAT-13).
+check-deploy: venv
+	DJANGO_SETTINGS_MODULE=config.settings.base DEBUG=0 \
+	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	FIELD_ENCRYPTION_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+	$(PY) manage.py check --deploy --fail-level WARNING
 
 bench: venv-dev
 	$(PY) -m pytest tests/bench -p tests.bootstrap -p no:xdist -s -o addopts="" $(PYTEST_ARGS)

@@ -9,7 +9,6 @@ business outcomes such as an expired order, so the provider stops redelivering.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -17,6 +16,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+
+from core import jsonsafe
 
 from .clients import tbank as tbank_client
 from .clients import yookassa as yk_client
@@ -43,8 +44,8 @@ def _reject(status: int, reason: str, request: HttpRequest, provider: str) -> Js
 
 def _body(request: HttpRequest) -> dict[str, Any] | None:
     try:
-        data = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
+        data = jsonsafe.loads(request.body or b"null")
+    except ValueError:  # jsonsafe raises only ValueError: malformed, not UTF-8, too deep
         return None
     return data if isinstance(data, dict) and not _has_nul(data) else None
 

@@ -75,7 +75,9 @@ def main() -> int:
     os.chdir(ROOT)
     env = os.environ
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-    env.setdefault("DEBUG", "1")  # a local demo: development keys, static files from the app directories
+    # A local demo: development keys, static files from the app directories. DEBUG defaults to off
+    # everywhere else (PLAT-13).
+    env.setdefault("DEBUG", "1")
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHON"] = sys.executable
     started: list[Any] = []

@@ -67,3 +67,35 @@ def test_no_server_error_anywhere(api_schema: Any, token_header: dict[str, str])
             _check(case, token_header)
 
         run()
+
+
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError on it (REL-3)
+
+
+def test_hostile_json_bodies_are_400_on_every_operation(api_schema: Any, token_header: dict[str, str]) -> None:
+    """Every operation that takes a body, plus the no-login token endpoint: a 100,000-deep JSON body
+    is a 400, an over-limit body a 400 (or 413) — in the JSON error shape, never a 500."""
+    from django.conf import settings as django_settings
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=token_header["Authorization"])
+    targets = {("POST", "/api/v1/auth/token/")}
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        if operation.method.upper() in ("POST", "PUT", "PATCH"):
+            path = operation.path
+            for name in operation.path_parameters:
+                path = path.replace("{" + name.name + "}", "1")
+            targets.add((operation.method.upper(), path))
+    assert len(targets) > 1, targets
+    too_large = b'{"a": "' + b"x" * django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE + b'"}'
+    for method, path in sorted(targets):
+        for body, expected in ((DEEP_JSON, {400, 404}), (too_large, {400, 413, 404})):
+            response = client.generic(method, path, body, content_type="application/json")
+            assert response.status_code in expected, (method, path, len(body), response.status_code)
+            error = response.json()["error"]
+            assert {"code", "message"} <= set(error), (method, path, error)
+    # Unauthenticated too: the token endpoint parses the body before any login.
+    anonymous = Client()
+    response = anonymous.post("/api/v1/auth/token/", DEEP_JSON, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"

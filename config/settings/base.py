@@ -9,7 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .env import BASE_DIR, env
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless turned on: `make run` (scripts/dev.py) sets DEBUG=1; production never has to (PLAT-13).
+DEBUG = env.bool("DEBUG", default=False)
 
 # Secrets have no default once DEBUG is off, so a bad deploy fails at start.
 if DEBUG:
@@ -109,6 +110,10 @@ WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 MEDIA_URL = "/media/"
 
+# Largest request body the site reads (webhooks, API JSON, form fields), in bytes. No provider
+# notification or owner request comes near it; larger bodies are refused with 400/413 before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -116,10 +121,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+# HTTPS (PLAT-13). Production defaults are the safe ones; `manage.py check --deploy` is clean with
+# them (make lint, CI). Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it
+# from clients), set SECURE_PROXY_SSL_HEADER_TRUSTED=1 so Django sees those requests as HTTPS.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Health probes of the orchestrator / load balancer come over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+if env.bool("SECURE_PROXY_SSL_HEADER_TRUSTED", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+# Off by default: asking browsers to preload HSTS is a commitment for the whole domain that only its
+# owner can make (hstspreload.org). Until then Django's check for it (security.W021) is silenced.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 
 LOGGING = {
     "version": 1,

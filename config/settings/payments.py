@@ -7,6 +7,9 @@ from .env import env
 # MQTT brew channel: commands on <prefix>/<device>/commands, acks on <prefix>/<device>/events/ack.
 MQTT_TOPIC_PREFIX = env("MQTT_TOPIC_PREFIX", default="devices")
 MQTT_CLIENT_ID_PREFIX = env("MQTT_CLIENT_ID_PREFIX", default="merchant-ops")
+# The ack listener's fixed client id: its persistent broker session keeps the acknowledgements sent
+# while it is down. Empty = "<MQTT_CLIENT_ID_PREFIX>-listener-<MQTT_TOPIC_PREFIX>".
+MQTT_LISTENER_CLIENT_ID = env("MQTT_LISTENER_CLIENT_ID", default="")
 # How long a device may take to acknowledge "done" before the command counts as failed (PAY-6).
 BREW_ACK_TIMEOUT_SECONDS = env.int("BREW_ACK_TIMEOUT_SECONDS", default=120)
 # YooKassa SDK calls are bounded by this (the SDK itself sets no timeout).

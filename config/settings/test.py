@@ -13,7 +13,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.fernet import Fernet
 
+# DEBUG off, as in production: the tests run the production code paths (the default is off too;
+# tests/core/test_settings.py proves it). Only HTTPS is left out: test servers speak plain HTTP on
+# loopback (set here, so the servers the tests start inherit it).
 os.environ.setdefault("DEBUG", "0")
+for _name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+    os.environ.setdefault(_name, "0")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 # Fresh keys per test process (inherited by the workers it starts); none is written anywhere.
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())

@@ -6,19 +6,23 @@ from typing import Any
 
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, viewsets
+from rest_framework import parsers, serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core import jsonsafe
 from core.api.tenancy import MerchantScopedMixin
 from core.models import Membership, SyncRun
 
 
 class TokenView(ObtainAuthToken):
     """POST username + password → {"token": "..."}; send it as `Authorization: Token <token>`."""
+
+    # ObtainAuthToken pins DRF's own parsers; the same, with the JSON one from core.jsonsafe (REL-3).
+    parser_classes = (parsers.FormParser, parsers.MultiPartParser, jsonsafe.JSONParser)
 
     @extend_schema(
         request=inline_serializer("TokenRequest", {"username": serializers.CharField(),

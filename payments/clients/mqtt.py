@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import uuid
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as paho
 from django.conf import settings
 
+from core import jsonsafe
 from core.exceptions import TransientError
 from core.mqtt_reconnect import keep_reconnecting
 
@@ -55,9 +57,23 @@ def _nodelay(client: paho.Client) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]
 
 
-def new_client(role: str) -> paho.Client:
+def listener_client_id(prefix: str | None = None) -> str:
+    """The ack listener's fixed client id: MQTT_LISTENER_CLIENT_ID, or one per topic prefix (so two
+    deployments sharing a broker under different prefixes never take over each other's session)."""
+    if settings.MQTT_LISTENER_CLIENT_ID:
+        return str(settings.MQTT_LISTENER_CLIENT_ID)
+    topic_prefix = re.sub(r"[^0-9A-Za-z_-]", "-", prefix or settings.MQTT_TOPIC_PREFIX)
+    return f"{settings.MQTT_CLIENT_ID_PREFIX}-listener-{topic_prefix}"
+
+
+def new_client(role: str, *, session_id: str | None = None) -> paho.Client:
+    """A client with a random id and a clean session; with ``session_id``, that fixed id and a
+    persistent session (clean_session=False): the broker keeps its QoS 1 subscriptions and queues
+    their messages while it is disconnected."""
     client = paho.Client(
-        paho.CallbackAPIVersion.VERSION2, client_id=f"{settings.MQTT_CLIENT_ID_PREFIX}-{role}-{uuid.uuid4().hex[:10]}"
+        paho.CallbackAPIVersion.VERSION2,
+        client_id=session_id or f"{settings.MQTT_CLIENT_ID_PREFIX}-{role}-{uuid.uuid4().hex[:10]}",
+        clean_session=session_id is None,
     )
     _, _, user, password = broker()
     if user:
@@ -126,19 +142,21 @@ def publish_command(*, device_id: str, command_id: str, order_id: str, drink: st
 
 
 def parse_ack(topic: str, payload: bytes) -> Ack | None:
+    """``<prefix>/<device>/events/ack`` + ``{"command_id": "...", "status": "...", "error": "..."}``;
+    None for anything else (the device id comes from the topic, never from the payload)."""
     parts = topic.split("/")
-    if len(parts) < 4 or parts[-2:] != ["events", "ack"]:
+    if len(parts) < 4 or parts[-2:] != ["events", "ack"] or not parts[-3]:
         return None
     try:
-        data = json.loads(payload)
-        return Ack(
-            device_id=parts[-3],
-            command_id=str(data["command_id"]),
-            status=str(data["status"]),
-            error=str(data.get("error") or ""),
-        )
-    except (ValueError, KeyError, TypeError):
+        data = jsonsafe.loads(payload)
+    except ValueError:
         return None
+    if not isinstance(data, dict) or not isinstance(data.get("command_id"), str) or not isinstance(
+        data.get("status"), str
+    ):
+        return None
+    return Ack(device_id=parts[-3], command_id=data["command_id"], status=data["status"],
+               error=str(data.get("error") or ""))
 
 
 def listen(
@@ -148,8 +166,14 @@ def listen(
     prefix: str | None = None,
     ready: threading.Event | None = None,
 ) -> None:
-    """Block, delivering every acknowledgement to ``on_ack`` until ``stop`` is set (QoS 1, persistent)."""
-    client = new_client("listener")
+    """Block, delivering every acknowledgement to ``on_ack`` until ``stop`` is set.
+
+    Persistent session (fixed client id, clean_session=False) and a QoS 1 subscription: the
+    acknowledgements devices publish while the listener is down (a restart, a deploy) are queued
+    by the broker and delivered when it reconnects, instead of being lost and the drink refunded
+    by the late-ack sweep. Run one listener per client id: a second one takes the session over.
+    """
+    client = new_client("listener", session_id=listener_client_id(prefix))
     topic = ack_topic_filter(prefix)
 
     def on_connect(c: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:

@@ -15,6 +15,7 @@ what the channel promises (API_CONTRACTS.md):
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,17 +117,38 @@ def _mark_published(command_id: int) -> None:
         BrewCommand.objects.filter(pk=command_id).update(published_at=now)
 
 
-def brew_ack(*, command_id: str, status: str, error: str = "") -> str:
-    """An acknowledgement from the device (through the MQTT listener). QoS 1 may deliver it twice."""
-    command = BrewCommand.objects.filter(command_id=command_id).first()
-    if command is None:
-        log.warning("ack for unknown command %s", command_id)
+def brew_ack(*, device_id: str, command_id: str, status: str, error: str = "") -> str:
+    """An acknowledgement from a device (through the MQTT listener). QoS 1 may deliver it twice.
+
+    It counts only when it arrives on the ack topic of the device the command was sent to
+    (``device_id`` is the topic's device segment, which the broker's ACL binds to the device's login)
+    and echoes the id of a command already sent over MQTT. Anything else — an unknown or malformed
+    id, another device's topic, a command not yet sent — is logged and changes nothing (PAY-6).
+    A ``failed`` after ``done`` (or the reverse) finds the command finished: ``brew_finish`` is a no-op.
+    """
+    try:
+        command_uuid = uuid.UUID(str(command_id))
+    except ValueError:
+        log.warning("ack with a malformed command id %.64r on device topic %.64r: ignored", command_id, device_id)
         return "unknown"
+    command = (BrewCommand.objects.select_related("order__device").filter(command_id=command_uuid).first())
+    if command is None:
+        log.warning("ack for unknown command %s on device topic %.64r: ignored", command_uuid, device_id)
+        return "unknown"
+    device = command.order.device
+    if command.channel != Device.Channel.MQTT or device_id != (device.external_id or device.code):
+        log.warning("ack for command %s arrived on device topic %.64r, not on its device's (%s): ignored",
+                    command_uuid, device_id, device.pk)
+        return "wrong_device"
+    if command.status == Status.QUEUED:
+        log.warning("ack for command %s that was never sent: ignored", command_uuid)
+        return "not_sent"
     if status == "accepted":
         BrewCommand.objects.filter(pk=command.pk, accepted_at__isnull=True).update(accepted_at=timezone.now())
         return "accepted"
     if status in ("done", "failed"):
         return brew_finish(command_id=command.pk, ok=status == "done", error=error)
+    log.warning("ack for command %s with unknown status %.32r: ignored", command_uuid, status)
     return "ignored"
 
 

@@ -13,8 +13,12 @@ PLAT3_NAMES = [
     "KASPI_CABINET_URL", "KASPI_LOGIN_URL", "POSTER_API_URL", "POSTER_APP_ID", "POSTER_APP_SECRET",
     "POSTER_REDIRECT_URI", "CHROMIUM_EXECUTABLE",
 ]
+SECURITY_NAMES = [
+    "SECURE_SSL_REDIRECT", "SECURE_PROXY_SSL_HEADER_TRUSTED", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS",
+]
 CLEAN = {k: v for k, v in os.environ.items()
-         if k not in [*PLAT3_NAMES, "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"]}
+         if k not in [*PLAT3_NAMES, *SECURITY_NAMES, "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"]}
 
 
 def _settings_probe(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -88,3 +92,81 @@ def test_every_plat3_name_is_read_from_the_environment() -> None:
         expected = env["REDIS_URL"] if name == "CELERY_BROKER_URL" else env[name]  # broker defaults to REDIS_URL
         assert seen[name] == expected, name
     assert seen["ALLOWED_HOSTS"] == "a.example,b.example"
+
+
+def test_debug_is_off_unless_turned_on() -> None:
+    """Nothing set: DEBUG off, so the development SECRET_KEY (and the encryption key derived from it)
+    is never used — the app refuses to start instead (PLAT-13)."""
+    result = _settings_probe("print('started')")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    result = _settings_probe("from django.conf import settings as s; print(s.DEBUG)",
+                             SECRET_KEY="s" * 50, FIELD_ENCRYPTION_KEYS="x")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_production_defaults_are_https_only() -> None:
+    names = ["DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+             "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_PROXY_SSL_HEADER"]
+    probe = f"from django.conf import settings as s\nfor n in {names!r}: print(n, getattr(s, n, None))"
+    keys = {"SECRET_KEY": "s" * 50, "FIELD_ENCRYPTION_KEYS": "x"}
+    result = _settings_probe(probe, **keys)
+    assert result.returncode == 0, result.stderr
+    seen = dict(line.split(" ", 1) for line in result.stdout.strip().split("\n"))
+    assert seen == {"DEBUG": "False", "SECURE_SSL_REDIRECT": "True", "SECURE_HSTS_SECONDS": "31536000",
+                    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "True", "SESSION_COOKIE_SECURE": "True",
+                    "CSRF_COOKIE_SECURE": "True", "SECURE_PROXY_SSL_HEADER": "None"}
+    # Trusting X-Forwarded-Proto is a decision about the proxy in front, never a default.
+    result = _settings_probe(probe, SECURE_PROXY_SSL_HEADER_TRUSTED="1", SECURE_HSTS_SECONDS="600", **keys)
+    seen = dict(line.split(" ", 1) for line in result.stdout.strip().split("\n"))
+    assert seen["SECURE_PROXY_SSL_HEADER"] == "('HTTP_X_FORWARDED_PROTO', 'https')"
+    assert seen["SECURE_HSTS_SECONDS"] == "600"
+    # The development run turns it all off with DEBUG.
+    result = _settings_probe(probe, DEBUG="1")
+    seen = dict(line.split(" ", 1) for line in result.stdout.strip().split("\n"))
+    assert seen["DEBUG"] == "True" and seen["SECURE_SSL_REDIRECT"] == "False" and seen["SECURE_HSTS_SECONDS"] == "0"
+
+
+def test_check_deploy_is_clean_with_production_settings() -> None:
+    """The same command as `make check-deploy` (make lint, CI): no warning, nothing silenced but W021."""
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT, timeout=120,
+        # Only what a deployment has: nothing the test run itself set (e.g. Playwright's DJANGO_ALLOW_ASYNC_UNSAFE).
+        env={**{k: v for k, v in CLEAN.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")},
+             "DJANGO_SETTINGS_MODULE": "config.settings.base", "SECRET_KEY": secrets.token_urlsafe(50),
+             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()},
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues (1 silenced)" in result.stdout, result.stdout
+
+
+def test_make_lint_runs_the_deploy_check_and_fails_on_unformatted_code() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "check-deploy" in lint.split("\n", 1)[0]
+    assert "ruff format --check ." in lint and "|| true" not in lint
+    assert "manage.py check --deploy --fail-level WARNING" in makefile
+    assert "make check-deploy" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_env_example_documents_every_name_and_holds_no_secret() -> None:
+    import re
+
+    example = (ROOT / ".env.example").read_text()
+    listed = dict(re.findall(r"^#?([A-Z][A-Z0-9_]+)=(.*)$", example, flags=re.M))
+    sources = "\n".join(p.read_text() for p in (ROOT / "config" / "settings").glob("*.py"))
+    read = set(re.findall(r'env(?:\.[a-z]+)?\(\s*"([A-Z][A-Z0-9_]+)"', sources))
+    read |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)", (ROOT / "bin" / "start").read_text()))
+    read |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)", (ROOT / "docker-compose.yml").read_text()))
+    read -= {"PYTHON"}  # bin/start's interpreter, set by make run / the image
+    assert read, "no setting names found"
+    assert sorted(read - set(listed)) == []
+    for secret in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "POSTGRES_PASSWORD", "MQTT_PASSWORD", "POSTER_APP_SECRET",
+                   "TMETR_TOKEN"):
+        assert listed[secret].strip() == "", secret

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
 
 from payments.models import Device, Drink, PaymentAccount, Provider
@@ -124,3 +125,20 @@ def ack_listener(sims: Sims) -> Iterator[None]:
     yield
     stop.set()
     thread.join(5)
+    end_mqtt_session(mqtt.listener_client_id(sims.prefix))
+
+
+def end_mqtt_session(client_id: str) -> None:
+    """Drop a persistent session a test left on the shared broker (connect once with a clean session)."""
+    from payments.clients import mqtt
+
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    host, port, user, password = mqtt.broker()
+    if user:
+        client.username_pw_set(user, password)
+    client.connect(host, port, keepalive=10)
+    client.loop_start()
+    try:
+        client.disconnect()
+    finally:
+        client.loop_stop()

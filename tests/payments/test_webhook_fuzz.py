@@ -62,3 +62,26 @@ def test_fuzzed_notifications_never_error_or_change_anything(client: Client, sho
     # None of it was confirmed by the providers (nothing was paid there): nothing stored, nothing moved.
     assert not WebhookDelivery.objects.exists()
     assert set(Order.objects.values_list("status", flat=True)) == {OrderStatus.PENDING}
+
+
+@pytest.mark.parametrize("provider", ["yookassa", "tbank"])
+@pytest.mark.parametrize("body", [
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, id="list-100000-deep"),
+    pytest.param(b'{"a":' * 100_000 + b"1" + b"}" * 100_000, id="object-100000-deep"),
+    pytest.param(b'{"object": ' + b"[" * 200 + b"]" * 200 + b"}", id="200-deep-under-recursion-limit"),
+])
+def test_deeply_nested_json_is_a_400(client: Client, provider: str, body: bytes) -> None:
+    """json.loads raises RecursionError (not ValueError) on these: it was a 500 (REL-3)."""
+    response = client.post(f"/webhooks/{provider}/", body, content_type="application/json")
+    assert response.status_code == 400, response.content[:200]
+    assert response.json()["error"]["code"] == "rejected"
+    assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.parametrize("provider", ["yookassa", "tbank"])
+def test_body_over_the_size_limit_is_refused_before_parsing(client: Client, provider: str, settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = client.post(f"/webhooks/{provider}/", b'{"a": "' + b"x" * 20_000 + b'"}',
+                            content_type="application/json")
+    assert response.status_code in (400, 413)
+    assert "code" in response.json()["error"]

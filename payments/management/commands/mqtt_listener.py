@@ -24,7 +24,7 @@ log = logging.getLogger("payments.mqtt_listener")
 def handle_ack(ack: mqtt.Ack) -> None:
     close_old_connections()
     try:
-        result = brew_ack(command_id=ack.command_id, status=ack.status, error=ack.error)
+        result = brew_ack(device_id=ack.device_id, command_id=ack.command_id, status=ack.status, error=ack.error)
         log.info("ack %s %s from %s -> %s", ack.command_id, ack.status, ack.device_id, result)
     except Exception:  # one bad message must not kill the listener
         log.exception("ack %s from %s could not be applied", ack.command_id, ack.device_id)
