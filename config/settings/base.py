@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "payments",
     "vending",
     "marketplaces",
+    "marketplaces.emag",
     "repricer",
     "poster_sync",
     "sandbox",
@@ -153,3 +154,4 @@ from .drf import *  # noqa: E402,F403
 from .integrations import *  # noqa: E402,F403
 from .payments import *  # noqa: E402,F403
 from .vending import *  # noqa: E402,F403
+from .emag import *  # noqa: E402,F403
