@@ -48,6 +48,12 @@ def sync_run_finish(
     return run
 
 
+def sync_run_progress(*, run: SyncRun, done: int = 1, total: int | None = None) -> SyncRun:
+    """Count ``done`` more items (and optionally set the total): one UPDATE of the counter columns."""
+    run.advance(done, total=total)
+    return run
+
+
 @contextmanager
 def sync_run(
     *, merchant: Merchant, kind: str, account_ref: str = "", mode: str = "", run: SyncRun | None = None,

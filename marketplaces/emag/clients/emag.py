@@ -120,7 +120,7 @@ def date_windows(start: datetime, end: datetime) -> Iterator[tuple[datetime, dat
 
 
 @lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
+def redis_connection(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
@@ -167,7 +167,7 @@ class EmagClient:
         limiter = self.limiters[kind]
 
         def before_request() -> None:
-            pause_ms = _redis(settings.REDIS_URL).pttl(self._pause_key(kind))
+            pause_ms = redis_connection(settings.REDIS_URL).pttl(self._pause_key(kind))
             if isinstance(pause_ms, int) and pause_ms > 0:
                 time.sleep(pause_ms / 1000.0)
             limiter.acquire(timeout=120)
@@ -182,7 +182,7 @@ class EmagClient:
             # eMAG's window is full (perhaps by another integration on the same account): hold this
             # route class, in every process, for one slot of its rate before the next attempt.
             slot_ms = 1000.0 / self.limiters[kind].rate.per_second_value
-            _redis(settings.REDIS_URL).set(self._pause_key(kind), "1", px=max(1, int(slot_ms)))
+            redis_connection(settings.REDIS_URL).set(self._pause_key(kind), "1", px=max(1, int(slot_ms)))
 
     # --- the envelope ------------------------------------------------------------------------------
     def call(self, path: str, payload: Any = None) -> Any:
