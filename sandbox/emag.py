@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from urllib.request import urlopen
+from zoneinfo import ZoneInfo
 
 from .harness import Request, Response, Simulator, json_response
 from .registry import SimulatorSpec, register_simulator
@@ -33,6 +34,7 @@ SANDBOX_PASSWORD = "sandbox-emag-password"  # a public fake credential of the si
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 ORDER_RATE, OTHER_RATE = 12, 3
 MAX_SPAN = timedelta(days=31)
+EMAG_ZONE = ZoneInfo("Europe/Bucharest")
 PRODUCTS = [
     ("CF-ESP-1KG", "D5DD9BBBM", "Cafea boabe espresso 1 kg", "89.9000"),
     ("CF-ARA-500", "D7GH2KLBM", "Cafea arabica 500 g", "54.5000"),
@@ -89,7 +91,8 @@ class EmagSimulator(Simulator):
 
     @staticmethod
     def now() -> datetime:
-        return datetime.now().replace(microsecond=0)
+        # eMAG's timestamps are Romanian local time, whatever the zone of the machine.
+        return datetime.now(EMAG_ZONE).replace(tzinfo=None, microsecond=0)
 
     def add_order(self, *, status: int = 1, created: datetime | None = None, send_callback: bool = False,
                   **fields: Any) -> dict[str, Any]:

@@ -184,7 +184,7 @@ def order_acknowledge(*, order: EmagOrder, client: EmagClient | None = None) -> 
     client = client or account_client(account=order.account)
     client.order_acknowledge(order.emag_id)
     now = timezone.now()
-    ORDER_STATUS.advance(pk=order.pk, to=EmagOrder.Status.IN_PROGRESS, from_=EmagOrder.Status.NEW,
+    ORDER_STATUS.advance(pk=order.pk, to=EmagOrder.Status.IN_PROGRESS, from_=str(EmagOrder.Status.NEW),
                          acknowledged_at=now)
     order.refresh_from_db()
     return order
