@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import json
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,15 @@ from ..models import EmagAccount, EmagBackup, EmagOffer, EmagOrder, EmagOrderIte
 
 FORMAT_VERSION = 1
 _SKIP = {"id", "account", "order", "first_seen_at", "synced_at", "updated_at"}
+
+
+class _Encoder(DjangoJSONEncoder):
+    """Django's encoder cuts datetimes to milliseconds; a backup keeps every microsecond."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime):
+            return o.isoformat()
+        return super().default(o)
 
 
 def backup_root() -> Path:
@@ -53,7 +62,7 @@ def account_snapshot(*, account: EmagAccount) -> dict[str, Any]:
         row["items"] = [_row(item) for item in sorted(order.items.all(), key=lambda i: i.line_id)]
         orders.append(row)
     offers = [_row(o) for o in EmagOffer.objects.filter(account=account).order_by("emag_id")]
-    return json.loads(json.dumps({"orders": orders, "offers": offers}, cls=DjangoJSONEncoder))
+    return json.loads(json.dumps({"orders": orders, "offers": offers}, cls=_Encoder))
 
 
 def backup_create(*, account: EmagAccount, kind: str = EmagBackup.Kind.MANUAL) -> EmagBackup:
@@ -61,7 +70,7 @@ def backup_create(*, account: EmagAccount, kind: str = EmagBackup.Kind.MANUAL) -
     snapshot = account_snapshot(account=account)
     document = {"format": FORMAT_VERSION, "created_at": now.isoformat(),
                 "account": {"id": account.pk, "name": account.name, "platform": account.platform}, **snapshot}
-    payload = gzip.compress(json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False).encode(), mtime=0)
+    payload = gzip.compress(json.dumps(document, cls=_Encoder, ensure_ascii=False).encode(), mtime=0)
     name = f"{account.pk}/emag-{account.pk}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.json.gz"
     backup = EmagBackup(account=account, kind=kind, file_name=name, size_bytes=len(payload),
                         sha256=hashlib.sha256(payload).hexdigest(), created_at=now,
