@@ -44,16 +44,27 @@ PRODUCTS = [
 
 
 def _envelope(results: Any = None, *, error: str | None = None, status: int = 200, **headers: str) -> Response:
-    body = {"isError": error is not None, "messages": [error] if error else [],
-            "results": results if results is not None else []}
+    body = {
+        "isError": error is not None,
+        "messages": [error] if error else [],
+        "results": results if results is not None else [],
+    }
     return json_response(body, status, **headers)
 
 
 class EmagSimulator(Simulator):
     name = "emag"
 
-    def __init__(self, *, users: dict[str, str] | None = None, orders: int = 0, offers: int = 0, seed: int = 7,
-                 enforce_limits: bool = True, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        users: dict[str, str] | None = None,
+        orders: int = 0,
+        offers: int = 0,
+        seed: int = 7,
+        enforce_limits: bool = True,
+        **options: Any,
+    ) -> None:
         self.users = users or {SANDBOX_USER: SANDBOX_PASSWORD}
         self.seed = seed
         self.enforce_limits = enforce_limits
@@ -94,8 +105,9 @@ class EmagSimulator(Simulator):
         # eMAG's timestamps are Romanian local time, whatever the zone of the machine.
         return datetime.now(EMAG_ZONE).replace(tzinfo=None, microsecond=0)
 
-    def add_order(self, *, status: int = 1, created: datetime | None = None, send_callback: bool = False,
-                  **fields: Any) -> dict[str, Any]:
+    def add_order(
+        self, *, status: int = 1, created: datetime | None = None, send_callback: bool = False, **fields: Any
+    ) -> dict[str, Any]:
         with self.lock:
             order_id = self.state["next_order_id"]
             self.state["next_order_id"] += 1
@@ -106,36 +118,85 @@ class EmagSimulator(Simulator):
                 qty = 1 + self.rng.randrange(3)
                 line_id = self.state["next_line_id"]
                 self.state["next_line_id"] += 1
-                lines.append({
-                    "id": line_id, "product_id": 100_000 + (order_id + index) % len(PRODUCTS), "part_number": sku,
-                    "part_number_key": key, "name": name, "quantity": qty, "initial_qty": qty, "storno_qty": 0,
-                    "sale_price": price, "original_price": price, "vat": "0.19", "currency": "RON", "status": 1,
-                    "details": [], "created": created.strftime(DATE_FORMAT), "modified": created.strftime(DATE_FORMAT),
-                })
+                lines.append(
+                    {
+                        "id": line_id,
+                        "product_id": 100_000 + (order_id + index) % len(PRODUCTS),
+                        "part_number": sku,
+                        "part_number_key": key,
+                        "name": name,
+                        "quantity": qty,
+                        "initial_qty": qty,
+                        "storno_qty": 0,
+                        "sale_price": price,
+                        "original_price": price,
+                        "vat": "0.19",
+                        "currency": "RON",
+                        "status": 1,
+                        "details": [],
+                        "created": created.strftime(DATE_FORMAT),
+                        "modified": created.strftime(DATE_FORMAT),
+                    }
+                )
             total = sum(float(line["sale_price"]) * line["quantity"] for line in lines) * 1.19
             order = {
-                "id": order_id, "status": status, "is_complete": 1, "type": 3,
-                "payment_mode": "COD", "payment_mode_id": 1, "detailed_payment_method": "Cash on delivery",
-                "delivery_mode": "courier", "observation": None,
+                "id": order_id,
+                "status": status,
+                "is_complete": 1,
+                "type": 3,
+                "payment_mode": "COD",
+                "payment_mode_id": 1,
+                "detailed_payment_method": "Cash on delivery",
+                "delivery_mode": "courier",
+                "observation": None,
                 "details": {"locker_id": None, "locker_name": None, "locker_delivery_eligible": 0},
-                "date": created.strftime(DATE_FORMAT), "modified": created.strftime(DATE_FORMAT),
-                "payment_status": 0, "cashed_co": 0, "cashed_cod": round(total + 19.99, 2),
+                "date": created.strftime(DATE_FORMAT),
+                "modified": created.strftime(DATE_FORMAT),
+                "payment_status": 0,
+                "cashed_co": 0,
+                "cashed_cod": round(total + 19.99, 2),
                 "shipping_tax": 19.99,
                 "shipping_tax_voucher_split": [{"voucher_id": 1001, "value": "-5.0000", "vat_value": "-0.9500"}]
-                if order_id % 5 == 0 else [],
-                "customer": {"id": 7000 + order_id % 100, "name": f"Client {order_id % 100}", "phone_1": "07xxxxxxxx",
-                             "email": "", "company": "", "shipping_city": "Bucuresti", "shipping_country": "RO",
-                             "shipping_street": "Str. Exemplu 1", "billing_name": f"Client {order_id % 100}",
-                             "legal_entity": 0},
+                if order_id % 5 == 0
+                else [],
+                "customer": {
+                    "id": 7000 + order_id % 100,
+                    "name": f"Client {order_id % 100}",
+                    "phone_1": "07xxxxxxxx",
+                    "email": "",
+                    "company": "",
+                    "shipping_city": "Bucuresti",
+                    "shipping_country": "RO",
+                    "shipping_street": "Str. Exemplu 1",
+                    "billing_name": f"Client {order_id % 100}",
+                    "legal_entity": 0,
+                },
                 "products": lines,
                 "attachments": [],
-                "vouchers": [{"voucher_id": 1001, "voucher_name": "Reducere", "sale_price": "-5.0000",
-                              "sale_price_vat": "-0.9500", "vat": "0.19"}] if order_id % 5 == 0 else [],
-                "is_storno": False, "cancellation_reason": None, "cancellation_request": None,
-                "refunded_amount": "0", "refund_status": None,
+                "vouchers": [
+                    {
+                        "voucher_id": 1001,
+                        "voucher_name": "Reducere",
+                        "sale_price": "-5.0000",
+                        "sale_price_vat": "-0.9500",
+                        "vat": "0.19",
+                    }
+                ]
+                if order_id % 5 == 0
+                else [],
+                "is_storno": False,
+                "cancellation_reason": None,
+                "cancellation_request": None,
+                "refunded_amount": "0",
+                "refund_status": None,
                 "maximum_date_for_shipment": (created + timedelta(days=2)).strftime(DATE_FORMAT),
-                "finalization_date": None, "parent_id": None, "emag_club": order_id % 3 == 0, "flags": [],
-                "currency": "RON", "sales_channel": "Desktop", "late_shipment": 0,
+                "finalization_date": None,
+                "parent_id": None,
+                "emag_club": order_id % 3 == 0,
+                "flags": [],
+                "currency": "RON",
+                "sales_channel": "Desktop",
+                "late_shipment": 0,
                 **fields,
             }
             self.state["orders"][order_id] = order
@@ -146,12 +207,21 @@ class EmagSimulator(Simulator):
     def add_offer(self, k: int) -> dict[str, Any]:
         sku, key, name, price = PRODUCTS[k % len(PRODUCTS)]
         offer = {
-            "id": 3000 + k, "part_number_key": key, "part_number": f"{sku}-{k}", "name": name, "status": 1,
-            "sale_price": price, "recommended_price": price,
-            "min_sale_price": f"{float(price) * 0.8:.4f}", "max_sale_price": f"{float(price) * 1.5:.4f}",
-            "currency": "RON", "vat_id": 1, "stock": [{"warehouse_id": 1, "value": 5 + k % 20}],
+            "id": 3000 + k,
+            "part_number_key": key,
+            "part_number": f"{sku}-{k}",
+            "name": name,
+            "status": 1,
+            "sale_price": price,
+            "recommended_price": price,
+            "min_sale_price": f"{float(price) * 0.8:.4f}",
+            "max_sale_price": f"{float(price) * 1.5:.4f}",
+            "currency": "RON",
+            "vat_id": 1,
+            "stock": [{"warehouse_id": 1, "value": 5 + k % 20}],
             "handling_time": [{"warehouse_id": 1, "value": 1}],
-            "buy_button_rank": 1 + k % 4, "best_offer_sale_price": f"{float(price) * 0.97:.4f}",
+            "buy_button_rank": 1 + k % 4,
+            "best_offer_sale_price": f"{float(price) * 0.97:.4f}",
             "number_of_offers": 1 + k % 6,
         }
         with self.lock:
@@ -194,8 +264,11 @@ class EmagSimulator(Simulator):
     def send_callbacks(self) -> dict[int, int | None]:
         """eMAG repeats the callback of every new order not yet acknowledged."""
         with self.lock:
-            pending = [oid for oid, o in self.state["orders"].items()
-                       if o["status"] == 1 and oid not in self.state["acknowledged"]]
+            pending = [
+                oid
+                for oid, o in self.state["orders"].items()
+                if o["status"] == 1 and oid not in self.state["acknowledged"]
+            ]
         return {oid: self.send_callback(oid) for oid in pending}
 
     # --- limits -----------------------------------------------------------------------------------------
@@ -233,8 +306,7 @@ class EmagSimulator(Simulator):
         if over:
             return _envelope(error="Too many requests: the rate limit was exceeded", status=429, **headers)
         if self._user(request) is None:
-            return _envelope(error="Invalid username or password, or this IP is not whitelisted", status=401,
-                             **headers)
+            return _envelope(error="Invalid username or password, or this IP is not whitelisted", status=401, **headers)
         response = super().handle(request)
         for name, value in headers.items():
             response.headers.setdefault(name, value)
@@ -318,7 +390,7 @@ class EmagSimulator(Simulator):
         if isinstance(orders, str):
             return _envelope(error=orders)
         page, size = paging
-        return _envelope(orders[(page - 1) * size: page * size])
+        return _envelope(orders[(page - 1) * size : page * size])
 
     def order_count(self, request: Request) -> Response:
         body = self._body(request)
@@ -371,7 +443,7 @@ class EmagSimulator(Simulator):
         page, size = paging
         with self.lock:
             offers = sorted(self.state["offers"].values(), key=lambda o: o["id"])
-        return _envelope(offers[(page - 1) * size: page * size])
+        return _envelope(offers[(page - 1) * size : page * size])
 
     def offer_save(self, request: Request) -> Response:
         body = self._body(request)
@@ -439,12 +511,17 @@ class EmagSimulator(Simulator):
             other_count = len(self.arrivals["other"])
         span = (orders_times[-1] - orders_times[0]) if len(orders_times) > 1 else 0.0
         return {
-            **super().stats(), "violations": self.violations, "callbacks_sent": self.state["callbacks_sent"],
-            "orders_requests": len(orders_times), "other_requests": other_count,
-            "orders_max_per_second": self.max_in_window("orders"), "other_max_per_second": self.max_in_window("other"),
+            **super().stats(),
+            "violations": self.violations,
+            "callbacks_sent": self.state["callbacks_sent"],
+            "orders_requests": len(orders_times),
+            "other_requests": other_count,
+            "orders_max_per_second": self.max_in_window("orders"),
+            "other_max_per_second": self.max_in_window("other"),
             "orders_windows_over_limit": self.windows_over_limit("orders"),
             "other_windows_over_limit": self.windows_over_limit("other"),
-            "orders_span_seconds": span, "orders_count": len(self.state["orders"]),
+            "orders_span_seconds": span,
+            "orders_count": len(self.state["orders"]),
         }
 
 
@@ -468,8 +545,14 @@ def _sandbox_factory() -> EmagSimulator:
     return sim
 
 
-register_simulator(SimulatorSpec(name="emag", factory=_sandbox_factory, port_offset=21,
-                                 settings={"EMAG_API_URL": "", "EMAG_BG_API_URL": "", "EMAG_HU_API_URL": ""}))
+register_simulator(
+    SimulatorSpec(
+        name="emag",
+        factory=_sandbox_factory,
+        port_offset=21,
+        settings={"EMAG_API_URL": "", "EMAG_BG_API_URL": "", "EMAG_HU_API_URL": ""},
+    )
+)
 
 
 def main() -> None:  # pragma: no cover - the benchmark runs the simulator in its own process

@@ -23,8 +23,16 @@ from .tasks import offers_sync
 class EmagAccountForm(SecretsKeptForm):
     class Meta:
         model = EmagAccount
-        fields = ["merchant", "name", "platform", "api_user", "api_password", "is_active", "backup_enabled",
-                  "backup_retention_days"]
+        fields = [
+            "merchant",
+            "name",
+            "platform",
+            "api_user",
+            "api_password",
+            "is_active",
+            "backup_enabled",
+            "backup_retention_days",
+        ]
 
 
 @admin.register(EmagAccount)
@@ -54,8 +62,11 @@ class EmagAccountAdmin(admin.ModelAdmin):
         for account in queryset.select_related("merchant"):
             run = orders.sync_request(account=account)
             url = reverse("admin:core_syncrun_change", args=[run.pk])
-            self.message_user(request, format_html('{}: order sync <a href="{}">#{}</a> queued.', account, url,
-                                                   run.pk), messages.SUCCESS)
+            self.message_user(
+                request,
+                format_html('{}: order sync <a href="{}">#{}</a> queued.', account, url, run.pk),
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Sync offers (prices, stock, competition)")
     def sync_offers(self, request: HttpRequest, queryset: QuerySet[EmagAccount]) -> None:
@@ -74,8 +85,17 @@ class EmagOrderItemInline(admin.TabularInline):
     model = EmagOrderItem
     extra = 0
     can_delete = False
-    fields = ["line_id", "part_number", "part_number_key", "name", "quantity", "storno_qty", "sale_price", "vat",
-              "status"]
+    fields = [
+        "line_id",
+        "part_number",
+        "part_number_key",
+        "name",
+        "quantity",
+        "storno_qty",
+        "sale_price",
+        "vat",
+        "status",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -84,8 +104,18 @@ class EmagOrderItemInline(admin.TabularInline):
 
 @admin.register(EmagOrder)
 class EmagOrderAdmin(admin.ModelAdmin):
-    list_display = ["emag_id", "account", "date", "status_display", "payment_display", "customer_name",
-                    "cashed_cod", "cancellation_display", "is_storno", "acknowledged_at"]
+    list_display = [
+        "emag_id",
+        "account",
+        "date",
+        "status_display",
+        "payment_display",
+        "customer_name",
+        "cashed_cod",
+        "cancellation_display",
+        "is_storno",
+        "acknowledged_at",
+    ]
     list_filter = ["status", "payment_mode_id", "is_storno", "account"]
     search_fields = ["=emag_id", "customer_name"]
     date_hierarchy = "date"
@@ -125,8 +155,18 @@ class EmagOrderAdmin(admin.ModelAdmin):
 
 @admin.register(EmagOffer)
 class EmagOfferAdmin(admin.ModelAdmin):
-    list_display = ["part_number", "name", "account", "sale_price", "min_sale_price", "max_sale_price", "stock",
-                    "buy_button_rank", "best_offer_sale_price", "number_of_offers"]
+    list_display = [
+        "part_number",
+        "name",
+        "account",
+        "sale_price",
+        "min_sale_price",
+        "max_sale_price",
+        "stock",
+        "buy_button_rank",
+        "best_offer_sale_price",
+        "number_of_offers",
+    ]
     list_filter = ["account", "buy_button_rank"]
     search_fields = ["part_number", "part_number_key", "name"]
 

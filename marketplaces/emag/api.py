@@ -57,8 +57,21 @@ class AccountSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EmagAccount
-        fields = ["id", "merchant", "name", "platform", "api_user", "api_password", "is_active", "callback_url",
-                  "last_sync_at", "last_error", "backup_enabled", "backup_retention_days", "created_at"]
+        fields = [
+            "id",
+            "merchant",
+            "name",
+            "platform",
+            "api_user",
+            "api_password",
+            "is_active",
+            "callback_url",
+            "last_sync_at",
+            "last_error",
+            "backup_enabled",
+            "backup_retention_days",
+            "created_at",
+        ]
         read_only_fields = ["last_sync_at", "last_error", "created_at"]
 
     def get_fields(self) -> dict[str, Any]:
@@ -83,8 +96,15 @@ class AccountViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
         account = self.get_object()
         self.check_object_permissions(request, account)
         run = orders.sync_request(account=account)
-        return Response({"ok": True, "run_id": run.pk, "status": run.status,
-                         "message": "Order sync queued; follow it at /api/v1/sync-runs/."}, status=202)
+        return Response(
+            {
+                "ok": True,
+                "run_id": run.pk,
+                "status": run.status,
+                "message": "Order sync queued; follow it at /api/v1/sync-runs/.",
+            },
+            status=202,
+        )
 
 
 # --- orders --------------------------------------------------------------------------------------------------
@@ -170,14 +190,16 @@ class OfferViewSet(MerchantScopedMixin, mixins.UpdateModelMixin, viewsets.ReadOn
         data = OfferUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        offer = emag_call(lambda: offers.offer_update(offer=offer, sale_price=values.get("sale_price"),
-                                                      stock=values.get("stock")))
+        offer = emag_call(
+            lambda: offers.offer_update(offer=offer, sale_price=values.get("sale_price"), stock=values.get("stock"))
+        )
         return Response(OfferSerializer(offer).data)
 
 
 # --- management (MKT-5, MKT-6) -----------------------------------------------------------------------------
-ACCOUNT_PARAM = OpenApiParameter("account", int, required=False,
-                                 description="eMAG account id (optional when the caller has exactly one)")
+ACCOUNT_PARAM = OpenApiParameter(
+    "account", int, required=False, description="eMAG account id (optional when the caller has exactly one)"
+)
 
 
 class AccountChoice(serializers.Serializer):
@@ -285,8 +307,11 @@ class BackupCleanupView(ManagementView):
     def post(self, request: Request) -> Response:
         data = CleanupInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(backups.backups_cleanup(account=self.account(request),
-                                                retention_days=data.validated_data.get("retention_days")))
+        return Response(
+            backups.backups_cleanup(
+                account=self.account(request), retention_days=data.validated_data.get("retention_days")
+            )
+        )
 
 
 class RestoreInput(AccountChoice):
@@ -326,5 +351,10 @@ class BackupScheduleView(ManagementView):
         data = ScheduleInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        return Response(backups.backup_schedule_update(account=self.account(request), enabled=values.get("enabled"),
-                                                       retention_days=values.get("retention_days")))
+        return Response(
+            backups.backup_schedule_update(
+                account=self.account(request),
+                enabled=values.get("enabled"),
+                retention_days=values.get("retention_days"),
+            )
+        )

@@ -9,4 +9,3 @@ class EmagConfig(AppConfig):
     name = "marketplaces.emag"
     label = "marketplaces_emag"
     verbose_name = "eMAG marketplace"
-

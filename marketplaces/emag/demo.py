@@ -13,8 +13,9 @@ from .models import EmagAccount
 def demo_setup(*, merchant: Merchant) -> list[str]:
     account = EmagAccount.objects.filter(merchant=merchant, name="eMAG sandbox").first()
     if account is None:
-        account = EmagAccount.objects.create(merchant=merchant, name="eMAG sandbox", platform="ro",
-                                             api_user=SANDBOX_USER, api_password=SANDBOX_PASSWORD)
+        account = EmagAccount.objects.create(
+            merchant=merchant, name="eMAG sandbox", platform="ro", api_user=SANDBOX_USER, api_password=SANDBOX_PASSWORD
+        )
     accounts = reverse("admin:marketplaces_emag_emagaccount_changelist")
     orders = reverse("admin:marketplaces_emag_emagorder_changelist")
     return [

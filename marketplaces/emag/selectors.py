@@ -19,8 +19,11 @@ def accounts_for_user(*, user: Any, write: bool = False) -> QuerySet[EmagAccount
 
 
 def orders_for_user(*, user: Any) -> QuerySet[EmagOrder]:
-    return scope_to_user(EmagOrder.objects.select_related("account").prefetch_related("items"), user=user,
-                         merchant_field="account__merchant")
+    return scope_to_user(
+        EmagOrder.objects.select_related("account").prefetch_related("items"),
+        user=user,
+        merchant_field="account__merchant",
+    )
 
 
 def offers_for_user(*, user: Any) -> QuerySet[EmagOffer]:

@@ -13,8 +13,13 @@ from .models import EmagAccount, EmagCallback
 from .services import backups, offers, orders
 from .services.monitoring import KIND_ORDERS
 
-_RETRY: dict[str, Any] = {"autoretry_for": (TransientError,), "retry_backoff": 30, "retry_backoff_max": 600,
-                          "retry_jitter": True, "max_retries": 6}
+_RETRY: dict[str, Any] = {
+    "autoretry_for": (TransientError,),
+    "retry_backoff": 30,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 6,
+}
 
 
 @shared_task(name="marketplaces.emag.tasks.orders_sync", queue="sync", **_RETRY)
@@ -66,5 +71,3 @@ def offers_sync_all() -> list[int]:
 @shared_task(name="marketplaces.emag.tasks.backups_daily", queue="sync", ignore_result=True)
 def backups_daily() -> dict[str, Any]:
     return backups.backups_daily()
-
-

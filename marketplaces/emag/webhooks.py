@@ -30,7 +30,13 @@ def new_order_callback(request: HttpRequest, token: str) -> JsonResponse:
     raw = request.GET.get("order_id", "")
     if not raw.isdigit() or not 0 < int(raw) <= MAX_ORDER_ID:
         log.info("eMAG callback for account %s without a valid order_id", account.pk)
-        return JsonResponse(error_body("validation_error", "order_id must be a positive integer.",
-                                       {"order_id": ["A positive integer is required."]}), status=400)
+        return JsonResponse(
+            error_body(
+                "validation_error",
+                "order_id must be a positive integer.",
+                {"order_id": ["A positive integer is required."]},
+            ),
+            status=400,
+        )
     callback = orders.callback_receive(account=account, emag_order_id=int(raw))
     return JsonResponse({"ok": True, "order_id": int(raw), "received": callback.pk})

@@ -154,8 +154,9 @@ class EmagClient:
         base = settings.EMAG_BACKOFF_BASE_SECONDS
         policy = RetryPolicy(max_retries=settings.EMAG_MAX_RETRIES, backoff_base=base, backoff_max=base * 32)
         self._http = {
-            kind: HttpClient(service=SERVICE, base_url=base_url, retry=policy, sleep=sleep,
-                             before_request=self._gate(kind))
+            kind: HttpClient(
+                service=SERVICE, base_url=base_url, retry=policy, sleep=sleep, before_request=self._gate(kind)
+            )
             for kind in (ORDERS, OTHER)
         }
 
@@ -203,7 +204,11 @@ class EmagClient:
         try:
             # Every eMAG call is safe to repeat: reads, acknowledge, and saves that carry whole entities.
             response = self._http[kind].request(
-                "POST", path, json=payload if payload is not None else {}, auth=self._auth, idempotent=True,
+                "POST",
+                path,
+                json=payload if payload is not None else {},
+                auth=self._auth,
+                idempotent=True,
                 ok_statuses=_ANSWERED,
             )
         except TransientError as exc:
@@ -219,8 +224,9 @@ class EmagClient:
         messages = _messages(body)
         text = "; ".join(messages) or f"HTTP {status}"
         if status in (401, 403):
-            raise EmagAuthError(f"{path}: eMAG refused the credentials or this IP ({text})", status_code=status,
-                                messages=messages)
+            raise EmagAuthError(
+                f"{path}: eMAG refused the credentials or this IP ({text})", status_code=status, messages=messages
+            )
         if status == 404:
             raise EmagNotFoundError(f"{path}: not found ({text})", status_code=status, messages=messages)
         if not isinstance(body, dict):
@@ -254,7 +260,7 @@ class EmagClient:
 
     def orders_save(self, orders: list[dict[str, Any]]) -> None:
         for start in range(0, len(orders), MAX_SAVE_BATCH):
-            self.call("order/save", orders[start:start + MAX_SAVE_BATCH])
+            self.call("order/save", orders[start : start + MAX_SAVE_BATCH])
 
     def order_acknowledge(self, emag_id: int) -> None:
         self.call(f"order/acknowledge/{int(emag_id)}")
@@ -276,12 +282,15 @@ class EmagClient:
 
     def offers_save(self, offers: list[dict[str, Any]]) -> None:
         for start in range(0, len(offers), MAX_SAVE_BATCH):
-            self.call("offer/save", offers[start:start + MAX_SAVE_BATCH])
+            self.call("offer/save", offers[start : start + MAX_SAVE_BATCH])
 
 
 def _filters(filters: dict[str, Any]) -> dict[str, Any]:
-    return {key: emag_datetime(value) if isinstance(value, datetime) else value
-            for key, value in filters.items() if value is not None}
+    return {
+        key: emag_datetime(value) if isinstance(value, datetime) else value
+        for key, value in filters.items()
+        if value is not None
+    }
 
 
 def _messages(body: Any) -> list[str]:

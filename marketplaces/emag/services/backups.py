@@ -68,14 +68,27 @@ def account_snapshot(*, account: EmagAccount) -> dict[str, Any]:
 def backup_create(*, account: EmagAccount, kind: str = EmagBackup.Kind.MANUAL) -> EmagBackup:
     now = timezone.now()
     snapshot = account_snapshot(account=account)
-    document = {"format": FORMAT_VERSION, "created_at": now.isoformat(),
-                "account": {"id": account.pk, "name": account.name, "platform": account.platform}, **snapshot}
+    document = {
+        "format": FORMAT_VERSION,
+        "created_at": now.isoformat(),
+        "account": {"id": account.pk, "name": account.name, "platform": account.platform},
+        **snapshot,
+    }
     payload = gzip.compress(json.dumps(document, cls=_Encoder, ensure_ascii=False).encode(), mtime=0)
     name = f"{account.pk}/emag-{account.pk}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.json.gz"
-    backup = EmagBackup(account=account, kind=kind, file_name=name, size_bytes=len(payload),
-                        sha256=hashlib.sha256(payload).hexdigest(), created_at=now,
-                        counts={"orders": len(snapshot["orders"]), "offers": len(snapshot["offers"]),
-                                "items": sum(len(o["items"]) for o in snapshot["orders"])})
+    backup = EmagBackup(
+        account=account,
+        kind=kind,
+        file_name=name,
+        size_bytes=len(payload),
+        sha256=hashlib.sha256(payload).hexdigest(),
+        created_at=now,
+        counts={
+            "orders": len(snapshot["orders"]),
+            "offers": len(snapshot["offers"]),
+            "items": sum(len(o["items"]) for o in snapshot["orders"]),
+        },
+    )
     path = backup_path(backup)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
@@ -99,8 +112,9 @@ def _values(model: type[models.Model], row: dict[str, Any]) -> dict[str, Any]:
     return {f.name: f.to_python(row[f.name]) for f in _fields(model) if f.name in row}
 
 
-def _upsert(model: type[models.Model], lookup: dict[str, Any], values: dict[str, Any],
-            counts: dict[str, int]) -> models.Model:
+def _upsert(
+    model: type[models.Model], lookup: dict[str, Any], values: dict[str, Any], counts: dict[str, int]
+) -> models.Model:
     obj = model._default_manager.filter(**lookup).first()
     if obj is None:
         obj = model._default_manager.create(**lookup, **values)
@@ -148,8 +162,13 @@ def backups_cleanup(*, account: EmagAccount, retention_days: int | None = None) 
         deleted.append(backup.file_name)
         backup.delete()
     kept = EmagBackup.objects.filter(account=account).count()
-    return {"account": account.pk, "retention_days": days, "deleted": len(deleted), "deleted_files": deleted,
-            "kept": kept}
+    return {
+        "account": account.pk,
+        "retention_days": days,
+        "deleted": len(deleted),
+        "deleted_files": deleted,
+        "kept": kept,
+    }
 
 
 def backup_schedule(*, account: EmagAccount) -> dict[str, Any]:
@@ -157,13 +176,19 @@ def backup_schedule(*, account: EmagAccount) -> dict[str, Any]:
 
     job = next((j for j in registered_jobs() if j.name == "marketplaces.emag.backups_daily"), None)
     crontab = job.crontab if job and job.crontab else {}
-    return {"account": account.pk, "enabled": account.backup_enabled, "retention_days": account.backup_retention_days,
-            "frequency": "daily", "time_utc": f"{int(crontab.get('hour', 0)):02d}:{int(crontab.get('minute', 0)):02d}",
-            "last_backup_at": EmagBackup.objects.filter(account=account).values_list("created_at", flat=True).first()}
+    return {
+        "account": account.pk,
+        "enabled": account.backup_enabled,
+        "retention_days": account.backup_retention_days,
+        "frequency": "daily",
+        "time_utc": f"{int(crontab.get('hour', 0)):02d}:{int(crontab.get('minute', 0)):02d}",
+        "last_backup_at": EmagBackup.objects.filter(account=account).values_list("created_at", flat=True).first(),
+    }
 
 
-def backup_schedule_update(*, account: EmagAccount, enabled: bool | None = None,
-                           retention_days: int | None = None) -> dict[str, Any]:
+def backup_schedule_update(
+    *, account: EmagAccount, enabled: bool | None = None, retention_days: int | None = None
+) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if enabled is not None:
         changes["backup_enabled"] = enabled

@@ -100,10 +100,17 @@ def limiter_reset(*, account: EmagAccount) -> dict[str, Any]:
 
 def sync_stats(*, account: EmagAccount, days: int = 1) -> dict[str, Any]:
     since = timezone.now() - timedelta(days=days)
-    runs = SyncRun.objects.filter(merchant_id=account.merchant_id, kind__in=[KIND_ORDERS, KIND_OFFERS],
-                                  account_ref=str(account.pk), created_at__gte=since)
-    counts = runs.aggregate(total=Count("id"), succeeded=Count("id", filter=Q(status=SyncRun.Status.SUCCEEDED)),
-                            failed=Count("id", filter=Q(status=SyncRun.Status.FAILED)))
+    runs = SyncRun.objects.filter(
+        merchant_id=account.merchant_id,
+        kind__in=[KIND_ORDERS, KIND_OFFERS],
+        account_ref=str(account.pk),
+        created_at__gte=since,
+    )
+    counts = runs.aggregate(
+        total=Count("id"),
+        succeeded=Count("id", filter=Q(status=SyncRun.Status.SUCCEEDED)),
+        failed=Count("id", filter=Q(status=SyncRun.Status.FAILED)),
+    )
     finished = counts["succeeded"] + counts["failed"]
     last = runs.first()
     last_ok = runs.filter(status=SyncRun.Status.SUCCEEDED).first()
@@ -113,12 +120,21 @@ def sync_stats(*, account: EmagAccount, days: int = 1) -> dict[str, Any]:
         "succeeded": counts["succeeded"],
         "failed": counts["failed"],
         "success_rate": round(counts["succeeded"] / finished, 4) if finished else None,
-        "last_run": None if last is None else {"id": last.pk, "kind": last.kind, "status": last.status,
-                                               "error": last.error[:300], "created_at": last.created_at},
+        "last_run": None
+        if last is None
+        else {
+            "id": last.pk,
+            "kind": last.kind,
+            "status": last.status,
+            "error": last.error[:300],
+            "created_at": last.created_at,
+        },
         "last_success_at": last_ok.finished_at if last_ok else None,
         "orders": EmagOrder.objects.filter(account=account).count(),
-        "orders_by_status": {str(row["status"]): row["n"] for row in
-                             EmagOrder.objects.filter(account=account).values("status").annotate(n=Count("id"))},
+        "orders_by_status": {
+            str(row["status"]): row["n"]
+            for row in EmagOrder.objects.filter(account=account).values("status").annotate(n=Count("id"))
+        },
         "orders_not_acknowledged": EmagOrder.objects.filter(account=account, status=EmagOrder.Status.NEW).count(),
         "last_sync_at": account.last_sync_at,
     }
@@ -134,8 +150,11 @@ def product_stats(*, account: EmagAccount) -> dict[str, Any]:
         "out_of_stock": offers.filter(stock=0).count(),
         "winning_buy_button": offers.filter(buy_button_rank=1).count(),
         "losing_buy_button": ranked.exclude(buy_button_rank=1).count(),
-        "above_best_offer": sum(1 for o in offers.exclude(best_offer_sale_price=None).only("sale_price",
-                                "best_offer_sale_price") if o.sale_price and o.sale_price > o.best_offer_sale_price),
+        "above_best_offer": sum(
+            1
+            for o in offers.exclude(best_offer_sale_price=None).only("sale_price", "best_offer_sale_price")
+            if o.sale_price and o.sale_price > o.best_offer_sale_price
+        ),
         "competing_offers_max": max((o for o in offers.values_list("number_of_offers", flat=True) if o), default=0),
     }
 
@@ -162,8 +181,9 @@ def health_get(*, account: EmagAccount) -> dict[str, Any]:
     success = sync["success_rate"]
     if success is not None:
         if success < settings.EMAG_ALERT_SYNC_SUCCESS:
-            alerts.append({"metric": "sync_success_rate", "value": success,
-                           "threshold": settings.EMAG_ALERT_SYNC_SUCCESS})
+            alerts.append(
+                {"metric": "sync_success_rate", "value": success, "threshold": settings.EMAG_ALERT_SYNC_SUCCESS}
+            )
         score -= 30.0 * (1.0 - success)
     usage = max(item["usage"] for item in limits.values())
     if usage > settings.EMAG_ALERT_LIMITER_USAGE:
@@ -171,6 +191,12 @@ def health_get(*, account: EmagAccount) -> dict[str, Any]:
         score -= 10.0
     score = max(0, min(100, round(score)))
     status = "healthy" if score >= 80 else "degraded" if score >= 50 else "unhealthy"
-    return {"account": account.pk, "score": score, "status": status, "alerts": alerts, "metrics": metrics,
-            "sync": {k: sync[k] for k in ("runs", "succeeded", "failed", "success_rate", "last_success_at")},
-            "rate_limiter": limits}
+    return {
+        "account": account.pk,
+        "score": score,
+        "status": status,
+        "alerts": alerts,
+        "metrics": metrics,
+        "sync": {k: sync[k] for k in ("runs", "succeeded", "failed", "success_rate", "last_success_at")},
+        "rate_limiter": limits,
+    }

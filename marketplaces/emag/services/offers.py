@@ -56,8 +56,9 @@ def offers_sync(*, account: EmagAccount, run: SyncRun | None = None, client: Ema
             if emag_id is None:
                 counters["skipped"] += 1
                 continue
-            _, created = EmagOffer.objects.update_or_create(account=account, emag_id=emag_id,
-                                                            defaults=offer_fields(payload))
+            _, created = EmagOffer.objects.update_or_create(
+                account=account, emag_id=emag_id, defaults=offer_fields(payload)
+            )
             counters["created" if created else "updated"] += 1
             sync_run_progress(run=run)
     except Exception as exc:
@@ -66,8 +67,9 @@ def offers_sync(*, account: EmagAccount, run: SyncRun | None = None, client: Ema
     return sync_run_finish(run=run, counters=dict(counters))
 
 
-def offer_update(*, offer: EmagOffer, sale_price: Decimal | None = None, stock: int | None = None,
-                 client: EmagClient | None = None) -> EmagOffer:
+def offer_update(
+    *, offer: EmagOffer, sale_price: Decimal | None = None, stock: int | None = None, client: EmagClient | None = None
+) -> EmagOffer:
     """Change an offer's price (ex-VAT, within min..max) and/or stock; validated before any request."""
     entity: dict[str, Any] = {"id": offer.emag_id}
     if sale_price is not None:

@@ -32,14 +32,18 @@ from .monitoring import KIND_ORDERS
 log = logging.getLogger(__name__)
 
 S = EmagOrder.Status
-ORDER_STATUS = StateTable(EmagOrder, "status", {
-    S.CANCELED: set(),
-    S.NEW: {S.IN_PROGRESS, S.CANCELED},
-    S.IN_PROGRESS: {S.PREPARED, S.FINALIZED, S.CANCELED},
-    S.PREPARED: {S.FINALIZED, S.CANCELED},
-    S.FINALIZED: {S.RETURNED},
-    S.RETURNED: set(),
-})
+ORDER_STATUS = StateTable(
+    EmagOrder,
+    "status",
+    {
+        S.CANCELED: set(),
+        S.NEW: {S.IN_PROGRESS, S.CANCELED},
+        S.IN_PROGRESS: {S.PREPARED, S.FINALIZED, S.CANCELED},
+        S.PREPARED: {S.FINALIZED, S.CANCELED},
+        S.FINALIZED: {S.RETURNED},
+        S.RETURNED: set(),
+    },
+)
 del S
 
 
@@ -179,19 +183,23 @@ def _store_items(order: EmagOrder, products: Any) -> None:
 # --- acknowledge, callbacks ----------------------------------------------------------------------------------
 def order_acknowledge(*, order: EmagOrder, client: EmagClient | None = None) -> EmagOrder:
     """new → in progress at eMAG, then here (stops eMAG's repeated callbacks). Safe to repeat."""
-    validation.require_valid(validation.acknowledge_errors(emag_id=order.emag_id, status=order.status),
-                             f"Acknowledging order {order.emag_id}")
+    validation.require_valid(
+        validation.acknowledge_errors(emag_id=order.emag_id, status=order.status),
+        f"Acknowledging order {order.emag_id}",
+    )
     client = client or account_client(account=order.account)
     client.order_acknowledge(order.emag_id)
     now = timezone.now()
-    ORDER_STATUS.advance(pk=order.pk, to=EmagOrder.Status.IN_PROGRESS, from_=str(EmagOrder.Status.NEW),
-                         acknowledged_at=now)
+    ORDER_STATUS.advance(
+        pk=order.pk, to=EmagOrder.Status.IN_PROGRESS, from_=str(EmagOrder.Status.NEW), acknowledged_at=now
+    )
     order.refresh_from_db()
     return order
 
 
-def order_fetch(*, account: EmagAccount, emag_id: int, client: EmagClient | None = None,
-                acknowledge: bool = True) -> EmagOrder | None:
+def order_fetch(
+    *, account: EmagAccount, emag_id: int, client: EmagClient | None = None, acknowledge: bool = True
+) -> EmagOrder | None:
     """Read one order, store it, acknowledge it when new (the callback's work)."""
     client = client or account_client(account=account)
     payload = client.order_read(emag_id)
@@ -209,8 +217,9 @@ def callback_receive(*, account: EmagAccount, emag_order_id: int) -> EmagCallbac
 
     callback, created = EmagCallback.objects.get_or_create(account=account, emag_order_id=emag_order_id)
     if not created:
-        EmagCallback.objects.filter(pk=callback.pk).update(deliveries=callback.deliveries + 1,
-                                                           last_received_at=timezone.now())
+        EmagCallback.objects.filter(pk=callback.pk).update(
+            deliveries=callback.deliveries + 1, last_received_at=timezone.now()
+        )
     transaction.on_commit(lambda: tasks.callback_process.delay(callback.pk))
     return callback
 
@@ -235,8 +244,9 @@ def sync_request(*, account: EmagAccount, enqueue: bool = True) -> SyncRun:
     return run
 
 
-def orders_sync(*, account: EmagAccount, run: SyncRun | None = None, client: EmagClient | None = None,
-                now: datetime | None = None) -> SyncRun:
+def orders_sync(
+    *, account: EmagAccount, run: SyncRun | None = None, client: EmagClient | None = None, now: datetime | None = None
+) -> SyncRun:
     """New orders (stored and acknowledged) and orders modified since the cursor (changes, cancellations)."""
     run = run or sync_request(account=account, enqueue=False)
     sync_run_start(run=run)
@@ -252,8 +262,11 @@ def orders_sync(*, account: EmagAccount, run: SyncRun | None = None, client: Ema
                 counters["acknowledged"] += 1
             sync_run_progress(run=run)
         cursor = account.orders_modified_cursor
-        start = (cursor - timedelta(minutes=settings.EMAG_SWEEP_OVERLAP_MINUTES) if cursor
-                 else now - timedelta(days=settings.EMAG_INITIAL_SYNC_DAYS))
+        start = (
+            cursor - timedelta(minutes=settings.EMAG_SWEEP_OVERLAP_MINUTES)
+            if cursor
+            else now - timedelta(days=settings.EMAG_INITIAL_SYNC_DAYS)
+        )
         newest = cursor
         for window_start, window_end in date_windows(start, now):
             for payload in client.orders_iter(modifiedAfter=window_start, modifiedBefore=window_end):
@@ -262,12 +275,14 @@ def orders_sync(*, account: EmagAccount, run: SyncRun | None = None, client: Ema
                 if order.modified and (newest is None or order.modified > newest):
                     newest = order.modified
                 sync_run_progress(run=run)
-        EmagCallback.objects.filter(account=account, processed_at=None,
-                                    emag_order_id__in=EmagOrder.objects.filter(account=account)
-                                    .exclude(status=EmagOrder.Status.NEW).values("emag_id")
-                                    ).update(processed_at=now)
-        EmagAccount.objects.filter(pk=account.pk).update(orders_modified_cursor=newest, last_sync_at=now,
-                                                         last_error="")
+        EmagCallback.objects.filter(
+            account=account,
+            processed_at=None,
+            emag_order_id__in=EmagOrder.objects.filter(account=account)
+            .exclude(status=EmagOrder.Status.NEW)
+            .values("emag_id"),
+        ).update(processed_at=now)
+        EmagAccount.objects.filter(pk=account.pk).update(orders_modified_cursor=newest, last_sync_at=now, last_error="")
     except Exception as exc:
         EmagAccount.objects.filter(pk=account.pk).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
         sync_run_finish(run=run, error=f"{type(exc).__name__}: {exc}", counters=dict(counters))
@@ -281,9 +296,12 @@ def orders_sweep_all() -> list[int]:
 
     queued = []
     for account in EmagAccount.objects.filter(is_active=True).select_related("merchant"):
-        busy = SyncRun.objects.filter(kind=KIND_ORDERS, account_ref=str(account.pk),
-                                      status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
-                                      created_at__gte=timezone.now() - timedelta(hours=1)).exists()
+        busy = SyncRun.objects.filter(
+            kind=KIND_ORDERS,
+            account_ref=str(account.pk),
+            status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        ).exists()
         if busy:
             continue
         run = sync_request(account=account, enqueue=False)
@@ -309,14 +327,15 @@ def order_update(*, order: EmagOrder, changes: dict[str, Any], client: EmagClien
 
 
 def order_cancel(*, order: EmagOrder, reason: int, client: EmagClient | None = None) -> EmagOrder:
-    validation.require_valid(validation.cancel_errors(status=order.status, reason=reason),
-                             f"Cancelling order {order.emag_id}")
-    return order_update(order=order, changes={"status": codes.STATUS_CANCELED, "cancellation_reason": reason},
-                        client=client)
+    validation.require_valid(
+        validation.cancel_errors(status=order.status, reason=reason), f"Cancelling order {order.emag_id}"
+    )
+    return order_update(
+        order=order, changes={"status": codes.STATUS_CANCELED, "cancellation_reason": reason}, client=client
+    )
 
 
-def orders_bulk_save(*, account: EmagAccount, orders: list[dict[str, Any]],
-                     client: EmagClient | None = None) -> int:
+def orders_bulk_save(*, account: EmagAccount, orders: list[dict[str, Any]], client: EmagClient | None = None) -> int:
     """Validate every order first (nothing is sent if one is bad), then save in batches of ≤ 50."""
     validation.require_valid(validation.orders_bulk_errors(orders), "The bulk save")
     client = client or account_client(account=account)

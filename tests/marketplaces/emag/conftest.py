@@ -22,8 +22,9 @@ def emag(sandbox: Callable[..., Any]) -> Iterator[Callable[..., EmagSimulator]]:
     def start(**options: Any) -> EmagSimulator:
         sim = EmagSimulator(**options)
         server = sandbox(sim)
-        override = override_settings(EMAG_API_URL=server.url, EMAG_BG_API_URL=server.url,
-                                     EMAG_HU_API_URL=server.url, **FAST)
+        override = override_settings(
+            EMAG_API_URL=server.url, EMAG_BG_API_URL=server.url, EMAG_HU_API_URL=server.url, **FAST
+        )
         override.enable()
         overrides.append(override)
         return sim

@@ -9,14 +9,22 @@ import pytest
 from django.test import override_settings
 
 from core.models import Membership, SyncRun
+from marketplaces.emag.clients.emag import EmagServerError
 from marketplaces.emag.models import EmagAccount, EmagOrder
 from marketplaces.emag.services import offers, orders
 from tests.factories import owner_client
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/marketplaces/emag"
-MANAGEMENT_GETS = ["health", "monitoring/metrics", "monitoring/sync-stats", "monitoring/product-stats",
-                   "rate-limiter/stats", "backup/list", "backup/schedule"]
+MANAGEMENT_GETS = [
+    "health",
+    "monitoring/metrics",
+    "monitoring/sync-stats",
+    "monitoring/product-stats",
+    "rate-limiter/stats",
+    "backup/list",
+    "backup/schedule",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -27,15 +35,23 @@ def backup_dir(tmp_path: Path):
 
 def test_owner_creates_an_account_and_secrets_never_come_back(django_capture_on_commit_callbacks) -> None:
     client, _, merchant = owner_client()
-    body = {"merchant": merchant.pk, "name": "My eMAG", "platform": "bg", "api_user": "api-user-secret-1",
-            "api_password": "pw-secret-XYZ-123"}
+    body = {
+        "merchant": merchant.pk,
+        "name": "My eMAG",
+        "platform": "bg",
+        "api_user": "api-user-secret-1",
+        "api_password": "pw-secret-XYZ-123",
+    }
     created = client.post(f"{BASE}/accounts/", body, format="json")
     assert created.status_code == 201, created.content
     account = EmagAccount.objects.get()
     assert account.api_password == "pw-secret-XYZ-123"
-    texts = [created.content, client.get(f"{BASE}/accounts/").content,
-             client.get(f"{BASE}/accounts/{account.pk}/").content,
-             client.patch(f"{BASE}/accounts/{account.pk}/", {"name": "Renamed"}, format="json").content]
+    texts = [
+        created.content,
+        client.get(f"{BASE}/accounts/").content,
+        client.get(f"{BASE}/accounts/{account.pk}/").content,
+        client.patch(f"{BASE}/accounts/{account.pk}/", {"name": "Renamed"}, format="json").content,
+    ]
     for text in texts:
         assert b"pw-secret-XYZ-123" not in text and b"api-user-secret-1" not in text
     assert created.json()["callback_url"].endswith(f"/webhooks/emag/{account.callback_token}/")
@@ -64,13 +80,15 @@ def test_owners_see_and_touch_only_their_own_merchant(emag, make_account) -> Non
     for path in MANAGEMENT_GETS:
         response = mine_client.get(f"{BASE}/management/{path}", {"account": their_account.pk})
         assert response.status_code == 404, path
-    assert mine_client.post(f"{BASE}/management/backup/create", {"account": their_account.pk},
-                            format="json").status_code == 404
+    assert (
+        mine_client.post(f"{BASE}/management/backup/create", {"account": their_account.pk}, format="json").status_code
+        == 404
+    )
     assert not SyncRun.objects.filter(merchant=mine).exists()
 
 
 def test_viewer_cannot_write(make_account) -> None:
-    owner, _, merchant = owner_client()
+    _owner, _, merchant = owner_client()
     viewer, _, _ = owner_client(merchant, role=Membership.Role.VIEWER)
     account = make_account(merchant=merchant)
     assert viewer.get(f"{BASE}/management/health").status_code == 200
@@ -146,8 +164,10 @@ def test_all_eleven_management_endpoints(emag, make_account) -> None:
     cleanup = client.post(f"{BASE}/management/backup/cleanup", {"retention_days": 30}, format="json").json()
     assert cleanup["deleted"] == 0 and cleanup["kept"] == 1
     schedule = client.post(f"{BASE}/management/backup/schedule", {"retention_days": 7}, format="json").json()
-    assert schedule["retention_days"] == 7 and client.get(f"{BASE}/management/backup/schedule").json()[
-        "retention_days"] == 7
+    assert (
+        schedule["retention_days"] == 7
+        and client.get(f"{BASE}/management/backup/schedule").json()["retention_days"] == 7
+    )
     assert b"password" not in json.dumps(health).encode()
 
 
@@ -156,7 +176,7 @@ def test_health_drops_when_errors_cross_the_threshold(emag, make_account) -> Non
     client, _, merchant = owner_client()
     account = make_account(sim, merchant=merchant)
     sim.faults.error_rate, sim.faults.error_status = 1.0, 500
-    with override_settings(EMAG_MAX_RETRIES=0), pytest.raises(Exception):  # noqa: B017
+    with override_settings(EMAG_MAX_RETRIES=0), pytest.raises(EmagServerError):
         orders.orders_sync(account=account)
     health = client.get(f"{BASE}/management/health").json()
     assert health["score"] < 50 and {a["metric"] for a in health["alerts"]} >= {"error_rate", "sync_success_rate"}

@@ -20,8 +20,9 @@ def _deliver(client: Client, token: str, order_id: object, capture) -> object:
     return response
 
 
-def test_callback_reads_stores_and_acknowledges_the_order_once(emag, make_account,
-                                                              django_capture_on_commit_callbacks) -> None:
+def test_callback_reads_stores_and_acknowledges_the_order_once(
+    emag, make_account, django_capture_on_commit_callbacks
+) -> None:
     sim = emag()
     account = make_account(sim)
     order = sim.add_order()

@@ -76,8 +76,11 @@ def test_429_and_5xx_are_retried_with_growing_backoff(emag, make_account) -> Non
 
 def test_a_4xx_validation_error_is_not_retried(emag, make_account) -> None:
     sim = emag(orders=1)
-    sim.add_route("POST", r"/order/count", lambda r: Response(
-        status=400, body={"isError": True, "messages": ["status: invalid value"], "results": []}))
+    sim.add_route(
+        "POST",
+        r"/order/count",
+        lambda r: Response(status=400, body={"isError": True, "messages": ["status: invalid value"], "results": []}),
+    )
     sim._routes.insert(0, sim._routes.pop())
     sleeps: list[float] = []
     client = account_client(account=make_account(sim), sleep=sleeps.append)
@@ -98,8 +101,13 @@ def test_rate_limit_persisting_after_retries_is_typed(emag, make_account) -> Non
 
 def test_empty_3_second_budget_pauses_the_route_class_for_every_process(emag, make_account) -> None:
     sim = emag(orders=1)
-    sim.add_route("POST", r"/order/count", lambda r: json_response(
-        {"isError": False, "messages": [], "results": {"noOfItems": 1}}, **{"X-RateLimit-Remaining-3second": "0"}))
+    sim.add_route(
+        "POST",
+        r"/order/count",
+        lambda r: json_response(
+            {"isError": False, "messages": [], "results": {"noOfItems": 1}}, **{"X-RateLimit-Remaining-3second": "0"}
+        ),
+    )
     sim._routes.insert(0, sim._routes.pop())
     account = make_account(sim)
     client = account_client(account=account)

@@ -40,14 +40,16 @@ def test_orders_changed_or_cancelled_upstream_are_updated_never_duplicated(emag,
     account = make_account(sim)
     orders.orders_sync(account=account)
     first, second = sorted(sim.state["orders"])[:2]
-    quantity_before = EmagOrderItem.objects.get(order__emag_id=first, line_id=sim.state["orders"][first]["products"][0]["id"]).quantity
+    first_line = sim.state["orders"][first]["products"][0]["id"]
+    quantity_before = EmagOrderItem.objects.get(order__emag_id=first, line_id=first_line).quantity
     sim.edit_order(first)
     sim.cancel_order(second, reason=1)
     run = orders.orders_sync(account=account)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert EmagOrder.objects.filter(account=account).count() == 5
     assert EmagOrderItem.objects.filter(order__account=account).count() == sum(
-        len(o["products"]) for o in sim.state["orders"].values())
+        len(o["products"]) for o in sim.state["orders"].values()
+    )
     line = sim.state["orders"][first]["products"][0]
     stored = EmagOrderItem.objects.get(order__emag_id=first, line_id=line["id"])
     assert stored.quantity == line["quantity"] != quantity_before
@@ -116,8 +118,13 @@ def test_a_valid_cancel_is_saved_whole_and_read_back(emag, make_account) -> None
 
 
 def test_validation_accepts_what_emag_sent() -> None:
-    order = {"id": 1, "status": 0, "cancellation_reason": 57, "payment_mode_id": 8,
-             "products": [{"id": 3, "quantity": 0, "sale_price": "1.5", "status": 0}]}
+    order = {
+        "id": 1,
+        "status": 0,
+        "cancellation_reason": 57,
+        "payment_mode_id": 8,
+        "products": [{"id": 3, "quantity": 0, "sale_price": "1.5", "status": 0}],
+    }
     assert validation.order_errors(order) == {}
     assert validation.offer_errors({"id": 1, "sale_price": "5"}, min_price=Decimal("4"), max_price=Decimal("6")) == {}
     assert "sale_price" in validation.offer_errors({"id": 1, "sale_price": "7"}, min_price=4, max_price=6)
