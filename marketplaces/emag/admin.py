@@ -85,7 +85,7 @@ class EmagOrderItemInline(admin.TabularInline):
     model = EmagOrderItem
     extra = 0
     can_delete = False
-    fields = [
+    fields = (
         "line_id",
         "part_number",
         "part_number_key",
@@ -95,7 +95,7 @@ class EmagOrderItemInline(admin.TabularInline):
         "sale_price",
         "vat",
         "status",
-    ]
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from core.models import SyncRun
@@ -150,12 +150,8 @@ def product_stats(*, account: EmagAccount) -> dict[str, Any]:
         "out_of_stock": offers.filter(stock=0).count(),
         "winning_buy_button": offers.filter(buy_button_rank=1).count(),
         "losing_buy_button": ranked.exclude(buy_button_rank=1).count(),
-        "above_best_offer": sum(
-            1
-            for o in offers.exclude(best_offer_sale_price=None).only("sale_price", "best_offer_sale_price")
-            if o.sale_price and o.sale_price > o.best_offer_sale_price
-        ),
-        "competing_offers_max": max((o for o in offers.values_list("number_of_offers", flat=True) if o), default=0),
+        "above_best_offer": offers.filter(sale_price__gt=F("best_offer_sale_price")).count(),
+        "competing_offers_max": offers.aggregate(n=Max("number_of_offers"))["n"] or 0,
     }
 
 

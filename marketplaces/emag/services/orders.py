@@ -31,20 +31,20 @@ from .monitoring import KIND_ORDERS
 
 log = logging.getLogger(__name__)
 
-S = EmagOrder.Status
+# StateTable speaks text; eMAG's status codes are integers, so the table holds them as text.
+_CANCELED, _NEW, _IN_PROGRESS, _PREPARED, _FINALIZED, _RETURNED = (str(int(s)) for s in EmagOrder.Status)
 ORDER_STATUS = StateTable(
     EmagOrder,
     "status",
     {
-        S.CANCELED: set(),
-        S.NEW: {S.IN_PROGRESS, S.CANCELED},
-        S.IN_PROGRESS: {S.PREPARED, S.FINALIZED, S.CANCELED},
-        S.PREPARED: {S.FINALIZED, S.CANCELED},
-        S.FINALIZED: {S.RETURNED},
-        S.RETURNED: set(),
+        _CANCELED: set(),
+        _NEW: {_IN_PROGRESS, _CANCELED},
+        _IN_PROGRESS: {_PREPARED, _FINALIZED, _CANCELED},
+        _PREPARED: {_FINALIZED, _CANCELED},
+        _FINALIZED: {_RETURNED},
+        _RETURNED: set(),
     },
 )
-del S
 
 
 # --- mapping eMAG's order onto our columns ---------------------------------------------------------------
@@ -190,9 +190,7 @@ def order_acknowledge(*, order: EmagOrder, client: EmagClient | None = None) -> 
     client = client or account_client(account=order.account)
     client.order_acknowledge(order.emag_id)
     now = timezone.now()
-    ORDER_STATUS.advance(
-        pk=order.pk, to=EmagOrder.Status.IN_PROGRESS, from_=str(EmagOrder.Status.NEW), acknowledged_at=now
-    )
+    ORDER_STATUS.advance(pk=order.pk, to=_IN_PROGRESS, from_=_NEW, acknowledged_at=now)
     order.refresh_from_db()
     return order
 
