@@ -495,6 +495,15 @@ class EmagSimulator(Simulator):
             counts[int(t)] = counts.get(int(t), 0) + 1
         return sum(1 for n in counts.values() if n > limit)
 
+    def per_clock_second(self, bucket: str, last: int = 600) -> dict[int, int]:
+        """Requests that arrived in each of the last ``last`` clock seconds (rejected ones included)."""
+        with self.lock:
+            times = list(self.arrivals[bucket])
+        counts: dict[int, int] = {}
+        for t in times:
+            counts[int(t)] = counts.get(int(t), 0) + 1
+        return dict(sorted(counts.items())[-last:])
+
     def max_in_window(self, bucket: str, window: float = 1.0) -> int:
         with self.lock:
             times = list(self.arrivals[bucket])
@@ -521,6 +530,8 @@ class EmagSimulator(Simulator):
             "orders_windows_over_limit": self.windows_over_limit("orders"),
             "other_windows_over_limit": self.windows_over_limit("other"),
             "orders_span_seconds": span,
+            "orders_per_second": self.per_clock_second("orders"),
+            "other_per_second": self.per_clock_second("other"),
             "orders_count": len(self.state["orders"]),
         }
 
