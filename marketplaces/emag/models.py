@@ -5,12 +5,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.db import models
 
 from core.fields import EncryptedTextField
 from core.models import Merchant
 
 from . import codes
+
+
+def default_retention_days() -> int:
+    return int(settings.EMAG_BACKUP_RETENTION_DAYS)
 
 
 def new_callback_token() -> str:
@@ -36,7 +41,7 @@ class EmagAccount(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     backup_enabled = models.BooleanField(default=True, help_text="Include in the daily backup")
-    backup_retention_days = models.PositiveIntegerField(default=30)
+    backup_retention_days = models.PositiveIntegerField(default=default_retention_days)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
