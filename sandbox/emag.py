@@ -16,6 +16,7 @@ Control (besides the harness's): ``POST /_sandbox/emag`` with ``{"new_orders": n
 from __future__ import annotations
 
 import base64
+import logging
 import math
 import random
 import threading
@@ -28,6 +29,8 @@ from zoneinfo import ZoneInfo
 
 from .harness import Request, Response, Simulator, json_response
 from .registry import SimulatorSpec, register_simulator
+
+log = logging.getLogger("sandbox.emag")
 
 SANDBOX_USER = "sandbox-emag"
 SANDBOX_PASSWORD = "sandbox-emag-password"  # a public fake credential of the simulator, not a secret
@@ -270,6 +273,37 @@ class EmagSimulator(Simulator):
                 if o["status"] == 1 and oid not in self.state["acknowledged"]
             ]
         return {oid: self.send_callback(oid) for oid in pending}
+
+    def activity_step(self) -> dict[str, Any]:
+        """One tick of a live shop: a new order arrives; sometimes a customer edits or cancels an order
+        not yet acknowledged; callbacks are repeated for every new order not yet acknowledged."""
+        with self.lock:
+            pending = [
+                oid
+                for oid, o in self.state["orders"].items()
+                if o["status"] == 1 and oid not in self.state["acknowledged"]
+            ]
+        roll = self.rng.random()
+        if pending and roll < 0.15:
+            self.cancel_order(self.rng.choice(pending), reason=self.rng.choice([2, 23, 24, 38]))
+        elif pending and roll < 0.35:
+            self.edit_order(self.rng.choice(pending))
+        order = self.add_order()
+        return {"new": order["id"], "callbacks": self.send_callbacks()}
+
+    def start_activity(self, every_seconds: float) -> threading.Event:
+        """Run ``activity_step`` every ``every_seconds`` in a daemon thread until the event is set."""
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(every_seconds):
+                try:
+                    self.activity_step()
+                except Exception:  # a sandbox must keep running for the person clicking around
+                    log.exception("emag sandbox activity failed")
+
+        threading.Thread(target=run, name="emag-sandbox-activity", daemon=True).start()
+        return stop
 
     # --- limits -----------------------------------------------------------------------------------------
     def rate_limit_key(self, request: Request) -> str | None:
@@ -543,7 +577,7 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _sandbox_factory() -> EmagSimulator:
+def _sandbox_factory(*, activity: bool = True) -> EmagSimulator:
     # `make run`: a shop with some orders of the last days, a few offers, eMAG's real limits.
     sim = EmagSimulator(offers=8)
     now = sim.now()
@@ -553,6 +587,10 @@ def _sandbox_factory() -> EmagSimulator:
             sim.cancel_order(order["id"], reason=2)
         if k == 7:
             sim.cancel_order(order["id"], reason=42)  # a reason newer than our table: "unknown (42)"
+    # A live shop: a new order every ~2 minutes (not on round clock times), customers editing or
+    # cancelling before acknowledgement, callbacks repeated once `POST /_sandbox/emag {"callback_url"}`.
+    if activity:
+        sim.start_activity(127.0)
     return sim
 
 

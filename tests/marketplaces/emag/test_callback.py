@@ -65,3 +65,21 @@ def test_simulator_callbacks_reach_the_webhook_until_acknowledged(emag, make_acc
     assert EmagCallback.objects.filter(account=account, emag_order_id=order["id"]).exists()
     tasks.callback_process(EmagCallback.objects.get().pk)
     assert sim.send_callbacks() == {}  # acknowledged: eMAG stops calling
+
+
+def test_a_live_sandbox_shop_repeats_callbacks_until_acknowledged(emag, make_account, live_server) -> None:
+    sim = emag()
+    account = make_account(sim)
+    sim.state["callback_url"] = f"{live_server.url}/webhooks/emag/{account.callback_token}/"
+    first = sim.activity_step()
+    second = sim.activity_step()
+    assert first["callbacks"] == {first["new"]: 200}
+    assert second["callbacks"][first["new"]] == 200  # repeated: not acknowledged yet
+    callback = EmagCallback.objects.get(emag_order_id=first["new"])
+    assert callback.deliveries == 2
+    tasks.callback_process(callback.pk)
+    third = sim.activity_step()
+    pending = {
+        oid for oid, o in sim.state["orders"].items() if o["status"] == 1 and oid not in sim.state["acknowledged"]
+    }
+    assert first["new"] not in third["callbacks"] and set(third["callbacks"]) == pending

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_demo_account_syncs_the_sandbox_shop(sandbox) -> None:
-    server = sandbox(_sandbox_factory())
+    server = sandbox(_sandbox_factory(activity=False))
     merchant = MerchantFactory()
     lines = demo_setup(merchant=merchant)
     demo_setup(merchant=merchant)  # idempotent
