@@ -7,11 +7,13 @@ workers on all machines; they expire after two hours.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
@@ -21,6 +23,7 @@ from core.models import SyncRun
 from ..clients.emag import ORDERS, OTHER, limiters, redis_connection
 from ..models import EmagAccount, EmagOffer, EmagOrder
 
+log = logging.getLogger(__name__)
 KIND_ORDERS = "emag.orders"
 KIND_OFFERS = "emag.offers"
 _TTL = 2 * 3600
@@ -44,7 +47,10 @@ def recorder_for(*, account_id: int) -> Callable[[str, str, float], None]:
                 pipe.hincrby(key, "errors", 1)
                 pipe.hincrby(key, f"errors:{outcome}", 1)
         pipe.expire(key, _TTL)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except redis.RedisError:  # monitoring must never fail the eMAG call it measures
+            log.warning("eMAG metrics not recorded: Redis unavailable")
 
     return record
 

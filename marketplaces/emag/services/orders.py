@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.models import SyncRun
@@ -216,7 +217,7 @@ def callback_receive(*, account: EmagAccount, emag_order_id: int) -> EmagCallbac
     callback, created = EmagCallback.objects.get_or_create(account=account, emag_order_id=emag_order_id)
     if not created:
         EmagCallback.objects.filter(pk=callback.pk).update(
-            deliveries=callback.deliveries + 1, last_received_at=timezone.now()
+            deliveries=F("deliveries") + 1, last_received_at=timezone.now()
         )
     transaction.on_commit(lambda: tasks.callback_process.delay(callback.pk))
     return callback
@@ -289,9 +290,17 @@ def orders_sync(
 
 
 def orders_sweep_all() -> list[int]:
-    """Queue a sweep for every active account that has none queued or running."""
+    """Queue a sweep for every active account that has none queued or running; close runs abandoned
+    by a worker that died (queued or running for over an hour) as failed, so none stays open forever."""
     from .. import tasks
 
+    stale = SyncRun.objects.filter(
+        kind=KIND_ORDERS,
+        status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
+        created_at__lt=timezone.now() - timedelta(hours=1),
+    )
+    for run in stale:
+        sync_run_finish(run=run, error="abandoned: its worker stopped before finishing; a new sweep was queued")
     queued = []
     for account in EmagAccount.objects.filter(is_active=True).select_related("merchant"):
         busy = SyncRun.objects.filter(

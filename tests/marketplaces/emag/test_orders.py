@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from core.models import SyncRun
 from marketplaces.emag import codes
@@ -128,3 +130,17 @@ def test_validation_accepts_what_emag_sent() -> None:
     assert validation.order_errors(order) == {}
     assert validation.offer_errors({"id": 1, "sale_price": "5"}, min_price=Decimal("4"), max_price=Decimal("6")) == {}
     assert "sale_price" in validation.offer_errors({"id": 1, "sale_price": "7"}, min_price=4, max_price=6)
+
+
+def test_sweep_all_closes_abandoned_runs_and_queues_one_per_account(make_account, monkeypatch) -> None:
+    account = make_account()
+    make_account(is_active=False)
+    abandoned = orders.sync_request(account=account, enqueue=False)
+    SyncRun.objects.filter(pk=abandoned.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    sent: list[int] = []
+    monkeypatch.setattr("marketplaces.emag.tasks.orders_sync.delay", sent.append)
+    queued = orders.orders_sweep_all()
+    assert queued == sent and len(queued) == 1
+    abandoned.refresh_from_db()
+    assert abandoned.status == SyncRun.Status.FAILED and "abandoned" in abandoned.error
+    assert orders.orders_sweep_all() == []  # one is queued already
