@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.models import SyncRun
@@ -281,7 +281,11 @@ def orders_sync(
             .exclude(status=EmagOrder.Status.NEW)
             .values("emag_id"),
         ).update(processed_at=now)
-        EmagAccount.objects.filter(pk=account.pk).update(orders_modified_cursor=newest, last_sync_at=now, last_error="")
+        EmagAccount.objects.filter(pk=account.pk).update(last_sync_at=now, last_error="")
+        if newest is not None:  # only forward: a slower concurrent sweep must not move it back
+            EmagAccount.objects.filter(
+                Q(orders_modified_cursor=None) | Q(orders_modified_cursor__lt=newest), pk=account.pk
+            ).update(orders_modified_cursor=newest)
     except Exception as exc:
         EmagAccount.objects.filter(pk=account.pk).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
         sync_run_finish(run=run, error=f"{type(exc).__name__}: {exc}", counters=dict(counters))
