@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from django.test import override_settings
 
 from marketplaces.emag.clients import emag as client_module
@@ -13,6 +15,7 @@ from marketplaces.emag.clients.emag import (
     EmagAuthError,
     EmagRateLimitError,
     EmagServerError,
+    EmagTimeoutError,
     EmagValidationError,
     date_windows,
 )
@@ -122,3 +125,31 @@ def test_date_filters_are_emag_local_time_and_windows_span_at_most_a_month() -> 
     assert windows[0][0] == start and windows[-1][1] == start + timedelta(days=70)
     assert all(b - a <= timedelta(days=28) for a, b in windows)
     assert client_module.emag_datetime(start) == "2026-01-01 02:00:00"  # Europe/Bucharest, winter
+
+
+def test_timeouts_are_retried_then_typed(emag, make_account) -> None:
+    sim = emag()
+    sim.faults.hang_next, sim.faults.hang_seconds = 2, 1.0
+    sleeps: list[float] = []
+    with override_settings(HTTP_READ_TIMEOUT=0.2, EMAG_MAX_RETRIES=1):
+        client = account_client(account=make_account(sim), sleep=sleeps.append)
+        with pytest.raises(EmagTimeoutError) as caught:
+            client.orders_count()
+    assert len(sleeps) == 1 and not caught.value.permanent
+
+
+def test_the_simulator_refuses_more_than_12_order_requests_per_second(emag, make_account) -> None:
+    sim = emag()
+    account = make_account(sim)
+    session = requests.Session()
+    url = f"{sim.base_url}/order/count"
+    statuses = []
+    started = time.time()
+    while len(statuses) < 40 and time.time() - started < 0.9:
+        statuses.append(session.post(url, json={}, auth=(account.api_user, account.api_password)).status_code)
+    if int(time.time()) == int(started):  # all in one clock second (almost always)
+        assert statuses.count(200) == 12
+    assert statuses.count(429) == sim.violations > 0
+    response = session.post(url, json={}, auth=(account.api_user, account.api_password))
+    if response.status_code == 429:
+        assert response.json()["isError"] is True

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from core.models import SyncRun
@@ -144,3 +145,14 @@ def test_sweep_all_closes_abandoned_runs_and_queues_one_per_account(make_account
     abandoned.refresh_from_db()
     assert abandoned.status == SyncRun.Status.FAILED and "abandoned" in abandoned.error
     assert orders.orders_sweep_all() == []  # one is queued already
+
+
+def test_a_long_first_sweep_asks_in_windows_of_at_most_a_month(emag, make_account) -> None:
+    sim = emag()
+    old = sim.add_order(status=4, created=sim.now() - timedelta(days=60))
+    sim.state["orders"][old["id"]]["modified"] = old["date"]
+    account = make_account(sim)
+    with override_settings(EMAG_INITIAL_SYNC_DAYS=90):
+        run = orders.orders_sync(account=account)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error  # the simulator refuses spans over a month
+    assert EmagOrder.objects.get(account=account).status == EmagOrder.Status.FINALIZED
