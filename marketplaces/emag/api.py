@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.urls import reverse
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -81,9 +82,8 @@ class AccountSerializer(serializers.ModelSerializer):
         return fields
 
     def get_callback_url(self, account: EmagAccount) -> str:
-        request = self.context.get("request")
-        path = reverse("emag-callback", args=[account.callback_token])
-        return request.build_absolute_uri(path) if request is not None else path
+        # What to paste into eMAG's seller portal: the site's public address, not this request's host.
+        return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("emag-callback", args=[account.callback_token])
 
 
 class AccountViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
