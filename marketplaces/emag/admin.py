@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -48,9 +49,11 @@ class EmagAccountAdmin(admin.ModelAdmin):
     def masked_user(self, account: EmagAccount) -> str:
         return mask(account.api_user)
 
-    @admin.display(description="callback URL path (set it in eMAG's seller portal)")
+    @admin.display(description="callback URL (set it in eMAG's seller portal)")
     def callback_path(self, account: EmagAccount) -> str:
-        return reverse("emag-callback", args=[account.callback_token]) if account.pk else "—"
+        if not account.pk:
+            return "—"
+        return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("emag-callback", args=[account.callback_token])
 
     @admin.display(description="orders")
     def orders_link(self, account: EmagAccount) -> str:
