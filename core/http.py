@@ -1,7 +1,7 @@
 """The one way to call an external service over HTTP (SPEC PLAT-7).
 
 A ``HttpClient`` per service: a pooled ``requests`` session per thread, a timeout on every call,
-retries with exponential backoff and full jitter for calls that are safe to repeat and for
+retries with exponential backoff and (equal) jitter for calls that are safe to repeat and for
 429/5xx answers, ``Retry-After`` honoured, an optional shared rate limiter, and request logging
 that never includes query values, headers or bodies. Failures surface as ``IntegrationError``
 with ``permanent`` telling callers whether trying later can help.
@@ -38,7 +38,8 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = RETRY_STATUSES
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Full jitter: uniform in [0, base * 2**attempt], capped; Retry-After is a floor."""
+        """Equal jitter: uniform in [ceiling / 2, ceiling], ceiling = base * 2**attempt capped at backoff_max;
+        Retry-After is a floor."""
         ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
         wait = random.uniform(ceiling / 2, ceiling)
         if retry_after is not None:

@@ -48,9 +48,16 @@ def sync_run_finish(
     return run
 
 
-def sync_run_progress(*, run: SyncRun, done: int = 1, total: int | None = None) -> SyncRun:
-    """Count ``done`` more items (and optionally set the total): one UPDATE of the counter columns."""
-    run.advance(done, total=total)
+def sync_run_progress(
+    *, run: SyncRun, done: int = 0, total: int | None = None, counters: dict[str, Any] | None = None
+) -> SyncRun:
+    """Report progress of a running sync: ``done`` more items, optionally the new total, and counters
+    merged into the run's (kept by ``sync_run_finish``)."""
+    if done or total is not None:
+        run.advance(done, total=total)
+    if counters:
+        run.counters = {**run.counters, **counters}
+        SyncRun.objects.filter(pk=run.pk).update(counters=run.counters)
     return run
 
 

@@ -23,7 +23,7 @@ from .models import (
     TmetrAccount,
     WebhookDelivery,
 )
-from .services.settlement import money_back
+from .services.settlement import money_back, settlement_retry, stuck_settlements
 
 
 class PaymentAccountForm(SecretsKeptForm):
@@ -40,7 +40,6 @@ class PaymentAccountForm(SecretsKeptForm):
             "issues_receipts",
             "two_stage",
         ]
-
 
 
 @admin.register(PaymentAccount)
@@ -182,11 +181,46 @@ class OrderAdmin(admin.ModelAdmin):
         self.message_user(request, f"Money return started for {started} order(s).", messages.INFO)
 
 
+class StuckSettlementFilter(admin.SimpleListFilter):
+    """Captures, cancels and refunds due and unconfirmed past the grace period, or failed (REL-1)."""
+
+    title = "stuck settlements"
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Stuck (not confirmed in time)"), ("failed", "Failed (needs attention)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Payment]) -> QuerySet[Payment]:
+        if self.value() == "yes":
+            return queryset.filter(stuck_settlements())
+        if self.value() == "failed":
+            return queryset.filter(settlement__in=[Payment.Settlement.RETURN_FAILED, Payment.Settlement.CAPTURE_FAILED])
+        return queryset
+
+
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ["order", "provider", "provider_payment_id", "amount", "status", "settlement", "created_at"]
-    list_filter = ["provider", "status", "settlement"]
+    list_display = ["order", "provider", "provider_payment_id", "amount", "status", "settlement", "updated_at"]
+    list_filter = [StuckSettlementFilter, "provider", "status", "settlement"]
     search_fields = ["provider_payment_id", "order__id"]
+    actions = ["retry_settlement"]
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("payments.change_payment"))
+
+    @admin.action(description="Retry settlement now (same idempotence key)", permissions=["retry"])
+    def retry_settlement(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        """The sweep's own service, now: a stuck capture/cancel/refund runs again; a failed return re-opens."""
+        results: dict[str, int] = {}
+        for payment in queryset:
+            try:
+                outcome = settlement_retry(payment_id=payment.pk, staff=True)
+            except Exception as exc:  # shown to staff; the sweep tries again
+                outcome = f"not done yet ({type(exc).__name__})"
+                messages.warning(request, f"payment {payment.pk}: {exc}")
+            results[outcome] = results.get(outcome, 0) + 1
+        summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items()))
+        self.message_user(request, f"Settlement retried — {summary}", messages.INFO)
 
 
 @admin.register(Refund)

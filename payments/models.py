@@ -195,6 +195,7 @@ class Payment(models.Model):
         RETURNING = "returning", "Returning (cancel or refund in progress)"
         RETURNED = "returned", "Returned to the buyer"
         RETURN_FAILED = "return_failed", "Return failed (needs attention)"
+        CAPTURE_FAILED = "capture_failed", "Capture failed: the hold was canceled (needs attention)"
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="payment")
     provider = models.CharField(max_length=16, choices=Provider.choices)
@@ -305,7 +306,11 @@ class WebhookDelivery(models.Model):
     event_key = models.CharField(max_length=200)
     event = models.CharField(max_length=64)
     payment = models.ForeignKey(
-        Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries",
+        Payment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
         help_text="the payment the delivery was verified against",
     )
     provider_payment_id = models.CharField(max_length=64, db_index=True)

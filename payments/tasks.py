@@ -1,5 +1,8 @@
 """Celery tasks of payments: take ids, call one service, safe to run twice (CONVENTIONS.md).
 
+A task message is at least once only while it lives (see ``services/settlement.py``): every state
+a lost message leaves behind is re-driven by a periodic sweep from the database (``periodic.py``).
+
 ``brew_*`` tasks are routed to the latency-critical ``brew`` queue (config/settings/celery.py).
 """
 
@@ -45,14 +48,20 @@ def brew_send(command_id: int) -> str:
 
 
 @shared_task(name="payments.tasks.payment_capture", **RETRY)
-def payment_capture(payment_id: int) -> None:
-    settlement.capture_execute(payment_id=payment_id)
+def payment_capture(payment_id: int) -> str:
+    return settlement.capture_execute(payment_id=payment_id)
 
 
 @shared_task(bind=True, name="payments.tasks.refund_execute", **RETRY)
-def refund_execute(self: Any, refund_id: int) -> None:
+def refund_execute(self: Any, refund_id: int) -> str:
     # On the last attempt a transient failure is recorded as failed (visible in the admin) instead of lost.
-    settlement.refund_execute(refund_id=refund_id, final=self.request.retries >= self.max_retries)
+    return settlement.refund_execute(refund_id=refund_id, final=self.request.retries >= self.max_retries)
+
+
+@shared_task(name="payments.tasks.settlements_sweep")
+def settlements_sweep() -> dict[str, int]:
+    """Re-drive captures, cancels and refunds a crash or a lost message left unconfirmed (REL-1)."""
+    return settlement.settlements_sweep()
 
 
 @shared_task(name="payments.tasks.orders_expire")

@@ -44,7 +44,6 @@ class _BoundedSession(requests.Session):
             kwargs["timeout"] = self._timeout
         return super().request(*args, **kwargs)
 
-
     def close(self) -> None:
         """The SDK closes its session after every call; ours is kept per thread for keep-alive."""
 
@@ -147,6 +146,10 @@ class YooKassaClient:
         ) as exc:
             raise TransientError(f"YooKassa answered {type(exc).__name__}", service=SERVICE) from exc
         except yk_errors.ApiError as exc:
+            if type(exc) is yk_errors.ApiError:
+                # The SDK names every 4xx it knows; a bare ApiError is any other status — a 502/503/504
+                # from a gateway, whose request may well have been applied: retry with the same key.
+                raise TransientError("YooKassa answered an unexpected status", service=SERVICE) from exc
             raise IntegrationError(
                 f"YooKassa refused: {type(exc).__name__}",
                 service=SERVICE,

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 import pytest
@@ -116,7 +117,7 @@ def spawn(args: list[str], env: dict[str, str], ready_url: str, method: str = "g
         try:
             requests.request(method, ready_url, timeout=1)
             return proc
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # listening, but still loading Django
             assert proc.poll() is None, f"{args[:3]} exited"
             assert time.monotonic() < deadline, f"{args[:3]} did not start"
             time.sleep(0.2)
@@ -134,7 +135,9 @@ def start_broker(tmp: Path) -> tuple[subprocess.Popen | None, int]:
     binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if binary is None:
         print("PERF-4 note: mosquitto not installed here; using the broker at MQTT_URL as it is configured")
-        return None, 1883
+        from django.conf import settings
+
+        return None, urlsplit(settings.MQTT_URL).port or 1883
     port = free_port()
     shipped = [line for line in (ROOT / "deploy/mosquitto.conf").read_text().splitlines()
                if line.split()[:1] not in (["listener"], ["persistence"], ["persistence_location"])]

@@ -133,37 +133,6 @@ def test_brew_failure_or_silence_gives_money_back(live_server, shop, sims, machi
     assert not machine.brewed
 
 
-def test_worker_killed_mid_brew_still_brews_exactly_once(live_server, shop, sims, start_worker) -> None:
-    shop.device.ack_timeout_seconds = 3
-    shop.device.save()
-    env = sims.env(CELERY_VISIBILITY_TIMEOUT="3")
-    first = start_worker(extra_env=env, concurrency=1)
-    order = order_create(device=shop.device, drink=shop.drink, size="small").order  # Tmetr HTTP channel
-    payment_id = order.payment.provider_payment_id
-    sims.tmetr.faults.latency_ms = 4000  # the brew call is in flight when the worker dies
-    sims.yookassa.pay(payment_id)
-    body = sims.yookassa.notification("payment.waiting_for_capture", sims.yookassa.state["payments"][payment_id])
-    assert requests.post(f"{live_server.url}/webhooks/yookassa/", json=body, timeout=30).status_code == 200
-    wait_for(lambda: sims.tmetr.request_count >= 1, what="brew request in flight")
-    first.kill()
-    assert status_of(order) == OrderStatus.MAKE_PENDING
-    sims.tmetr.faults.latency_ms = 0
-    start_worker(extra_env=env, concurrency=1)
-    # Celery redelivers the unacknowledged message after the visibility timeout; the periodic sweep
-    # also resends a command stuck in "sending" past its deadline. Either way the machine de-duplicates.
-    time.sleep(3.5)
-    from payments.tasks import brews_fail_late
-
-    brews_fail_late.delay().get(timeout=20)
-    wait_for(lambda: status_of(order) in (OrderStatus.SUCCESSFUL, OrderStatus.FAILED), timeout=60,
-             what="order outcome after the crash")
-    wait_for(lambda: Payment.objects.get(order=order).settlement in ("captured", "returned"), what="settlement")
-    brewed = len(sims.tmetr.state["made"])
-    refunds = Refund.objects.filter(payment__order=order).count()
-    assert (brewed, refunds) in ((1, 0), (0, 1))
-    assert BrewCommand.objects.get(order=order).attempts >= 2  # really redelivered and resent
-
-
 def test_tbank_one_stage_duplicates_brew_once_and_keep_the_money(live_server, shop, sims, start_worker) -> None:
     shop.account.two_stage = False  # PayType=O: AUTHORIZED then CONFIRMED, refunded if the brew fails
     shop.account.save()

@@ -60,7 +60,7 @@ def offers_sync(*, account: EmagAccount, run: SyncRun | None = None, client: Ema
                 account=account, emag_id=emag_id, defaults=offer_fields(payload)
             )
             counters["created" if created else "updated"] += 1
-            sync_run_progress(run=run)
+            sync_run_progress(run=run, done=1)
     except Exception as exc:
         sync_run_finish(run=run, error=f"{type(exc).__name__}: {exc}", counters=dict(counters))
         raise

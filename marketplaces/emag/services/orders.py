@@ -259,7 +259,7 @@ def orders_sync(
             if order.status == EmagOrder.Status.NEW:
                 order_acknowledge(order=order, client=client)
                 counters["acknowledged"] += 1
-            sync_run_progress(run=run)
+            sync_run_progress(run=run, done=1)
         cursor = account.orders_modified_cursor
         start = (
             cursor - timedelta(minutes=settings.EMAG_SWEEP_OVERLAP_MINUTES)
@@ -273,7 +273,7 @@ def orders_sync(
                 counters[outcome] += 1
                 if order.modified and (newest is None or order.modified > newest):
                     newest = order.modified
-                sync_run_progress(run=run)
+                sync_run_progress(run=run, done=1)
         EmagCallback.objects.filter(
             account=account,
             processed_at=None,
