@@ -19,6 +19,7 @@ SIMULATOR_MODULES: list[str] = [
     "sandbox.coffee_machine",
     "sandbox.vendista",
     "sandbox.kaspi",
+    "sandbox.emag",
 ]
 
 

@@ -169,6 +169,20 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         assert stores[0]["products_count"] > 0 and orders["count"] > 0, stores
         products = requests.get(f"{kaspi}/products/", headers=auth, timeout=10).json()
         assert products["count"] == stores[0]["products_count"] and products["results"][0]["kaspi_product_id"]
+
+        # eMAG "done when": "sync now" of the sandbox account fills its orders (unknown reason shown as such).
+        emag = f"{base}/api/v1/marketplaces/emag"
+        account = requests.get(f"{emag}/accounts/", headers=auth, timeout=10).json()["results"][0]
+        run_id = requests.post(f"{emag}/accounts/{account['id']}/sync/", headers=auth, timeout=30).json()["run_id"]
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            run = requests.get(f"{base}/api/v1/sync-runs/{run_id}/", headers=auth, timeout=10).json()
+            if run["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(1)
+        assert run["status"] == "succeeded", run
+        emag_orders = requests.get(f"{emag}/orders/", headers=auth, timeout=10).json()["results"]
+        assert len(emag_orders) >= 12 and "unknown (42)" in {o["cancellation_reason_label"] for o in emag_orders}
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "payments",
     "vending",
     "marketplaces",
+    "marketplaces.emag",
     "repricer",
     "poster_sync",
     "sandbox",
@@ -158,3 +159,4 @@ from .integrations import *  # noqa: E402,F403
 from .marketplaces import *  # noqa: E402,F403
 from .payments import *  # noqa: E402,F403
 from .vending import *  # noqa: E402,F403
+from .emag import *  # noqa: E402,F403

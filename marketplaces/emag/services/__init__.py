@@ -1,0 +1,1 @@
+"""Writes of the eMAG app, by concern: orders, offers, backups, monitoring, validation."""

@@ -1,0 +1,92 @@
+"""eMAG offers with their competition data (SPEC MKT-2): read, and price/stock writes after validation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from core.models import SyncRun
+from core.services import sync_run_create, sync_run_finish, sync_run_progress, sync_run_start
+
+from ..clients.emag import EmagClient
+from ..models import EmagAccount, EmagOffer
+from . import validation
+from .accounts import account_client
+from .monitoring import KIND_OFFERS
+from .orders import _dec, _int, _text
+
+
+def _stock(value: Any) -> int | None:
+    if isinstance(value, list):  # [{"warehouse_id": 1, "value": 5}, ...]
+        numbers = [_int(v.get("value")) for v in value if isinstance(v, dict)]
+        return sum(n for n in numbers if n is not None) if numbers else None
+    return _int(value)
+
+
+def offer_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "part_number_key": _text(payload.get("part_number_key"), 40),
+        "part_number": _text(payload.get("part_number"), 120),
+        "name": _text(payload.get("name"), 500),
+        "status": _int(payload.get("status")),
+        "sale_price": _dec(payload.get("sale_price")),
+        "recommended_price": _dec(payload.get("recommended_price")),
+        "min_sale_price": _dec(payload.get("min_sale_price")),
+        "max_sale_price": _dec(payload.get("max_sale_price")),
+        "currency": _text(payload.get("currency"), 8),
+        "vat_id": _int(payload.get("vat_id")),
+        "stock": _stock(payload.get("stock")),
+        "handling_time": _stock(payload.get("handling_time")),
+        "buy_button_rank": _int(payload.get("buy_button_rank")),
+        "best_offer_sale_price": _dec(payload.get("best_offer_sale_price")),
+        "number_of_offers": _int(payload.get("number_of_offers")),
+        "raw": payload,
+    }
+
+
+def offers_sync(*, account: EmagAccount, run: SyncRun | None = None, client: EmagClient | None = None) -> SyncRun:
+    run = run or sync_run_create(merchant=account.merchant, kind=KIND_OFFERS, account_ref=str(account.pk))
+    sync_run_start(run=run)
+    counters: Counter[str] = Counter()
+    try:
+        client = client or account_client(account=account)
+        for payload in client.offers_iter():
+            emag_id = _int(payload.get("id"))
+            if emag_id is None:
+                counters["skipped"] += 1
+                continue
+            _, created = EmagOffer.objects.update_or_create(
+                account=account, emag_id=emag_id, defaults=offer_fields(payload)
+            )
+            counters["created" if created else "updated"] += 1
+            sync_run_progress(run=run, done=1)
+    except Exception as exc:
+        sync_run_finish(run=run, error=f"{type(exc).__name__}: {exc}", counters=dict(counters))
+        raise
+    return sync_run_finish(run=run, counters=dict(counters))
+
+
+def offer_update(
+    *, offer: EmagOffer, sale_price: Decimal | None = None, stock: int | None = None, client: EmagClient | None = None
+) -> EmagOffer:
+    """Change an offer's price (ex-VAT, within min..max) and/or stock; validated before any request."""
+    entity: dict[str, Any] = {"id": offer.emag_id}
+    if sale_price is not None:
+        entity["sale_price"] = str(sale_price)
+    if stock is not None:
+        entity["stock"] = [{"warehouse_id": 1, "value": stock}]
+    errors = validation.offer_errors(entity, min_price=offer.min_sale_price, max_price=offer.max_sale_price)
+    if len(entity) == 1:
+        errors.setdefault("sale_price", []).append("Give a new sale_price or stock.")
+    validation.require_valid(errors, f"Offer {offer.emag_id}")
+    client = client or account_client(account=offer.account)
+    client.offers_save([entity])
+    changes: dict[str, Any] = {}
+    if sale_price is not None:
+        changes["sale_price"] = sale_price
+    if stock is not None:
+        changes["stock"] = stock
+    EmagOffer.objects.filter(pk=offer.pk).update(**changes)
+    offer.refresh_from_db()
+    return offer

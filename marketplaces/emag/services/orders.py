@@ -1,0 +1,354 @@
+"""eMAG orders (SPEC MKT-2, MKT-2b, MKT-3, MKT-7): store what eMAG says, sweep, callbacks, writes.
+
+eMAG is the source of truth for an order: ``order_store`` mirrors the order as read (changed or
+cancelled upstream included), keyed by (account, eMAG id) under a unique constraint and a row lock,
+so the callback, the sweep and a manual sync running at once never duplicate an order. The only
+status move we make ourselves is acknowledge (new → in progress), through ``ORDER_STATUS``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from core.models import SyncRun
+from core.services import sync_run_create, sync_run_finish, sync_run_progress, sync_run_start
+from core.transitions import StateTable
+
+from .. import codes
+from ..clients.emag import EmagClient, EmagError, date_windows, parse_emag_datetime
+from ..models import EmagAccount, EmagCallback, EmagOrder, EmagOrderItem
+from . import validation
+from .accounts import account_client
+from .monitoring import KIND_ORDERS
+
+log = logging.getLogger(__name__)
+
+# StateTable speaks text; eMAG's status codes are integers, so the table holds them as text.
+_CANCELED, _NEW, _IN_PROGRESS, _PREPARED, _FINALIZED, _RETURNED = (str(int(s)) for s in EmagOrder.Status)
+ORDER_STATUS = StateTable(
+    EmagOrder,
+    "status",
+    {
+        _CANCELED: set(),
+        _NEW: {_IN_PROGRESS, _CANCELED},
+        _IN_PROGRESS: {_PREPARED, _FINALIZED, _CANCELED},
+        _PREPARED: {_FINALIZED, _CANCELED},
+        _FINALIZED: {_RETURNED},
+        _RETURNED: set(),
+    },
+)
+
+
+# --- mapping eMAG's order onto our columns ---------------------------------------------------------------
+def _dec(value: Any) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any, limit: int) -> str:
+    return "" if value is None else str(value)[:limit]
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def order_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    details = payload.get("details")
+    return {
+        "status": _int(payload.get("status")) if _int(payload.get("status")) in codes.ORDER_STATUSES else 1,
+        "type": _int(payload.get("type")),
+        "date": parse_emag_datetime(payload.get("date")),
+        "modified": parse_emag_datetime(payload.get("modified")),
+        "payment_mode_id": _int(payload.get("payment_mode_id")),
+        "payment_mode": _text(payload.get("payment_mode"), 80),
+        "detailed_payment_method": _text(payload.get("detailed_payment_method"), 120),
+        "payment_status": _int(payload.get("payment_status")),
+        "cashed_co": _dec(payload.get("cashed_co")),
+        "cashed_cod": _dec(payload.get("cashed_cod")),
+        "shipping_tax": _dec(payload.get("shipping_tax")),
+        "shipping_tax_voucher_split": _list(payload.get("shipping_tax_voucher_split")),
+        "currency": _text(payload.get("currency"), 8),
+        "customer": customer or {},
+        "customer_name": _text((customer or {}).get("name"), 200),
+        "vouchers": _list(payload.get("vouchers")),
+        "cancellation_reason": _int(payload.get("cancellation_reason")),
+        "cancellation_request": _text(payload.get("cancellation_request"), 200),
+        "is_storno": bool(payload.get("is_storno")),
+        "is_complete": bool(payload.get("is_complete")),
+        "delivery_mode": _text(payload.get("delivery_mode"), 40),
+        "details": details if isinstance(details, dict) else {"items": details} if details else {},
+        "refunded_amount": _dec(payload.get("refunded_amount")),
+        "refund_status": _text(payload.get("refund_status"), 40),
+        "maximum_date_for_shipment": parse_emag_datetime(payload.get("maximum_date_for_shipment")),
+        "finalization_date": parse_emag_datetime(payload.get("finalization_date")),
+        "late_shipment": _int(payload.get("late_shipment")),
+        "parent_id": _int(payload.get("parent_id")),
+        "emag_club": bool(payload.get("emag_club")),
+        "observation": _text(payload.get("observation"), 5000),
+        "sales_channel": _text(payload.get("sales_channel"), 40),
+        "flags": _list(payload.get("flags")),
+        "attachments": _list(payload.get("attachments")),
+        "raw": payload,
+    }
+
+
+def item_fields(line: dict[str, Any]) -> dict[str, Any]:
+    details = line.get("details")
+    return {
+        "product_id": _int(line.get("product_id")),
+        "part_number": _text(line.get("part_number"), 120),
+        "part_number_key": _text(line.get("part_number_key"), 40),
+        "name": _text(line.get("name"), 500),
+        "quantity": _int(line.get("quantity")) or 0,
+        "initial_qty": _int(line.get("initial_qty")),
+        "storno_qty": _int(line.get("storno_qty")),
+        "sale_price": _dec(line.get("sale_price")),
+        "original_price": _dec(line.get("original_price")),
+        "vat": _text(line.get("vat"), 16),
+        "currency": _text(line.get("currency"), 8),
+        "status": _int(line.get("status")),
+        "details": details if isinstance(details, dict) else {"items": details} if details else {},
+        "raw": line,
+    }
+
+
+# --- storing ---------------------------------------------------------------------------------------------
+def order_store(*, account: EmagAccount, payload: dict[str, Any]) -> tuple[EmagOrder, str]:
+    """Create or update the order from eMAG's dict; return it and "created", "updated", "unchanged" or "stale"."""
+    emag_id = _int(payload.get("id"))
+    if emag_id is None or emag_id <= 0:
+        raise EmagError(f"eMAG sent an order without a valid id: {payload.get('id')!r}", permanent=True)
+    fields = order_fields(payload)
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                order = EmagOrder.objects.select_for_update().filter(account=account, emag_id=emag_id).first()
+                if order is not None:
+                    if order.raw == payload:
+                        return order, "unchanged"
+                    if order.modified and fields["modified"] and fields["modified"] < order.modified:
+                        return order, "stale"  # an older read lost a race with a newer one
+                    for name, value in fields.items():
+                        setattr(order, name, value)
+                    order.save()
+                    outcome = "updated"
+                else:
+                    order = EmagOrder.objects.create(account=account, emag_id=emag_id, **fields)
+                    outcome = "created"
+                _store_items(order, payload.get("products"))
+                return order, outcome
+        except IntegrityError:
+            if attempt:  # pragma: no cover - a second race on the same id cannot happen after the first
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store_items(order: EmagOrder, products: Any) -> None:
+    kept: list[int] = []
+    for line in products if isinstance(products, list) else []:
+        if not isinstance(line, dict):
+            continue
+        line_id = _int(line.get("id")) or _int(line.get("product_id"))
+        if line_id is None:
+            continue
+        EmagOrderItem.objects.update_or_create(order=order, line_id=line_id, defaults=item_fields(line))
+        kept.append(line_id)
+    order.items.exclude(line_id__in=kept).delete()
+
+
+# --- acknowledge, callbacks ----------------------------------------------------------------------------------
+def order_acknowledge(*, order: EmagOrder, client: EmagClient | None = None) -> EmagOrder:
+    """new → in progress at eMAG, then here (stops eMAG's repeated callbacks). Safe to repeat."""
+    validation.require_valid(
+        validation.acknowledge_errors(emag_id=order.emag_id, status=order.status),
+        f"Acknowledging order {order.emag_id}",
+    )
+    client = client or account_client(account=order.account)
+    client.order_acknowledge(order.emag_id)
+    now = timezone.now()
+    ORDER_STATUS.advance(pk=order.pk, to=_IN_PROGRESS, from_=_NEW, acknowledged_at=now)
+    order.refresh_from_db()
+    return order
+
+
+def order_fetch(
+    *, account: EmagAccount, emag_id: int, client: EmagClient | None = None, acknowledge: bool = True
+) -> EmagOrder | None:
+    """Read one order, store it, acknowledge it when new (the callback's work)."""
+    client = client or account_client(account=account)
+    payload = client.order_read(emag_id)
+    if payload is None:
+        return None
+    order, _ = order_store(account=account, payload=payload)
+    if acknowledge and order.status == EmagOrder.Status.NEW:
+        order = order_acknowledge(order=order, client=client)
+    return order
+
+
+def callback_receive(*, account: EmagAccount, emag_order_id: int) -> EmagCallback:
+    """Record a callback (eMAG repeats it until acknowledged) and enqueue its processing."""
+    from .. import tasks
+
+    callback, created = EmagCallback.objects.get_or_create(account=account, emag_order_id=emag_order_id)
+    if not created:
+        EmagCallback.objects.filter(pk=callback.pk).update(
+            deliveries=F("deliveries") + 1, last_received_at=timezone.now()
+        )
+    transaction.on_commit(lambda: tasks.callback_process.delay(callback.pk))
+    return callback
+
+
+def callback_process(*, callback: EmagCallback, client: EmagClient | None = None) -> EmagOrder | None:
+    try:
+        order = order_fetch(account=callback.account, emag_id=callback.emag_order_id, client=client)
+    except EmagError as exc:
+        EmagCallback.objects.filter(pk=callback.pk).update(last_error=str(exc)[:2000])
+        raise
+    EmagCallback.objects.filter(pk=callback.pk).update(processed_at=timezone.now(), last_error="")
+    return order
+
+
+# --- the sweep ---------------------------------------------------------------------------------------------------
+def sync_request(*, account: EmagAccount, enqueue: bool = True) -> SyncRun:
+    run = sync_run_create(merchant=account.merchant, kind=KIND_ORDERS, account_ref=str(account.pk), mode="sweep")
+    if enqueue:
+        from .. import tasks
+
+        transaction.on_commit(lambda: tasks.orders_sync.delay(run.pk))
+    return run
+
+
+def orders_sync(
+    *, account: EmagAccount, run: SyncRun | None = None, client: EmagClient | None = None, now: datetime | None = None
+) -> SyncRun:
+    """New orders (stored and acknowledged) and orders modified since the cursor (changes, cancellations)."""
+    run = run or sync_request(account=account, enqueue=False)
+    sync_run_start(run=run)
+    counters: Counter[str] = Counter()
+    now = now or timezone.now()
+    try:
+        client = client or account_client(account=account)
+        for payload in client.orders_iter(status=codes.STATUS_NEW):
+            order, outcome = order_store(account=account, payload=payload)
+            counters[outcome] += 1
+            if order.status == EmagOrder.Status.NEW:
+                order_acknowledge(order=order, client=client)
+                counters["acknowledged"] += 1
+            sync_run_progress(run=run, done=1)
+        cursor = account.orders_modified_cursor
+        start = (
+            cursor - timedelta(minutes=settings.EMAG_SWEEP_OVERLAP_MINUTES)
+            if cursor
+            else now - timedelta(days=settings.EMAG_INITIAL_SYNC_DAYS)
+        )
+        newest = cursor
+        for window_start, window_end in date_windows(start, now):
+            for payload in client.orders_iter(modifiedAfter=window_start, modifiedBefore=window_end):
+                order, outcome = order_store(account=account, payload=payload)
+                counters[outcome] += 1
+                if order.modified and (newest is None or order.modified > newest):
+                    newest = order.modified
+                sync_run_progress(run=run, done=1)
+        EmagCallback.objects.filter(
+            account=account,
+            processed_at=None,
+            emag_order_id__in=EmagOrder.objects.filter(account=account)
+            .exclude(status=EmagOrder.Status.NEW)
+            .values("emag_id"),
+        ).update(processed_at=now)
+        EmagAccount.objects.filter(pk=account.pk).update(last_sync_at=now, last_error="")
+        if newest is not None:  # only forward: a slower concurrent sweep must not move it back
+            EmagAccount.objects.filter(
+                Q(orders_modified_cursor=None) | Q(orders_modified_cursor__lt=newest), pk=account.pk
+            ).update(orders_modified_cursor=newest)
+    except Exception as exc:
+        EmagAccount.objects.filter(pk=account.pk).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        sync_run_finish(run=run, error=f"{type(exc).__name__}: {exc}", counters=dict(counters))
+        raise
+    return sync_run_finish(run=run, counters=dict(counters))
+
+
+def orders_sweep_all() -> list[int]:
+    """Queue a sweep for every active account that has none queued or running; close runs abandoned
+    by a worker that died (queued or running for over an hour) as failed, so none stays open forever."""
+    from .. import tasks
+
+    stale = SyncRun.objects.filter(
+        kind=KIND_ORDERS,
+        status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
+        created_at__lt=timezone.now() - timedelta(hours=1),
+    )
+    for run in stale:
+        sync_run_finish(run=run, error="abandoned: its worker stopped before finishing; a new sweep was queued")
+    queued = []
+    for account in EmagAccount.objects.filter(is_active=True).select_related("merchant"):
+        busy = SyncRun.objects.filter(
+            kind=KIND_ORDERS,
+            account_ref=str(account.pk),
+            status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        ).exists()
+        if busy:
+            continue
+        run = sync_request(account=account, enqueue=False)
+        tasks.orders_sync.delay(run.pk)
+        queued.append(run.pk)
+    for callback in EmagCallback.objects.filter(processed_at=None, account__is_active=True)[:200]:
+        tasks.callback_process.delay(callback.pk)
+    return queued
+
+
+# --- writes (validated before any request) ---------------------------------------------------------------
+def _whole_order(order: EmagOrder, changes: dict[str, Any]) -> dict[str, Any]:
+    # eMAG's order/save wants the whole order as read, with the changes.
+    return {**order.raw, **changes, "id": order.emag_id}
+
+
+def order_update(*, order: EmagOrder, changes: dict[str, Any], client: EmagClient | None = None) -> EmagOrder:
+    entity = _whole_order(order, changes)
+    validation.require_valid(validation.order_errors(entity), f"Order {order.emag_id}")
+    client = client or account_client(account=order.account)
+    client.orders_save([entity])
+    return order_fetch(account=order.account, emag_id=order.emag_id, client=client, acknowledge=False) or order
+
+
+def order_cancel(*, order: EmagOrder, reason: int, client: EmagClient | None = None) -> EmagOrder:
+    validation.require_valid(
+        validation.cancel_errors(status=order.status, reason=reason), f"Cancelling order {order.emag_id}"
+    )
+    return order_update(
+        order=order, changes={"status": codes.STATUS_CANCELED, "cancellation_reason": reason}, client=client
+    )
+
+
+def orders_bulk_save(*, account: EmagAccount, orders: list[dict[str, Any]], client: EmagClient | None = None) -> int:
+    """Validate every order first (nothing is sent if one is bad), then save in batches of ≤ 50."""
+    validation.require_valid(validation.orders_bulk_errors(orders), "The bulk save")
+    client = client or account_client(account=account)
+    client.orders_save(orders)
+    return len(orders)

@@ -1,0 +1,77 @@
+"""Celery tasks of the eMAG app: take ids, call one service (all on the ``sync`` queue, MKT-7).
+
+The eMAG client is the one retry layer (2, 4 … 64 s with jitter on 429/5xx/network, MKT-4), so the
+tasks declare no ``autoretry_for``: a failure is recorded (failed run, callback's ``last_error``) and
+the periodic sweep, which also re-enqueues unprocessed callbacks, is the next attempt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from core.models import SyncRun
+
+from .clients.emag import EmagError
+from .models import EmagAccount, EmagCallback
+from .services import backups, offers, orders
+from .services.monitoring import KIND_ORDERS
+
+# A sweep may wait through eMAG's backoff (up to ~2 min per call): allow it time.
+_LONG: dict[str, Any] = {"soft_time_limit": 1800, "time_limit": 1900}
+
+
+@shared_task(name="marketplaces.emag.tasks.orders_sync", queue="sync", **_LONG)
+def orders_sync(run_id: int) -> dict[str, Any]:
+    run = SyncRun.objects.filter(pk=run_id, kind=KIND_ORDERS).first()
+    account = EmagAccount.objects.filter(pk=int(run.account_ref)).first() if run else None
+    if run is None or account is None:
+        return {"run_id": run_id, "status": "missing"}
+    try:
+        run = orders.orders_sync(account=account, run=run)
+    except Exception as exc:  # recorded on the run (failed) and on the account
+        return {"run_id": run_id, "status": "failed", "error": type(exc).__name__}
+    return {"run_id": run.pk, "status": run.status, "items_done": run.items_done}
+
+
+@shared_task(name="marketplaces.emag.tasks.callback_process", queue="sync", **_LONG)
+def callback_process(callback_id: int) -> dict[str, Any]:
+    callback = EmagCallback.objects.select_related("account").filter(pk=callback_id, processed_at=None).first()
+    if callback is None:
+        return {"callback_id": callback_id, "status": "done"}
+    try:
+        order = orders.callback_process(callback=callback)
+    except EmagError as exc:  # kept on the callback; the next sweep enqueues it again
+        return {"callback_id": callback_id, "status": "failed", "error": type(exc).__name__}
+    return {"callback_id": callback_id, "order": order.pk if order else None}
+
+
+@shared_task(name="marketplaces.emag.tasks.orders_sweep_all", queue="sync", ignore_result=True)
+def orders_sweep_all() -> list[int]:
+    return orders.orders_sweep_all()
+
+
+@shared_task(name="marketplaces.emag.tasks.offers_sync", queue="sync", **_LONG)
+def offers_sync(account_id: int) -> dict[str, Any]:
+    account = EmagAccount.objects.filter(pk=account_id, is_active=True).first()
+    if account is None:
+        return {"account": account_id, "status": "missing"}
+    try:
+        run = offers.offers_sync(account=account)
+    except EmagError as exc:  # recorded on the run
+        return {"account": account_id, "status": "failed", "error": type(exc).__name__}
+    return {"run_id": run.pk, "status": run.status}
+
+
+@shared_task(name="marketplaces.emag.tasks.offers_sync_all", queue="sync", ignore_result=True)
+def offers_sync_all() -> list[int]:
+    ids = list(EmagAccount.objects.filter(is_active=True).values_list("pk", flat=True))
+    for account_id in ids:
+        offers_sync.delay(account_id)
+    return ids
+
+
+@shared_task(name="marketplaces.emag.tasks.backups_daily", queue="sync", ignore_result=True)
+def backups_daily() -> dict[str, Any]:
+    return backups.backups_daily()

@@ -1,0 +1,46 @@
+"""MKT-7 across a real queue: "sync now" and the new-order callback are done by a Celery worker on
+the ``sync`` queue (real Redis broker, committed rows)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.test import Client
+
+from core.models import SyncRun
+from marketplaces.emag.models import EmagCallback, EmagOrder
+from tests.factories import owner_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _wait(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting for the worker")
+
+
+def test_sync_now_and_callbacks_are_done_by_a_worker_on_the_sync_queue(emag, make_account, start_worker) -> None:
+    sim = emag(orders=5)
+    start_worker(queues="sync,default", extra_env={"EMAG_API_URL": sim.base_url, "EMAG_BACKOFF_BASE_SECONDS": "0.01"})
+    client, _, merchant = owner_client()
+    account = make_account(sim, merchant=merchant)
+
+    response = client.post(f"/api/v1/marketplaces/emag/accounts/{account.pk}/sync/")
+    assert response.status_code == 202
+    run_id = response.json()["run_id"]
+    _wait(lambda: SyncRun.objects.get(pk=run_id).status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED))
+    run = SyncRun.objects.get(pk=run_id)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert EmagOrder.objects.filter(account=account, status=EmagOrder.Status.IN_PROGRESS).count() == 5
+
+    order = sim.add_order()
+    callback = Client().get(f"/webhooks/emag/{account.callback_token}/", {"order_id": order["id"]})
+    assert callback.status_code == 200
+    _wait(lambda: EmagCallback.objects.filter(emag_order_id=order["id"]).exclude(processed_at=None).exists())
+    stored = EmagOrder.objects.get(account=account, emag_id=order["id"])
+    assert stored.status == EmagOrder.Status.IN_PROGRESS and order["id"] in sim.state["acknowledged"]
