@@ -13,7 +13,7 @@ from core.api.accounts import AccountViewSet, SecretFlagsSerializer
 from core.api.tenancy import MerchantField
 
 from .models import PaymentAccount, TmetrAccount
-from .services.accounts import save_payment_account, save_tmetr_account
+from .services.accounts import payment_account_save, tmetr_account_save
 
 
 class PaymentAccountSerializer(SecretFlagsSerializer):
@@ -38,10 +38,10 @@ class TmetrAccountSerializer(SecretFlagsSerializer):
 class PaymentAccountViewSet(AccountViewSet):
     queryset = PaymentAccount.objects.select_related("merchant").order_by("id")
     serializer_class = PaymentAccountSerializer
-    save = staticmethod(save_payment_account)
+    save = staticmethod(payment_account_save)
 
 
 class TmetrAccountViewSet(AccountViewSet):
     queryset = TmetrAccount.objects.select_related("merchant").order_by("id")
     serializer_class = TmetrAccountSerializer
-    save = staticmethod(save_tmetr_account)
+    save = staticmethod(tmetr_account_save)

@@ -21,14 +21,17 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from marketplaces.kaspi.demo_account import (
+    SANDBOX_EMAIL,
+    SANDBOX_MERCHANT_UID,
+    SANDBOX_PASSWORD,
+    SANDBOX_SHOP_TOKEN,
+)
+
 from .harness import Request, Response, Simulator, json_response
 from .registry import SimulatorSpec, register_simulator
 
-SANDBOX_EMAIL = "demo@sandbox.kaspi.kz"
-SANDBOX_PASSWORD = "sandbox-password"
 SMS_EMAIL = "sms@sandbox.kaspi.kz"
-SANDBOX_MERCHANT_UID = "30100001"
-SANDBOX_SHOP_TOKEN = "sandbox-shop-api-token"
 MAX_WINDOW_MS = 14 * 86_400_000 + 60_000  # a little slack for clocks, like the real API
 BRANDS = ["Philips", "Bosch", "De'Longhi", "Xiaomi", "Samsung", "Tefal", "Redmond", "Polaris"]
 ITEMS = ["Кофемашина", "Кофемолка", "Чайник", "Капучинатор", "Фильтр для воды", "Зерновой кофе 1 кг"]

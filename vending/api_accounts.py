@@ -2,7 +2,7 @@
 
 GET lists and reads them with the password and token masked (``has_password``, ``has_token``);
 POST creates, PUT/PATCH update (``is_active: false`` stops syncing one); owners and managers write,
-viewers read. Rules live in vending.account_services.
+viewers read. Rules live in vending.services.accounts.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from core.api.accounts import AccountViewSet, SecretFlagsSerializer
 from core.api.tenancy import MerchantField
 
-from .account_services import save_vendista_account
 from .models import VendistaAccount
+from .services.accounts import vendista_account_save
 
 
 class VendistaAccountSerializer(SecretFlagsSerializer):
@@ -28,4 +28,4 @@ class VendistaAccountSerializer(SecretFlagsSerializer):
 class VendistaAccountViewSet(AccountViewSet):
     queryset = VendistaAccount.objects.select_related("merchant").order_by("merchant_id", "name", "id")
     serializer_class = VendistaAccountSerializer
-    save = staticmethod(save_vendista_account)
+    save = staticmethod(vendista_account_save)

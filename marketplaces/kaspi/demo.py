@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.urls import reverse
 
 from core.models import Merchant
-from sandbox.kaspi import SANDBOX_EMAIL, SANDBOX_MERCHANT_UID, SANDBOX_PASSWORD, SANDBOX_SHOP_TOKEN
 
 from .clients.login import find_chromium
+from .demo_account import SANDBOX_EMAIL, SANDBOX_MERCHANT_UID, SANDBOX_PASSWORD, SANDBOX_SHOP_TOKEN
 from .models import KaspiStore, SessionState
 from .services import session as session_service
 from .services import stores as stores_service

@@ -38,7 +38,7 @@ def _pair(errors: dict[str, list[str]], account: Any, id_field: str, secret_fiel
         errors.setdefault(id_field, []).append(f"Required with {secret_field} ({label}).")
 
 
-def save_payment_account(
+def payment_account_save(
     *, merchant: Merchant, data: dict[str, Any], account: PaymentAccount | None = None
 ) -> PaymentAccount:
     """Create the merchant's one payment account, or update ``account``. At least one provider
@@ -64,7 +64,7 @@ def save_payment_account(
     return account
 
 
-def save_tmetr_account(
+def tmetr_account_save(
     *, merchant: Merchant, data: dict[str, Any], account: TmetrAccount | None = None
 ) -> TmetrAccount:
     """Create or update the merchant's Tmetr login. Either a username with its password (tokens are

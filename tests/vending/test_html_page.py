@@ -12,7 +12,7 @@ from core.models import SyncRun
 from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD, VendistaSimulator
 from vending import services
 from vending.clients.vendista import NotAnApiAnswer, VendistaClient
-from vending.models import Transaction
+from vending.models import SyncMode, Transaction
 
 
 def _client(url: str) -> VendistaClient:
@@ -51,7 +51,7 @@ def test_a_sync_behind_an_html_error_page_is_left_for_the_retry_and_then_succeed
     sim, url = vendista(total=120, start="2026-01-01T00:00:00", days=10)
     account = make_account()
     sim.faults.html_next = 1000
-    run = services.sync_request(account=account, mode=services.Mode.FULL, enqueue=False)
+    run = services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False)
     with pytest.raises(TransientError):  # the task's autoretry_for
         services.transactions_sync(run=run, base_url=url)
     run.refresh_from_db()
