@@ -155,8 +155,8 @@ LOGGING = {
 
 from .celery import *  # noqa: E402,F403
 from .drf import *  # noqa: E402,F403
+from .emag import *  # noqa: E402,F403
 from .integrations import *  # noqa: E402,F403
 from .marketplaces import *  # noqa: E402,F403
 from .payments import *  # noqa: E402,F403
 from .vending import *  # noqa: E402,F403
-from .emag import *  # noqa: E402,F403
