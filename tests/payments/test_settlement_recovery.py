@@ -182,11 +182,17 @@ def test_worker_killed_mid_tmetr_brew_never_brews_twice(live_server, shop, sims,
     assert BrewCommand.objects.get(order=order).status == BrewCommand.Status.SENDING  # outcome unknown
     sims.tmetr.faults.latency_ms = 0
     second = start_worker(extra_env=env, concurrency=1)
-    # The redelivered message runs again (a resend would brew a second drink) ...
+    # The killed message runs again (a resend would brew a second drink). Redis hands it out again
+    # only after the visibility timeout, at kombu's next restore scan (which may be ~100 s away), and
+    # the delivery sweep would re-enqueue it too: enqueue the same delivery as either of them does.
+    from payments.models import WebhookDelivery
+    from payments.tasks import brew_process_delivery
+
+    brew_process_delivery.delay(WebhookDelivery.objects.get(payment__order=order).pk)
     wait_for(
         lambda: re.search(r"brew_process_delivery\[[^\]]+\] succeeded", second.log()) is not None,
-        timeout=30,
-        what="the killed task redelivered and run",
+        timeout=60,
+        what="the killed task's delivery processed again",
     )
     from payments.tasks import brews_fail_late
 
@@ -198,7 +204,10 @@ def test_worker_killed_mid_tmetr_brew_never_brews_twice(live_server, shop, sims,
         what="order failed",
     )
     wait_for(lambda: _final(order, "cancel"), what="money back")
-    assert sims.tmetr.state["brew_requests"] == 1  # one brew request ever reached the machine
+    # At most one brew request ever reached the machine (whether the one in flight when the worker
+    # died was applied depends on when the simulator noticed the dropped connection), and it was sent once.
+    assert sims.tmetr.state["brew_requests"] <= 1
+    assert sims.tmetr.request_count == 1
     assert len(sims.tmetr.state["made"]) <= 1
     assert sims.yookassa.state["operations"] == [("cancel", pid)]
     assert BrewCommand.objects.get(order=order).attempts == 1
