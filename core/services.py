@@ -33,6 +33,15 @@ def sync_run_start(*, run: SyncRun, total: int | None = None) -> SyncRun:
     return run
 
 
+def sync_run_progress(*, run: SyncRun, done: int = 0, total: int | None = None) -> SyncRun:
+    """Report progress ("X of Y") of a running sync: ``done`` more items, and the total once known."""
+    if total is not None and not done:
+        run.set_total(total)
+    else:
+        run.advance(done, total=total)
+    return run
+
+
 def sync_run_finish(
     *, run: SyncRun, error: str = "", counters: dict[str, Any] | None = None
 ) -> SyncRun:

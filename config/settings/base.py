@@ -152,4 +152,5 @@ from .celery import *  # noqa: E402,F403
 from .drf import *  # noqa: E402,F403
 from .integrations import *  # noqa: E402,F403
 from .payments import *  # noqa: E402,F403
+from .poster import *  # noqa: E402,F403
 from .vending import *  # noqa: E402,F403

@@ -16,10 +16,6 @@ KASPI_SHOP_API_URL = env("KASPI_SHOP_API_URL", default="https://kaspi.kz/shop/ap
 KASPI_OFFERS_URL = env("KASPI_OFFERS_URL", default="https://kaspi.kz/yml/offer-view/offers")
 KASPI_CABINET_URL = env("KASPI_CABINET_URL", default="https://mc.shop.kaspi.kz")
 KASPI_LOGIN_URL = env("KASPI_LOGIN_URL", default="https://idmc.shop.kaspi.kz/login")
-POSTER_API_URL = env("POSTER_API_URL", default="https://joinposter.com/api")
-POSTER_APP_ID = env("POSTER_APP_ID", default="")
-POSTER_APP_SECRET = env("POSTER_APP_SECRET", default="")
-POSTER_REDIRECT_URI = env("POSTER_REDIRECT_URI", default="")
 CHROMIUM_EXECUTABLE = env("CHROMIUM_EXECUTABLE", default="")
 
 # Where `make run` serves the simulators (sandbox/); the public URL buyers' pages link back to.
