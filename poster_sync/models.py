@@ -7,7 +7,7 @@ as received. Rows are keyed by (account, Poster id) and never deleted: an object
 
 from __future__ import annotations
 
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
 
 from core.fields import EncryptedTextField
@@ -32,9 +32,8 @@ class PosterAccount(models.Model):
     account_number = models.CharField(max_length=32, blank=True, default="")
     access_token = EncryptedTextField(help_text="Poster access token (OAuth or a pasted personal-integration token).")
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.PERSONAL)
-    api_url = models.URLField(
-        blank=True,
-        default="",
+    api_url = models.CharField(
+        max_length=200, blank=True, default="", validators=[URLValidator(schemes=["http", "https"])],
         help_text="Empty: POSTER_ACCOUNT_API_URL for this account (https://<account>.joinposter.com/api).",
     )
     is_active = models.BooleanField(default=True)

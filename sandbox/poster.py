@@ -323,6 +323,15 @@ class PosterSimulator(Simulator):
             }
         )
 
+    def add_account(self, account: str) -> str:
+        """Another Poster account with its own catalogue; returns a token for it."""
+        with self.lock:
+            number = str(100001 + len(self.state["accounts"]))
+            self.state["accounts"].setdefault(account, {"number": number, "catalogue": _catalogue(self.n_ingredients)})
+            token = f"{self.state['accounts'][account]['number']}:{secrets.token_hex(16)}"
+            self.state["tokens"][token] = account
+        return token
+
     # --- knobs and changes -----------------------------------------------------------------------------
     def expire_tokens(self) -> None:
         with self.lock:
