@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from core.admin_forms import SecretsKeptForm
 from core.crypto import mask
@@ -106,13 +106,10 @@ class PosterAccountAdmin(admin.ModelAdmin):
                     messages.INFO,
                 )
                 continue
-            links = format_html(
-                ", ".join(
-                    format_html(
-                        '<a href="{}">{} #{}</a>', reverse("admin:core_syncrun_change", args=[run.pk]), e, run.pk
-                    )
-                    for e, run in queued.items()
-                )
+            links = format_html_join(
+                ", ",
+                '<a href="{}">{} #{}</a>',
+                ((reverse("admin:core_syncrun_change", args=[run.pk]), e, run.pk) for e, run in queued.items()),
             )
             self.message_user(request, format_html("{}: queued {}", account, links), messages.SUCCESS)
 

@@ -33,7 +33,10 @@ class PosterAccount(models.Model):
     access_token = EncryptedTextField(help_text="Poster access token (OAuth or a pasted personal-integration token).")
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.PERSONAL)
     api_url = models.CharField(
-        max_length=200, blank=True, default="", validators=[URLValidator(schemes=["http", "https"])],
+        max_length=200,
+        blank=True,
+        default="",
+        validators=[URLValidator(schemes=["http", "https"])],
         help_text="Empty: POSTER_ACCOUNT_API_URL for this account (https://<account>.joinposter.com/api).",
     )
     is_active = models.BooleanField(default=True)
