@@ -455,7 +455,43 @@ class PosterSimulator(Simulator):
         except OSError:
             return 0
 
+    def control_page(self, request: Request) -> Response:
+        """A page for the person clicking around `make run`: rename an ingredient or change its stock."""
+        if request.method == "POST":
+            form = request.form()
+            oid = form.get("object_id", "")
+            if oid.isdigit():
+                fields = {k: form[k] for k in ("ingredient_name", "ingredient_left") if form.get(k)}
+                action = "removed" if form.get("remove") else "changed"
+                self.change("ingredient", oid, action=action, fields=fields, sync=False)
+            return Response(status=302, body=b"", headers={"Location": "/_sandbox/poster/"}, content_type="text/plain")
+        with self.lock:
+            items = sorted(self.catalogue()["ingredients"].values(), key=lambda i: int(i["ingredient_id"]))
+            deliveries = self.state["deliveries"][-5:]
+        rows = "".join(
+            f"<tr><td>{html.escape(i['ingredient_id'])}</td><td>{html.escape(i['ingredient_name'])}</td>"
+            f"<td>{html.escape(i['ingredient_left'])} {html.escape(i['ingredient_unit'])}</td></tr>"
+            for i in items
+        )
+        sent = "".join(
+            f"<li>{html.escape(str(d['body'].get('object')))} {html.escape(str(d['body'].get('object_id')))} "
+            f"{html.escape(str(d['body'].get('action')))} → HTTP {d['status']}</li>"
+            for d in deliveries
+        )
+        page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Poster sandbox</title></head>
+<body style="font-family:sans-serif;max-width:44rem;margin:2rem auto"><h1>Poster — sandbox account {SANDBOX_ACCOUNT}</h1>
+<p>Simulated, no real data. A change here is followed by Poster's signed webhook to {html.escape(self.webhook_url)}.</p>
+<form method="post"><label>Ingredient id <input name="object_id" size="4" value="1"></label>
+<label>New name <input name="ingredient_name"></label> <label>Left <input name="ingredient_left" size="6"></label>
+<label><input type="checkbox" name="remove" value="1"> remove</label> <button>Change in Poster</button></form>
+<h2>Last webhooks</h2><ul>{sent or "<li>none yet</li>"}</ul>
+<h2>Ingredients</h2><table border="1" cellpadding="4"><tr><th>id</th><th>name</th><th>left</th></tr>{rows}</table>
+</body></html>"""
+        return Response(status=200, body=page, content_type="text/html; charset=utf-8")
+
     def control(self, request: Request) -> Response:
+        if request.path == "/_sandbox/poster/":
+            return self.control_page(request)
         if request.path == "/_sandbox/poster/deliveries":
             with self.lock:
                 return json_response({"deliveries": self.state["deliveries"][-200:]})
