@@ -479,7 +479,8 @@ class PosterSimulator(Simulator):
             for d in deliveries
         )
         page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Poster sandbox</title></head>
-<body style="font-family:sans-serif;max-width:44rem;margin:2rem auto"><h1>Poster — sandbox account {SANDBOX_ACCOUNT}</h1>
+<body style="font-family:sans-serif;max-width:44rem;margin:2rem auto">
+<h1>Poster — sandbox account {SANDBOX_ACCOUNT}</h1>
 <p>Simulated, no real data. A change here is followed by Poster's signed webhook to {html.escape(self.webhook_url)}.</p>
 <form method="post"><label>Ingredient id <input name="object_id" size="4" value="1"></label>
 <label>New name <input name="ingredient_name"></label> <label>Left <input name="ingredient_left" size="6"></label>
