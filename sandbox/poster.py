@@ -12,7 +12,7 @@ secret. Nothing here is kind beyond the contract: deliveries can repeat and arri
 Control (besides the harness's faults/reset/stats):
     POST /_sandbox/poster/change  {"object": "ingredient", "object_id": 1, "action": "changed",
                                    "fields": {"ingredient_name": "..."}, "data": {...}?, "forged": false,
-                                   "form": false}
+                                   "form": false, "send": true}   (answers with the webhook body)
     POST /_sandbox/poster/config  {"webhook_url", "app_secret", "rate_restriction_next", "expire_tokens",
                                    "calls_per_second", "webhook_retries", "webhook_retry_delay"}
     GET  /_sandbox/poster/deliveries   what was sent and the receiver's HTTP status
@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import secrets
 import threading
 import time
@@ -530,6 +531,7 @@ class PosterSimulator(Simulator):
                 data=body.get("data"),
                 forged=bool(body.get("forged")),
                 form=bool(body.get("form")),
+                send=bool(body.get("send", True)),
                 sync=bool(body.get("sync", False)),
             )
             return json_response({"ok": True, "webhook": sent})
@@ -570,3 +572,29 @@ register_simulator(
         settings={"POSTER_API_URL": "/api", "POSTER_ACCOUNT_API_URL": "/api"},
     )
 )
+
+
+def main() -> None:  # pragma: no cover - the PERF-6 benchmark runs the simulator in its own process
+    import argparse
+
+    from .harness import SandboxServer
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--ingredients", type=int, default=12)
+    args = parser.parse_args()
+    secret = os.environ["POSTER_APP_SECRET"]  # from the environment, never the command line
+    sim = PosterSimulator(app_secret=secret, ingredients=args.ingredients)
+    sim.faults.latency_ms = args.latency_ms
+    server = SandboxServer(sim, port=args.port).start()
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
