@@ -20,7 +20,7 @@ register(
     )
 )
 
-# Every minute: webhook deliveries a lost message or a dead worker left unprocessed run again.
+# Every minute: webhook deliveries and sync runs a lost message or a dead worker left behind run again.
 register(
     PeriodicJob(
         name="poster_sync.webhooks_sweep",
@@ -28,6 +28,6 @@ register(
         every_seconds=60,
         expires_seconds=55,
         queue="sync",
-        description="Re-enqueue Poster webhook deliveries left unprocessed.",
+        description="Re-enqueue Poster webhook deliveries and sync runs left unfinished.",
     )
 )

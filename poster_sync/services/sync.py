@@ -205,6 +205,16 @@ def run_enqueue(*, account: PosterAccount, entity: str, mode: str) -> SyncRun:
     return run
 
 
+def runs_stuck(*, queued_minutes: int = 10, running_minutes: int = 40) -> list[int]:
+    """Runs a lost message or a dead worker left behind: queued for long, or running past the task's
+    time limit. Running them again is safe (an idempotent upsert)."""
+    now = timezone.now()
+    runs = SyncRun.objects.filter(kind__startswith=KIND_PREFIX)
+    queued = runs.filter(status=SyncRun.Status.QUEUED, created_at__lt=now - timedelta(minutes=queued_minutes))
+    running = runs.filter(status=SyncRun.Status.RUNNING, started_at__lt=now - timedelta(minutes=running_minutes))
+    return list(queued.values_list("pk", flat=True)[:200]) + list(running.values_list("pk", flat=True)[:200])
+
+
 def sync_scheduled_all() -> list[int]:
     """The daily safety net: every entity of every active account (catches missed webhooks, suppliers)."""
     run_ids: list[int] = []

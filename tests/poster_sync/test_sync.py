@@ -183,3 +183,46 @@ def test_staff_get_one_email_after_repeated_failures_and_success_resets(poster, 
     run_entity(account, "ingredients")
     status = SyncStatus.objects.get(account=account, entity="ingredients")
     assert status.consecutive_failures == 0 and status.alerted_at is None
+
+
+def test_daily_job_at_03_00_syncs_every_entity_of_active_accounts(poster, make_account) -> None:  # type: ignore[no-untyped-def]
+    from core.scheduling import registered_jobs
+
+    job = next(j for j in registered_jobs() if j.name == "poster_sync.sync_daily")
+    assert job.crontab == {"minute": "0", "hour": "3"} and job.task == "poster_sync.tasks.sync_daily"
+    active = make_account()
+    make_account(name="paused-cafe", is_active=False)
+    SyncStatus.objects.create(account=active, entity="suppliers", last_success_at=timezone.now())
+    run_ids = sync.sync_scheduled_all()
+    runs = SyncRun.objects.filter(pk__in=run_ids)
+    assert sorted(r.kind for r in runs) == sorted(f"poster.{e}" for e in sync.ENTITY_NAMES)
+    assert {r.account_ref for r in runs} == {str(active.pk)} and {r.mode for r in runs} == {"scheduled"}
+
+
+def test_crash_leftovers_are_found_by_the_sweep(poster, make_account) -> None:  # type: ignore[no-untyped-def]
+    from poster_sync.services.webhooks import webhooks_due
+
+    account = make_account()
+    old = timezone.now() - timedelta(minutes=30)
+    run = sync_run_create(merchant=account.merchant, kind="poster.storages", account_ref=str(account.pk))
+    SyncRun.objects.filter(pk=run.pk).update(created_at=old)
+    fresh = sync_run_create(merchant=account.merchant, kind="poster.suppliers", account_ref=str(account.pk))
+    assert sync.runs_stuck() == [run.pk] and fresh.pk not in sync.runs_stuck()
+    lost = WebhookLog.objects.create(
+        account=account, object="ingredient", object_id="1", action="changed", signature_valid=True, delivery_key="lost"
+    )
+    stuck = WebhookLog.objects.create(
+        account=account,
+        object="ingredient",
+        object_id="2",
+        action="changed",
+        signature_valid=True,
+        delivery_key="stuck",
+        status=WebhookStatus.PROCESSING,
+        attempts=1,
+    )
+    WebhookLog.objects.filter(pk__in=[lost.pk, stuck.pk]).update(received_at=old, updated_at=old)
+    assert sorted(webhooks_due()) == sorted([lost.pk, stuck.pk])
+    stuck.refresh_from_db()
+    assert stuck.status == WebhookStatus.FAILED
+    assert webhook_process(log_id=stuck.pk) == "ingredients 2 updated"
