@@ -3,8 +3,6 @@ status, "sync now" and "force sync" (queued, rate-limited), the catalogue read-o
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -12,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from core.admin_forms import SecretsKeptForm
+from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from core.crypto import mask
 
 from .models import (
@@ -34,17 +33,6 @@ class PosterAccountForm(SecretsKeptForm):
     class Meta:
         model = PosterAccount
         fields = ["merchant", "account", "account_number", "access_token", "source", "api_url", "is_active"]
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class SyncStatusInline(ReadOnlyInline):
@@ -120,17 +108,6 @@ class PosterAccountAdmin(admin.ModelAdmin):
     @admin.action(description="Force sync (every entity)")
     def sync_force(self, request: HttpRequest, queryset: QuerySet[PosterAccount]) -> None:
         self._sync(request, queryset, force=True)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class EntityAdmin(ReadOnlyAdmin):

@@ -14,14 +14,14 @@ from django.db.models import Model
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import error_body
-from core.api.tenancy import MerchantScopedMixin
+from core.api.tenancy import MerchantRolePermission, MerchantScopedMixin, account_pick
 
 from . import selectors
 from .models import (
@@ -54,22 +54,14 @@ class SyncInput(AccountInput):
 
 
 def _pick_account(request: Request, account_id: int | None, *, write: bool) -> PosterAccount:
-    accounts = selectors.accounts_for_user(user=request.user, write=write).select_related("merchant")
-    if account_id is not None:
-        account = accounts.filter(pk=account_id).first()
-        if account is None:
-            if write and selectors.accounts_for_user(user=request.user).filter(pk=account_id).exists():
-                raise PermissionDenied("Your role in this merchant allows reading only.")
-            raise NotFound("No such Poster account.")
-        return account
-    active = list(accounts.filter(is_active=True)[:2])
-    if len(active) > 1:
-        raise ValidationError({"account": ["You have several Poster accounts: choose one with `account`."]})
-    if not active:
-        if write and selectors.accounts_for_user(user=request.user).exists():
-            raise PermissionDenied("Your role in this merchant allows reading only.")
+    readable = selectors.accounts_for_user(user=request.user).select_related("merchant")
+    writable = selectors.accounts_for_user(user=request.user, write=True).select_related("merchant")
+    account = account_pick(readable=readable, writable=writable, pk=account_id, write=write, label="Poster account")
+    if account is None:
+        if write and readable.exists():
+            raise PermissionDenied(MerchantRolePermission.message)
         raise NotFound("No Poster account is connected to your merchant.")
-    return active[0]
+    return account
 
 
 ENTITY_STATUS = inline_serializer(

@@ -18,6 +18,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from core.api.errors import error_body
+from core.payloads import has_nul, nested_deeper_than
 
 from .services.webhooks import Delivery, webhook_receive
 
@@ -29,27 +30,6 @@ SIGNED = ("account", "object", "object_id", "action", "time", "verify")
 def _error(status: int, code: str, message: str, request: HttpRequest) -> JsonResponse:
     log.warning("Poster webhook from %s refused (%s): %s", request.META.get("REMOTE_ADDR", ""), status, message)
     return JsonResponse(error_body(code, message), status=status)
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def _too_deep(value: Any, depth: int = 0) -> bool:
-    """Poster's bodies are flat; deep nesting is refused before it reaches jsonb (stack limits)."""
-    if depth > 16:
-        return True
-    if isinstance(value, dict):
-        return any(_too_deep(v, depth + 1) for v in value.values())
-    if isinstance(value, list):
-        return any(_too_deep(v, depth + 1) for v in value)
-    return False
 
 
 def _parse(request: HttpRequest, body: bytes) -> dict[str, Any] | None:
@@ -126,7 +106,7 @@ def poster(request: HttpRequest) -> JsonResponse:
         return _error(413, "too_large", f"Body larger than {limit} bytes.", request)
     except (SuspiciousOperation, MultiPartParserError, UnicodeDecodeError, ValueError):
         return _error(400, "malformed", "The body could not be parsed.", request)
-    if data is None or _too_deep(data) or _has_nul(data):
+    if data is None or nested_deeper_than(data, 16) or has_nul(data):
         return _error(400, "malformed", "Send a JSON object or a form with Poster's webhook fields.", request)
     delivery = _delivery(data)
     if isinstance(delivery, str):

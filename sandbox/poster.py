@@ -27,15 +27,13 @@ import os
 import secrets
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import deque
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from .harness import Request, Response, Simulator, json_response
+from .harness import Request, Response, Simulator, json_response, post, serve_until_interrupted
 from .registry import SimulatorSpec, register_simulator
 
 SANDBOX_ACCOUNT = "sandbox-coffee"
@@ -447,14 +445,7 @@ class PosterSimulator(Simulator):
         else:
             payload = json.dumps(body, ensure_ascii=False).encode()
             content_type = "application/json"
-        request = urllib.request.Request(target, data=payload, method="POST", headers={"Content-Type": content_type})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-        except OSError:
-            return 0
+        return post(target, payload, content_type)
 
     def control_page(self, request: Request) -> Response:
         """A page for the person clicking around `make run`: rename an ingredient or change its stock."""
@@ -577,8 +568,6 @@ register_simulator(
 def main() -> None:  # pragma: no cover - the PERF-6 benchmark runs the simulator in its own process
     import argparse
 
-    from .harness import SandboxServer
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency-ms", type=float, default=0.0)
@@ -587,13 +576,7 @@ def main() -> None:  # pragma: no cover - the PERF-6 benchmark runs the simulato
     secret = os.environ["POSTER_APP_SECRET"]  # from the environment, never the command line
     sim = PosterSimulator(app_secret=secret, ingredients=args.ingredients)
     sim.faults.latency_ms = args.latency_ms
-    server = SandboxServer(sim, port=args.port).start()
-    print(server.url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()
+    serve_until_interrupted(sim, port=args.port)
 
 
 if __name__ == "__main__":  # pragma: no cover

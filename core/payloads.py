@@ -1,0 +1,27 @@
+"""Guards for bodies received from outside (webhooks): what PostgreSQL cannot store or should not walk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def has_nul(value: Any) -> bool:
+    """NUL characters: no provider sends them, and PostgreSQL text and jsonb cannot hold them."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+def nested_deeper_than(value: Any, limit: int, depth: int = 0) -> bool:
+    """Provider payloads are shallow; deep nesting is refused before it reaches jsonb (stack limits)."""
+    if depth > limit:
+        return True
+    if isinstance(value, dict):
+        return any(nested_deeper_than(v, limit, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(nested_deeper_than(v, limit, depth + 1) for v in value)
+    return False
