@@ -36,7 +36,7 @@ lint: venv-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check . || true
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/mypy config core sandbox payments vending
+	$(VENV)/bin/mypy config core sandbox payments vending poster_sync
 
 bench: venv-dev
 	$(PY) -m pytest tests/bench -p no:xdist -s -o addopts="" $(PYTEST_ARGS)

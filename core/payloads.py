@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -25,3 +26,20 @@ def nested_deeper_than(value: Any, limit: int, depth: int = 0) -> bool:
     if isinstance(value, list):
         return any(nested_deeper_than(v, limit, depth + 1) for v in value)
     return False
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return number
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_loads(body: bytes | str) -> Any:
+    """Strict JSON: NaN, Infinity and numbers that overflow a float are errors (PostgreSQL's jsonb
+    refuses them, so storing one would fail the request late, as a 500)."""
+    return json.loads(body, parse_constant=_no_constants, parse_float=_finite)

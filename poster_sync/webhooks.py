@@ -18,7 +18,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from core.api.errors import error_body
-from core.payloads import has_nul, nested_deeper_than
+from core.payloads import has_nul, json_loads, nested_deeper_than
 
 from .services.webhooks import Delivery, webhook_receive
 
@@ -37,7 +37,7 @@ def _parse(request: HttpRequest, body: bytes) -> dict[str, Any] | None:
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return {key: request.POST.get(key) for key in request.POST}
     try:
-        data = json.loads(body)
+        data = json_loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None

@@ -203,6 +203,19 @@ def test_unknown_account_or_object_is_authentic_logged_and_ignored(client, poste
             "application/json",
             400,
         ),
+        # Complete fields plus a number jsonb cannot hold: stored (even as forged) it would be a late 500.
+        (
+            b'{"account": "a", "object": "ingredient", "object_id": 1, "action": "changed", "time": "1", '
+            b'"verify": "x", "extra": 1e400}',
+            "application/json",
+            400,
+        ),
+        (
+            b'{"account": "a", "object": "ingredient", "object_id": 1, "action": "changed", "time": "1", '
+            b'"verify": "x", "extra": NaN}',
+            "application/json",
+            400,
+        ),
         (b"x" * 70_000, "application/json", 413),
         (b"\xff\xfe", "application/x-www-form-urlencoded", 400),
     ],
