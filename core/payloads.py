@@ -6,15 +6,25 @@ import json
 from typing import Any
 
 
-def has_nul(value: Any) -> bool:
-    """NUL characters: no provider sends them, and PostgreSQL text and jsonb cannot hold them."""
+def _text_ok(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" is valid JSON)
+        return False
+    return True
+
+
+def storable_text(value: Any) -> bool:
+    """Every string (keys too) can be stored by PostgreSQL: no NUL, no lone UTF-16 surrogates."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _text_ok(value)
     if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        return all(_text_ok(k) and storable_text(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
+        return all(storable_text(v) for v in value)
+    return True
 
 
 def nested_deeper_than(value: Any, limit: int, depth: int = 0) -> bool:

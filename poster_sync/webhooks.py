@@ -18,7 +18,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from core.api.errors import error_body
-from core.payloads import has_nul, json_loads, nested_deeper_than
+from core.payloads import json_loads, nested_deeper_than, storable_text
 
 from .services.webhooks import Delivery, webhook_receive
 
@@ -106,7 +106,7 @@ def poster(request: HttpRequest) -> JsonResponse:
         return _error(413, "too_large", f"Body larger than {limit} bytes.", request)
     except (SuspiciousOperation, MultiPartParserError, UnicodeDecodeError, ValueError):
         return _error(400, "malformed", "The body could not be parsed.", request)
-    if data is None or nested_deeper_than(data, 16) or has_nul(data):
+    if data is None or nested_deeper_than(data, 16) or not storable_text(data):
         return _error(400, "malformed", "Send a JSON object or a form with Poster's webhook fields.", request)
     delivery = _delivery(data)
     if isinstance(delivery, str):

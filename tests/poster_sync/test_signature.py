@@ -216,6 +216,12 @@ def test_unknown_account_or_object_is_authentic_logged_and_ignored(client, poste
             "application/json",
             400,
         ),
+        (
+            b'{"account": "a\\ud800", "object": "ingredient", "object_id": 1, "action": "changed", "time": "1", '
+            b'"verify": "x"}',
+            "application/json",
+            400,
+        ),
         (b"x" * 70_000, "application/json", 413),
         (b"\xff\xfe", "application/x-www-form-urlencoded", 400),
     ],
