@@ -262,7 +262,7 @@ def object_sync(
     entity = WEBHOOK_OBJECTS.get(object)
     if entity is None:
         return f"ignored: {object} is not synced"
-    poster_id = int(object_id) if object_id.isdigit() else None
+    poster_id = int(object_id) if object_id.isdigit() and len(object_id) <= 18 else None  # fits a bigint
     if object in ("stock", "supply") or poster_id is None:
         client = client or account_client(account=account)
         items = ENTITIES[entity].fetch(client)
