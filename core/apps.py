@@ -8,7 +8,14 @@ class CoreConfig(AppConfig):
     verbose_name = "Core: tenancy and integrations"
 
     def ready(self) -> None:
+        from celery.signals import task_postrun, task_prerun
         from django.utils.module_loading import autodiscover_modules
+
+        from .http import task_finished, task_started
+
+        # One retry layer: inside a task with autoretry_for, HTTP calls are single attempts (core.http).
+        task_prerun.connect(task_started, weak=False, dispatch_uid="core.http.task_started")
+        task_postrun.connect(task_finished, weak=False, dispatch_uid="core.http.task_finished")
 
         # Each app declares its periodic jobs in <app>/periodic.py (installed by a command).
         autodiscover_modules("periodic")

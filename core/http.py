@@ -1,19 +1,37 @@
 """The one way to call an external service over HTTP (SPEC PLAT-7).
 
 A ``HttpClient`` per service: a pooled ``requests`` session per thread, a timeout on every call,
-retries with exponential backoff and full jitter for calls that are safe to repeat and for
-429/5xx answers, ``Retry-After`` honoured, an optional shared rate limiter, and request logging
-that never includes query values, headers or bodies. Failures surface as ``IntegrationError``
-with ``permanent`` telling callers whether trying later can help.
+retries with exponential backoff and "equal jitter" (a random wait in the upper half of the
+doubling ceiling) for calls that are safe to repeat and for 429/5xx answers, ``Retry-After``
+honoured, an optional shared rate limiter, and request logging that never includes query values,
+headers or bodies. Failures surface as ``IntegrationError`` with ``permanent`` telling callers
+whether trying later can help.
+
+One client per service and base URL: :func:`http_client` keeps them in a process-wide registry,
+so the pooled keep-alive connections of a service are reused across calls and client objects
+(building an ``HttpClient`` per call would open a new connection every time).
+
+Retries happen in ONE layer:
+
+- in a Celery task that declares ``autoretry_for`` the task is the retry layer: every HTTP call
+  inside it is a single attempt (``HttpClient`` retries are 0), and a ``TransientError`` goes back
+  to Celery, which retries the whole task with its own backoff. Inner retries multiplied by
+  Celery's would otherwise turn 8 task retries into 32 calls and hold a worker through the sleeps;
+- everywhere else (web requests, periodic jobs without ``autoretry_for``, management commands)
+  ``HttpClient`` retries up to ``HTTP_MAX_RETRIES`` (or the policy's own ``max_retries``);
+- a call on a web request path that must answer fast (the payment webhooks) passes
+  ``max_retries=0`` and a short ``timeout`` itself.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,15 +48,57 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+# Set while a Celery task with its own retry policy runs (see the module docstring).
+_single_attempt: contextvars.ContextVar[bool] = contextvars.ContextVar("http_single_attempt", default=False)
+
+
+@contextmanager
+def single_attempt() -> Iterator[None]:
+    """Every ``HttpClient`` call inside is one attempt: an outer layer (Celery) does the retrying."""
+    token = _single_attempt.set(True)
+    try:
+        yield
+    finally:
+        _single_attempt.reset(token)
+
+
+def task_retry_options(*, backoff: int, backoff_max: int, max_retries: int) -> dict[str, Any]:
+    """``shared_task`` options of a task that is the retry layer of its HTTP calls: a ``TransientError``
+    retries the whole task with exponential backoff and jitter (its HTTP calls make one attempt each)."""
+    return {
+        "autoretry_for": (TransientError,),
+        "retry_backoff": backoff,
+        "retry_backoff_max": backoff_max,
+        "retry_jitter": True,
+        "max_retries": max_retries,
+    }
+
+
+def task_started(task: Any = None, **_: Any) -> None:
+    """Celery ``task_prerun``: a task with ``autoretry_for`` is the retry layer of its HTTP calls."""
+    _single_attempt.set(bool(getattr(task, "autoretry_for", ())))
+
+
+def task_finished(**_: Any) -> None:
+    """Celery ``task_postrun``."""
+    _single_attempt.set(False)
+
+
 @dataclass
 class RetryPolicy:
-    max_retries: int = 3
+    # None: the HTTP_MAX_RETRIES setting, read at call time.
+    max_retries: int | None = None
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     retry_statuses: frozenset[int] = RETRY_STATUSES
 
+    @property
+    def retries(self) -> int:
+        return int(settings.HTTP_MAX_RETRIES) if self.max_retries is None else self.max_retries
+
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Full jitter: uniform in [0, base * 2**attempt], capped; Retry-After is a floor."""
+        """Equal jitter: uniform in [ceiling/2, ceiling], ceiling = base * 2**attempt capped at
+        ``backoff_max``; Retry-After is a floor."""
         ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
         wait = random.uniform(ceiling / 2, ceiling)
         if retry_after is not None:
@@ -107,7 +167,9 @@ class HttpClient:
         method = method.upper()
         url = self.url(path)
         safe_to_repeat = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        retries = self.retry.max_retries if max_retries is None else max_retries
+        retries = self.retry.retries if max_retries is None else max_retries
+        if _single_attempt.get():
+            retries = 0
         accepted = set(ok_statuses) if ok_statuses is not None else None
         attempt = 0
         while True:
@@ -116,14 +178,27 @@ class HttpClient:
             started = time.monotonic()
             try:
                 response = self.session.request(
-                    method, url, params=params, json=json, data=data, headers=headers, auth=auth,
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    auth=auth,
                     timeout=timeout or self.timeout,
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
                 elapsed = (time.monotonic() - started) * 1000
                 kind = "timeout" if isinstance(exc, requests.Timeout) else "connection error"
-                log.warning("%s %s %s -> %s after %.0f ms (attempt %d)", self.service, method,
-                            _loggable(url), kind, elapsed, attempt + 1)
+                log.warning(
+                    "%s %s %s -> %s after %.0f ms (attempt %d)",
+                    self.service,
+                    method,
+                    _loggable(url),
+                    kind,
+                    elapsed,
+                    attempt + 1,
+                )
                 # A POST that timed out may have been applied: repeat it only when it is safe.
                 if safe_to_repeat and attempt < retries:
                     self.sleep(self.retry.delay(attempt))
@@ -169,9 +244,29 @@ class HttpClient:
             return response.json()
         except ValueError as exc:
             raise IntegrationError(
-                f"{self.service} sent a body that is not JSON", service=self.service, permanent=False,
+                f"{self.service} sent a body that is not JSON",
+                service=self.service,
+                permanent=False,
                 status_code=response.status_code,
             ) from exc
+
+
+_registry: dict[tuple[str, str], HttpClient] = {}
+_registry_lock = threading.Lock()
+
+
+def http_client(service: str, base_url: str) -> HttpClient:
+    """The process's one ``HttpClient`` for ``service`` at ``base_url`` (thread-safe; its sessions,
+    one per thread, keep their pooled connections between calls). Per-call settings (headers,
+    auth, timeout, retries) are passed to ``request``, never stored on the shared client."""
+    key = (service, base_url.rstrip("/"))
+    client = _registry.get(key)
+    if client is None:
+        with _registry_lock:
+            client = _registry.get(key)
+            if client is None:
+                client = _registry[key] = HttpClient(service=service, base_url=base_url)
+    return client
 
 
 def _retry_after(response: requests.Response) -> float | None:

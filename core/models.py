@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from django.db.models import F
 from django.utils import timezone
 
 
@@ -99,18 +96,3 @@ class SyncRun(models.Model):
             return None
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
-
-    # Progress writes are single UPDATEs of the counter columns, so a long run can report often
-    # without rewriting (or racing) the rest of the row.
-    def advance(self, done: int = 1, *, total: int | None = None) -> None:
-        changes: dict[str, Any] = {"items_done": F("items_done") + done}
-        if total is not None:
-            changes["items_total"] = total
-        SyncRun.objects.filter(pk=self.pk).update(**changes)
-        self.items_done += done
-        if total is not None:
-            self.items_total = total
-
-    def set_total(self, total: int) -> None:
-        SyncRun.objects.filter(pk=self.pk).update(items_total=total)
-        self.items_total = total

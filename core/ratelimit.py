@@ -88,8 +88,5 @@ class RateLimiter:
         stats = self.limiter.get_window_stats(self.item, self.key)
         return 0.0 if stats.remaining > 0 else max(0.0, stats.reset_time - time.time())
 
-    def remaining(self) -> int:
-        return self.limiter.get_window_stats(self.item, self.key).remaining
-
     def reset(self) -> None:
         self.limiter.clear(self.item, self.key)

@@ -75,13 +75,7 @@ class StateTable:
         the current state is read first and the UPDATE is conditional on it, re-read when the row
         moved in between (bounded: each re-read means it moved along the table).
         """
-        sources = self.sources(to, from_)
-        if not sources:
-            raise TransitionNotAllowed(f"{self.model.__name__}.{self.field}: nothing leads to {to}")
-        if self._touch_updated_at:
-            fields.setdefault("updated_at", timezone.now())
-        rows = self.model._default_manager.filter(pk=pk, **(where or {}))
-        changes = {self.field: to, **fields}
+        sources, rows, changes = self._prepare(pk=pk, to=to, from_=from_, where=where, fields=fields)
         if len(sources) == 1:
             return sources[0] if rows.filter(**{self.field: sources[0]}).update(**changes) else None
         for _ in range(len(self.table) + 1):
@@ -91,3 +85,35 @@ class StateTable:
             if rows.filter(**{self.field: current}).update(**changes):
                 return str(current)
         return None
+
+    def move(
+        self,
+        *,
+        pk: Any,
+        to: str,
+        from_: str | Iterable[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Like :meth:`advance`, as ONE conditional UPDATE (``... AND status IN (sources)``) whatever
+        the number of sources, for callers that need not know the state left (hot paths): ``True``
+        if this caller moved the row."""
+        sources, rows, changes = self._prepare(pk=pk, to=to, from_=from_, where=where, fields=fields)
+        return bool(rows.filter(**{f"{self.field}__in": sources}).update(**changes))
+
+    def _prepare(
+        self,
+        *,
+        pk: Any,
+        to: str,
+        from_: str | Iterable[str] | None,
+        where: Mapping[str, Any] | None,
+        fields: dict[str, Any],
+    ) -> tuple[list[str], Any, dict[str, Any]]:
+        sources = self.sources(to, from_)
+        if not sources:
+            raise TransitionNotAllowed(f"{self.model.__name__}.{self.field}: nothing leads to {to}")
+        if self._touch_updated_at:
+            fields.setdefault("updated_at", timezone.now())
+        rows = self.model._default_manager.filter(pk=pk, **(where or {}))
+        return sources, rows, {self.field: to, **fields}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -23,7 +24,8 @@ from .models import (
     TmetrAccount,
     WebhookDelivery,
 )
-from .services.settlement import money_back
+from .services import catalog
+from .services.settlement import money_back, settlement_retry, stuck_settlements
 
 
 class PaymentAccountForm(SecretsKeptForm):
@@ -40,7 +42,6 @@ class PaymentAccountForm(SecretsKeptForm):
             "issues_receipts",
             "two_stage",
         ]
-
 
 
 @admin.register(PaymentAccount)
@@ -92,8 +93,56 @@ class TmetrAccountAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class DeviceForm(forms.ModelForm):
+    class Meta:
+        model = Device
+        fields = [
+            "merchant",
+            "code",
+            "name",
+            "location",
+            "channel",
+            "external_id",
+            "provider",
+            "ack_timeout_seconds",
+            "is_active",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        catalog.device_check(
+            instance=self.instance,
+            merchant=data.get("merchant"),
+            channel=data.get("channel") or Device.Channel.TMETR,
+            external_id=data.get("external_id") or "",
+        )
+        return data
+
+
+class DrinkForm(forms.ModelForm):
+    class Meta:
+        model = Drink
+        fields = [
+            "merchant",
+            "device",
+            "name",
+            "external_id",
+            "price_small",
+            "price_medium",
+            "price_big",
+            "vat_code",
+            "is_active",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        catalog.drink_check_values(catalog.drink_values(None, data))
+        return data
+
+
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
+    form = DeviceForm
     list_display = ["name", "code", "merchant", "channel", "provider", "external_id", "is_active"]
     list_filter = ["is_active", "channel", "provider", "merchant"]
     search_fields = ["name", "code", "external_id"]
@@ -101,6 +150,7 @@ class DeviceAdmin(admin.ModelAdmin):
 
 @admin.register(Drink)
 class DrinkAdmin(admin.ModelAdmin):
+    form = DrinkForm
     list_display = [
         "name",
         "merchant",
@@ -182,11 +232,46 @@ class OrderAdmin(admin.ModelAdmin):
         self.message_user(request, f"Money return started for {started} order(s).", messages.INFO)
 
 
+class StuckSettlementFilter(admin.SimpleListFilter):
+    """Captures, cancels and refunds due and unconfirmed past the grace period, or failed (REL-1)."""
+
+    title = "stuck settlements"
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Stuck (not confirmed in time)"), ("failed", "Failed (needs attention)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Payment]) -> QuerySet[Payment]:
+        if self.value() == "yes":
+            return queryset.filter(stuck_settlements())
+        if self.value() == "failed":
+            return queryset.filter(settlement__in=[Payment.Settlement.RETURN_FAILED, Payment.Settlement.CAPTURE_FAILED])
+        return queryset
+
+
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ["order", "provider", "provider_payment_id", "amount", "status", "settlement", "created_at"]
-    list_filter = ["provider", "status", "settlement"]
+    list_display = ["order", "provider", "provider_payment_id", "amount", "status", "settlement", "updated_at"]
+    list_filter = [StuckSettlementFilter, "provider", "status", "settlement"]
     search_fields = ["provider_payment_id", "order__id"]
+    actions = ["retry_settlement"]
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("payments.change_payment"))
+
+    @admin.action(description="Retry settlement now (same idempotence key)", permissions=["retry"])
+    def retry_settlement(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        """The sweep's own service, now: a stuck capture/cancel/refund runs again; a failed return re-opens."""
+        results: dict[str, int] = {}
+        for payment in queryset:
+            try:
+                outcome = settlement_retry(payment_id=payment.pk, staff=True)
+            except Exception as exc:  # shown to staff; the sweep tries again
+                outcome = f"not done yet ({type(exc).__name__})"
+                messages.warning(request, f"payment {payment.pk}: {exc}")
+            results[outcome] = results.get(outcome, 0) + 1
+        summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items()))
+        self.message_user(request, f"Settlement retried — {summary}", messages.INFO)
 
 
 @admin.register(Refund)

@@ -15,6 +15,7 @@ from core.api.filters import UtcIsoDateTimeFilter
 from core.api.tenancy import MerchantField, MerchantScopedMixin
 
 from .models import BrewCommand, Device, Drink, Order, OrderEvent, Payment, Refund
+from .services import catalog
 from .services.brew import device_health
 from .services.settlement import money_back
 
@@ -40,12 +41,12 @@ class DeviceSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        channel = attrs.get("channel", getattr(self.instance, "channel", Device.Channel.TMETR))
-        external_id = attrs.get("external_id", getattr(self.instance, "external_id", ""))
-        if channel == Device.Channel.TMETR and not external_id:
-            raise ValidationError({"external_id": ["Required for Tmetr devices."]})
-        if self.instance is not None and "merchant" in attrs and attrs["merchant"] != self.instance.merchant:
-            raise ValidationError({"merchant": ["A device cannot move to another merchant."]})
+        catalog.device_check(
+            instance=self.instance,
+            merchant=attrs.get("merchant"),
+            channel=attrs.get("channel", getattr(self.instance, "channel", Device.Channel.TMETR)),
+            external_id=attrs.get("external_id", getattr(self.instance, "external_id", "")),
+        )
         return attrs
 
 
@@ -67,19 +68,8 @@ class DrinkSerializer(serializers.ModelSerializer):
             "is_active",
         ]
 
-    def validate_vat_code(self, value: int) -> int:
-        if value not in range(1, 11):
-            raise ValidationError("VAT code must be 1..10 (54-FZ).")
-        return value
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        merchant = attrs.get("merchant", getattr(self.instance, "merchant", None))
-        device = attrs.get("device", getattr(self.instance, "device", None))
-        if device is not None and merchant is not None and device.merchant_id != merchant.pk:
-            raise ValidationError({"device": ["The device belongs to another merchant."]})
-        prices = [attrs.get(f, getattr(self.instance, f, None)) for f in ("price_small", "price_medium", "price_big")]
-        if not any(prices):
-            raise ValidationError({"price_small": ["Give a price (kopecks) for at least one size."]})
+        catalog.drink_check_values(catalog.drink_values(self.instance, attrs))
         return attrs
 
     def get_fields(self) -> dict[str, Any]:
@@ -171,9 +161,7 @@ class DeviceViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
         return Response(device_health(device=self.get_object()))
 
     def perform_destroy(self, instance: Device) -> None:
-        if instance.orders.exists():
-            raise ValidationError({"device": ["The device has orders; deactivate it instead."]})
-        instance.delete()
+        catalog.device_delete(device=instance)
 
 
 class DrinkViewSet(MerchantScopedMixin, viewsets.ModelViewSet):

@@ -86,9 +86,6 @@ class Size(models.TextChoices):
     BIG = "big", "Большой"
 
 
-SIZE_BY_INDEX = {0: Size.SMALL, 1: Size.MEDIUM, 2: Size.BIG}
-
-
 class Drink(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="drinks")
     device = models.ForeignKey(
@@ -195,6 +192,7 @@ class Payment(models.Model):
         RETURNING = "returning", "Returning (cancel or refund in progress)"
         RETURNED = "returned", "Returned to the buyer"
         RETURN_FAILED = "return_failed", "Return failed (needs attention)"
+        CAPTURE_FAILED = "capture_failed", "Capture failed: the hold was canceled (needs attention)"
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="payment")
     provider = models.CharField(max_length=16, choices=Provider.choices)
@@ -305,7 +303,11 @@ class WebhookDelivery(models.Model):
     event_key = models.CharField(max_length=200)
     event = models.CharField(max_length=64)
     payment = models.ForeignKey(
-        Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries",
+        Payment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
         help_text="the payment the delivery was verified against",
     )
     provider_payment_id = models.CharField(max_length=64, db_index=True)

@@ -35,5 +35,23 @@ register(
     )
 )
 # Every 30 s: stored webhook deliveries never processed (their message was lost) are enqueued again.
-register(PeriodicJob(name="payments.deliveries_retry", task="payments.tasks.deliveries_retry", every_seconds=30,
-                     expires_seconds=25, description="Re-enqueue unprocessed webhook deliveries"))
+register(
+    PeriodicJob(
+        name="payments.deliveries_retry",
+        task="payments.tasks.deliveries_retry",
+        every_seconds=30,
+        expires_seconds=25,
+        description="Re-enqueue unprocessed webhook deliveries",
+    )
+)
+# Every 30 s: captures, cancels and refunds not confirmed after PAYMENTS_SETTLEMENT_GRACE_SECONDS
+# (a worker crash, a lost message) are run again with the same idempotence key (REL-1, PAY-8).
+register(
+    PeriodicJob(
+        name="payments.settlements_sweep",
+        task="payments.tasks.settlements_sweep",
+        every_seconds=30,
+        expires_seconds=25,
+        description="Re-drive unconfirmed captures, cancels and refunds",
+    )
+)

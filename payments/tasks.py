@@ -1,5 +1,8 @@
 """Celery tasks of payments: take ids, call one service, safe to run twice (CONVENTIONS.md).
 
+A task message is at least once only while it lives (see ``services/settlement.py``): every state
+a lost message leaves behind is re-driven by a periodic sweep from the database (``periodic.py``).
+
 ``brew_*`` tasks are routed to the latency-critical ``brew`` queue (config/settings/celery.py).
 """
 
@@ -9,16 +12,12 @@ from typing import Any
 
 from celery import shared_task
 
-from core.exceptions import TransientError
+from core.http import task_retry_options
 
 from .services import brew, orders, payments, settlement
 
 RETRY = {
-    "autoretry_for": (TransientError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 8,
+    **task_retry_options(backoff=2, backoff_max=300, max_retries=8),
     # Nobody waits for these results; storing them would also make every .delay() subscribe to a
     # Redis result channel (measurable on the webhook path, PERF-4).
     "ignore_result": True,
@@ -33,11 +32,7 @@ def brew_process_delivery(delivery_id: int) -> str:
 
 @shared_task(
     name="payments.tasks.brew_send",
-    autoretry_for=(TransientError,),
-    retry_backoff=1,
-    retry_backoff_max=10,
-    retry_jitter=True,
-    max_retries=5,
+    **task_retry_options(backoff=1, backoff_max=10, max_retries=5),
     ignore_result=True,
 )
 def brew_send(command_id: int) -> str:
@@ -45,14 +40,20 @@ def brew_send(command_id: int) -> str:
 
 
 @shared_task(name="payments.tasks.payment_capture", **RETRY)
-def payment_capture(payment_id: int) -> None:
-    settlement.capture_execute(payment_id=payment_id)
+def payment_capture(payment_id: int) -> str:
+    return settlement.capture_execute(payment_id=payment_id)
 
 
 @shared_task(bind=True, name="payments.tasks.refund_execute", **RETRY)
-def refund_execute(self: Any, refund_id: int) -> None:
+def refund_execute(self: Any, refund_id: int) -> str:
     # On the last attempt a transient failure is recorded as failed (visible in the admin) instead of lost.
-    settlement.refund_execute(refund_id=refund_id, final=self.request.retries >= self.max_retries)
+    return settlement.refund_execute(refund_id=refund_id, final=self.request.retries >= self.max_retries)
+
+
+@shared_task(name="payments.tasks.settlements_sweep")
+def settlements_sweep() -> dict[str, int]:
+    """Re-drive captures, cancels and refunds a crash or a lost message left unconfirmed (REL-1)."""
+    return settlement.settlements_sweep()
 
 
 @shared_task(name="payments.tasks.orders_expire")

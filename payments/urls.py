@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from . import api, views, webhooks
+from . import api, api_accounts, views, webhooks
 
 app_name = "payments"
 
@@ -11,6 +11,8 @@ router = DefaultRouter()
 router.register("devices", api.DeviceViewSet, basename="device")
 router.register("drinks", api.DrinkViewSet, basename="drink")
 router.register("orders", api.OrderViewSet, basename="order")
+router.register("accounts", api_accounts.PaymentAccountViewSet, basename="payment-account")
+router.register("tmetr-accounts", api_accounts.TmetrAccountViewSet, basename="tmetr-account")
 
 urlpatterns = [
     path("q/<slug:code>/", views.menu, name="menu"),

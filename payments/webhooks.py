@@ -1,4 +1,4 @@
-"""Provider notifications: authenticate first, store once, answer at once, process in a task.
+"""Provider notifications: parse, hand to ``services.webhooks.webhook_receive``, map its outcome to HTTP.
 
 YooKassa notifications are not signed: the payment is re-read from the API and the notification
 is accepted only if the provider confirms it. T-Bank notifications carry a SHA-256 token, checked
@@ -18,13 +18,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from core.exceptions import IntegrationError, TransientError
-
 from .clients import tbank as tbank_client
 from .clients import yookassa as yk_client
-from .models import Payment, PaymentAccount, Provider
-from .services import providers
-from .services.payments import payment_for_notification, status_confirms, webhook_record
+from .models import PaymentAccount, Provider
+from .services.webhooks import Notification, Outcome, webhook_receive
 
 log = logging.getLogger("payments.webhooks")
 
@@ -42,13 +39,6 @@ def _client_ip(request: HttpRequest) -> str:
 def _reject(status: int, reason: str, request: HttpRequest, provider: str) -> JsonResponse:
     log.warning("rejected %s notification from %s: %s", provider, _client_ip(request), reason)
     return JsonResponse({"error": {"code": "rejected", "message": reason, "fields": {}}}, status=status)
-
-
-def _account(payment: Payment) -> PaymentAccount | None:
-    try:
-        return providers.account_for(payment.order.merchant_id)
-    except IntegrationError:  # the merchant has no payment account: a configuration error
-        return None
 
 
 def _body(request: HttpRequest) -> dict[str, Any] | None:
@@ -70,6 +60,14 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _respond(outcome: Outcome, request: HttpRequest, provider: str, ok: HttpResponse) -> HttpResponse:
+    if outcome.ok:
+        return ok
+    if outcome.status == 503:
+        return JsonResponse({"error": {"code": "retry", "message": outcome.reason, "fields": {}}}, status=503)
+    return _reject(outcome.status, outcome.reason, request, provider)
+
+
 @csrf_exempt
 @require_POST
 def yookassa(request: HttpRequest) -> HttpResponse:
@@ -87,36 +85,12 @@ def yookassa(request: HttpRequest) -> HttpResponse:
     if claimed is None:
         log.info("yookassa event %s ignored", event)
         return HttpResponse(status=200)
-    event_key = f"{event}:{obj['id']}"
-    payment = payment_for_notification(provider=Provider.YOOKASSA, provider_payment_id=obj["id"], event_key=event_key)
-    if payment is None:
-        return _reject(400, "unknown payment", request, "yookassa")
-    if payment.known:  # type: ignore[attr-defined]
-        # Already authenticated and stored once: a redelivery. Nothing in this body is used, so it
-        # cannot change anything even if forged; answering 200 stops the provider's retries.
-        return HttpResponse(status=200)
-    account = _account(payment)
-    if account is None:
-        return _reject(400, "the merchant has no payment account", request, "yookassa")
-    try:
-        remote = providers.fetch(provider=Provider.YOOKASSA, account=account, provider_payment_id=obj["id"])
-    except TransientError:
-        return JsonResponse({"error": {"code": "retry", "message": "provider unavailable", "fields": {}}}, status=503)
-    except IntegrationError:
-        return _reject(400, "payment not found at the provider", request, "yookassa")
-    if remote.order_id != str(payment.order_id) or not status_confirms(claimed, remote.status):
-        return _reject(400, f"provider reports {remote.status}, notification claims {claimed}", request, "yookassa")
-    webhook_record(
-        provider=Provider.YOOKASSA,
-        event_key=event_key,
-        event=event,
-        payment_id=payment.pk,
-        provider_payment_id=obj["id"],
-        verified_status=remote.status,
-        payload=data or {},
-        remote_addr=_client_ip(request),
+    notification = Notification(
+        provider=Provider.YOOKASSA, event_key=f"{event}:{obj['id']}", event=event, provider_payment_id=obj["id"],
+        claimed=claimed, payload=data or {},
     )
-    return HttpResponse(status=200)
+    outcome = webhook_receive(notification=notification, remote_addr=_client_ip(request))
+    return _respond(outcome, request, "yookassa", HttpResponse(status=200))
 
 
 @csrf_exempt
@@ -125,37 +99,18 @@ def tbank(request: HttpRequest) -> HttpResponse:
     data = _body(request)
     if data is None or "PaymentId" not in data or "Token" not in data:
         return _reject(400, "malformed notification", request, "tbank")
-    event_key = f"{data['PaymentId']}:{data.get('Status')}"
-    payment = payment_for_notification(provider=Provider.TBANK, provider_payment_id=str(data["PaymentId"]),
-                                       event_key=event_key)
-    if payment is None:
-        return _reject(400, "unknown payment", request, "tbank")
-    account = _account(payment)
-    if account is None:
-        return _reject(400, "the merchant has no payment account", request, "tbank")
-    if data.get("TerminalKey") != account.tbank_terminal_key or not tbank_client.token_valid(
-        data, str(account.tbank_password)
-    ):
-        return _reject(403, "bad token", request, "tbank")
-    if payment.known:  # type: ignore[attr-defined]
-        return HttpResponse("OK", content_type="text/plain")  # an authentic redelivery of a stored event
-    try:
-        remote = providers.fetch(provider=Provider.TBANK, account=account, provider_payment_id=str(data["PaymentId"]))
-    except TransientError:
-        return JsonResponse({"error": {"code": "retry", "message": "provider unavailable", "fields": {}}}, status=503)
-    except IntegrationError:
-        return _reject(400, "payment not found at the provider", request, "tbank")
-    claimed = tbank_client.STATUS_MAP.get(str(data.get("Status")), "pending")
-    if not status_confirms(claimed, remote.status):
-        return _reject(400, f"provider reports {remote.status}, notification claims {claimed}", request, "tbank")
-    webhook_record(
-        provider=Provider.TBANK,
-        event_key=event_key,
-        event=str(data.get("Status")),
-        payment_id=payment.pk,
+    fields = data
+
+    def authentic(account: PaymentAccount) -> bool:
+        return fields.get("TerminalKey") == account.tbank_terminal_key and tbank_client.token_valid(
+            fields, str(account.tbank_password)
+        )
+
+    notification = Notification(
+        provider=Provider.TBANK, event_key=f"{data['PaymentId']}:{data.get('Status')}", event=str(data.get("Status")),
         provider_payment_id=str(data["PaymentId"]),
-        verified_status=remote.status,
-        payload=data,
-        remote_addr=_client_ip(request),
+        claimed=tbank_client.STATUS_MAP.get(str(data.get("Status")), "pending"), payload=data,
+        authenticate=authentic, check_order=False,
     )
-    return HttpResponse("OK", content_type="text/plain")
+    outcome = webhook_receive(notification=notification, remote_addr=_client_ip(request))
+    return _respond(outcome, request, "tbank", HttpResponse("OK", content_type="text/plain"))

@@ -14,6 +14,7 @@ from .services import sync, webhooks
 
 
 @shared_task(
+    bind=True,
     name="poster_sync.tasks.entity_sync_run",
     queue="sync",
     autoretry_for=(TransientError,),
@@ -25,12 +26,12 @@ from .services import sync, webhooks
     soft_time_limit=1800,
     time_limit=1900,
 )
-def entity_sync_run(run_id: int) -> str:
+def entity_sync_run(self: Any, run_id: int) -> str:
     run = SyncRun.objects.filter(pk=run_id, kind__startswith=sync.KIND_PREFIX).first()
-    if run is None or run.status == SyncRun.Status.SUCCEEDED:
+    if run is None or run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED):
         return "not due"
     try:
-        return sync.entity_sync(run=run).status
+        return sync.entity_sync(run=run, final=self.request.retries >= self.max_retries).status
     except TransientError:
         raise
     except Exception as exc:  # already recorded on the run and the sync status

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 
+from core.mqtt_reconnect import keep_reconnecting
+
 from .registry import register_service
 
 
@@ -29,9 +31,14 @@ class CoffeeMachine:
         prefix: str = "devices",
         mode: str = "success",
         brew_seconds: float = 0.0,
-        host: str = "127.0.0.1",
-        port: int = 1883,
+        host: str | None = None,
+        port: int | None = None,
     ) -> None:
+        if host is None or port is None:  # the broker the project is configured with (MQTT_URL)
+            from django.conf import settings
+
+            parts = urlsplit(settings.MQTT_URL)
+            host, port = host or parts.hostname or "127.0.0.1", port or parts.port or 1883
         self.prefix = prefix
         self.mode = mode
         self.modes: dict[str, str] = {}
@@ -93,10 +100,12 @@ class CoffeeMachine:
         with self.arrived:
             return self.arrived.wait_for(lambda: order_id in self.received_at, timeout)
 
-    def start(self, timeout: float = 10.0) -> CoffeeMachine:
-        self.client.connect(self.host, self.port, keepalive=30)
-        self.client.loop_start()
-        if not self._ready.wait(timeout):
+    def start(self, timeout: float | None = 10.0) -> CoffeeMachine:
+        """Connect (retrying with backoff while the broker is away) and wait up to ``timeout`` seconds
+        for the subscription; ``timeout=None`` returns at once and lets the retries go on."""
+        keep_reconnecting(self.client, self.host, self.port, log_name="sandbox.coffee_machine")
+        if timeout is not None and not self._ready.wait(timeout):
+            self.stop()
             raise RuntimeError("coffee machine could not subscribe")
         return self
 
@@ -111,7 +120,7 @@ def _start_from_settings() -> Callable[[], None]:
     parts = urlsplit(settings.MQTT_URL)
     machine = CoffeeMachine(
         prefix=settings.MQTT_TOPIC_PREFIX, brew_seconds=2.0, host=parts.hostname or "127.0.0.1", port=parts.port or 1883
-    ).start()
+    ).start(timeout=None)  # a broker that is not up yet is retried, logged, never fatal
     return machine.stop
 
 

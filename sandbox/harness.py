@@ -1,8 +1,9 @@
 """The base every sandbox simulator is built on (SPEC PLAT-12).
 
 A ``Simulator`` is a small WSGI app with routes, shared state behind a lock, and fault knobs:
-latency, error rate, bursts of 429, hanging requests and an enforced request-rate limit (the
-provider's own). ``SandboxServer`` serves one on 127.0.0.1 from a thread (port 0 = ephemeral),
+latency, error rate, bursts of 429, hanging requests, an enforced request-rate limit (the
+provider's own) and lost answers (a request applied, its answer dropped / 5xx / hung).
+``SandboxServer`` serves one on 127.0.0.1 from a thread (port 0 = ephemeral),
 so tests and benchmarks start as many as they need and stop them by handle.
 
 Control endpoints on every simulator (for tests, benchmarks and the person clicking around):
@@ -43,8 +44,16 @@ class Faults:
     retry_after: float | None = None  # Retry-After header on those 429s
     hang_next: int = 0  # the next N requests hang for hang_seconds, then are dropped
     hang_seconds: float = 30.0
+    html_next: int = 0  # the next N requests get 200 with an HTML page (a proxy's or captive portal's error)
     rate_limit_per_second: float = 0.0  # the provider's own limit; over it → 429 (0 = off)
     rate_limit_status: int = 429
+    # "Applied, then the answer was lost" (what idempotence keys exist for): the next N requests that
+    # change something (not GET; only paths matching ``lose_answer_path`` when set) are handled in
+    # full, then the answer is lost: "drop" closes the connection, "5xx" answers 502, "hang" holds
+    # the connection for hang_seconds (past the client's timeout) and then drops it.
+    lose_answer_next: int = 0
+    lose_answer_mode: str = "drop"
+    lose_answer_path: str = ""
 
     def update(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -81,6 +90,7 @@ class Response:
     body: Any = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
+    drop: bool = False  # close the connection instead of answering (a lost answer)
 
     def encode(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -95,11 +105,25 @@ def json_response(body: Any, status: int = 200, **headers: str) -> Response:
 
 
 Handler = Callable[[Request], Response]
-_STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 302: "Found", 400: "Bad Request",
-                401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
-                405: "Method Not Allowed", 409: "Conflict", 422: "Unprocessable Entity",
-                429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-                503: "Service Unavailable", 504: "Gateway Timeout"}
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 class Simulator:
@@ -121,6 +145,7 @@ class Simulator:
         self._limit_times: deque[float] = deque()
         self.request_count = 0
         self.rejected_count = 0
+        self.lost_answers = 0
         self.base_url = ""
         self.reset_state()
         self.setup()
@@ -161,15 +186,19 @@ class Simulator:
         return best
 
     def stats(self) -> dict[str, Any]:
-        return {"name": self.name, "requests": self.request_count, "rejected": self.rejected_count,
-                "max_per_second": self.max_requests_in_window(1.0)}
+        return {
+            "name": self.name,
+            "requests": self.request_count,
+            "rejected": self.rejected_count,
+            "max_per_second": self.max_requests_in_window(1.0),
+        }
 
     def reset(self) -> None:
         with self.lock:
             self.faults = Faults()
             self._request_times.clear()
             self._limit_times.clear()
-            self.request_count = self.rejected_count = 0
+            self.request_count = self.rejected_count = self.lost_answers = 0
             self.reset_state()
 
     # --- WSGI -----------------------------------------------------------------------------------
@@ -191,6 +220,12 @@ class Simulator:
             remote_addr=environ.get("REMOTE_ADDR", ""),
         )
         response = self.handle(request)
+        if response.drop:
+            connection = environ.get("sandbox.connection")
+            if connection is not None:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            raise BrokenPipeError("sandbox: answer dropped")  # wsgiref ends such a request quietly
         status_line = f"{response.status} {_STATUS_TEXT.get(response.status, 'Status')}"
         payload = response.encode()
         header_list = [("Content-Type", response.content_type), ("Content-Length", str(len(payload)))]
@@ -212,6 +247,9 @@ class Simulator:
             burst = self.faults.burst_429 > 0
             if burst:
                 self.faults.burst_429 -= 1
+            html = self.faults.html_next > 0
+            if html:
+                self.faults.html_next -= 1
             over_limit = self._over_rate_limit(request, now)
         if hang:
             time.sleep(min(faults.hang_seconds, MAX_HANG_SECONDS))
@@ -227,16 +265,37 @@ class Simulator:
             return Response(status=status, body={"error": "Too Many Requests"}, headers=headers)
         if faults.error_rate and random.random() < faults.error_rate:
             return Response(status=faults.error_status, body={"error": "sandbox: injected error"})
+        if html:
+            return Response(status=200, content_type="text/html; charset=utf-8",
+                            body="<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>")
         for method, pattern, handler in self._routes:
             match = pattern.match(request.path)
             if match and method in (request.method, "*"):
                 request.params = {k: v for k, v in match.groupdict().items() if v is not None}
                 try:
-                    return handler(request)
+                    response = handler(request)
                 except Exception as exc:  # a simulator bug must show up as a 500 to the client
                     log.exception("sandbox %s: handler error", self.name)
                     return Response(status=500, body={"error": f"sandbox handler error: {type(exc).__name__}"})
+                return self._maybe_lose_answer(request, response)
         return Response(status=404, body={"error": "not found", "path": request.path})
+
+    def _maybe_lose_answer(self, request: Request, response: Response) -> Response:
+        with self.lock:
+            wanted = self.faults.lose_answer_next > 0 and request.method != "GET"
+            pattern = self.faults.lose_answer_path
+            if wanted and pattern and not re.search(pattern, request.path):
+                wanted = False
+            if not wanted:
+                return response
+            self.faults.lose_answer_next -= 1
+            self.lost_answers += 1
+            mode, hang = self.faults.lose_answer_mode, self.faults.hang_seconds
+        if mode == "5xx":
+            return Response(status=502, body={"error": "sandbox: bad gateway (the request was applied)"})
+        if mode == "hang":
+            time.sleep(min(hang, MAX_HANG_SECONDS))
+        return Response(status=502, drop=True)
 
     def _over_rate_limit(self, request: Request, now: float) -> bool:
         limit = self.faults.rate_limit_per_second
@@ -284,6 +343,11 @@ class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        environ["sandbox.connection"] = self.connection  # to drop it (Faults.lose_answer_*)
+        return environ
+
     def handle(self) -> None:
         self.close_connection = True
         self._handle_one()
@@ -306,8 +370,8 @@ class _QuietHandler(WSGIRequestHandler):
             return
         if not self.parse_request():  # an error was sent; parse_request decided about the connection
             return
-        handler = _Http11ServerHandler(self.rfile, self.wfile, self.get_stderr(),  # type: ignore[arg-type]
-                                       self.get_environ(), multithread=False)
+        wfile: Any = self.wfile  # a BufferedIOBase; wsgiref's stubs want IO[bytes]
+        handler = _Http11ServerHandler(self.rfile, wfile, self.get_stderr(), self.get_environ(), multithread=False)
         handler.request_handler = self  # type: ignore[attr-defined]  # back-pointer for logging, as wsgiref does
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
 
@@ -347,8 +411,7 @@ class SandboxServer:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("sandbox simulators listen on loopback only")
         self.simulator = simulator
-        self.httpd = make_server(host, port, simulator, server_class=_ThreadingWSGIServer,
-                                 handler_class=_QuietHandler)
+        self.httpd = make_server(host, port, simulator, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
         self.host = host
         self.port = self.httpd.server_port
         self.url = f"http://{host}:{self.port}"
@@ -356,8 +419,12 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"sandbox-{self.simulator.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"sandbox-{self.simulator.name}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

@@ -18,6 +18,7 @@ SIMULATOR_MODULES: list[str] = [
     "sandbox.tmetr",
     "sandbox.coffee_machine",
     "sandbox.vendista",
+    "sandbox.kaspi",
     "sandbox.poster",
 ]
 

@@ -1,6 +1,9 @@
 """T-Bank acquiring v2 simulator: Init, GetState, Confirm, Cancel, a payment page, signed notifications.
 
-Requests are checked by their SHA-256 ``Token`` against ``accounts`` ({terminal_key: password});
+Requests are checked by their SHA-256 ``Token`` against ``accounts`` ({terminal_key: password}).
+``Cancel`` with an ``ExternalRequestId`` already applied answers as the first time (API_CONTRACTS.md);
+without it, a second Cancel or Confirm of the same payment is refused (wrong status), as nothing
+promises otherwise.
 notifications carry a token computed the same way, so our webhook's check is exercised for real.
 """
 
@@ -28,7 +31,15 @@ class TBankSimulator(Simulator):
     name = "tbank"
 
     def reset_state(self) -> None:
-        self.state = {"payments": {}, "by_order": {}, "cancels": {}, "notifications": [], "next_id": 7000000}
+        # ``operations``: every Confirm and Cancel really applied, in order (tests count them).
+        self.state = {
+            "payments": {},
+            "by_order": {},
+            "cancels": {},
+            "notifications": [],
+            "next_id": 7000000,
+            "operations": [],
+        }
         self.accounts: dict[str, str] = dict(self.options.get("accounts") or {"DemoTerminal": "demo-password"})
 
     def setup(self) -> None:
@@ -109,11 +120,11 @@ class TBankSimulator(Simulator):
             payment = self._payment(body)
             if payment is None:
                 return self._fail("7", "Платёж не найден")
-            if payment["Status"] == "AUTHORIZED":
-                payment["Status"] = "CONFIRMED"
-                self._notify(payment, sync=False)
-            elif payment["Status"] != "CONFIRMED":
+            if payment["Status"] != "AUTHORIZED":  # Confirm has no idempotence key: a repeat is refused
                 return self._fail("8", f"Неверный статус {payment['Status']}")
+            payment["Status"] = "CONFIRMED"
+            self.state["operations"].append(("confirm", payment["PaymentId"]))
+            self._notify(payment, sync=False)
         return json_response(
             {
                 "Success": True,
@@ -133,10 +144,13 @@ class TBankSimulator(Simulator):
             if payment is None:
                 return self._fail("7", "Платёж не найден")
             key = body.get("ExternalRequestId")
-            if key and key in self.state["cancels"]:
-                return json_response(self.state["cancels"][key])
+            if key and (payment["TerminalKey"], key) in self.state["cancels"]:
+                return json_response(self.state["cancels"][(payment["TerminalKey"], key)])
             before = payment["Status"]
+            if before in ("REVERSED", "REFUNDED", "CANCELED", "REJECTED"):
+                return self._fail("8", f"Неверный статус {before}")  # nothing left to give back
             payment["Status"] = {"AUTHORIZED": "REVERSED", "CONFIRMED": "REFUNDED"}.get(before, "CANCELED")
+            self.state["operations"].append(("cancel", payment["PaymentId"]))
             answer = {
                 "Success": True,
                 "ErrorCode": "0",
@@ -146,8 +160,8 @@ class TBankSimulator(Simulator):
                 "NewAmount": 0,
                 "TerminalKey": payment["TerminalKey"],
             }
-            if key:
-                self.state["cancels"][key] = answer
+            if key:  # a repeat with the same ExternalRequestId gets this answer again, nothing more
+                self.state["cancels"][(payment["TerminalKey"], key)] = answer
             self._notify(payment, sync=False)
         return json_response(answer)
 

@@ -1,8 +1,9 @@
 """Tmetr telemetry simulator: drink prices, the brew command (JSON array), heartbeats, and the
 Keycloak token endpoint in front of it.
 
-The machine behind it de-duplicates on ``orderUuid``: a resent command makes no second drink.
-``fail_devices`` answers 500 for those devices (a failed brew).
+Every accepted command brews a drink, as API_CONTRACTS.md has it: nothing de-duplicates a repeated
+``orderUuid`` (``made`` lists one entry per drink made; ``brew_requests`` counts every brew request
+that reached the machine). ``fail_devices`` answers 500 for those devices (a failed brew).
 
 Tokens (option ``require_token``): False accepts any request; True any ``Bearer`` header;
 ``"issued"`` only access tokens this simulator issued and that have not expired — as Tmetr does.
@@ -32,9 +33,17 @@ class TmetrSimulator(Simulator):
     name = "tmetr"
 
     def reset_state(self) -> None:
-        self.state: dict[str, Any] = {"commands": [], "made": {}, "prices": {}, "fail_devices": set(),
-                                      "access": {}, "refresh": {}, "grants": {"password": 0, "refresh_token": 0},
-                                      "rejected_tokens": 0}
+        self.state: dict[str, Any] = {
+            "commands": [],
+            "made": [],
+            "brew_requests": 0,
+            "prices": {},
+            "fail_devices": set(),
+            "access": {},
+            "refresh": {},
+            "grants": {"password": 0, "refresh_token": 0},
+            "rejected_tokens": 0,
+        }
         self.base_price = int(self.options.get("base_price", 12000))
 
     def setup(self) -> None:
@@ -63,8 +72,9 @@ class TmetrSimulator(Simulator):
                 users = self.options.get("users")  # None: anyone with a non-empty password may log in
                 username, password = form.get("username", ""), form.get("password", "")
                 if not username or not password or (users is not None and users.get(username) != password):
-                    return json_response({"error": "invalid_grant", "error_description": "Invalid user credentials"},
-                                         401)
+                    return json_response(
+                        {"error": "invalid_grant", "error_description": "Invalid user credentials"}, 401
+                    )
             elif grant == "refresh_token":
                 known = self.state["refresh"].pop(form.get("refresh_token", ""), None)  # spent either way
                 if known is None or known[1] < now:
@@ -75,14 +85,23 @@ class TmetrSimulator(Simulator):
             lifetime = int(self.options.get("token_lifetime", 36000))
             refresh_lifetime = int(self.options.get("refresh_lifetime", 86400))
             access = self._jwt({"exp": int(now + lifetime), "iat": int(now), "sub": username, "typ": "Bearer"})
-            refresh = self._jwt({"exp": int(now + refresh_lifetime), "iat": int(now), "sub": username,
-                                 "typ": "Refresh"})
+            refresh = self._jwt(
+                {"exp": int(now + refresh_lifetime), "iat": int(now), "sub": username, "typ": "Refresh"}
+            )
             self.state["access"][access] = now + lifetime
             self.state["refresh"][refresh] = (username, now + refresh_lifetime)
             self.state["grants"][grant] += 1
-        return json_response({"access_token": access, "expires_in": lifetime, "refresh_token": refresh,
-                              "refresh_expires_in": refresh_lifetime, "token_type": "Bearer",
-                              "not-before-policy": 0, "scope": "profile email"})
+        return json_response(
+            {
+                "access_token": access,
+                "expires_in": lifetime,
+                "refresh_token": refresh,
+                "refresh_expires_in": refresh_lifetime,
+                "token_type": "Bearer",
+                "not-before-policy": 0,
+                "scope": "profile email",
+            }
+        )
 
     def expire_access_tokens(self) -> None:
         with self.lock:
@@ -126,13 +145,14 @@ class TmetrSimulator(Simulator):
         if not isinstance(body, list) or not body:
             return json_response({"error": "a JSON array of commands is expected"}, 400)
         with self.lock:
+            self.state["brew_requests"] += 1
             for command in body:
                 if not isinstance(command, dict) or not command.get("orderUuid") or not command.get("deviceId"):
                     return json_response({"error": "deviceId and orderUuid are required"}, 400)
                 if str(command["deviceId"]) in self.state["fail_devices"]:
                     return json_response({"error": "device error"}, 500)
                 self.state["commands"].append(command)
-                self.state["made"].setdefault(command["orderUuid"], command)
+                self.state["made"].append(command["orderUuid"])
         return json_response({"success": True})
 
     def heartbeat(self, request: Request) -> Response:
@@ -149,7 +169,11 @@ class TmetrSimulator(Simulator):
 
 
 # `make run`: Tmetr as it really is, accepting only tokens its Keycloak issued (the demo merchant logs in).
-register_simulator(SimulatorSpec(
-    name="tmetr", factory=lambda: TmetrSimulator(require_token="issued"), port_offset=12,
-    settings={"TMETR_API_URL": "", "TMETR_TOKEN_URL": "/realms/tmetr/protocol/openid-connect/token"},
-))
+register_simulator(
+    SimulatorSpec(
+        name="tmetr",
+        factory=lambda: TmetrSimulator(require_token="issued"),
+        port_offset=12,
+        settings={"TMETR_API_URL": "", "TMETR_TOKEN_URL": "/realms/tmetr/protocol/openid-connect/token"},
+    )
+)

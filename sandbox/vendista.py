@@ -18,12 +18,15 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from vending.demo_account import DEMO_LOGIN, DEMO_PASSWORD
+
 from .harness import Request, Response, Simulator, json_response
 from .registry import SimulatorSpec, register_simulator
 
 DEFAULT_PAGE_SIZE = 50
-SANDBOX_LOGIN = "sandbox"
-SANDBOX_PASSWORD = "sandbox-password"  # a public fake credential of the simulator, not a secret
+# The app's demo login (vending.demo_account): the simulator imports it, never the reverse.
+SANDBOX_LOGIN = DEMO_LOGIN
+SANDBOX_PASSWORD = DEMO_PASSWORD
 _MASK = 0xFFFFFFFFFFFF
 
 

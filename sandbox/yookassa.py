@@ -1,9 +1,12 @@
 """YooKassa REST v3 simulator, compatible with the official SDK (API_CONTRACTS.md).
 
-Payments (create/find/capture/cancel), refunds, ``Idempotence-Key`` honoured (same key → same
-answer, no second payment), HTTP Basic auth checked against ``accounts`` (any non-empty pair when
-none is configured), a confirmation page where a person pays by card (two-stage → held), pays by
-SBP (one-stage → succeeded at once) or cancels, and notifications POSTed to ``webhook_url``.
+Payments (create/find/capture/cancel), refunds, ``Idempotence-Key`` honoured as the real API does
+(same key → the first answer again, no second operation; the key is remembered once the operation
+is applied, even when its answer is then lost — the ``lose_answer_*`` fault knobs), HTTP Basic auth
+checked against ``accounts`` (any non-empty pair when none is configured), a confirmation page
+where a person pays by card (two-stage → held), pays by SBP (one-stage → succeeded at once) or
+cancels, and notifications POSTed to ``webhook_url``. ``operations`` lists every capture, cancel
+and refund applied.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ class YooKassaSimulator(Simulator):
     name = "yookassa"
 
     def reset_state(self) -> None:
-        self.state = {"payments": {}, "refunds": {}, "idempotence": {}, "notifications": []}
+        # ``operations``: every capture, cancel and refund the shop really made, in order (tests count them).
+        self.state = {"payments": {}, "refunds": {}, "idempotence": {}, "notifications": [], "operations": []}
         self.accounts: dict[str, str] = dict(self.options.get("accounts") or {})
         self.webhook_url: str = self.options.get("webhook_url") or ""
         self.notify_enabled: bool = bool(self.options.get("notify", True))
@@ -149,6 +153,7 @@ class YooKassaSimulator(Simulator):
             if payment["status"] != "waiting_for_capture":
                 return _error(400, "invalid_request", f"Payment is {payment['status']}")
             payment.update(status="succeeded", paid=True, captured_at=_now(), refundable=True)
+            self.state["operations"].append(("capture", payment["id"]))
             self._notify("payment.succeeded", payment, sync=False)
             return json_response(self._public(payment))
 
@@ -168,6 +173,7 @@ class YooKassaSimulator(Simulator):
                 paid=False,
                 cancellation_details={"party": "merchant", "reason": "canceled_by_merchant"},
             )
+            self.state["operations"].append(("cancel", payment["id"]))
             self._notify("payment.canceled", payment, sync=False)
             return json_response(self._public(payment))
 
@@ -190,6 +196,7 @@ class YooKassaSimulator(Simulator):
                 "amount": body.get("amount") or payment["amount"],
             }
             self.state["refunds"][refund["id"]] = refund
+            self.state["operations"].append(("refund", payment["id"]))
             payment["refunded_amount"] = refund["amount"]
             self._notify("refund.succeeded", refund, sync=False)
             return json_response(refund)

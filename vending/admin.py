@@ -16,7 +16,7 @@ from core.crypto import mask
 from core.models import SyncRun
 
 from . import services
-from .models import DailyRollup, Terminal, Transaction, VendistaAccount
+from .models import DailyRollup, SyncKind, SyncMode, Terminal, Transaction, VendistaAccount
 from .views import report_page
 
 
@@ -25,20 +25,44 @@ class VendistaAccountForm(SecretsKeptForm):
 
     class Meta:
         model = VendistaAccount
-        fields = ["merchant", "name", "login", "password", "token", "time_zone", "verify_tls", "ca_bundle_path",
-                  "rate_per_second", "is_active"]
-
+        fields = [
+            "merchant",
+            "name",
+            "login",
+            "password",
+            "token",
+            "time_zone",
+            "verify_tls",
+            "ca_bundle_path",
+            "rate_per_second",
+            "is_active",
+        ]
 
 
 @admin.register(VendistaAccount)
 class VendistaAccountAdmin(admin.ModelAdmin):
     form = VendistaAccountForm
-    list_display = ["name", "merchant", "login", "masked_token", "time_zone", "subscription_status", "is_active",
-                    "last_sync_at", "latest_run"]
+    list_display = [
+        "name",
+        "merchant",
+        "login",
+        "masked_token",
+        "time_zone",
+        "subscription_status",
+        "is_active",
+        "last_sync_at",
+        "latest_run",
+    ]
     list_filter = ["is_active", "subscription_status", "merchant"]
     search_fields = ["name", "login", "merchant__name"]
-    readonly_fields = ["subscription_status", "last_error", "last_sync_at", "created_at", "masked_token",
-                       "masked_password"]
+    readonly_fields = [
+        "subscription_status",
+        "last_error",
+        "last_sync_at",
+        "created_at",
+        "masked_token",
+        "masked_password",
+    ]
     actions = ["test_connection", "sync_now", "sync_full"]
 
     @admin.display(description="token")
@@ -51,7 +75,7 @@ class VendistaAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="latest run")
     def latest_run(self, account: VendistaAccount) -> str:
-        run = SyncRun.objects.filter(kind=services.KIND, account_ref=str(account.pk)).first()
+        run = SyncRun.objects.filter(kind=SyncKind.TRANSACTIONS, account_ref=str(account.pk)).first()
         if run is None:
             return "—"
         total = "?" if run.items_total is None else run.items_total
@@ -69,17 +93,25 @@ class VendistaAccountAdmin(admin.ModelAdmin):
         for account in queryset.select_related("merchant"):
             run = services.sync_request(account=account, mode=mode)
             url = reverse("admin:core_syncrun_change", args=[run.pk])
-            self.message_user(request, format_html(
-                '{}: sync run <a href="{}">#{}</a> queued ({}); its progress shows as “X of Y”.',
-                account, url, run.pk, run.mode), messages.SUCCESS)
+            self.message_user(
+                request,
+                format_html(
+                    '{}: sync run <a href="{}">#{}</a> queued ({}); its progress shows as “X of Y”.',
+                    account,
+                    url,
+                    run.pk,
+                    run.mode,
+                ),
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Sync now (incremental)")
     def sync_now(self, request: HttpRequest, queryset: QuerySet[VendistaAccount]) -> None:
-        self._sync(request, queryset, services.Mode.INCREMENTAL)
+        self._sync(request, queryset, SyncMode.INCREMENTAL)
 
     @admin.action(description="Full sync")
     def sync_full(self, request: HttpRequest, queryset: QuerySet[VendistaAccount]) -> None:
-        self._sync(request, queryset, services.Mode.FULL)
+        self._sync(request, queryset, SyncMode.FULL)
 
     def get_urls(self) -> list[Any]:
         def view(request: HttpRequest) -> HttpResponse:
@@ -106,8 +138,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Transaction)
 class TransactionAdmin(ReadOnlyAdmin):
-    list_display = ["vendista_id", "account", "term_id", "time", "sum_display", "machine_item_id", "card_number",
-                    "status", "result", "is_refund", "reverse_id"]
+    list_display = [
+        "vendista_id",
+        "account",
+        "term_id",
+        "time",
+        "sum_display",
+        "machine_item_id",
+        "card_number",
+        "status",
+        "result",
+        "is_refund",
+        "reverse_id",
+    ]
     list_filter = ["is_refund", "status", "account"]
     search_fields = ["=vendista_id", "=term_id", "card_number"]
     date_hierarchy = "time"
@@ -120,15 +163,28 @@ class TransactionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Terminal)
-class TerminalAdmin(ReadOnlyAdmin):
-    list_display = ["term_id", "comment", "account", "serial_number", "last_online_time", "device_ref"]
+class TerminalAdmin(admin.ModelAdmin):
+    """Terminals come from Vendista; staff only set the link to the payments device of the machine."""
+
+    list_display = ["term_id", "comment", "account", "serial_number", "last_online_time", "device"]
     list_filter = ["account"]
     search_fields = ["=term_id", "comment", "serial_number"]
+    fields = ["account", "term_id", "comment", "serial_number", "last_online_time", "last_hour_online", "device"]
+    readonly_fields = ["account", "term_id", "comment", "serial_number", "last_online_time", "last_hour_online"]
+    raw_id_fields = ["device"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Terminal, form: Any, change: bool) -> None:
+        services.terminal_link_device(terminal=obj, device=obj.device)
 
 
 @admin.register(DailyRollup)
 class DailyRollupAdmin(ReadOnlyAdmin):
-    list_display = ["day", "account", "term_id", "revenue_gross", "transactions_count", "refunds_count",
-                    "refunds_sum"]
+    list_display = ["day", "account", "term_id", "revenue_gross", "transactions_count", "refunds_count", "refunds_sum"]
     list_filter = ["account"]
     date_hierarchy = "day"

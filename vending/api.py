@@ -30,22 +30,27 @@ from core.api.views import SyncRunOutput
 from core.models import SyncRun
 
 from . import selectors, services
-from .models import VendistaAccount
+from .models import SyncMode, VendistaAccount
 
 DATE_ERROR = "Enter a date as YYYY-MM-DD, e.g. 2026-01-31."
 BIGINT_MAX = 2**63 - 1  # larger ids would reach the database as an out-of-range 500
 
 
 def _date_field(**kwargs: Any) -> serializers.DateField:
-    return serializers.DateField(required=False, input_formats=["%Y-%m-%d"],
-                                 error_messages={"invalid": DATE_ERROR, "datetime": DATE_ERROR}, **kwargs)
+    return serializers.DateField(
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": DATE_ERROR, "datetime": DATE_ERROR},
+        **kwargs,
+    )
 
 
 def _validated(serializer: serializers.Serializer) -> dict[str, Any]:
     if not serializer.is_valid():
         errors = {k: [str(m) for m in v] if isinstance(v, list) else v for k, v in serializer.errors.items()}
-        summary = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in errors.items()
-                            if field != "non_field_errors")
+        summary = "; ".join(
+            f"{field}: {' '.join(map(str, msgs))}" for field, msgs in errors.items() if field != "non_field_errors"
+        )
         nonfield = errors.pop("non_field_errors", [])
         raise ValidationError({"non_field_errors": [*nonfield, *([summary] if summary else [])], **errors})
     return dict(serializer.validated_data)
@@ -72,7 +77,8 @@ class ReportInput(RangeInput):
         date_from = attrs.get("date_from") or date_to - timedelta(days=30)
         if (date_to - date_from).days + 1 > settings.VENDISTA_REPORT_MAX_DAYS:
             raise serializers.ValidationError(
-                f"The range is longer than {settings.VENDISTA_REPORT_MAX_DAYS} days; ask for a shorter one.")
+                f"The range is longer than {settings.VENDISTA_REPORT_MAX_DAYS} days; ask for a shorter one."
+            )
         attrs["date_from"], attrs["date_to"] = date_from, date_to
         return attrs
 
@@ -97,19 +103,32 @@ class SyncHealthView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("account", int, required=False)],
-        responses=inline_serializer("VendingSyncHealth", {
-            "ok": serializers.BooleanField(), "status": serializers.CharField(),
-            "status_code": serializers.IntegerField(), "message": serializers.CharField()}),
+        responses=inline_serializer(
+            "VendingSyncHealth",
+            {
+                "ok": serializers.BooleanField(),
+                "status": serializers.CharField(),
+                "status_code": serializers.IntegerField(),
+                "message": serializers.CharField(),
+            },
+        ),
     )
     def get(self, request: Request) -> Response:
         data = _validated(RangeInput(data=request.query_params))
         account = _pick_account(request, data.get("account"), write=False)
         if account is None:
-            return Response({"ok": False, "status": "no_account", "status_code": 0,
-                             "message": "No Vendista account is configured for your merchant."})
+            return Response(
+                {
+                    "ok": False,
+                    "status": "no_account",
+                    "status_code": 0,
+                    "message": "No Vendista account is configured for your merchant.",
+                }
+            )
         result = services.account_test_connection(account=account)
-        return Response({"ok": result.ok, "status": result.status, "status_code": result.status_code,
-                         "message": result.message})
+        return Response(
+            {"ok": result.ok, "status": result.status, "status_code": result.status_code, "message": result.message}
+        )
 
 
 class SyncView(APIView):
@@ -117,25 +136,39 @@ class SyncView(APIView):
 
     @extend_schema(
         request=RangeInput,
-        responses=inline_serializer("VendingSyncResult", {
-            "ok": serializers.BooleanField(), "run_id": serializers.IntegerField(allow_null=True),
-            "transactions_synced": serializers.IntegerField(), "duration_seconds": serializers.FloatField(),
-            "message": serializers.CharField()}),
+        responses=inline_serializer(
+            "VendingSyncResult",
+            {
+                "ok": serializers.BooleanField(),
+                "run_id": serializers.IntegerField(allow_null=True),
+                "transactions_synced": serializers.IntegerField(),
+                "duration_seconds": serializers.FloatField(),
+                "message": serializers.CharField(),
+            },
+        ),
     )
     def post(self, request: Request) -> Response:
         data = _validated(RangeInput(data=request.data))
         account = _pick_account(request, data.get("account"), write=True)
         if account is None:
             if not selectors.accounts_for_user(user=request.user).exists():
-                return Response({"ok": False, "run_id": None, "transactions_synced": 0, "duration_seconds": 0.0,
-                                 "message": "No Vendista account is configured for your merchant."},
-                                status=status.HTTP_404_NOT_FOUND)
+                return Response(
+                    {
+                        "ok": False,
+                        "run_id": None,
+                        "transactions_synced": 0,
+                        "duration_seconds": 0.0,
+                        "message": "No Vendista account is configured for your merchant.",
+                    },
+                    status=status.HTTP_404_NOT_FOUND,
+                )
             raise PermissionDenied("Your role in this merchant allows reading only.")
         if data.get("date_from") or data.get("date_to"):
-            run = services.sync_request(account=account, mode=services.Mode.RANGE, date_from=data.get("date_from"),
-                                        date_to=data.get("date_to"))
+            run = services.sync_request(
+                account=account, mode=SyncMode.RANGE, date_from=data.get("date_from"), date_to=data.get("date_to")
+            )
         else:
-            run = services.sync_request(account=account, mode=services.Mode.INCREMENTAL)
+            run = services.sync_request(account=account, mode=SyncMode.INCREMENTAL)
         deadline = time.monotonic() + settings.VENDISTA_API_SYNC_WAIT_SECONDS
         while time.monotonic() < deadline and run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
             time.sleep(0.2)
@@ -149,8 +182,13 @@ class SyncView(APIView):
         else:
             message = f"Sync queued (run {run.pk}); follow it at /api/v1/vending/sync/runs."
         return Response(
-            {"ok": run.status != SyncRun.Status.FAILED, "run_id": run.pk, "transactions_synced": synced,
-             "duration_seconds": round(run.duration_seconds or 0.0, 3), "message": message},
+            {
+                "ok": run.status != SyncRun.Status.FAILED,
+                "run_id": run.pk,
+                "transactions_synced": synced,
+                "duration_seconds": round(run.duration_seconds or 0.0, 3),
+                "message": message,
+            },
             status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED,
         )
 
@@ -166,14 +204,17 @@ class SyncRunsView(generics.ListAPIView):
 
 def _report_filter(request: Request) -> selectors.ReportFilter:
     data = _validated(ReportInput(data=request.query_params))
-    return selectors.ReportFilter(date_from=data["date_from"], date_to=data["date_to"],
-                                  terminal=data.get("terminal"), account=data.get("account"))
+    return selectors.ReportFilter(
+        date_from=data["date_from"], date_to=data["date_to"], terminal=data.get("terminal"), account=data.get("account")
+    )
 
 
-REPORT_PARAMS = [OpenApiParameter("date_from", str, required=False, description="YYYY-MM-DD"),
-                 OpenApiParameter("date_to", str, required=False, description="YYYY-MM-DD"),
-                 OpenApiParameter("terminal", int, required=False),
-                 OpenApiParameter("account", int, required=False)]
+REPORT_PARAMS = [
+    OpenApiParameter("date_from", str, required=False, description="YYYY-MM-DD"),
+    OpenApiParameter("date_to", str, required=False, description="YYYY-MM-DD"),
+    OpenApiParameter("terminal", int, required=False),
+    OpenApiParameter("account", int, required=False),
+]
 
 
 class ReportDailyView(APIView):
@@ -185,8 +226,17 @@ class ReportDailyView(APIView):
         return Response(selectors.report_daily(accounts=selectors.accounts_for_user(user=request.user), flt=flt))
 
 
-CSV_COLUMNS = ["date", "account", "terminal", "revenue_gross", "transactions_count", "average_check",
-               "refunds_count", "refunds_sum", "revenue_net"]
+CSV_COLUMNS = [
+    "date",
+    "account",
+    "terminal",
+    "revenue_gross",
+    "transactions_count",
+    "average_check",
+    "refunds_count",
+    "refunds_sum",
+    "revenue_net",
+]
 
 
 class ReportDailyCsvView(APIView):
@@ -202,5 +252,6 @@ class ReportDailyCsvView(APIView):
         writer.writerows(rows)
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
-            f'attachment; filename="vending-daily-{flt.date_from.isoformat()}-{flt.date_to.isoformat()}.csv"')
+            f'attachment; filename="vending-daily-{flt.date_from.isoformat()}-{flt.date_to.isoformat()}.csv"'
+        )
         return response

@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.urls import reverse
 
 from core.models import Merchant
-from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD
 
+from .demo_account import DEMO_LOGIN, DEMO_PASSWORD
 from .models import VendistaAccount
 
 
 def demo_setup(*, merchant: Merchant) -> list[str]:
     account, _ = VendistaAccount.objects.get_or_create(
-        merchant=merchant, name="Vendista sandbox",
-        defaults={"login": SANDBOX_LOGIN, "password": SANDBOX_PASSWORD, "rate_per_second": 5.0},
+        merchant=merchant,
+        name="Vendista sandbox",
+        defaults={"login": DEMO_LOGIN, "password": DEMO_PASSWORD, "rate_per_second": 5.0},
     )
     accounts = reverse("admin:vending_vendistaaccount_changelist")
     report = reverse("admin:vending_report")

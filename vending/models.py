@@ -23,6 +23,20 @@ def default_rate() -> float:
     return settings.VENDISTA_RATE_PER_SECOND
 
 
+class SyncKind(models.TextChoices):
+    """``SyncRun.kind`` values written by this app."""
+
+    TRANSACTIONS = "vending.transactions", "Vendista transactions"
+
+
+class SyncMode(models.TextChoices):
+    """Which window a transactions sync reads (``SyncRun.mode``)."""
+
+    FULL = "full", "Full history"
+    INCREMENTAL = "incremental", "Since the newest stored row"
+    RANGE = "range", "Date range"
+
+
 class VendistaAccount(models.Model):
     class Subscription(models.TextChoices):
         UNKNOWN = "unknown", "Unknown"
@@ -34,11 +48,16 @@ class VendistaAccount(models.Model):
     login = models.CharField(max_length=200, blank=True, default="")
     password = EncryptedTextField(help_text="Used to get a fresh token on 401/404.")
     token = EncryptedTextField(help_text="API token (?token=); refreshed from the login when it expires.")
-    time_zone = models.CharField(max_length=64, default="Europe/Moscow", validators=[validate_time_zone],
-                                 help_text="Zone of Vendista's timestamps (they carry none).")
+    time_zone = models.CharField(
+        max_length=64,
+        default="Europe/Moscow",
+        validators=[validate_time_zone],
+        help_text="Zone of Vendista's timestamps (they carry none).",
+    )
     verify_tls = models.BooleanField(default=True, help_text="Verify the provider's TLS certificate.")
-    ca_bundle_path = models.CharField(max_length=500, blank=True, default="",
-                                      help_text="Pin a CA bundle instead of turning verification off.")
+    ca_bundle_path = models.CharField(
+        max_length=500, blank=True, default="", help_text="Pin a CA bundle instead of turning verification off."
+    )
     rate_per_second = models.FloatField(default=default_rate, help_text="Requests per second for this account.")
     is_active = models.BooleanField(default=True)
     subscription_status = models.CharField(max_length=16, choices=Subscription.choices, default=Subscription.UNKNOWN)
@@ -70,9 +89,16 @@ class Terminal(models.Model):
     serial_number = models.CharField(max_length=100, blank=True, default="")
     last_online_time = models.DateTimeField(null=True, blank=True)
     last_hour_online = models.IntegerField(null=True, blank=True)
-    # Loose link to payments' device with the same external id, filled at sync time when that
-    # app exists (no import of its internals).
-    device_ref = models.CharField(max_length=64, blank=True, default="")
+    # Explicit link to the QR-payments device sold through this terminal, set by staff (admin or
+    # service ``terminal_link_device``); never guessed. Vending may import payments, never the reverse.
+    device = models.ForeignKey(
+        "payments.Device",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="vending_terminals",
+        help_text="The payments device of the same machine (same merchant).",
+    )
     raw = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -83,12 +109,15 @@ class Terminal(models.Model):
     def __str__(self) -> str:
         return self.comment or f"terminal {self.term_id}"
 
+    def clean(self) -> None:
+        if self.device is not None and self.device.merchant_id != self.account.merchant_id:
+            raise ValidationError({"device": "The device belongs to another merchant than the terminal's account."})
+
 
 class Transaction(models.Model):
     """One Vendista transaction: the payload as received plus typed columns (VEN-2)."""
 
-    account = models.ForeignKey(VendistaAccount, on_delete=models.CASCADE, related_name="transactions",
-                                db_index=False)
+    account = models.ForeignKey(VendistaAccount, on_delete=models.CASCADE, related_name="transactions", db_index=False)
     term_id = models.BigIntegerField()
     vendista_id = models.BigIntegerField()
     time = models.DateTimeField()

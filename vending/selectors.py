@@ -15,8 +15,7 @@ from django.db.models import Count, QuerySet, Sum
 from core.models import SyncRun
 from core.selectors import merchants_for_user, scope_to_user
 
-from .models import DailyRollup, Terminal, VendistaAccount
-from .services import KIND
+from .models import DailyRollup, SyncKind, Terminal, VendistaAccount
 
 METRICS = ("revenue_gross", "transactions_count", "refunds_count", "refunds_sum")
 
@@ -28,7 +27,7 @@ def accounts_for_user(*, user: Any, write: bool = False) -> QuerySet[VendistaAcc
 
 
 def sync_runs_for_user(*, user: Any) -> QuerySet[SyncRun]:
-    return scope_to_user(SyncRun.objects.filter(kind=KIND), user=user).order_by("-created_at", "-id")
+    return scope_to_user(SyncRun.objects.filter(kind=SyncKind.TRANSACTIONS), user=user).order_by("-created_at", "-id")
 
 
 @dataclass(frozen=True)
@@ -78,13 +77,17 @@ def report_daily(*, accounts: QuerySet[VendistaAccount], flt: ReportFilter) -> d
     per_terminal = list(qs.values("account_id", "term_id").annotate(**_sums()).order_by("account_id", "term_id"))
     names = {
         (t["account_id"], t["term_id"]): t["comment"]
-        for t in Terminal.objects.filter(account__in=accounts.values("pk"),
-                                         term_id__in=[r["term_id"] for r in per_terminal])
-        .values("account_id", "term_id", "comment")
+        for t in Terminal.objects.filter(
+            account__in=accounts.values("pk"), term_id__in=[r["term_id"] for r in per_terminal]
+        ).values("account_id", "term_id", "comment")
     }
     terminals = [
-        {"account": r["account_id"], "terminal": r["term_id"], "name": names.get((r["account_id"], r["term_id"]), ""),
-         **_metrics(r)}
+        {
+            "account": r["account_id"],
+            "terminal": r["term_id"],
+            "name": names.get((r["account_id"], r["term_id"]), ""),
+            **_metrics(r),
+        }
         for r in per_terminal
     ]
     totals = _metrics(qs.aggregate(**_sums()))
@@ -104,7 +107,12 @@ def report_daily(*, accounts: QuerySet[VendistaAccount], flt: ReportFilter) -> d
 def report_daily_rows(*, accounts: QuerySet[VendistaAccount], flt: ReportFilter) -> list[dict[str, Any]]:
     """One row per (day, account, terminal) for the CSV export."""
     qs = rollups_for_accounts(accounts=accounts, flt=flt)
-    rows = qs.values("day", "account_id", "term_id").annotate(**_sums(), n=Count("id")).order_by(
-        "day", "account_id", "term_id")
-    return [{"date": r["day"].isoformat(), "account": r["account_id"], "terminal": r["term_id"], **_metrics(r)}
-            for r in rows]
+    rows = (
+        qs.values("day", "account_id", "term_id")
+        .annotate(**_sums(), n=Count("id"))
+        .order_by("day", "account_id", "term_id")
+    )
+    return [
+        {"date": r["day"].isoformat(), "account": r["account_id"], "terminal": r["term_id"], **_metrics(r)}
+        for r in rows
+    ]

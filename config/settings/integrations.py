@@ -12,10 +12,6 @@ TBANK_API_URL = env("TBANK_API_URL", default="https://securepay.tinkoff.ru/v2")
 TMETR_API_URL = env("TMETR_API_URL", default="")
 VENDISTA_API_URL = env("VENDISTA_API_URL", default="https://api.vendista.ru:99")
 EMAG_API_URL = env("EMAG_API_URL", default="https://marketplace-api.emag.ro/api-3")
-KASPI_SHOP_API_URL = env("KASPI_SHOP_API_URL", default="https://kaspi.kz/shop/api/v2")
-KASPI_OFFERS_URL = env("KASPI_OFFERS_URL", default="https://kaspi.kz/yml/offer-view/offers")
-KASPI_CABINET_URL = env("KASPI_CABINET_URL", default="https://mc.shop.kaspi.kz")
-KASPI_LOGIN_URL = env("KASPI_LOGIN_URL", default="https://idmc.shop.kaspi.kz/login")
 CHROMIUM_EXECUTABLE = env("CHROMIUM_EXECUTABLE", default="")
 
 # Where `make run` serves the simulators (sandbox/); the public URL buyers' pages link back to.

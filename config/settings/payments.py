@@ -25,3 +25,9 @@ TMETR_TOKEN_URL = env("TMETR_TOKEN_URL", default="")
 TMETR_CLIENT_ID = env("TMETR_CLIENT_ID", default="")
 # Refresh the access token this long before it expires.
 TMETR_TOKEN_REFRESH_MARGIN_SECONDS = env.int("TMETR_TOKEN_REFRESH_MARGIN_SECONDS", default=300)
+# A capture, cancel or refund not confirmed this long after its last attempt is run again by the
+# settlement sweep, with the same idempotence key (REL-1).
+PAYMENTS_SETTLEMENT_GRACE_SECONDS = env.int("PAYMENTS_SETTLEMENT_GRACE_SECONDS", default=60)
+# The provider read on the webhook path (authenticate → confirm → record): one attempt, this bound;
+# a timeout answers 503 and the provider redelivers (a web thread must stay well under gunicorn's 30 s).
+WEBHOOK_PROVIDER_TIMEOUT_SECONDS = env.float("WEBHOOK_PROVIDER_TIMEOUT_SECONDS", default=5.0)

@@ -1,4 +1,5 @@
-"""Test settings: the same code paths as production, pointed at the local services.
+"""Test settings: the same code paths as production, pointed at the local services (the machine's, or the
+embedded ones tests/bootstrap.py starts when DATABASE_URL / REDIS_URL / MQTT_URL are unset).
 
 Each pytest-xdist worker gets its own Redis database so that the Celery workers, limiters and
 caches started by one test process never see another's messages.
@@ -30,7 +31,6 @@ _redis = _worker_redis_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0
 os.environ["REDIS_URL"] = _redis
 os.environ["CELERY_BROKER_URL"] = _redis
 os.environ["CELERY_RESULT_BACKEND"] = _redis
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/merchant_ops")
 
 from .base import *  # noqa: E402,F403
 

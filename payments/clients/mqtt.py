@@ -21,6 +21,7 @@ import paho.mqtt.client as paho
 from django.conf import settings
 
 from core.exceptions import TransientError
+from core.mqtt_reconnect import keep_reconnecting
 
 SERVICE = "mqtt"
 
@@ -169,8 +170,7 @@ def listen(
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     host, port, _, _ = broker()
-    client.connect(host, port, keepalive=30)
-    client.loop_start()
+    keep_reconnecting(client, host, port, log_name="payments.mqtt_listener")
     try:
         stop.wait()
     finally:

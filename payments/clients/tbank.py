@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from core.exceptions import IntegrationError
-from core.http import HttpClient
+from core.http import http_client
 
 SERVICE = "tbank"
 
@@ -75,13 +75,13 @@ class TBankClient:
             raise IntegrationError("T-Bank credentials are not configured", service=SERVICE, permanent=True)
         self.terminal_key = terminal_key
         self.password = str(password)
-        self.http = HttpClient(service=SERVICE, base_url=settings.TBANK_API_URL)
+        self.http = http_client(SERVICE, settings.TBANK_API_URL)
 
-    def _post(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, method: str, body: dict[str, Any], **options: Any) -> dict[str, Any]:
         body = {"TerminalKey": self.terminal_key, **body}
         body["Token"] = make_token(body, self.password)
         # Every call we make is safe to repeat: Init is keyed by OrderId, Cancel by ExternalRequestId.
-        data = self.http.json("POST", f"/{method}", json=body, idempotent=True)
+        data = self.http.json("POST", f"/{method}", json=body, idempotent=True, **options)
         if not data.get("Success"):
             raise IntegrationError(
                 f"T-Bank {method} failed: {data.get('ErrorCode')} {data.get('Message', '')}",
@@ -122,8 +122,14 @@ class TBankClient:
             payment_url=data.get("PaymentURL", ""),
         )
 
-    def get_state(self, payment_id: str) -> TbPayment:
-        data = self._post("GetState", {"PaymentId": payment_id})
+    def get_state(self, payment_id: str, *, timeout: float | None = None, retries: int | None = None) -> TbPayment:
+        """``timeout`` (seconds, connect and read) and ``retries`` override the defaults for this call."""
+        options: dict[str, Any] = {}
+        if timeout is not None:
+            options["timeout"] = (min(timeout, settings.HTTP_CONNECT_TIMEOUT), timeout)
+        if retries is not None:
+            options["max_retries"] = retries
+        data = self._post("GetState", {"PaymentId": payment_id}, **options)
         return TbPayment(
             payment_id=str(data["PaymentId"]),
             status=data["Status"],

@@ -10,7 +10,7 @@ import requests
 from django.conf import settings
 
 from core.exceptions import IntegrationError
-from core.http import HttpClient
+from core.http import http_client
 
 SERVICE = "tmetr"
 SIZE_NAMES = {"small": "SMALL", "medium": "MEDIUM", "big": "BIG"}
@@ -39,7 +39,7 @@ class TmetrClient:
         url = base_url if base_url is not None else settings.TMETR_API_URL
         if not url:
             raise IntegrationError("TMETR_API_URL is not configured", service=SERVICE, permanent=True)
-        self.http = HttpClient(service=SERVICE, base_url=url)
+        self.http = http_client(SERVICE, url)
         self._token = token
         self._token_source = token_source
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ from core.exceptions import IntegrationError, TransientError
 
 SERVICE = "yookassa"
 _config_lock = threading.Lock()
+# A shorter timeout for one call (the webhook path), read by the session of the calling thread.
+_call_timeout: contextvars.ContextVar[float | None] = contextvars.ContextVar("yookassa_call_timeout", default=None)
 
 
 class _BoundedSession(requests.Session):
@@ -39,11 +42,13 @@ class _BoundedSession(requests.Session):
         self.mount("https://", HTTPAdapter(max_retries=0))
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        override = _call_timeout.get()
+        if override is not None:
+            kwargs["timeout"] = override
         kwargs.setdefault("timeout", self._timeout)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout
         return super().request(*args, **kwargs)
-
 
     def close(self) -> None:
         """The SDK closes its session after every call; ours is kept per thread for keep-alive."""
@@ -147,6 +152,10 @@ class YooKassaClient:
         ) as exc:
             raise TransientError(f"YooKassa answered {type(exc).__name__}", service=SERVICE) from exc
         except yk_errors.ApiError as exc:
+            if type(exc) is yk_errors.ApiError:
+                # The SDK names every 4xx it knows; a bare ApiError is any other status — a 502/503/504
+                # from a gateway, whose request may well have been applied: retry with the same key.
+                raise TransientError("YooKassa answered an unexpected status", service=SERVICE) from exc
             raise IntegrationError(
                 f"YooKassa refused: {type(exc).__name__}",
                 service=SERVICE,
@@ -176,8 +185,13 @@ class YooKassaClient:
         request = PaymentRequest(params)
         return _payment(self._call(HttpVerb.POST, "/payments", body=request, key=f"yk-create-{order_id}"))
 
-    def get_payment(self, payment_id: str) -> YkPayment:
-        return _payment(self._call(HttpVerb.GET, f"/payments/{payment_id}"))
+    def get_payment(self, payment_id: str, *, timeout: float | None = None) -> YkPayment:
+        """``timeout`` (seconds) bounds this one call (the SDK makes a single attempt: ``max_attempts=1``)."""
+        token = _call_timeout.set(timeout)
+        try:
+            return _payment(self._call(HttpVerb.GET, f"/payments/{payment_id}"))
+        finally:
+            _call_timeout.reset(token)
 
     def capture(self, payment_id: str, *, amount: int, key: str) -> YkPayment:
         body = {"amount": _money(amount)}

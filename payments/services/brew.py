@@ -1,8 +1,15 @@
 """Sending the one brew command of a paid order and settling on its outcome (SPEC PAY-6, PAY-8).
 
-The command row is unique per order; its ``command_id`` (MQTT) / the order id (Tmetr ``orderUuid``)
-is what the machine de-duplicates on, so a redelivered task after a worker crash may resend it
-safely and the drink is still made once.
+The command row is unique per order. How a command whose outcome is unknown is handled depends on
+what the channel promises (API_CONTRACTS.md):
+
+- MQTT: the device de-duplicates on ``command_id``, so a command left ``sending`` by a crash (or
+  redelivered) is simply published again, up to ``MAX_SEND_ATTEMPTS``.
+- Tmetr: nothing de-duplicates a repeated ``orderUuid`` and nothing tells whether a command was
+  carried out, so a Tmetr command is sent **at most once**: only a ``queued`` command is claimed, and
+  one left ``sending`` (the sender died before recording Tmetr's answer) is never resent — past its
+  deadline the sweep fails it and the buyer's money goes back (logged as an error). The drink may
+  then have been made for free; it is never made twice, and never charged for when not made (PAY-8).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
@@ -21,11 +28,10 @@ from payments.models import BrewCommand, Device, OrderStatus, Payment
 
 from .settlement import capture_start, money_back
 from .tmetr_auth import tmetr_client
-from .transitions import order_transition
+from .transitions import BREW_STATUS, order_transition
 
 log = logging.getLogger("payments")
 Status = BrewCommand.Status
-
 
 def _timeout(device: Device) -> int:
     return device.ack_timeout_seconds or settings.BREW_ACK_TIMEOUT_SECONDS
@@ -37,18 +43,25 @@ def brew_claim(*, command: BrewCommand, now: datetime | None = None) -> bool:
     Runs in the caller's transaction when there is one, so the paying transaction can claim the
     command it just created (one commit less on the latency-critical path, PERF-4). A command found
     ``sending`` is one whose sender died mid-call: claiming it again leads to a resend, which the
-    machine de-duplicates. False when the command is past sending (sent, done or failed).
+    machine de-duplicates — on MQTT only: a Tmetr command is claimed from ``queued`` alone (sent at
+    most once, see the module's docstring). False when the command is past sending (sent, done or failed).
     """
     now = now or timezone.now()
     deadline = now + timedelta(seconds=_timeout(command.order.device))
+    claimable = BREW_STATUS.sources(
+        Status.SENDING,
+        from_=[Status.QUEUED, Status.SENDING] if command.channel == Device.Channel.MQTT else Status.QUEUED,
+    )
     with transaction.atomic(savepoint=False):
-        claimed = BrewCommand.objects.filter(pk=command.pk, status__in=[Status.QUEUED, Status.SENDING]).update(
-            status=Status.SENDING, attempts=F("attempts") + 1, sent_at=now, deadline=deadline
+        claimed = BREW_STATUS.move(
+            pk=command.pk, to=Status.SENDING, from_=claimable,
+            attempts=F("attempts") + 1, sent_at=now, deadline=deadline,
         )
         if not claimed:
             return False
-        order_transition(order_id=command.order_id, to=OrderStatus.MAKE_PENDING, from_=OrderStatus.PAID,
-                         note="brew command")
+        order_transition(
+            order_id=command.order_id, to=OrderStatus.MAKE_PENDING, from_=OrderStatus.PAID, note="brew command"
+        )
     command.status, command.sent_at, command.deadline = Status.SENDING, now, deadline
     return True
 
@@ -90,17 +103,16 @@ def brew_publish(*, command: BrewCommand) -> str:
             brew_finish(command_id=command.pk, ok=False, error=str(exc))
             return "failed"
         raise  # transient MQTT trouble: the task retries; the deadline still bounds it
-    _mark_published(command.pk)
-    brew_finish(command_id=command.pk, ok=True)
+    brew_finish(command_id=command.pk, ok=True, published=True)  # Tmetr's 2xx: done, in one write
     return "done"
 
 
 def _mark_published(command_id: int) -> None:
-    """One UPDATE: the publish time always; sending → sent unless an acknowledgement already moved it on."""
-    BrewCommand.objects.filter(pk=command_id).update(
-        published_at=timezone.now(),
-        status=Case(When(status=Status.SENDING, then=Value(Status.SENT)), default=F("status")),
-    )
+    """The publish time always; sending → sent unless an acknowledgement already moved it on (then the
+    state is left alone and only the time is written: a second UPDATE, on that race only)."""
+    now = timezone.now()
+    if not BREW_STATUS.move(pk=command_id, to=Status.SENT, from_=Status.SENDING, published_at=now):
+        BrewCommand.objects.filter(pk=command_id).update(published_at=now)
 
 
 def brew_ack(*, command_id: str, status: str, error: str = "") -> str:
@@ -117,11 +129,16 @@ def brew_ack(*, command_id: str, status: str, error: str = "") -> str:
     return "ignored"
 
 
-def brew_finish(*, command_id: int, ok: bool, error: str = "") -> str:
+def brew_finish(*, command_id: int, ok: bool, error: str = "", published: bool = False) -> str:
+    now = timezone.now()
     with transaction.atomic():
-        finished = BrewCommand.objects.filter(
-            pk=command_id, status__in=[Status.QUEUED, Status.SENDING, Status.SENT]
-        ).update(status=Status.DONE if ok else Status.FAILED, finished_at=timezone.now(), error=error[:1000])
+        finished = BREW_STATUS.move(
+            pk=command_id,
+            to=Status.DONE if ok else Status.FAILED,
+            finished_at=now,
+            error=error[:1000],
+            **({"published_at": now} if published else {}),
+        )
         if not finished:
             return "noop"
         command = BrewCommand.objects.select_related("order").get(pk=command_id)
@@ -157,18 +174,26 @@ def brews_fail_late(*, now: object = None) -> tuple[int, list[int]]:
 
     - ``sent`` (MQTT, no acknowledgement in time) → failed → money back.
     - ``sending`` means the sender died mid-call (a worker crash): whether the machine got it is
-      unknown, so it is sent again — the machine de-duplicates on the command/order id — up to
-      ``MAX_SEND_ATTEMPTS``, then failed. Returns (failed count, ids to send again).
+      unknown. MQTT: it is sent again — the device de-duplicates on ``command_id`` — up to
+      ``MAX_SEND_ATTEMPTS``, then failed. Tmetr: never resent (nothing de-duplicates there): failed
+      → money back, logged. Returns (failed count, ids to send again).
     """
     now = now or timezone.now()
-    late = list(BrewCommand.objects.filter(status__in=[Status.SENDING, Status.SENT], deadline__lt=now)
-                .values_list("pk", "status", "attempts")[:500])
+    late = list(
+        BrewCommand.objects.filter(status__in=[Status.SENDING, Status.SENT], deadline__lt=now).values_list(
+            "pk", "status", "attempts", "channel"
+        )[:500]
+    )
     failed, resend = 0, []
-    for pk, status, attempts in late:
-        if status == Status.SENDING and attempts < MAX_SEND_ATTEMPTS:
+    for pk, status, attempts, channel in late:
+        error = "no acknowledgement from the device in time"
+        if status == Status.SENDING and channel == Device.Channel.TMETR:
+            error = "outcome unknown (the sender died during the Tmetr call): not resent, money back"
+            log.error("Tmetr brew command %s: %s", pk, error)
+        elif status == Status.SENDING and attempts < MAX_SEND_ATTEMPTS:
             resend.append(pk)
             continue
-        if brew_finish(command_id=pk, ok=False, error="no acknowledgement from the device in time") == "failed":
+        if brew_finish(command_id=pk, ok=False, error=error) == "failed":
             failed += 1
     return failed, resend
 
@@ -189,8 +214,9 @@ def device_health(*, device: Device, online_within_seconds: int = 600) -> dict[s
         except IntegrationError as exc:
             error = str(exc)
     else:
-        command = (BrewCommand.objects.filter(order__device=device, finished_at__isnull=False)
-                   .order_by("-finished_at").first())
+        command = (
+            BrewCommand.objects.filter(order__device=device, finished_at__isnull=False).order_by("-finished_at").first()
+        )
         last = command.finished_at if command else None
     online = last is not None and (timezone.now() - last).total_seconds() <= online_within_seconds
     return {"online": online, "last_seen": last, "error": error}

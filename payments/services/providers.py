@@ -71,11 +71,15 @@ def create(*, order: Order, two_stage: bool, receipt: dict[str, Any] | None) -> 
     )
 
 
-def fetch(*, provider: str, account: PaymentAccount, provider_payment_id: str) -> ProviderPayment:
+def fetch(
+    *, provider: str, account: PaymentAccount, provider_payment_id: str, timeout: float | None = None
+) -> ProviderPayment:
+    """Read a payment at its provider. With ``timeout`` the call is a single, bounded attempt (the
+    webhook path: the provider redelivers after a 503, a web thread must not wait through retries)."""
     if provider == Provider.TBANK:
-        tb = tbank(account).get_state(provider_payment_id)
+        tb = tbank(account).get_state(provider_payment_id, timeout=timeout, retries=0 if timeout is not None else None)
         return ProviderPayment(tb.payment_id, tb.normalized_status, tb.amount, tb.order_id)
-    yk = yookassa(account).get_payment(provider_payment_id)
+    yk = yookassa(account).get_payment(provider_payment_id, timeout=timeout)
     return ProviderPayment(yk.id, yk.status, yk.amount, str(yk.metadata.get("order_id", "")), raw=yk.raw)
 
 

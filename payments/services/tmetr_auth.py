@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
-from core.http import HttpClient
+from core.http import http_client
 from payments.clients.tmetr import TmetrClient
 from payments.models import TmetrAccount
 
@@ -88,7 +88,7 @@ def _can_renew(account: TmetrAccount) -> bool:
 
 
 def _grant(account: TmetrAccount) -> dict[str, Any]:
-    client = HttpClient(service=SERVICE, base_url=settings.TMETR_TOKEN_URL)
+    client = http_client(f"{SERVICE}-auth", settings.TMETR_TOKEN_URL)
     base = {"client_id": settings.TMETR_CLIENT_ID}
     if _refresh_usable(account):
         try:

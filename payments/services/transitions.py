@@ -1,4 +1,9 @@
-"""The order state machine (SPEC PAY-2): an explicit table and compare-and-set transitions."""
+"""State tables of payments (SPEC PAY-2) on ``core.transitions``: compare-and-set transitions.
+
+``ORDER_STATUS`` is the order state machine; every move is logged as an ``OrderEvent`` in the
+same transaction. ``BREW_STATUS`` is the brew command's (``brew_claim``, ``_mark_published``,
+``brew_finish`` in ``services/brew.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,61 +11,78 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
-from payments.models import Order, OrderEvent, OrderStatus
+from core.transitions import StateTable, TransitionNotAllowed
+from payments.models import BrewCommand, Order, OrderEvent, OrderStatus
 
 S = OrderStatus
+B = BrewCommand.Status
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.CREATED: frozenset({S.PENDING, S.NOT_PAID}),
-    S.PENDING: frozenset({S.PAID, S.NOT_PAID}),
-    S.PAID: frozenset({S.MAKE_PENDING, S.FAILED}),
-    S.MAKE_PENDING: frozenset({S.SUCCESSFUL, S.FAILED}),
-    S.NOT_PAID: frozenset(),
-    S.SUCCESSFUL: frozenset(),
-    S.FAILED: frozenset(),
-}
-TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+ORDER_STATUS = StateTable(
+    Order,
+    "status",
+    {
+        S.CREATED: {S.PENDING, S.NOT_PAID},
+        S.PENDING: {S.PAID, S.NOT_PAID},
+        S.PAID: {S.MAKE_PENDING, S.FAILED},
+        S.MAKE_PENDING: {S.SUCCESSFUL, S.FAILED},
+        S.NOT_PAID: set(),
+        S.SUCCESSFUL: set(),
+        S.FAILED: set(),
+    },
+)
 
+BREW_STATUS = StateTable(
+    BrewCommand,
+    "status",
+    {
+        B.QUEUED: {B.SENDING, B.DONE, B.FAILED},
+        # sending → sending: a resend of a command whose sender died mid-call; MQTT only (the machine
+        # de-duplicates), a Tmetr command is sent at most once (services/brew.py).
+        B.SENDING: {B.SENDING, B.SENT, B.DONE, B.FAILED},
+        B.SENT: {B.DONE, B.FAILED},
+        B.DONE: set(),
+        B.FAILED: set(),
+    },
+)
 
-class TransitionNotAllowed(ValueError):
-    pass
+TRANSITIONS = ORDER_STATUS.table
+TERMINAL = ORDER_STATUS.terminal
+
+__all__ = [
+    "BREW_STATUS",
+    "ORDER_STATUS",
+    "TERMINAL",
+    "TRANSITIONS",
+    "TransitionNotAllowed",
+    "can_transition",
+    "order_event",
+    "order_transition",
+]
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
-    return to_status in TRANSITIONS.get(from_status, frozenset())
+    return ORDER_STATUS.can(from_status, to_status)
 
 
 def order_transition(
-    *, order_id: Any, to: str, from_: str | Iterable[str] | None = None, note: str = "", **fields: object
+    *, order_id: Any, to: str, from_: str | Iterable[str] | None = None, note: str = "", **fields: Any
 ) -> bool:
     """Move the order to ``to`` if it is in one of the allowed source states; False if someone else won.
 
-    A conditional UPDATE: of two concurrent callers exactly one sees 1 row.
+    A conditional UPDATE: of two concurrent callers exactly one moves the row and logs the event.
     """
-    sources = [s for s in TRANSITIONS if to in TRANSITIONS[s]]
-    if from_ is not None:
-        wanted = {from_} if isinstance(from_, str) else set(from_)
-        bad = [s for s in wanted if not can_transition(s, to)]
-        if bad:
-            raise TransitionNotAllowed(f"{bad} -> {to} is not in the transition table")
-        sources = [s for s in sources if s in wanted]
+    if from_ is None and not ORDER_STATUS.sources(to):
+        return False  # nothing leads there (e.g. back to created): no move, as for a lost race
     # No savepoint: callers are usually inside their own transaction, and this is one UPDATE + INSERT.
     with transaction.atomic(savepoint=False):
-        if len(sources) == 1:
-            current = sources[0]  # the conditional UPDATE alone decides; no read needed
-        else:
-            found = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
-            if found is None or found not in sources:
-                return False
-            current = found
-        updated = Order.objects.filter(pk=order_id, status=current).update(status=to, updated_at=timezone.now(),
-                                                                          **fields)
-        if updated:
-            OrderEvent.objects.create(order_id=order_id, kind="transition", from_status=current, to_status=to,
-                                      note=note[:1000])
-        return bool(updated)
+        left = ORDER_STATUS.advance(pk=order_id, to=to, from_=from_, **fields)
+        if left is None:
+            return False
+        OrderEvent.objects.create(
+            order_id=order_id, kind="transition", from_status=left, to_status=to, note=note[:1000]
+        )
+        return True
 
 
 def order_event(*, order_id: Any, kind: str, note: str) -> None:

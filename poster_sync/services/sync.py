@@ -18,9 +18,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.exceptions import TransientError
 from core.models import SyncRun
 from core.ratelimit import Rate, RateLimiter
-from core.services import sync_run, sync_run_create, sync_run_progress
+from core.services import sync_run_create, sync_run_finish, sync_run_note, sync_run_progress, sync_run_start
 
 from ..clients.poster import PosterClient, PosterItem, PosterTokenError
 from ..models import (
@@ -122,30 +123,40 @@ def items_remove(
 # --- full entity sync -------------------------------------------------------------------------------------
 
 
-def entity_sync(*, run: SyncRun, client: PosterClient | None = None) -> SyncRun:
-    """Execute a queued run: fetch the entity's whole list, upsert, soft-delete what vanished."""
+def entity_sync(*, run: SyncRun, client: PosterClient | None = None, final: bool = True) -> SyncRun:
+    """Execute a queued run: fetch the entity's whole list, upsert, soft-delete what vanished.
+
+    A transient failure (error 700 past the client's own retries, a timeout, 5xx) with a retry still
+    to come leaves the run running with a note and is re-raised for the task's retry; the last
+    attempt, or a permanent error (a token error), fails the run.
+    """
     entity = run.kind.removeprefix(KIND_PREFIX)
     account = PosterAccount.objects.select_related("merchant").get(pk=int(run.account_ref))
     spec = ENTITIES[entity]
+    if not sync_run_start(run=run):
+        return run  # finished already (a redelivered task message)
     try:
-        with sync_run(merchant=account.merchant, kind=run.kind, run=run) as current:
-            items = spec.fetch(client or account_client(account=account))
-            sync_run_progress(run=current, total=len(items))
-            with transaction.atomic():
-                ids = items_upsert(account=account, entity=entity, items=items)
-                removed = items_remove(account=account, entity=entity, keep=ids)
-            sync_run_progress(run=current, done=len(items))
-            log.info("poster %s %s: %d items, %d removed", account, entity, len(items), removed)
+        items = spec.fetch(client or account_client(account=account))
+        sync_run_progress(run=run, total=len(items))
+        with transaction.atomic():
+            ids = items_upsert(account=account, entity=entity, items=items)
+            removed = items_remove(account=account, entity=entity, keep=ids)
+        sync_run_progress(run=run, done=len(items), counters={"received": len(items), "removed": removed})
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, PosterTokenError):
             account_mark_error(account=account, error=f"Reconnect the account: {exc}")
         alerts.status_failed(account=account, entity=entity, error=error)
+        if isinstance(exc, TransientError) and not final:
+            sync_run_note(run=run, error=f"retrying: {error}")
+        else:
+            sync_run_finish(run=run, error=error)
         raise
+    sync_run_finish(run=run)
     alerts.status_sync_succeeded(account=account, entity=entity, items=len(items))
     if account.last_error:
         account_mark_error(account=account, error="")
-    run.refresh_from_db()
+    log.info("poster %s %s: %d items, %d removed", account, entity, len(items), removed)
     return run
 
 

@@ -27,8 +27,9 @@ from django.test import override_settings
 from core.models import SyncRun
 from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD
 from tests.factories import MerchantFactory
+from tests.support.processes import Processes
 from vending import services
-from vending.models import DailyRollup, Transaction, VendistaAccount
+from vending.models import DailyRollup, SyncMode, Transaction, VendistaAccount
 
 ROWS = int(os.environ.get("PERF1_ROWS", "1000000"))
 PAGE_SIZE = int(os.environ.get("PERF1_PAGE_SIZE", "1000"))
@@ -39,15 +40,14 @@ COLUMNS = ("id, account_id, term_id, vendista_id, time, sum_minor, machine_item_
 
 @pytest.fixture
 def simulator_process():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.vendista", "--total", str(ROWS), "--terminals", "50", "--days", "60"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-    )
-    url = process.stdout.readline().strip()  # type: ignore[union-attr]
-    assert url.startswith("http://127.0.0.1:"), url
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with Processes() as procs:  # stopped whatever happens, also when it never prints its URL
+        process = procs.popen(
+            [sys.executable, "-m", "sandbox.vendista", "--total", str(ROWS), "--terminals", "50", "--days", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        url = process.stdout.readline().strip()  # type: ignore[union-attr]
+        assert url.startswith("http://127.0.0.1:"), url
+        yield url
 
 
 @pytest.mark.django_db(transaction=True)
@@ -55,7 +55,7 @@ def test_perf1_full_sync_vs_copy(simulator_process: str) -> None:
     account = VendistaAccount.objects.create(merchant=MerchantFactory(), name="bench", login=SANDBOX_LOGIN,
                                              password=SANDBOX_PASSWORD, rate_per_second=100_000)
     with override_settings(VENDISTA_PAGE_SIZE=PAGE_SIZE, VENDISTA_API_URL=simulator_process):
-        run = services.sync_request(account=account, mode=services.Mode.FULL, enqueue=False)
+        run = services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False)
         # The simulator's data start in 2026-01; a window frozen to "now" covers it all.
         started = time.perf_counter()
         run = services.transactions_sync(run=run)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,6 +18,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 import pytest
@@ -32,6 +31,7 @@ from payments.services.orders import order_create
 from sandbox.coffee_machine import CoffeeMachine
 from tests.payments.conftest import shop, sims  # noqa: F401 (fixtures)
 from tests.support.celery_worker import _database_url
+from tests.support.processes import Processes, free_port, wait_output, wait_port
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,12 +64,6 @@ def bare_publish_latencies(prefix: str, machine: CoffeeMachine, port: int, n: in
         client.loop_stop()
         client.disconnect()
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def load(url: str, bodies: list[dict] | None, seconds: float, concurrency: int = 8) -> tuple[float, int, int]:
@@ -109,47 +103,23 @@ while True:
 """
 
 
-def spawn(args: list[str], env: dict[str, str], ready_url: str, method: str = "get") -> subprocess.Popen:
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.request(method, ready_url, timeout=1)
-            return proc
-        except requests.ConnectionError:
-            assert proc.poll() is None, f"{args[:3]} exited"
-            assert time.monotonic() < deadline, f"{args[:3]} did not start"
-            time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
-
-
-def start_broker(tmp: Path) -> tuple[subprocess.Popen | None, int]:
+def start_broker(tmp: Path, procs: Processes) -> tuple[subprocess.Popen | None, int]:
     """A Mosquitto of our own with the shipped broker settings (deploy/mosquitto.conf: TCP_NODELAY),
     on a free loopback port; falls back to the broker at MQTT_URL when mosquitto is not installed."""
     binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if binary is None:
         print("PERF-4 note: mosquitto not installed here; using the broker at MQTT_URL as it is configured")
-        return None, 1883
+        from django.conf import settings
+
+        return None, urlsplit(settings.MQTT_URL).port or 1883
     port = free_port()
     shipped = [line for line in (ROOT / "deploy/mosquitto.conf").read_text().splitlines()
                if line.split()[:1] not in (["listener"], ["persistence"], ["persistence_location"])]
     conf = tmp / "mosquitto.conf"
     conf.write_text("\n".join([f"listener {port} 127.0.0.1", "persistence false", *shipped]) + "\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "mosquitto did not start"
-            time.sleep(0.1)
+    proc = procs.popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(proc, port, timeout=30, name="mosquitto")
+    return proc, port
 
 
 def cpu_ms(pids: dict[str, list[int]]) -> dict[str, float]:
@@ -202,34 +172,37 @@ def test_perf4_webhook_to_brew(shop, sims, start_worker) -> None:  # noqa: F811
     yk_url, web = f"http://127.0.0.1:{yk_port}", f"http://127.0.0.1:{web_port}"
     settings.YOOKASSA_API_URL = sims.urls["YOOKASSA_API_URL"] = yk_url
     tmp = Path(tempfile.mkdtemp(prefix="perf4-"))
-    broker, mqtt_port = start_broker(tmp)
-    procs = {"yookassa simulator": spawn([sys.executable, "-c", YK_SERVER,
-                                          json.dumps({sims.shop_id: sims.secret_key}), str(yk_port)],
-                                         dict(os.environ), f"{yk_url}/_sandbox/stats")}
-    prod = sims.env(DJANGO_SETTINGS_MODULE="config.settings.base", CONN_MAX_AGE="60",
-                    MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}" if broker else settings.MQTT_URL,
-                    DATABASE_URL=_database_url(settings.DATABASES["default"], connection.settings_dict["NAME"]))
     machine = None
-    try:
-        procs["gunicorn"] = spawn([sys.executable, "-m", "gunicorn", "tests.payments.perf4_wsgi:application", "--bind",
-                                   f"127.0.0.1:{web_port}", "--workers", "2", "--threads", "4", "--log-level",
-                                   "warning"], {**os.environ, **prod}, f"{web}/bench/bare/", method="post")
-        machine = CoffeeMachine(prefix=sims.prefix, port=mqtt_port).start()
-        worker = start_worker(extra_env=prod, concurrency=2)
-        # The ack listener as in production: its own process (bin/start mqtt-listener).
-        procs["mqtt listener"] = subprocess.Popen([sys.executable, "manage.py", "mqtt_listener"], cwd=ROOT,
-                                                  env={**os.environ, **prod}, start_new_session=True)
-        time.sleep(3)
-        assert procs["mqtt listener"].poll() is None, "mqtt_listener exited"
-        run_benchmark(shop, sims, machine, yk_url, web, worker=worker, mqtt_port=mqtt_port,
-                      groups=lambda: process_groups({k: procs[k] for k in ("gunicorn", "yookassa simulator")}, worker),
-                      restart_worker=lambda: start_worker(extra_env=prod, concurrency=2))
-    finally:
-        if machine is not None:
-            machine.stop()
-        for proc in [*procs.values(), *([broker] if broker else [])]:
-            stop(proc)
-        shutil.rmtree(tmp, ignore_errors=True)
+    # Every process started here is stopped whatever happens (a slow start, a failed readiness wait,
+    # an assertion in the measurement): Processes registers each one before anything can fail.
+    with Processes() as running:
+        try:
+            broker, mqtt_port = start_broker(tmp, running)
+            procs = {"yookassa simulator": running.spawn([sys.executable, "-c", YK_SERVER,
+                                                          json.dumps({sims.shop_id: sims.secret_key}), str(yk_port)],
+                                                         dict(os.environ), f"{yk_url}/_sandbox/stats")}
+            prod = sims.env(DJANGO_SETTINGS_MODULE="config.settings.base", CONN_MAX_AGE="60",
+                            MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}" if broker else settings.MQTT_URL,
+                            DATABASE_URL=_database_url(settings.DATABASES["default"], connection.settings_dict["NAME"]))
+            procs["gunicorn"] = running.spawn(
+                [sys.executable, "-m", "gunicorn", "tests.payments.perf4_wsgi:application", "--bind",
+                 f"127.0.0.1:{web_port}", "--workers", "2", "--threads", "4", "--log-level", "warning"],
+                {**os.environ, **prod}, f"{web}/bench/bare/", method="post", timeout=120)
+            machine = CoffeeMachine(prefix=sims.prefix, port=mqtt_port).start()
+            worker = start_worker(extra_env=prod, concurrency=2)
+            # The ack listener as in production: its own process (bin/start mqtt-listener).
+            procs["mqtt listener"] = running.popen([sys.executable, "manage.py", "mqtt_listener"],
+                                                   env={**os.environ, **prod}, stdout=subprocess.PIPE, text=True)
+            # Subscribed before the first brew: an acknowledgement sent earlier would be lost.
+            wait_output(procs["mqtt listener"], "mqtt_listener: subscribed", timeout=120, name="mqtt_listener")
+            run_benchmark(shop, sims, machine, yk_url, web, worker=worker, mqtt_port=mqtt_port,
+                          groups=lambda: process_groups({k: procs[k] for k in ("gunicorn", "yookassa simulator")},
+                                                        worker),
+                          restart_worker=lambda: start_worker(extra_env=prod, concurrency=2))
+        finally:
+            if machine is not None:
+                machine.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, mqtt_port, groups,  # noqa: F811

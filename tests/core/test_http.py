@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 import pytest
@@ -19,9 +18,14 @@ def echo(sandbox: Callable[[EchoSimulator], SandboxServer]) -> SandboxServer:
 
 
 def _client(server: SandboxServer, sleeps: list[float], **kwargs: object) -> HttpClient:
-    return HttpClient(service="echo", base_url=server.url, timeout=(1.0, 1.0),
-                      retry=RetryPolicy(max_retries=3, backoff_base=0.1, backoff_max=2.0),
-                      sleep=sleeps.append, **kwargs)  # type: ignore[arg-type]
+    return HttpClient(
+        service="echo",
+        base_url=server.url,
+        timeout=(1.0, 1.0),
+        retry=RetryPolicy(max_retries=3, backoff_base=0.1, backoff_max=2.0),
+        sleep=sleeps.append,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
@@ -30,7 +34,7 @@ def test_get_is_retried_on_429_and_5xx_with_growing_backoff(echo: SandboxServer,
     response = _client(echo, sleeps).get(f"/flaky/3/{status}")
     assert response.json() == {"ok": True, "calls": 4}
     assert len(sleeps) == 3
-    # Full jitter within [ceiling/2, ceiling], ceiling doubling: 0.1, 0.2, 0.4.
+    # Equal jitter within [ceiling/2, ceiling], ceiling doubling: 0.1, 0.2, 0.4.
     for attempt, slept in enumerate(sleeps):
         ceiling = 0.1 * 2**attempt
         assert ceiling / 2 <= slept <= ceiling
@@ -74,17 +78,18 @@ def test_retry_after_header_is_a_floor_for_the_wait(echo: SandboxServer) -> None
 
 def test_hanging_server_times_out(echo: SandboxServer) -> None:
     requests.post(f"{echo.url}/_sandbox/faults", json={"hang_next": 5, "hang_seconds": 5}, timeout=5)
-    client = HttpClient(service="echo", base_url=echo.url, timeout=(0.5, 0.3),
-                        retry=RetryPolicy(max_retries=1, backoff_base=0.01))
-    started = time.monotonic()
+    client = HttpClient(
+        service="echo", base_url=echo.url, timeout=(0.5, 0.3), retry=RetryPolicy(max_retries=1, backoff_base=0.01)
+    )
     with pytest.raises(TransientError, match="timeout"):
         client.get("/echo")
-    assert time.monotonic() - started < 3  # two bounded attempts, not a hang
+    assert echo.simulator.request_count == 2  # two bounded attempts, then it gave up (no wall-clock bound)
 
 
 def test_connection_refused_is_transient() -> None:
-    client = HttpClient(service="nowhere", base_url="http://127.0.0.1:9", timeout=(0.5, 0.5),
-                        retry=RetryPolicy(max_retries=0))
+    client = HttpClient(
+        service="nowhere", base_url="http://127.0.0.1:9", timeout=(0.5, 0.5), retry=RetryPolicy(max_retries=0)
+    )
     with pytest.raises(TransientError, match="connection error"):
         client.get("/x")
 
@@ -103,3 +108,83 @@ def test_rate_limiter_hook_runs_before_each_attempt(echo: SandboxServer) -> None
     client = _client(echo, sleeps, before_request=lambda: calls.append(1))
     client.get("/flaky/2/503")
     assert len(calls) == 3
+
+
+# --- one client per service and base URL; one retry layer (issue 10) ---------------------------------
+
+
+def test_one_client_per_service_and_base_url_shared_by_threads() -> None:
+    import threading
+
+    from core.http import http_client
+
+    seen: list[HttpClient] = []
+    barrier = threading.Barrier(8)
+
+    def get() -> None:
+        barrier.wait()
+        seen.append(http_client("registry-test", "http://127.0.0.1:9/api/"))
+
+    threads = [threading.Thread(target=get) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(client) for client in seen}) == 1
+    assert http_client("registry-test", "http://127.0.0.1:9/api") is seen[0]  # same URL, no slash
+    assert http_client("registry-test", "http://127.0.0.1:10/api") is not seen[0]
+    assert http_client("other-service", "http://127.0.0.1:9/api") is not seen[0]
+
+
+def test_tbank_and_tmetr_clients_reuse_their_service_connection_pool(settings) -> None:
+    from payments.clients.tbank import TBankClient
+    from payments.clients.tmetr import TmetrClient
+
+    settings.TBANK_API_URL = "http://127.0.0.1:9/tbank"
+    first, second = TBankClient(terminal_key="k", password="p"), TBankClient(terminal_key="k2", password="p2")
+    assert first.http is second.http and first.http.session is second.http.session
+    assert (
+        TmetrClient(base_url="http://127.0.0.1:9/t", token="a").http
+        is TmetrClient(base_url="http://127.0.0.1:9/t", token="b").http
+    )
+
+
+def test_http_max_retries_setting_is_the_default(echo: SandboxServer, settings) -> None:
+    settings.HTTP_MAX_RETRIES = 1
+    client = HttpClient(service="echo", base_url=echo.url, timeout=(1.0, 1.0), sleep=lambda _: None)
+    with pytest.raises(TransientError):
+        client.get("/flaky/10/503")
+    assert echo.simulator.request_count == 2
+    settings.HTTP_MAX_RETRIES = 0
+    with pytest.raises(TransientError):
+        client.get("/flaky/10/503")
+    assert echo.simulator.request_count == 3
+
+
+def test_inside_a_task_with_autoretry_http_calls_are_single_attempts(echo: SandboxServer) -> None:
+    """Celery is the one retry layer of such a task: no inner retries multiplied by task retries."""
+    from config.celery import app
+
+    client = HttpClient(
+        service="echo",
+        base_url=echo.url,
+        timeout=(1.0, 1.0),
+        retry=RetryPolicy(max_retries=3, backoff_base=0.0),
+        sleep=lambda _: None,
+    )
+
+    @app.task(name="tests.http.with_autoretry", autoretry_for=(TransientError,), max_retries=0)
+    def with_autoretry() -> None:
+        client.get("/flaky/10/503")
+
+    @app.task(name="tests.http.without_autoretry")
+    def without_autoretry() -> None:
+        client.get("/flaky/10/503")
+
+    assert with_autoretry.apply().failed()
+    assert echo.simulator.request_count == 1  # one attempt; Celery's retry policy takes over
+    assert without_autoretry.apply().failed()
+    assert echo.simulator.request_count == 1 + 4  # the client's own retries apply
+    with pytest.raises(TransientError):
+        client.get("/flaky/10/503")  # outside any task: the client's own retries again
+    assert echo.simulator.request_count == 5 + 4

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.models import Membership, SyncRun
+from core.services import sync_run_progress
 from tests.factories import MerchantFactory, owner_client
 
 pytestmark = pytest.mark.django_db
@@ -60,8 +61,9 @@ def test_token_endpoint_and_me() -> None:
     bad = client.post("/api/v1/auth/token/", {"username": "olga", "password": "wrong"}, format="json")
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "validation_error"
-    token = client.post("/api/v1/auth/token/", {"username": "olga", "password": "correct-horse-battery"},
-                        format="json").json()["token"]
+    token = client.post(
+        "/api/v1/auth/token/", {"username": "olga", "password": "correct-horse-battery"}, format="json"
+    ).json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/me/").json()["username"] == "olga"
 
@@ -76,7 +78,7 @@ def test_unknown_api_path_is_json_404() -> None:
 def test_sync_run_progress_in_api() -> None:
     client, _, merchant = owner_client()
     run = _run(merchant)
-    run.advance(25, total=100)
-    run.advance(25)
+    sync_run_progress(run=run, done=25, total=100)
+    sync_run_progress(run=run, done=25)
     body = client.get(f"/api/v1/sync-runs/{run.pk}/").json()
     assert (body["items_done"], body["items_total"], body["progress_percent"]) == (50, 100, 50.0)

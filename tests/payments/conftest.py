@@ -66,22 +66,21 @@ class Shop:
 
 @pytest.fixture
 def shop(sims: Sims, db: None) -> Shop:
-    from tests.factories import MerchantFactory
+    from tests.factories import DeviceFactory, DrinkFactory, MerchantFactory, PaymentAccountFactory
 
     merchant = MerchantFactory()
-    account = PaymentAccount.objects.create(
+    account = PaymentAccountFactory(
         merchant=merchant, yookassa_shop_id=sims.shop_id, yookassa_secret_key=sims.secret_key,
         tbank_terminal_key=sims.terminal_key, tbank_password=sims.terminal_password, two_stage=True)
     suffix = uuid.uuid4().hex[:6]
-    device = Device.objects.create(merchant=merchant, code=f"dev-{suffix}", name="Tmetr machine",
-                                   channel=Device.Channel.TMETR, external_id=f"tm-{suffix}")
-    mqtt_device = Device.objects.create(merchant=merchant, code=f"mq-{suffix}", name="MQTT machine",
-                                        channel=Device.Channel.MQTT, external_id=f"mq-{suffix}", ack_timeout_seconds=5)
-    tbank_device = Device.objects.create(merchant=merchant, code=f"tb-{suffix}", name="T-Bank machine",
-                                         channel=Device.Channel.TMETR, external_id=f"tb-{suffix}",
-                                         provider=Provider.TBANK)
-    drink = Drink.objects.create(merchant=merchant, name="Капучино", external_id="2", price_small=15000,
-                                 price_medium=17000)
+    device = DeviceFactory(merchant=merchant, code=f"dev-{suffix}", name="Tmetr machine",
+                           channel=Device.Channel.TMETR, external_id=f"tm-{suffix}")
+    mqtt_device = DeviceFactory(merchant=merchant, code=f"mq-{suffix}", name="MQTT machine",
+                                channel=Device.Channel.MQTT, external_id=f"mq-{suffix}", ack_timeout_seconds=5)
+    tbank_device = DeviceFactory(merchant=merchant, code=f"tb-{suffix}", name="T-Bank machine",
+                                 channel=Device.Channel.TMETR, external_id=f"tb-{suffix}", provider=Provider.TBANK)
+    drink = DrinkFactory(merchant=merchant, name="Капучино", external_id="2", price_small=15000,
+                         price_medium=17000, price_big=None)
     return Shop(merchant, account, device, mqtt_device, tbank_device, drink)
 
 

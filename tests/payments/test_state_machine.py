@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from payments.models import Order, OrderEvent, OrderStatus
 from payments.services.transitions import TERMINAL, TRANSITIONS, TransitionNotAllowed, can_transition, order_transition
+from tests.factories import OrderFactory
 
 ALLOWED = {
-    ("created", "pending"), ("created", "not_paid"),
-    ("pending", "paid"), ("pending", "not_paid"),
-    ("paid", "make_pending"), ("paid", "failed"),
-    ("make_pending", "successful"), ("make_pending", "failed"),
+    ("created", "pending"),
+    ("created", "not_paid"),
+    ("pending", "paid"),
+    ("pending", "not_paid"),
+    ("paid", "make_pending"),
+    ("paid", "failed"),
+    ("make_pending", "successful"),
+    ("make_pending", "failed"),
 }
 ALL = [s.value for s in OrderStatus]
 
@@ -32,9 +35,7 @@ def test_table(src: str, dst: str) -> None:
 
 
 def _order(shop, status: str) -> Order:
-    return Order.objects.create(merchant=shop.merchant, device=shop.device, drink=shop.drink, drink_name="x",
-                                size="small", amount=100, status=status,
-                                expires_at=timezone.now() + timedelta(minutes=5))
+    return OrderFactory(device=shop.device, drink=shop.drink, amount=100, status=status)
 
 
 @pytest.mark.django_db
@@ -66,3 +67,29 @@ def test_second_caller_loses(shop) -> None:
     assert not order_transition(order_id=order.pk, to="not_paid", from_="pending")
     order.refresh_from_db()
     assert order.status == "paid"
+
+
+# --- brew commands: the same kind of table (payments.services.transitions.BREW_STATUS) -----------------
+
+
+@pytest.mark.django_db
+def test_brew_command_moves_follow_its_table(django_assert_num_queries) -> None:
+    from payments.models import BrewCommand
+    from payments.services.brew import _mark_published
+    from payments.services.transitions import BREW_STATUS
+    from tests.factories import BrewCommandFactory
+
+    B = BrewCommand.Status
+    assert BREW_STATUS.terminal == {B.DONE, B.FAILED}
+    assert not BREW_STATUS.can(B.SENT, B.SENDING)  # a sent command is never claimed again
+    command = BrewCommandFactory(status=B.SENDING)
+    with django_assert_num_queries(1):  # the hot path stays one UPDATE
+        _mark_published(command.pk)
+    command.refresh_from_db()
+    assert command.status == B.SENT and command.published_at is not None
+    assert not BREW_STATUS.move(pk=command.pk, to=B.SENDING, from_=[B.QUEUED, B.SENDING])
+    assert BREW_STATUS.move(pk=command.pk, to=B.DONE)
+    _mark_published(command.pk)  # a late publish mark after the acknowledgement leaves the state alone
+    command.refresh_from_db()
+    assert command.status == B.DONE
+    assert not BREW_STATUS.move(pk=command.pk, to=B.FAILED)

@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 
 from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD, VendistaSimulator
-from tests.factories import MerchantFactory
+from tests.factories import MerchantFactory, VendistaAccountFactory
 from vending.models import VendistaAccount
 
 
@@ -32,8 +32,13 @@ def vendista(sandbox: Callable[..., Any]) -> Callable[..., tuple[VendistaSimulat
 @pytest.fixture
 def make_account(db: None) -> Callable[..., VendistaAccount]:
     def make(merchant: Any = None, **fields: Any) -> VendistaAccount:
-        values = {"name": "Sandbox account", "login": SANDBOX_LOGIN, "password": SANDBOX_PASSWORD,
-                  "rate_per_second": 1000.0, **fields}
-        return VendistaAccount.objects.create(merchant=merchant or MerchantFactory(), **values)
+        values = {
+            "name": "Sandbox account",
+            "login": SANDBOX_LOGIN,
+            "password": SANDBOX_PASSWORD,
+            "rate_per_second": 1000.0,
+            **fields,
+        }
+        return VendistaAccountFactory(merchant=merchant or MerchantFactory(), **values)
 
     return make

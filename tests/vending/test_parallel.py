@@ -11,7 +11,7 @@ from core.exceptions import TransientError
 from core.models import SyncRun
 from tests.vending.test_sync import START, DyingVendista
 from vending import services
-from vending.models import DailyRollup, Transaction
+from vending.models import DailyRollup, SyncMode, Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +32,7 @@ def test_parallel_writers_store_everything_once(sandbox, make_account) -> None:
     sim.dying = False
     server = sandbox(sim)
     account = make_account()
-    run = services.sync_request(account=account, mode=services.Mode.FULL, enqueue=False)
+    run = services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False)
     run = services.transactions_sync(run=run, base_url=server.url)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert (run.items_done, run.items_total, run.params["next_page"]) == (1234, 1234, 26)
@@ -47,7 +47,7 @@ def test_parallel_run_dying_half_way_resumes_without_duplicates(sandbox, make_ac
     sim.die_at = 9
     server = sandbox(sim)
     account = make_account()
-    run = services.sync_request(account=account, mode=services.Mode.FULL, enqueue=False)
+    run = services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False)
     with pytest.raises(TransientError):
         services.transactions_sync(run=run, base_url=server.url)
     run.refresh_from_db()

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.test import override_settings
 
@@ -13,16 +14,17 @@ from core.exceptions import TransientError
 from core.models import SyncRun
 from sandbox.harness import Request, Response, json_response
 from sandbox.vendista import VendistaSimulator
+from tests.factories import DeviceFactory
 from vending import services
 from vending.clients.vendista import SubscriptionUnpaid
-from vending.models import DailyRollup, Terminal, Transaction, VendistaAccount
+from vending.models import DailyRollup, SyncKind, SyncMode, Terminal, Transaction, VendistaAccount
 
 pytestmark = pytest.mark.django_db
 
 START = "2026-01-01T00:00:00"
 
 
-def run_sync(account: VendistaAccount, mode: str = services.Mode.FULL, **kwargs: object) -> SyncRun:
+def run_sync(account: VendistaAccount, mode: str = SyncMode.FULL, **kwargs: object) -> SyncRun:
     run = services.sync_request(account=account, mode=mode, enqueue=False, **kwargs)  # type: ignore[arg-type]
     return services.transactions_sync(run=run)
 
@@ -77,21 +79,24 @@ def test_incremental_sync_catches_late_arrivals_inside_the_overlap(vendista, mak
     newest = Transaction.objects.order_by("-time").first().time.astimezone(account.zone).replace(tzinfo=None)
     late = sim.add_late(time=newest - timedelta(minutes=30), sum=12345)
     too_old = sim.add_late(time=newest - timedelta(days=2), sum=777)
-    run = run_sync(account, services.Mode.INCREMENTAL)
+    run = run_sync(account, SyncMode.INCREMENTAL)
     assert run.status == SyncRun.Status.SUCCEEDED
     assert run.params["date_from"] == (newest.replace(microsecond=0) - timedelta(minutes=180)).strftime(
-        services.LOCAL_FORMAT)
+        services.LOCAL_FORMAT
+    )
     assert Transaction.objects.filter(vendista_id=late["id"], sum_minor=12345).exists()
     assert run.counters["inserted"] == 1  # the overlap re-read everything else unchanged
     assert not Transaction.objects.filter(vendista_id=too_old["id"]).exists()  # outside the overlap window
     # A date-range sync picks it up.
     day = (newest - timedelta(days=2)).date()
-    run_sync(account, services.Mode.RANGE, date_from=day, date_to=day)
+    run_sync(account, SyncMode.RANGE, date_from=day, date_to=day)
     assert Transaction.objects.filter(vendista_id=too_old["id"]).exists()
     rollup = DailyRollup.objects.get(account=account, day=day, term_id=too_old["term_id"])
     assert rollup.revenue_gross == sum(
-        Transaction.objects.filter(account=account, term_id=too_old["term_id"], is_refund=False,
-                                   time__date=day).values_list("sum_minor", flat=True))
+        Transaction.objects.filter(
+            account=account, term_id=too_old["term_id"], is_refund=False, time__date=day
+        ).values_list("sum_minor", flat=True)
+    )
 
 
 class DyingVendista(VendistaSimulator):
@@ -114,7 +119,7 @@ def test_a_sync_that_dies_half_way_resumes_from_its_checkpoint_without_duplicate
     sim = DyingVendista(total=950, terminals=3, start=START, days=10)
     server = sandbox(sim)
     account = make_account()
-    run = services.sync_request(account=account, mode=services.Mode.FULL, enqueue=False)
+    run = services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False)
     with pytest.raises(TransientError):
         services.transactions_sync(run=run, base_url=server.url)
     run.refresh_from_db()
@@ -142,7 +147,7 @@ def test_unpaid_subscription_fails_the_run_and_marks_the_account(vendista, make_
     account = make_account()
     with pytest.raises(SubscriptionUnpaid):
         run_sync(account)
-    run = SyncRun.objects.get(kind=services.KIND)
+    run = SyncRun.objects.get(kind=SyncKind.TRANSACTIONS)
     assert run.status == SyncRun.Status.FAILED and "402" in run.error
     account.refresh_from_db()
     assert account.subscription_status == VendistaAccount.Subscription.UNPAID
@@ -162,7 +167,7 @@ def test_nightly_job_syncs_accounts_whose_local_clock_reads_midnight(make_accoun
         runs = services.sync_nightly_due()
     assert len(runs) == 1
     run = SyncRun.objects.get(pk=runs[0])
-    assert run.account_ref == str(almaty.pk) and run.mode == services.Mode.RANGE
+    assert run.account_ref == str(almaty.pk) and run.mode == SyncMode.RANGE
     # VENDISTA_NIGHTLY_DAYS=2: the two previous local days, up to now.
     assert (run.params["date_from"], run.params["date_to"]) == ("2026-03-09T00:00:00", "2026-03-10T23:59:59")
     with time_machine.travel("2026-03-10 21:00:00+00:00", tick=False):  # 00:00 in Moscow
@@ -179,19 +184,19 @@ def test_periodic_jobs_are_registered() -> None:
     assert jobs["vending.sync_nightly"].crontab == {"minute": "0", "hour": "*"}
 
 
-def test_terminals_link_to_the_merchants_payments_device_with_that_id(vendista, make_account) -> None:
-    from django.apps import apps
-
-    if not apps.is_installed("payments") or "Device" not in {m.__name__ for m in apps.get_app_config("payments")
-                                                             .get_models()}:
-        pytest.skip("payments.Device not built")
-    device_model = apps.get_model("payments", "Device")
+def test_a_terminal_is_linked_to_a_payments_device_only_explicitly(vendista, make_account) -> None:
+    """No guessing by field names at sync time: staff link a terminal to a device of the same merchant,
+    and a later sync keeps that link."""
     vendista(total=5, terminals=3)
     account = make_account()
-    mine = device_model.objects.create(merchant=account.merchant, code="vend-1001", name="Lobby",
-                                       external_id="1001")
-    other = make_account()
-    device_model.objects.create(merchant=other.merchant, code="vend-1002", name="Elsewhere", external_id="1002")
+    DeviceFactory(merchant=account.merchant, external_id="1001")  # same id: still not linked by a sync
     services.terminals_sync(account=account)
-    refs = dict(Terminal.objects.filter(account=account).values_list("term_id", "device_ref"))
-    assert refs == {1000: "", 1001: str(mine.pk), 1002: ""}  # another merchant's device is never linked
+    assert not Terminal.objects.filter(account=account, device__isnull=False).exists()
+    terminal = Terminal.objects.get(account=account, term_id=1001)
+    mine = DeviceFactory(merchant=account.merchant)
+    services.terminal_link_device(terminal=terminal, device=mine)
+    with pytest.raises(ValidationError):
+        services.terminal_link_device(terminal=terminal, device=DeviceFactory())  # another merchant's
+    services.terminals_sync(account=account)
+    links = dict(Terminal.objects.filter(account=account).values_list("term_id", "device"))
+    assert links == {1000: None, 1001: mine.pk, 1002: None}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.exceptions import IntegrationError
+from core.exceptions import IntegrationError, TransientError
 from core.http import HttpClient
 
 SERVICE = "vendista"
@@ -26,6 +26,11 @@ DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 class VendistaError(IntegrationError):
     pass
+
+
+class NotAnApiAnswer(TransientError, VendistaError):
+    """HTTP 200 with an HTML page instead of JSON: a proxy's or captive portal's error page in front of
+    Vendista. Transient: retried here, then by the sync task, never a failed sync."""
 
 
 class SubscriptionUnpaid(VendistaError):
@@ -145,10 +150,6 @@ class RawTransactionPage:
     body: str
     items_count: int | None
 
-    def envelope_int(self, key: str) -> int | None:
-        match = _ENVELOPE_INT[key].search(self.body)
-        return int(match.group(1)) if match else None
-
 
 def is_last_page(*, page_number: int, items_per_page: int, items_count: int, n_items: int, requested_size: int) -> bool:
     if n_items < requested_size:
@@ -187,6 +188,9 @@ class VendistaClient:
         try:
             body = self.http.json("GET", "/token", params={"login": self.login, "password": self.password})
         except IntegrationError as exc:
+            if exc.status_code == 200:  # not JSON: a proxy's page in front of Vendista
+                raise NotAnApiAnswer("Vendista /token answered 200 without JSON (a proxy's error page?)",
+                                     service=SERVICE, status_code=200, code="html_body") from exc
             if exc.status_code in (400, 401, 403, 404):
                 raise AuthenticationFailed("Vendista rejected the login/password", service=SERVICE, permanent=True,
                                            status_code=exc.status_code) from exc
@@ -203,6 +207,7 @@ class VendistaClient:
         if not self.token:
             self.fetch_token()
         refreshed = False
+        html_attempt = 0
         while True:
             try:
                 response = self.http.get(path, params={**params, "token": self.token})
@@ -219,6 +224,13 @@ class VendistaClient:
                     raise AuthenticationFailed("Vendista refused a fresh token", service=SERVICE, permanent=True,
                                                status_code=exc.status_code) from exc
                 raise
+            if _looks_like_html(response):
+                if html_attempt < self.http.retry.max_retries:
+                    self.http.sleep(self.http.retry.delay(html_attempt))
+                    html_attempt += 1
+                    continue
+                raise NotAnApiAnswer("Vendista answered 200 with an HTML page (a proxy's error page?)",
+                                     service=SERVICE, status_code=response.status_code, code="html_body")
             return response.content.decode("utf-8", errors="replace")
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
@@ -284,6 +296,11 @@ class VendistaClient:
     def connection_test(self) -> int:
         """One cheap authenticated call; returns the number of transactions Vendista reports."""
         return self.transactions_page(page=1, page_size=1).items_count
+
+
+def _looks_like_html(response: Any) -> bool:
+    content_type = response.headers.get("Content-Type", "").lower()
+    return "html" in content_type or response.content[:64].lstrip()[:1] == b"<"
 
 
 def _transactions_params(

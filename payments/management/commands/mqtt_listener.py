@@ -41,6 +41,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         ready = threading.Event()
-        threading.Thread(target=lambda: ready.wait(30) and self.stdout.write("mqtt_listener: subscribed"),
+        # Subscribed once the broker answers: the client retries with backoff until it does.
+        threading.Thread(target=lambda: ready.wait() and self.stdout.write("mqtt_listener: subscribed"),
                          daemon=True).start()
         mqtt.listen(handle_ack, stop=stop, prefix=options.get("prefix"), ready=ready)

@@ -1,0 +1,166 @@
+"""The merchant cabinet over HTTP with the browser's session cookies (API_CONTRACTS.md "Kaspi.kz").
+
+Every call sends ``x-auth-version: 3`` and the cookies; 401/403 is ``SessionExpired`` (the caller
+logs in again), 429 is ``KaspiRateLimited`` and is never retried here (a retry would extend the ban).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.http import HttpClient, RetryPolicy
+
+from .errors import KaspiError, KaspiRateLimited, SessionExpired
+
+SERVICE = "kaspi-cabinet"
+_CARD_ID = re.compile(r"(?:^|[/-])(\d+)/*$")
+_HANDLED = (*range(200, 300), 401, 403, 429)
+
+
+@dataclass(frozen=True)
+class Cookie:
+    name: str
+    value: str
+    domain: str = ""
+    path: str = "/"
+
+    def matches(self, host: str) -> bool:
+        domain = self.domain.lstrip(".").lower()
+        return not domain or host == domain or host.endswith("." + domain)
+
+
+def cookie_header(cookies: Iterable[Cookie], url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return "; ".join(f"{c.name}={c.value}" for c in cookies if c.matches(host))
+
+
+def card_id_from_shop_link(link: str) -> str:
+    """``https://kaspi.kz/shop/p/name-113137790/?c=750000000`` → ``113137790`` ("" when absent)."""
+    if not link:
+        return ""
+    match = _CARD_ID.search(urlsplit(link).path)
+    return match.group(1) if match else ""
+
+
+@dataclass(frozen=True)
+class Offer:
+    sku: str
+    title: str
+    brand: str
+    price: int | None
+    shop_link: str
+    card_id: str
+    availabilities: list[Any]
+    city_prices: list[Any]
+    category: str
+    image_url: str
+    raw: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class OfferPage:
+    offers: list[Offer]
+    total: int
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _price(value: Any) -> int | None:
+    try:
+        return round(float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_offer(item: dict[str, Any]) -> Offer:
+    sku = str(item.get("sku") or "").strip()
+    if not sku:
+        raise KaspiError("an offer without sku in the cabinet offer list", service=SERVICE, permanent=False)
+    link = str(item.get("shopLink") or "")
+    images = item.get("images") or []
+    image = item.get("imageUrl") or item.get("image") or (images[0] if images and isinstance(images[0], str) else "")
+    category = item.get("category") or item.get("categoryTitle") or ""
+    return Offer(
+        sku=sku,
+        title=str(item.get("masterTitle") or item.get("title") or ""),
+        brand=str(item.get("brand") or ""),
+        price=_price(item.get("minPrice", item.get("price"))),
+        shop_link=link,
+        card_id=card_id_from_shop_link(link),
+        availabilities=list(item.get("availabilities") or []),
+        city_prices=list(item.get("cityPrices") or []),
+        category=str(category if isinstance(category, str) else category.get("title", "")),
+        image_url=str(image),
+        raw=item,
+    )
+
+
+class CabinetClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        cookies: Iterable[Cookie],
+        before_request: Callable[[], None] | None = None,
+        timeout: tuple[float, float] | None = None,
+    ) -> None:
+        self.cookies = list(cookies)
+        self.http = HttpClient(
+            SERVICE,
+            base_url,
+            timeout=timeout,
+            before_request=before_request,
+            retry=RetryPolicy(max_retries=2),
+            default_headers={"x-auth-version": "3"},
+        )
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        headers = {"Cookie": cookie_header(self.cookies, self.http.url(path)), "Accept": "application/json"}
+        response = self.http.get(path, params=params, headers=headers, ok_statuses=_HANDLED)
+        if response.status_code in (401, 403):
+            raise SessionExpired(
+                "the cabinet refused the session", service=SERVICE, permanent=False, status_code=response.status_code
+            )
+        if response.status_code == 429:
+            raise KaspiRateLimited(
+                "the cabinet answered 429 (merchant rate-limited)",
+                service=SERVICE,
+                status_code=429,
+                retry_after=_seconds(response.headers.get("Retry-After")),
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise KaspiError(
+                "the cabinet sent a body that is not JSON (page changed?)",
+                service=SERVICE,
+                permanent=False,
+                status_code=response.status_code,
+            ) from exc
+
+    def session_probe(self) -> list[str]:
+        """``GET /s/m``: the merchant uids this session may act for; SessionExpired when it is dead."""
+        body = self._get("/s/m")
+        merchants = body.get("merchants") if isinstance(body, dict) else None
+        if not isinstance(merchants, list):
+            raise KaspiError("/s/m answered without merchants (page changed?)", service=SERVICE, permanent=False)
+        return [str(m.get("uid")) for m in merchants if isinstance(m, dict) and m.get("uid") is not None]
+
+    def offers_page(self, *, merchant_uid: str, page: int, size: int) -> OfferPage:
+        body = self._get("/bff/offer-view/list", {"m": merchant_uid, "p": page, "l": size, "a": "true"})
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise KaspiError("the offer list answered without data (page changed?)", service=SERVICE, permanent=False)
+        try:
+            total = int(body.get("total", 0))
+        except (TypeError, ValueError) as exc:
+            raise KaspiError("the offer list total is not a number", service=SERVICE) from exc
+        return OfferPage(offers=[parse_offer(item) for item in body["data"] if isinstance(item, dict)], total=total)

@@ -1,0 +1,1 @@
+"""Writes of the Kaspi module, by concern: stores, session, products, orders, preorders."""

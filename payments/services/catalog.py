@@ -1,0 +1,64 @@
+"""Rules of the merchant's devices and drinks, enforced the same way by the API and the admin.
+
+Both edges call these checks with the values they are about to save (DRF serializers in
+``payments/api.py``, admin forms in ``payments/admin.py``); a ``ValidationError`` names the field.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import ProtectedError
+
+from core.models import Merchant
+
+from ..models import Device, Drink
+
+VAT_CODES = range(1, 11)  # 54-FZ
+PRICE_FIELDS = ("price_small", "price_medium", "price_big")
+
+
+def device_check(*, instance: Device | None, merchant: Merchant | None, channel: str, external_id: str) -> None:
+    """A Tmetr device needs its Tmetr id; a device never moves to another merchant."""
+    if channel == Device.Channel.TMETR and not external_id:
+        raise ValidationError({"external_id": "Required for Tmetr devices."})
+    if instance is not None and instance.pk is not None and merchant is not None:
+        stored = Device.objects.filter(pk=instance.pk).values_list("merchant_id", flat=True).first()
+        if stored is not None and stored != merchant.pk:
+            raise ValidationError({"merchant": "A device cannot move to another merchant."})
+
+
+def device_delete(*, device: Device) -> None:
+    """A device with orders stays (their history needs it): deactivate it instead."""
+    if device.orders.exists():
+        raise ValidationError({"device": "The device has orders; deactivate it instead."})
+    try:
+        device.delete()
+    except ProtectedError as exc:  # an order arrived in between
+        raise ValidationError({"device": "The device has orders; deactivate it instead."}) from exc
+
+
+def drink_check(
+    *, merchant: Merchant | None, device: Device | None, vat_code: int | None, prices: dict[str, int | None]
+) -> None:
+    """VAT code 1..10; the device (if any) is the merchant's; at least one size has a price."""
+    if vat_code is not None and vat_code not in VAT_CODES:
+        raise ValidationError({"vat_code": "VAT code must be 1..10 (54-FZ)."})
+    if device is not None and merchant is not None and device.merchant_id != merchant.pk:
+        raise ValidationError({"device": "The device belongs to another merchant."})
+    if not any(prices.get(name) for name in PRICE_FIELDS):
+        raise ValidationError({"price_small": "Give a price (kopecks) for at least one size."})
+
+
+def drink_values(drink: Drink | None, changes: dict) -> dict:
+    """The drink's values after ``changes`` (a partial update keeps the stored ones)."""
+    names = ("merchant", "device", "vat_code", *PRICE_FIELDS)
+    return {name: changes[name] if name in changes else getattr(drink, name, None) for name in names}
+
+
+def drink_check_values(values: dict) -> None:
+    drink_check(
+        merchant=values.get("merchant"),
+        device=values.get("device"),
+        vat_code=values.get("vat_code"),
+        prices={name: values.get(name) for name in PRICE_FIELDS},
+    )

@@ -1,0 +1,102 @@
+"""Provider notifications, one way for every provider: authenticate → confirm with the provider → record.
+
+The views only parse the body, describe the notification (:class:`Notification`) and map the
+:class:`Outcome` to HTTP: 200 (authentic: stored, a duplicate, or a business outcome such as an
+expired order, so the provider stops redelivering), 400 (malformed, unknown, not confirmed by the
+provider), 403 (bad signature), 503 (the provider did not answer in time: it redelivers later).
+
+A provider that signs its notifications (T-Bank: SHA-256 token) is authenticated before anything
+else. One that does not (YooKassa) is authenticated by reading the payment back from the provider.
+The provider read is one attempt bounded by ``WEBHOOK_PROVIDER_TIMEOUT_SECONDS``: a slow provider
+must not hold a web thread through retries (gunicorn kills a worker after 30 s).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from core.exceptions import IntegrationError, TransientError
+
+from ..models import PaymentAccount
+from . import providers
+from .payments import payment_for_notification, status_confirms, webhook_record
+
+log = logging.getLogger("payments.webhooks")
+
+
+@dataclass(frozen=True)
+class Notification:
+    provider: str
+    event_key: str  # one per provider event: a redelivery has the same key
+    event: str
+    provider_payment_id: str
+    claimed: str  # the normalized payment status the notification claims
+    payload: dict[str, Any]
+    # Checks the provider's signature with the merchant's credentials; None: the provider signs nothing.
+    authenticate: Callable[[PaymentAccount], bool] | None = None
+    check_order: bool = True  # the provider's copy must name our order id
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int  # 200, 400, 403 or 503
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+OK = Outcome(200)
+
+
+def webhook_receive(*, notification: Notification, remote_addr: str | None) -> Outcome:
+    n = notification
+    payment = payment_for_notification(
+        provider=n.provider, provider_payment_id=n.provider_payment_id, event_key=n.event_key
+    )
+    if payment is None:
+        return Outcome(400, "unknown payment")
+    known = bool(payment.known)  # type: ignore[attr-defined]
+    if known and n.authenticate is None:
+        # Already authenticated and stored once: a redelivery. Nothing in this body is used, so it
+        # cannot change anything even if forged; answering 200 stops the provider's retries.
+        return OK
+    try:
+        account = providers.account_for(payment.order.merchant_id)
+    except IntegrationError:  # the merchant has no payment account: a configuration error
+        return Outcome(400, "the merchant has no payment account")
+    if n.authenticate is not None and not n.authenticate(account):
+        return Outcome(403, "bad token")
+    if known:
+        return OK  # an authentic redelivery of a stored event
+    try:
+        remote = providers.fetch(
+            provider=n.provider,
+            account=account,
+            provider_payment_id=n.provider_payment_id,
+            timeout=settings.WEBHOOK_PROVIDER_TIMEOUT_SECONDS,
+        )
+    except TransientError as exc:
+        log.warning("%s did not confirm payment %s in time: %s", n.provider, n.provider_payment_id, exc)
+        return Outcome(503, "provider unavailable")
+    except IntegrationError:
+        return Outcome(400, "payment not found at the provider")
+    if (n.check_order and remote.order_id != str(payment.order_id)) or not status_confirms(n.claimed, remote.status):
+        return Outcome(400, f"provider reports {remote.status}, notification claims {n.claimed}")
+    webhook_record(
+        provider=n.provider,
+        event_key=n.event_key,
+        event=n.event,
+        payment_id=payment.pk,
+        provider_payment_id=n.provider_payment_id,
+        verified_status=remote.status,
+        payload=n.payload,
+        remote_addr=remote_addr,
+    )
+    return OK

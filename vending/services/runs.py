@@ -1,0 +1,131 @@
+"""Sync runs of Vendista transactions: windows, requests, the per-account lock, periodic jobs (VEN-3).
+
+A sync is a ``SyncRun`` (kind :attr:`SyncKind.TRANSACTIONS`) whose ``params`` hold the fixed window
+(local naive datetimes in the account's zone) and a checkpoint (``next_page``, ``done``). Runs are
+written only through ``core.services``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from core.models import SyncRun
+from core.services import UNFINISHED, sync_run_create
+
+from ..models import SyncKind, SyncMode, Transaction, VendistaAccount
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def _local(value: datetime) -> str:
+    return value.strftime(LOCAL_FORMAT)
+
+
+def sync_window(
+    *, account: VendistaAccount, mode: str, date_from: date | None = None, date_to: date | None = None
+) -> tuple[datetime, datetime]:
+    """The (local, naive) window a new run reads; frozen into the run so a resume reads the same."""
+    now_local = timezone.now().astimezone(account.zone).replace(tzinfo=None, microsecond=0)
+    if mode == SyncMode.RANGE:
+        start = datetime.combine(date_from or now_local.date(), time.min)
+        end = datetime.combine(date_to or now_local.date(), time(23, 59, 59))
+        return start, min(end, now_local)
+    if mode == SyncMode.INCREMENTAL:
+        newest = Transaction.objects.filter(account=account).aggregate(newest=Max("time"))["newest"]
+        if newest is None:
+            start = now_local - timedelta(days=settings.VENDISTA_INITIAL_SYNC_DAYS)
+        else:
+            overlap = timedelta(minutes=settings.VENDISTA_INCREMENTAL_OVERLAP_MINUTES)
+            start = newest.astimezone(account.zone).replace(tzinfo=None, microsecond=0) - overlap
+        return start, now_local
+    return datetime.fromisoformat(settings.VENDISTA_HISTORY_START), now_local
+
+
+def sync_request(
+    *,
+    account: VendistaAccount,
+    mode: str = SyncMode.INCREMENTAL,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    enqueue: bool = True,
+) -> SyncRun:
+    """Create a queued run (or return the account's unfinished one) and enqueue it after commit."""
+    unfinished = SyncRun.objects.filter(
+        kind=SyncKind.TRANSACTIONS, account_ref=str(account.pk), status__in=UNFINISHED
+    ).first()
+    if unfinished is not None and not sync_run_is_stale(run=unfinished):
+        return unfinished
+    start, end = sync_window(account=account, mode=mode, date_from=date_from, date_to=date_to)
+    run = sync_run_create(
+        merchant=account.merchant,
+        kind=SyncKind.TRANSACTIONS,
+        account_ref=str(account.pk),
+        mode=mode,
+        params={"date_from": _local(start), "date_to": _local(end), "next_page": 1, "done": 0},
+    )
+    if enqueue:
+        from ..tasks import sync_run_execute
+
+        transaction.on_commit(lambda: sync_run_execute.delay(run.pk))
+    return run
+
+
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+
+
+def lock_key(account_id: int | str) -> str:
+    return f"merchant-ops:vending:sync-lock:{account_id}"
+
+
+def sync_run_is_stale(*, run: SyncRun) -> bool:
+    """Unfinished, and nobody holds its account's lock (the worker running it died)."""
+    if run.status not in UNFINISHED:
+        return False
+    if run.status == SyncRun.Status.QUEUED and timezone.now() - run.created_at < timedelta(minutes=10):
+        return False
+    return not redis_client().exists(lock_key(run.account_ref))
+
+
+def sync_run_resume_stale() -> list[int]:
+    """Re-enqueue unfinished runs whose worker died (their lock expired); they resume from the checkpoint."""
+    from ..tasks import sync_run_execute
+
+    resumed = []
+    for run in SyncRun.objects.filter(kind=SyncKind.TRANSACTIONS, status__in=UNFINISHED):
+        if sync_run_is_stale(run=run):
+            sync_run_execute.delay(run.pk)
+            resumed.append(run.pk)
+    return resumed
+
+
+def sync_incremental_all() -> list[int]:
+    resumed = set(sync_run_resume_stale())
+    runs = []
+    for account in VendistaAccount.objects.filter(is_active=True).select_related("merchant"):
+        if account.subscription_status == VendistaAccount.Subscription.UNPAID and account.last_sync_at is None:
+            continue
+        run = sync_request(account=account, mode=SyncMode.INCREMENTAL)
+        if run.pk not in resumed:
+            runs.append(run.pk)
+    return runs
+
+
+def sync_nightly_due() -> list[int]:
+    """Hourly: accounts whose local clock reads 00:xx get the previous days re-read (VEN-3)."""
+    now = timezone.now()
+    runs = []
+    for account in VendistaAccount.objects.filter(is_active=True).select_related("merchant"):
+        local = now.astimezone(account.zone)
+        if local.hour != 0:
+            continue
+        yesterday = local.date() - timedelta(days=1)
+        first = yesterday - timedelta(days=max(0, settings.VENDISTA_NIGHTLY_DAYS - 1))
+        runs.append(sync_request(account=account, mode=SyncMode.RANGE, date_from=first, date_to=yesterday).pk)
+    return runs
