@@ -37,7 +37,7 @@ lint: venv-dev check-deploy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run  # a development command: the dev settings
-	$(VENV)/bin/mypy config core sandbox payments vending
+	$(VENV)/bin/mypy config core sandbox payments vending marketplaces poster_sync repricer
 
 # Django's deployment checks on the production settings (DEBUG off, every default as shipped), with
 # a throwaway SECRET_KEY and encryption key made for this run only; any warning fails (PLAT-13).

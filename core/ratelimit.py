@@ -83,5 +83,10 @@ class RateLimiter:
                 )
             time.sleep(wait)
 
+    def retry_after(self) -> float:
+        """Seconds until the next slot frees up (0 when one is free now)."""
+        stats = self.limiter.get_window_stats(self.item, self.key)
+        return 0.0 if stats.remaining > 0 else max(0.0, stats.reset_time - time.time())
+
     def reset(self) -> None:
         self.limiter.clear(self.item, self.key)

@@ -440,3 +440,29 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def post(url: str, payload: bytes, content_type: str, *, timeout: float = 10.0) -> int:
+    """POST a notification the way a provider does; returns the receiver's HTTP status (0: unreachable)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=payload, method="POST", headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def serve_until_interrupted(simulator: Simulator, *, port: int = 0) -> None:
+    """Run one simulator in this process (benchmarks start it so); prints its URL, stops on Ctrl-C."""
+    server = SandboxServer(simulator, port=port).start()
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()

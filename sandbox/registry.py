@@ -20,6 +20,7 @@ SIMULATOR_MODULES: list[str] = [
     "sandbox.vendista",
     "sandbox.kaspi",
     "sandbox.emag",
+    "sandbox.poster",
 ]
 
 

@@ -74,6 +74,32 @@ def _buy(base: str, code: str, pay_button: str) -> dict:
     raise AssertionError(f"order never finished: {data}")
 
 
+def _poster_change_shows_at_once(base: str, output: str, session: requests.Session, auth: dict) -> None:
+    """Poster "done when": the demo account is synced, and a change made in the sandbox reaches the
+    admin through the signed webhook and the worker within about a second."""
+    control = re.search(r"(http://127\.0\.0\.1:\d+)/_sandbox/poster/", output)
+    assert control, output[-3000:]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        status = requests.get(f"{base}/api/v1/poster/sync", headers=auth, timeout=10).json()["status"]
+        if status["ingredients"]["lastSyncAt"]:
+            break
+        time.sleep(1)
+    assert status["ingredients"]["needsSync"] is False, status
+    name = f"Молоко {uuid.uuid4().hex[:6]}"
+    changed = time.monotonic()
+    requests.post(f"{control[1]}/_sandbox/poster/change", timeout=10,
+                  json={"object": "ingredient", "object_id": 1, "fields": {"ingredient_name": name}})
+    while time.monotonic() - changed < 20:
+        if name in session.get(f"{base}/admin/poster_sync/ingredient/", timeout=10).text:
+            break
+        time.sleep(0.1)
+    took = time.monotonic() - changed
+    assert name in session.get(f"{base}/admin/poster_sync/ingredient/", timeout=10).text
+    print(f"Poster sandbox change visible in the admin after {took:.2f} s")
+    assert took < 5  # about a second on an idle machine; generous for a loaded one
+
+
 def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
     sandbox_base, web_port, redis_port = _free_ports()
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
@@ -183,6 +209,8 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         assert run["status"] == "succeeded", run
         emag_orders = requests.get(f"{emag}/orders/", headers=auth, timeout=10).json()["results"]
         assert len(emag_orders) >= 12 and "unknown (42)" in {o["cancellation_reason_label"] for o in emag_orders}
+
+        _poster_change_shows_at_once(base, output, session, auth)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

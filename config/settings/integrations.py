@@ -12,10 +12,7 @@ TBANK_API_URL = env("TBANK_API_URL", default="https://securepay.tinkoff.ru/v2")
 TMETR_API_URL = env("TMETR_API_URL", default="")
 VENDISTA_API_URL = env("VENDISTA_API_URL", default="https://api.vendista.ru:99")
 EMAG_API_URL = env("EMAG_API_URL", default="https://marketplace-api.emag.ro/api-3")
-POSTER_API_URL = env("POSTER_API_URL", default="https://joinposter.com/api")
-POSTER_APP_ID = env("POSTER_APP_ID", default="")
-POSTER_APP_SECRET = env("POSTER_APP_SECRET", default="")
-POSTER_REDIRECT_URI = env("POSTER_REDIRECT_URI", default="")
+CHROMIUM_EXECUTABLE = env("CHROMIUM_EXECUTABLE", default="")
 
 # Where `make run` serves the simulators (sandbox/); the public URL buyers' pages link back to.
 SANDBOX_HOST = env("SANDBOX_HOST", default="127.0.0.1")

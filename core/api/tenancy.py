@@ -55,3 +55,22 @@ class MerchantField(serializers.PrimaryKeyRelatedField):
         if request is None:
             return Merchant.objects.none()
         return merchants_for_user(user=request.user, write=True)
+
+
+def account_pick(*, readable: QuerySet[Any], writable: QuerySet[Any], pk: int | None, write: bool, label: str) -> Any:
+    """The integration account an owner endpoint acts on: ``pk`` when given (another merchant's is a
+    404, a read-only member's is a 403 for writes), else the caller's only active one, else None."""
+    from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+
+    accounts = writable if write else readable
+    if pk is not None:
+        account = accounts.filter(pk=pk).first()
+        if account is None:
+            if write and readable.filter(pk=pk).exists():
+                raise PermissionDenied(MerchantRolePermission.message)
+            raise NotFound(f"No such {label}.")
+        return account
+    active = list(accounts.filter(is_active=True)[:2])
+    if len(active) > 1:
+        raise ValidationError({"account": [f"You have several {label}s: choose one with `account`."]})
+    return active[0] if active else None

@@ -1,0 +1,1 @@
+"""Writes of poster_sync, by concern: accounts (OAuth), sync (entities, status), webhooks, alerts."""

@@ -1,0 +1,583 @@
+"""Poster POS simulator (API_CONTRACTS.md "Poster POS"; SPEC PLAT-12, POS-1 … POS-4).
+
+Speaks Poster's wire format: ``GET /api/{method}?token=&format=json`` answers ``{"response": ...}``
+with every value a string, or ``{"error": {"code", "message"}}`` with HTTP 200 (700 = rate
+restriction, 10/11/12 = token missing/invalid/expired). OAuth: an approval page at ``/api/auth``
+that returns to ``redirect_uri?code=&account=``, and the form-data code exchange at
+``/api/v2/auth/access_token``. A change to the catalogue (``change()`` or the control endpoint)
+is followed by a webhook signed exactly as Poster signs it (``verify``), JSON or form-encoded,
+redelivered a few times while the receiver does not answer 200; ``forged`` signs with a wrong
+secret. Nothing here is kind beyond the contract: deliveries can repeat and arrive late.
+
+Control (besides the harness's faults/reset/stats):
+    POST /_sandbox/poster/change  {"object": "ingredient", "object_id": 1, "action": "changed",
+                                   "fields": {"ingredient_name": "..."}, "data": {...}?, "forged": false,
+                                   "form": false, "send": true}   (answers with the webhook body)
+    POST /_sandbox/poster/config  {"webhook_url", "app_secret", "rate_restriction_next", "expire_tokens",
+                                   "calls_per_second", "webhook_retries", "webhook_retry_delay"}
+    GET  /_sandbox/poster/deliveries   what was sent and the receiver's HTTP status
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import secrets
+import threading
+import time
+import urllib.parse
+from collections import deque
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+
+from .harness import Request, Response, Simulator, json_response, post, serve_until_interrupted
+from .registry import SimulatorSpec, register_simulator
+
+SANDBOX_ACCOUNT = "sandbox-coffee"
+SANDBOX_ACCOUNT_NUMBER = "100001"
+# A public fake credential of the simulator (like Vendista's sandbox password), not a secret.
+SANDBOX_TOKEN = "100001:sandbox-personal-integration-token"
+
+# webhook object → (entity in state, id field)
+OBJECTS = {
+    "ingredient": ("ingredients", "ingredient_id"),
+    "ingredients_category": ("ingredient_categories", "category_id"),
+    "category": ("categories", "category_id"),
+    "storage": ("storages", "storage_id"),
+    "supplier": ("suppliers", "supplier_id"),  # changed in the sandbox, but Poster sends no webhook for it
+}
+LISTS = {
+    "storage.getSuppliers": "suppliers",
+    "storage.getStorages": "storages",
+    "menu.getIngredients": "ingredients",
+    "menu.getCategoriesIngredients": "ingredient_categories",
+    "menu.getCategories": "categories",
+}
+
+
+def sign(
+    *, account: str, object: str, object_id: str, action: str, time: str, secret: str, data: str | None = None
+) -> str:
+    parts = [account, object, object_id, action, *([data] if data is not None else []), time, secret]
+    return hashlib.md5(";".join(parts).encode()).hexdigest()
+
+
+def _catalogue(ingredients: int) -> dict[str, dict[str, dict[str, str]]]:
+    units = ["kg", "l", "p"]
+    names = ["Молоко", "Кофе зерно", "Сахар", "Сироп ваниль", "Стакан 300 мл", "Крышка", "Сливки", "Какао"]
+    return {
+        "suppliers": {
+            str(i): {
+                "supplier_id": str(i),
+                "supplier_name": f"Поставщик {i}",
+                "supplier_phone": f"+7 700 000 00 0{i}",
+                "supplier_adress": f"Алматы, ул. {i}",
+                "supplier_comment": "",
+                "supplier_tin": f"12345678901{i}",
+                "delete": "0",
+            }
+            for i in range(1, 4)
+        },
+        "storages": {
+            str(i): {
+                "storage_id": str(i),
+                "storage_name": f"Склад {i}",
+                "storage_adress": f"Алматы, пр. {i}",
+                "delete": "0",
+            }
+            for i in range(1, 3)
+        },
+        "ingredient_categories": {
+            str(i): {"category_id": str(i), "name": n} for i, n in enumerate(["Молочное", "Кофе", "Упаковка"], start=1)
+        },
+        "categories": {
+            "1": {
+                "category_id": "1",
+                "category_name": "Кофе",
+                "parent_category": "0",
+                "category_hidden": "0",
+                "level": "1",
+                "sort_order": "1",
+                "category_color": "red",
+            },
+            "2": {
+                "category_id": "2",
+                "category_name": "Чай",
+                "parent_category": "0",
+                "category_hidden": "0",
+                "level": "1",
+                "sort_order": "2",
+                "category_color": "green",
+            },
+            "3": {
+                "category_id": "3",
+                "category_name": "Кофе на молоке",
+                "parent_category": "1",
+                "category_hidden": "0",
+                "level": "2",
+                "sort_order": "1",
+                "category_color": "white",
+            },
+        },
+        "ingredients": {
+            str(i): {
+                "ingredient_id": str(i),
+                "ingredient_name": f"{names[(i - 1) % len(names)]} {i}",
+                "category_id": str(1 + (i - 1) % 3),
+                "ingredient_unit": units[i % 3],
+                "ingredient_left": f"{(i * 7.25) % 50:.3f}",
+                "ingredients_type": "1",
+                "ingredient_barcode": "",
+                "ingredient_weight": "0",
+                "delete": "0",
+                "hidden": "0",
+            }
+            for i in range(1, ingredients + 1)
+        },
+    }
+
+
+class PosterSimulator(Simulator):
+    name = "poster"
+
+    def __init__(
+        self,
+        *,
+        app_id: str = "sandbox-app",
+        app_secret: str = "",
+        webhook_url: str = "",
+        ingredients: int = 12,
+        webhook_retries: int = 2,
+        webhook_retry_delay: float = 1.0,
+        **options: Any,
+    ) -> None:
+        self.app_id = app_id
+        self.app_secret = app_secret or secrets.token_hex(16)
+        self.webhook_url = webhook_url
+        self.n_ingredients = ingredients
+        self.webhook_retries = webhook_retries
+        self.webhook_retry_delay = webhook_retry_delay
+        super().__init__(**options)
+
+    def reset_state(self) -> None:
+        self.state = {
+            "accounts": {
+                SANDBOX_ACCOUNT: {
+                    "number": SANDBOX_ACCOUNT_NUMBER,
+                    "catalogue": _catalogue(getattr(self, "n_ingredients", 12)),
+                }
+            },
+            "tokens": {SANDBOX_TOKEN: SANDBOX_ACCOUNT},  # token → account
+            "expired": set(),
+            "codes": {},  # code → (account, redirect_uri)
+            "rate_restriction_next": 0,
+            "calls_per_second": 0.0,
+            "calls": deque(maxlen=10_000),
+            "deliveries": [],
+            "methods": [],
+        }
+
+    def setup(self) -> None:
+        self.route("GET", r"/api/auth")(self.auth_page)
+        self.route("POST", r"/api/auth")(self.auth_approve)
+        self.route("POST", r"/api/v2/auth/access_token")(self.access_token)
+        self.route("GET", r"/api/(?P<method>[A-Za-z]+\.[A-Za-z]+)")(self.method)
+
+    def rate_limit_key(self, request: Request) -> str | None:
+        return request.arg("token") or "anonymous"
+
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith("/_sandbox/poster/"):
+            return self.control(request)
+        return super().handle(request)
+
+    # --- API methods ------------------------------------------------------------------------------------
+    @staticmethod
+    def _error(code: int, message: str) -> Response:
+        return json_response({"error": {"code": code, "message": message}})  # HTTP 200, as Poster does
+
+    def method(self, request: Request) -> Response:
+        name = request.params["method"]
+        token = request.arg("token") or ""
+        with self.lock:
+            self.state["methods"].append(name)
+            if not token:
+                return self._error(10, "Access token is missing")
+            if token in self.state["expired"]:
+                return self._error(12, "Access token expired")
+            account = self.state["tokens"].get(token)
+            if account is None:
+                return self._error(11, "Invalid access token")
+            if self._restricted():
+                return self._error(700, "Rate restriction: too many requests")
+            catalogue = self.state["accounts"][account]["catalogue"]
+            if name in LISTS:
+                items = [dict(item) for item in catalogue[LISTS[name]].values()]
+                return json_response({"response": items})
+            if name == "menu.getIngredient":
+                item = catalogue["ingredients"].get(request.arg("ingredient_id") or "")
+                return json_response({"response": dict(item) if item else []})
+            if name == "storage.getStorageLeftovers":
+                return json_response(
+                    {
+                        "response": [
+                            {
+                                "ingredient_id": i["ingredient_id"],
+                                "ingredient_name": i["ingredient_name"],
+                                "ingredient_left": i["ingredient_left"],
+                                "storage_ingredient_left": i["ingredient_left"],
+                                "ingredient_unit": i["ingredient_unit"],
+                            }
+                            for i in catalogue["ingredients"].values()
+                        ]
+                    }
+                )
+        return self._error(20, f"Unknown method {name}")
+
+    def _restricted(self) -> bool:
+        """Error 700: forced by a knob, or over Poster's per-account call rate (held lock)."""
+        if self.state["rate_restriction_next"] > 0:
+            self.state["rate_restriction_next"] -= 1
+            return True
+        limit = self.state["calls_per_second"]
+        now = time.monotonic()
+        calls = self.state["calls"]
+        if limit:
+            while calls and now - calls[0] >= 1.0:
+                calls.popleft()
+            if len(calls) >= limit:
+                return True
+        calls.append(now)
+        return False
+
+    # --- OAuth ------------------------------------------------------------------------------------------
+    def auth_page(self, request: Request) -> Response:
+        app = request.arg("application_id") or ""
+        redirect_uri = request.arg("redirect_uri") or ""
+        if app != self.app_id or request.arg("response_type") != "code" or not redirect_uri:
+            return Response(
+                status=400,
+                body="<h1>Bad application_id, redirect_uri or response_type</h1>",
+                content_type="text/html; charset=utf-8",
+            )
+        page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Poster (sandbox)</title></head>
+<body style="font-family:sans-serif;max-width:30rem;margin:2rem auto"><h1>Poster — sandbox</h1>
+<p>Allow application <b>{html.escape(app)}</b> to read the account's catalogue?</p>
+<form method="post"><input type="hidden" name="redirect_uri" value="{html.escape(redirect_uri)}">
+<input type="hidden" name="state" value="{html.escape(request.arg("state") or "")}">
+<label>Account <input name="account" value="{SANDBOX_ACCOUNT}"></label>
+<button id="allow" name="decision" value="allow">Allow</button></form></body></html>"""
+        return Response(status=200, body=page, content_type="text/html; charset=utf-8")
+
+    def auth_approve(self, request: Request) -> Response:
+        form = request.form()
+        account = form.get("account") or SANDBOX_ACCOUNT
+        redirect_uri = form.get("redirect_uri", "")
+        code = secrets.token_hex(12)
+        with self.lock:
+            self.state["accounts"].setdefault(
+                account,
+                {"number": str(100000 + len(self.state["accounts"]) + 1), "catalogue": _catalogue(self.n_ingredients)},
+            )
+            self.state["codes"][code] = (account, redirect_uri)
+        query = {"code": code, "account": account}
+        if form.get("state"):
+            query["state"] = form["state"]
+        sep = "&" if "?" in redirect_uri else "?"
+        return Response(
+            status=302,
+            body=b"",
+            headers={"Location": f"{redirect_uri}{sep}{urllib.parse.urlencode(query)}"},
+            content_type="text/plain",
+        )
+
+    def access_token(self, request: Request) -> Response:
+        fields = _form_data(request)
+        if fields is None:
+            return json_response({"error": {"code": 400, "message": "send form data"}})
+        with self.lock:
+            grant = self.state["codes"].pop(fields.get("code", ""), None)
+            if (
+                fields.get("application_id") != self.app_id
+                or fields.get("application_secret") != self.app_secret
+                or fields.get("grant_type") != "authorization_code"
+                or grant is None
+                or grant[1] != fields.get("redirect_uri")
+            ):
+                return json_response({"error": {"code": 400, "message": "invalid application, secret or code"}})
+            account = grant[0]
+            number = self.state["accounts"][account]["number"]
+            token = f"{number}:{secrets.token_hex(16)}"
+            self.state["tokens"][token] = account
+        return json_response(
+            {
+                "access_token": token,
+                "account_number": number,
+                "user": {"id": "1", "name": "Sandbox owner", "email": "owner@example.test"},
+                "ownerInfo": {"email": "owner@example.test", "company_name": account},
+                "tariff": {"key": "business", "next_pay_date": "2028-01-01"},
+            }
+        )
+
+    def add_account(self, account: str) -> str:
+        """Another Poster account with its own catalogue; returns a token for it."""
+        with self.lock:
+            number = str(100001 + len(self.state["accounts"]))
+            self.state["accounts"].setdefault(account, {"number": number, "catalogue": _catalogue(self.n_ingredients)})
+            token = f"{self.state['accounts'][account]['number']}:{secrets.token_hex(16)}"
+            self.state["tokens"][token] = account
+        return token
+
+    # --- knobs and changes -----------------------------------------------------------------------------
+    def expire_tokens(self) -> None:
+        with self.lock:
+            self.state["expired"].update(self.state["tokens"])
+
+    def restrict_next(self, n: int) -> None:
+        with self.lock:
+            self.state["rate_restriction_next"] = n
+
+    def catalogue(self, account: str = SANDBOX_ACCOUNT) -> dict[str, dict[str, dict[str, str]]]:
+        return self.state["accounts"][account]["catalogue"]
+
+    def change(
+        self,
+        object: str,
+        object_id: int | str,
+        *,
+        action: str = "changed",
+        fields: dict[str, Any] | None = None,
+        account: str = SANDBOX_ACCOUNT,
+        data: Any = None,
+        forged: bool = False,
+        form: bool = False,
+        send: bool = True,
+        sync: bool = True,
+    ) -> dict[str, Any]:
+        """Apply a change to the catalogue, then send Poster's webhook (synchronously by default)."""
+        entity, id_key = OBJECTS.get(object, ("", ""))
+        oid = str(object_id)
+        with self.lock:
+            if entity:
+                items = self.catalogue(account)[entity]
+                if action == "removed":
+                    items.pop(oid, None)
+                else:
+                    item = items.setdefault(
+                        oid, {id_key: oid, **({"delete": "0"} if "delete" in next(iter(items.values()), {}) else {})}
+                    )
+                    item.update({k: str(v) for k, v in (fields or {}).items()})
+            number = self.state["accounts"][account]["number"]
+        body = self.webhook_body(
+            account=account,
+            account_number=number,
+            object=object,
+            object_id=oid,
+            action=action,
+            data=data,
+            forged=forged,
+        )
+        if send and object != "supplier":  # Poster has no supplier webhook
+            if sync:
+                self.deliver(body, form=form)
+            else:
+                threading.Thread(target=self.deliver, args=(body,), kwargs={"form": form}, daemon=True).start()
+        return body
+
+    def webhook_body(
+        self,
+        *,
+        account: str,
+        account_number: str,
+        object: str,
+        object_id: str,
+        action: str,
+        data: Any = None,
+        forged: bool = False,
+        at: int | None = None,
+    ) -> dict[str, Any]:
+        stamp = str(at if at is not None else int(time.time()))
+        data_str = None if data is None else (data if isinstance(data, str) else json.dumps(data, ensure_ascii=False))
+        secret = secrets.token_hex(16) if forged else self.app_secret
+        body: dict[str, Any] = {
+            "account": account,
+            "account_number": account_number,
+            "object": object,
+            "object_id": int(object_id) if object_id.isdigit() else object_id,
+            "action": action,
+            "time": stamp,
+            "verify": sign(
+                account=account,
+                object=object,
+                object_id=object_id,
+                action=action,
+                time=stamp,
+                secret=secret,
+                data=data_str,
+            ),
+        }
+        if data_str is not None:
+            body["data"] = data_str
+        return body
+
+    def deliver(self, body: dict[str, Any], *, form: bool = False, url: str | None = None) -> int:
+        """POST one delivery; like Poster, redeliver (a few times here) until the answer is 200."""
+        status = 0
+        for attempt in range(self.webhook_retries + 1):
+            status = self.send(body, form=form, url=url)
+            with self.lock:
+                self.state["deliveries"].append({"body": body, "status": status, "attempt": attempt + 1})
+            if status == 200:
+                break
+            time.sleep(self.webhook_retry_delay)
+        return status
+
+    def send(self, body: dict[str, Any], *, form: bool = False, url: str | None = None) -> int:
+        target = url or self.webhook_url
+        if not target:
+            return 0
+        if form:
+            payload = urllib.parse.urlencode({k: str(v) for k, v in body.items()}).encode()
+            content_type = "application/x-www-form-urlencoded"
+        else:
+            payload = json.dumps(body, ensure_ascii=False).encode()
+            content_type = "application/json"
+        return post(target, payload, content_type)
+
+    def control_page(self, request: Request) -> Response:
+        """A page for the person clicking around `make run`: rename an ingredient or change its stock."""
+        if request.method == "POST":
+            form = request.form()
+            oid = form.get("object_id", "")
+            if oid.isdigit():
+                fields = {k: form[k] for k in ("ingredient_name", "ingredient_left") if form.get(k)}
+                action = "removed" if form.get("remove") else "changed"
+                self.change("ingredient", oid, action=action, fields=fields, sync=False)
+            return Response(status=302, body=b"", headers={"Location": "/_sandbox/poster/"}, content_type="text/plain")
+        with self.lock:
+            items = sorted(self.catalogue()["ingredients"].values(), key=lambda i: int(i["ingredient_id"]))
+            deliveries = self.state["deliveries"][-5:]
+        rows = "".join(
+            f"<tr><td>{html.escape(i['ingredient_id'])}</td><td>{html.escape(i['ingredient_name'])}</td>"
+            f"<td>{html.escape(i['ingredient_left'])} {html.escape(i['ingredient_unit'])}</td></tr>"
+            for i in items
+        )
+        sent = "".join(
+            f"<li>{html.escape(str(d['body'].get('object')))} {html.escape(str(d['body'].get('object_id')))} "
+            f"{html.escape(str(d['body'].get('action')))} → HTTP {d['status']}</li>"
+            for d in deliveries
+        )
+        page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Poster sandbox</title></head>
+<body style="font-family:sans-serif;max-width:44rem;margin:2rem auto">
+<h1>Poster — sandbox account {SANDBOX_ACCOUNT}</h1>
+<p>Simulated, no real data. A change here is followed by Poster's signed webhook to {html.escape(self.webhook_url)}.</p>
+<form method="post"><label>Ingredient id <input name="object_id" size="4" value="1"></label>
+<label>New name <input name="ingredient_name"></label> <label>Left <input name="ingredient_left" size="6"></label>
+<label><input type="checkbox" name="remove" value="1"> remove</label> <button>Change in Poster</button></form>
+<h2>Last webhooks</h2><ul>{sent or "<li>none yet</li>"}</ul>
+<h2>Ingredients</h2><table border="1" cellpadding="4"><tr><th>id</th><th>name</th><th>left</th></tr>{rows}</table>
+</body></html>"""
+        return Response(status=200, body=page, content_type="text/html; charset=utf-8")
+
+    def control(self, request: Request) -> Response:
+        if request.path == "/_sandbox/poster/":
+            return self.control_page(request)
+        if request.path == "/_sandbox/poster/deliveries":
+            with self.lock:
+                return json_response({"deliveries": self.state["deliveries"][-200:]})
+        try:
+            body = request.json() or {}
+        except ValueError:
+            return json_response({"error": "send JSON"}, 400)
+        if not isinstance(body, dict):
+            return json_response({"error": "send a JSON object"}, 400)
+        if request.path == "/_sandbox/poster/config" and request.method == "POST":
+            with self.lock:
+                if "webhook_url" in body:
+                    self.webhook_url = str(body["webhook_url"])
+                if "app_secret" in body:
+                    self.app_secret = str(body["app_secret"])
+                if "rate_restriction_next" in body:
+                    self.state["rate_restriction_next"] = int(body["rate_restriction_next"])
+                if "calls_per_second" in body:
+                    self.state["calls_per_second"] = float(body["calls_per_second"])
+                if "webhook_retries" in body:
+                    self.webhook_retries = int(body["webhook_retries"])
+                if "webhook_retry_delay" in body:
+                    self.webhook_retry_delay = float(body["webhook_retry_delay"])
+            if body.get("expire_tokens"):
+                self.expire_tokens()
+            return json_response({"ok": True, "webhook_url": self.webhook_url})
+        if request.path == "/_sandbox/poster/change" and request.method == "POST":
+            if str(body.get("object")) not in OBJECTS or not str(body.get("object_id", "")).isdigit():
+                return json_response({"error": f"object must be one of {sorted(OBJECTS)}, object_id digits"}, 400)
+            sent = self.change(
+                str(body["object"]),
+                str(body["object_id"]),
+                action=str(body.get("action", "changed")),
+                fields=body.get("fields") or {},
+                data=body.get("data"),
+                forged=bool(body.get("forged")),
+                form=bool(body.get("form")),
+                send=bool(body.get("send", True)),
+                sync=bool(body.get("sync", False)),
+            )
+            return json_response({"ok": True, "webhook": sent})
+        return json_response({"error": "unknown control path"}, 404)
+
+
+def _form_data(request: Request) -> dict[str, str] | None:
+    """Fields of a multipart/form-data or urlencoded body (what Poster's token endpoint takes)."""
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.startswith("multipart/form-data"):
+        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + request.body)
+        fields: dict[str, str] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name:
+                fields[str(name)] = part.get_content().strip() if isinstance(part.get_content(), str) else ""
+        return fields
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return request.form()
+    return None
+
+
+def _factory() -> PosterSimulator:
+    from django.conf import settings
+
+    return PosterSimulator(
+        app_id=settings.POSTER_APP_ID or "sandbox-app",
+        app_secret=settings.POSTER_APP_SECRET,
+        webhook_url=settings.PUBLIC_BASE_URL.rstrip("/") + "/webhooks/poster/",
+    )
+
+
+register_simulator(
+    SimulatorSpec(
+        name="poster",
+        factory=_factory,
+        port_offset=20,
+        settings={"POSTER_API_URL": "/api", "POSTER_ACCOUNT_API_URL": "/api"},
+    )
+)
+
+
+def main() -> None:  # pragma: no cover - the PERF-6 benchmark runs the simulator in its own process
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--ingredients", type=int, default=12)
+    args = parser.parse_args()
+    secret = os.environ["POSTER_APP_SECRET"]  # from the environment, never the command line
+    sim = PosterSimulator(app_secret=secret, ingredients=args.ingredients)
+    sim.faults.latency_ms = args.latency_ms
+    serve_until_interrupted(sim, port=args.port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

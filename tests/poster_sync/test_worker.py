@@ -1,0 +1,66 @@
+"""A change at Poster → signed webhook → our view → a real Celery worker → the object in the database (POS-4)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from poster_sync.models import Ingredient, WebhookLog, WebhookStatus
+from poster_sync.services import sync
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_change_at_poster_reaches_the_database_through_webhook_and_worker(  # type: ignore[no-untyped-def]
+    poster, make_account, live_server, celery_worker
+) -> None:
+    account = make_account()
+    sync.entity_sync(run=sync.run_enqueue(account=account, entity="ingredients", mode="force"))
+    poster.sim.webhook_url = f"{live_server.url}/webhooks/poster/"
+
+    sent = poster.sim.change("ingredient", 7, fields={"ingredient_name": "Овсяное молоко", "ingredient_left": "3.5"})
+    assert poster.sim.state["deliveries"][-1]["status"] == 200
+    ingredient = wait_for(
+        lambda: Ingredient.objects.filter(account=account, poster_id=7, name="Овсяное молоко").first()
+    )
+    assert str(ingredient.left) == "3.5000"
+    entry = wait_for(lambda: WebhookLog.objects.filter(object_id="7", status=WebhookStatus.PROCESSED).first())
+    assert entry.status == WebhookStatus.PROCESSED and entry.attempts == 1 and entry.payload["verify"] == sent["verify"]
+
+    # Poster's redelivery of the same webhook is accepted and not processed again.
+    assert poster.sim.send(sent) == 200
+    # A form-encoded delivery of a removal soft-deletes the row.
+    poster.sim.change("ingredient", 8, action="removed", form=True)
+    wait_for(lambda: Ingredient.objects.filter(account=account, poster_id=8, removed_at__isnull=False).exists())
+    # A forged delivery is refused and changes nothing.
+    poster.sim.change("ingredient", 9, fields={"ingredient_name": "forged"}, forged=True)
+    assert poster.sim.state["deliveries"][-1]["status"] == 403
+    time.sleep(0.5)
+    assert Ingredient.objects.get(account=account, poster_id=9).name != "forged"
+    assert WebhookLog.objects.filter(object_id="7").count() == 1
+    assert WebhookLog.objects.get(object_id="7").attempts == 1
+
+
+def test_transient_failure_is_retried_by_the_worker_until_it_succeeds(  # type: ignore[no-untyped-def]
+    poster, make_account, live_server, celery_worker
+) -> None:
+    account = make_account()
+    poster.sim.webhook_url = f"{live_server.url}/webhooks/poster/"
+    poster.sim.restrict_next(6)  # error 700 for longer than the client's own retries: the task retries
+    poster.sim.change("ingredient", 2, fields={"ingredient_name": "После ретрая"})
+    wait_for(lambda: Ingredient.objects.filter(account=account, poster_id=2, name="После ретрая").exists(), timeout=60)
+    entry = wait_for(lambda: WebhookLog.objects.filter(object_id="2", status=WebhookStatus.PROCESSED).first())
+    assert entry.status == WebhookStatus.PROCESSED and entry.attempts >= 2
