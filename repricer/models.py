@@ -79,6 +79,9 @@ class RepricingRule(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_competitor_best = models.PositiveIntegerField(null=True, blank=True)
     last_reason = models.CharField(max_length=32, blank=True, default="")
+    last_target = models.PositiveIntegerField(null=True, blank=True)
+    # The price the repricer wants Kaspi to show; the XML price list serves it when uploads cannot.
+    feed_price = models.PositiveIntegerField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

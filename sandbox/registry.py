@@ -19,6 +19,7 @@ SIMULATOR_MODULES: list[str] = [
     "sandbox.coffee_machine",
     "sandbox.vendista",
     "sandbox.kaspi",
+    "sandbox.kaspi_market",  # replaces the "kaspi" entry with the moving market (same port)
 ]
 
 
@@ -47,6 +48,11 @@ def services() -> dict[str, Callable[[], Callable[[], None]]]:
 def register_simulator(spec: SimulatorSpec) -> SimulatorSpec:
     _SIMULATORS[spec.name] = spec
     return spec
+
+
+def simulator_spec(name: str) -> SimulatorSpec:
+    """A spec registered so far (a module that refines another's simulator starts from it)."""
+    return _SIMULATORS[name]
 
 
 def simulators() -> list[SimulatorSpec]:
