@@ -110,7 +110,7 @@ class KaspiSimulator(Simulator):
         span = self.days * 86_400_000
         created = now_ms - span + (i * span) // max(self.n_orders, 1) + (i * 7727) % 3_600_000
         state = STATES[i % len(STATES)]
-        entries = [
+        entries: list[dict[str, Any]] = [
             {
                 "type": "orderentries",
                 "id": f"{9000 + i}-{k}",

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -135,11 +135,12 @@ class KaspiStoreAdmin(admin.ModelAdmin):
             )
 
     def get_urls(self) -> list[Any]:
-        def view(request: HttpRequest, pk: int) -> HttpResponse:
+        def view(request: HttpRequest, pk: int) -> FileResponse:
             store = get_object_or_404(KaspiStore, pk=pk)
-            if not store.session_screenshot or not default_storage.exists(store.session_screenshot.name):
+            name = store.session_screenshot.name if store.session_screenshot else ""
+            if not name or not default_storage.exists(name):
                 raise Http404("no screenshot")
-            return FileResponse(default_storage.open(store.session_screenshot.name, "rb"), content_type="image/png")
+            return FileResponse(default_storage.open(name, "rb"), content_type="image/png")
 
         custom = [
             path("<int:pk>/screenshot/", self.admin_site.admin_view(view), name="marketplaces_kaspistore_screenshot")
@@ -173,7 +174,7 @@ class EntryInline(admin.TabularInline):
     model = KaspiOrderEntry
     extra = 0
     fields = ["entry_number", "sku", "name", "kaspi_product_id", "quantity", "base_price", "total_price"]
-    readonly_fields = fields
+    readonly_fields = ["entry_number", "sku", "name", "kaspi_product_id", "quantity", "base_price", "total_price"]
     can_delete = False
 
 

@@ -4,7 +4,7 @@ Every queryset is scoped to the caller's merchants; writes need the owner or man
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
@@ -107,7 +107,10 @@ class StoreSerializer(serializers.ModelSerializer):
         if self.instance is not None and "merchant" in attrs and attrs["merchant"] != self.instance.merchant:
             raise ValidationError({"merchant": ["A store cannot move to another merchant."]})
         uid = attrs.get("merchant_uid")
-        if uid and KaspiStore.objects.filter(merchant_uid=uid).exclude(pk=getattr(self.instance, "pk", None)).exists():
+        if (
+            uid
+            and KaspiStore.objects.filter(merchant_uid=uid).exclude(pk=getattr(self.instance, "pk", 0) or 0).exists()
+        ):
             raise ValidationError({"merchant_uid": ["Another store already uses this Kaspi merchant id."]})
         return attrs
 
@@ -225,7 +228,7 @@ class PreorderSerializer(serializers.ModelSerializer):
             store
             and article
             and Preorder.objects.filter(store=store, article=article)
-            .exclude(pk=getattr(self.instance, "pk", None))
+            .exclude(pk=getattr(self.instance, "pk", 0) or 0)
             .exists()
         ):
             raise ValidationError({"article": ["This store already has a preorder for this article."]})
@@ -243,7 +246,7 @@ class StoreViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         data = dict(serializer.validated_data)
         data.pop("merchant", None)
-        serializer.instance = stores_service.store_update(store=serializer.instance, **data)
+        serializer.instance = stores_service.store_update(store=cast(KaspiStore, serializer.instance), **data)
 
     @action(detail=True, methods=["post"])
     def login(self, request: Request, pk: str | None = None) -> Response:
@@ -307,4 +310,4 @@ class PreorderViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         data = dict(serializer.validated_data)
         data.pop("store", None)
-        serializer.instance = preorders_service.preorder_update(preorder=serializer.instance, **data)
+        serializer.instance = preorders_service.preorder_update(preorder=cast(Preorder, serializer.instance), **data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 
@@ -15,20 +16,33 @@ from .services import orders, products, session, stores
 
 log = logging.getLogger(__name__)
 SOFT_LIMIT = 3600
+# Kaspi down or slow (timeout, 5xx, login page unreachable): the same run is retried a few times with
+# backoff. A 429 never is: Kaspi extends the ban on every request, so the next scheduled run resumes.
+RETRY: dict[str, Any] = {
+    "autoretry_for": (TransientError,),
+    "dont_autoretry_for": (KaspiRateLimited,),
+    "retry_backoff": 15,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 4,
+}
 
 
-def _execute(kind: str, run_id: int, service: object) -> dict[str, object]:
+def _execute(kind: str, run_id: int, service: Any) -> dict[str, object]:
     run = SyncRun.objects.filter(pk=run_id, kind=kind).first()
     if run is None:
         return {"run_id": run_id, "status": "missing"}
-    if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED) and run.finished_at:
+    if run.status == SyncRun.Status.SUCCEEDED:
         return {"run_id": run_id, "status": run.status}  # delivered twice: already done
     try:
-        run = service(run=run)  # type: ignore[operator]
+        run = service(run=run)
+    except KaspiRateLimited as exc:
+        log.warning("kaspi %s run %s: rate-limited by Kaspi: %s", kind, run_id, exc)
+        return {"run_id": run_id, "status": "failed", "error": type(exc).__name__}
+    except TransientError:
+        raise  # recorded on the run and the store; retried by autoretry_for
     except IntegrationError as exc:
-        # Recorded on the run (failed) and on the store; the next scheduled run resumes. A 429 is never
-        # retried into (Kaspi extends the ban), other transient errors are left to that next run too,
-        # so one failing store cannot pile up retries.
+        # Recorded on the run (failed) and on the store (last_error / session state); a person acts.
         log.warning("kaspi %s run %s failed: %s", kind, run_id, exc)
         return {"run_id": run_id, "status": "failed", "error": type(exc).__name__}
     return {"run_id": run.pk, "status": run.status, "items_done": run.items_done}
@@ -39,33 +53,28 @@ def _execute(kind: str, run_id: int, service: object) -> dict[str, object]:
     queue="sync",
     soft_time_limit=SOFT_LIMIT,
     time_limit=SOFT_LIMIT + 120,
+    **RETRY,
 )
 def products_sync_execute(run_id: int) -> dict[str, object]:
     return _execute(products.KIND, run_id, products.products_sync)
 
 
 @shared_task(
-    name="marketplaces.kaspi.orders_sync_execute", queue="sync", soft_time_limit=SOFT_LIMIT, time_limit=SOFT_LIMIT + 120
+    name="marketplaces.kaspi.orders_sync_execute",
+    queue="sync",
+    soft_time_limit=SOFT_LIMIT,
+    time_limit=SOFT_LIMIT + 120,
+    **RETRY,
 )
 def orders_sync_execute(run_id: int) -> dict[str, object]:
     return _execute(orders.KIND, run_id, orders.orders_sync)
 
 
 @shared_task(
-    name="marketplaces.kaspi.session_login_execute",
-    queue="sync",
-    bind=True,
-    autoretry_for=(TransientError,),
-    dont_autoretry_for=(KaspiRateLimited,),
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=3,
-    soft_time_limit=600,
-    time_limit=720,
+    name="marketplaces.kaspi.session_login_execute", queue="sync", soft_time_limit=600, time_limit=720, **RETRY
 )
-def session_login_execute(self: object, store_id: int, force: bool = False) -> dict[str, object]:
-    """A transient failure (login page down) is retried a few times with backoff; a failed login is not."""
+def session_login_execute(store_id: int, force: bool = False) -> dict[str, object]:
+    """ "Log in now". A transient failure (login page down) is retried with backoff; a failed login is not."""
     store = KaspiStore.objects.filter(pk=store_id).first()
     if store is None:
         return {"store_id": store_id, "status": "missing"}

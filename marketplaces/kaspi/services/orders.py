@@ -49,6 +49,10 @@ class OrderNotAcceptable(IntegrationError):
     pass
 
 
+def _acquire(limiter: RateLimiter) -> None:
+    limiter.acquire(timeout=60)
+
+
 def shop_client(store: KaspiStore) -> ShopApiClient:
     if not store.shop_api_token:
         raise IntegrationError("no Shop API token set for this store", service="kaspi-shop-api", permanent=True)
@@ -56,7 +60,7 @@ def shop_client(store: KaspiStore) -> ShopApiClient:
     return ShopApiClient(
         base_url=settings.KASPI_SHOP_API_URL,
         token=str(store.shop_api_token),
-        before_request=lambda: limiter.acquire(timeout=60) and None,
+        before_request=lambda: _acquire(limiter),
     )
 
 

@@ -79,8 +79,12 @@ def cabinet_client(store: KaspiStore, cookies: list[Cookie] | None = None) -> Ca
     return CabinetClient(
         base_url=settings.KASPI_CABINET_URL,
         cookies=store_cookies(store) if cookies is None else cookies,
-        before_request=lambda: limiter.acquire(timeout=60) and None,
+        before_request=lambda: _acquire(limiter),
     )
+
+
+def _acquire(limiter: RateLimiter) -> None:
+    limiter.acquire(timeout=60)
 
 
 def _redis() -> redis.Redis:
