@@ -267,12 +267,14 @@ class KaspiMarketSimulator(KaspiSimulator):
         with self.lock:
             if self.state["merchant_bans"].get(uid, 0) > now:
                 self.state["counters"]["uploads_429"] += 1
+                self.state["counters"][f"uploads_429:{uid}"] += 1
                 return json_response({"error": "Too Many Requests"}, 429)
             if self.upload_rate_per_merchant and self._window_over(
                 self.state["upload_times"].setdefault(uid, deque()), now, self.upload_rate_per_merchant
             ):
                 self.state["merchant_bans"][uid] = now + self.merchant_ban_seconds
                 self.state["counters"]["uploads_429"] += 1
+                self.state["counters"][f"uploads_429:{uid}"] += 1
                 self.state["counters"]["merchant_bans"] += 1
                 return json_response({"error": "Too Many Requests"}, 429)
         try:
@@ -294,6 +296,7 @@ class KaspiMarketSimulator(KaspiSimulator):
             self.state["own_prices"][(uid, sku)] = price
             self.state["uploads"].append((uid, sku, price))
             self.state["counters"]["uploads"] += 1
+            self.state["counters"][f"uploads:{uid}"] += 1
             job = len(self.state["uploads"])
         return json_response({"id": f"job-{job}"})
 
@@ -325,6 +328,10 @@ class KaspiMarketSimulator(KaspiSimulator):
                 },
                 "cards": len(self.state["cards"]),
             }
+
+    def fetches(self, card: str) -> int:
+        with self.lock:
+            return int(self.state["fetches"][card])
 
     def counter(self, name: str) -> int:
         with self.lock:

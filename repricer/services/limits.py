@@ -1,6 +1,6 @@
 """Kaspi's limits, shared by every worker (SPEC REP-4).
 
-Offers: ~8 requests/s per outgoing IP through ``core.ratelimit``; a 403 pauses that IP for ~15 s
+Offers: ~8 requests/s per outgoing IP, evenly spaced through ``core.ratelimit.Pacer``; a 403 pauses that IP for ~15 s
 (a Redis key with a TTL, so every worker on every machine skips it). Uploads: ≤ 1.5/s per
 merchant, evenly spaced (``Pacer``); a 429 pauses the merchant for 30 minutes in the database
 (``StoreRepricing.rate_limited_until``), where the scheduler and every worker read it — nothing is
@@ -9,7 +9,6 @@ retried into a 429.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from functools import lru_cache
 
@@ -17,8 +16,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from core.exceptions import RateLimitTimeout
-from core.ratelimit import Rate, RateLimiter
+from core.ratelimit import Pacer
 from marketplaces.kaspi.models import KaspiStore
 
 from ..models import StoreRepricing
@@ -33,40 +31,8 @@ def redis_client() -> redis.Redis:
     return _redis_for(settings.REDIS_URL)
 
 
-def offers_limiter(ip_key: str) -> RateLimiter:
-    return RateLimiter(f"kaspi:offers:ip:{ip_key}", Rate.per_second(settings.REPRICER_OFFERS_RATE_PER_IP))
-
-
-_PACE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local interval = tonumber(ARGV[1])
-local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-local ttl = math.ceil((slot - now + interval) * 1000) + 1000
-redis.call('SET', KEYS[1], string.format('%.6f', slot + interval), 'PX', ttl)
-return string.format('%.6f', slot - now)
-"""
-
-
-class Pacer:
-    """Evenly spaced grants, at most one per ``1/rate`` seconds, for every process (Redis clock).
-
-    Kaspi counts price uploads per second and bans a merchant for 30 minutes over ~2/s. A moving
-    window of 1.5/s (3 per 2 s) would allow 3 inside one second; spacing the uploads 0.67 s apart
-    never puts more than 2 in any second, even with some network jitter.
-    """
-
-    def __init__(self, key: str, rate: float) -> None:
-        self.key = f"repricer:pace:{key}"
-        self.interval = 1.0 / rate
-
-    def acquire(self, timeout: float = 60.0) -> float:
-        wait = float(redis_client().eval(_PACE, 1, self.key, repr(self.interval)))
-        if wait > timeout:
-            raise RateLimitTimeout(f"pacer {self.key} slot is {wait:.1f}s away", service=self.key)
-        if wait > 0:
-            time.sleep(wait)
-        return wait
+def offers_limiter(ip_key: str) -> Pacer:
+    return Pacer(f"kaspi:offers:ip:{ip_key}", settings.REPRICER_OFFERS_RATE_PER_IP)
 
 
 def upload_limiter(store: KaspiStore) -> Pacer:

@@ -18,7 +18,7 @@ FIRST_CARD = 500_000_000
 
 def _flush_repricer_keys() -> None:
     client = redis_client()
-    for pattern in ("repricer:*", "LIMITS:*kaspi:*"):
+    for pattern in ("repricer:*", "merchant-ops:pace:*kaspi:*", "LIMITS:*kaspi:*"):
         for key in client.scan_iter(pattern, count=1000):
             client.delete(key)
 
