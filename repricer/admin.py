@@ -66,7 +66,7 @@ class PriceChangeInline(admin.TabularInline):
     max_num = 0
     ordering = ["-created_at", "-id"]
     fields = ["created_at", "old_price", "competitor_best", "new_price", "reason", "outcome", "error"]
-    readonly_fields = fields
+    readonly_fields = ["created_at", "old_price", "competitor_best", "new_price", "reason", "outcome", "error"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PriceChange]:
         return super().get_queryset(request).order_by("-created_at", "-id")

@@ -120,7 +120,7 @@ class KaspiMarketSimulator(KaspiSimulator):
         with self.lock:
             self._link(uid, sku, card, price)
 
-    def _card(self, card: str) -> list[dict[str, Any]]:
+    def _competitors(self, card: str) -> list[dict[str, Any]]:
         cards = self.state["cards"]
         if card not in cards:
             seed = int(card) if card.isdigit() else abs(hash(card))
@@ -153,7 +153,7 @@ class KaspiMarketSimulator(KaspiSimulator):
 
     def competitor_offers(self, card: str) -> list[dict[str, Any]]:
         with self.lock:
-            return [dict(o) for o in self._card(card) if o["active"]]
+            return [dict(o) for o in self._competitors(card) if o["active"]]
 
     def own_price(self, uid: str, sku: str) -> int | None:
         with self.lock:
@@ -241,7 +241,7 @@ class KaspiMarketSimulator(KaspiSimulator):
             with self.lock:
                 offers = [
                     {k: v for k, v in o.items() if k not in ("active", "fighter", "floor")}
-                    for o in self._card(card)
+                    for o in self._competitors(card)
                     if o["active"]
                 ]
                 for uid, sku in self.state["own"].get(card, ()):

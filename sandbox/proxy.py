@@ -84,7 +84,7 @@ class ForwardProxy:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> ForwardProxy:
         self.thread.start()

@@ -98,9 +98,11 @@ def offers_client(route: Route) -> OffersClient:
         client = _CLIENTS.get(key)
         if client is None:
             limiter = offers_limiter(route.key)
-            client = OffersClient(
-                base_url=settings.KASPI_OFFERS_URL, before_request=lambda: limiter.acquire(timeout=60) and None
-            )
+
+            def before_request() -> None:
+                limiter.acquire(timeout=60)
+
+            client = OffersClient(base_url=settings.KASPI_OFFERS_URL, before_request=before_request)
             if route.url:
                 client.http.proxies = {"http": route.url, "https": route.url}
             _CLIENTS[key] = client
