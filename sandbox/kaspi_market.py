@@ -309,12 +309,19 @@ class KaspiMarketSimulator(KaspiSimulator):
                         setattr(self, key, kind(body[key]))
                 if "failing_cards" in body:
                     self.state["failing_cards"] = {str(c) for c in body["failing_cards"]}
+                link = body.get("link_range")
+                if isinstance(link, dict):  # many offers at once (benchmarks): SKUs prefix-00000… on cards first…
+                    for i in range(int(link["count"])):
+                        self._link(str(link["uid"]), f"{link['sku_prefix']}{i:05d}", str(int(link["first_card"]) + i),
+                                   int(link["price"]))  # fmt: skip
                 if body.get("lift_bans"):
                     self.state["ip_bans"].clear()
                     self.state["merchant_bans"].clear()
             if body.get("tick"):
                 self.tick(int(body["tick"]))
-        except (TypeError, ValueError) as exc:
+            if body.get("open_session"):  # cookies of a logged-in cabinet session (tests, benchmarks)
+                return json_response({"cookies": self.open_session(str(body["open_session"]))})
+        except (TypeError, ValueError, KeyError) as exc:
             return json_response({"error": f"bad knob: {exc}"}, 400)
         return json_response(self.market_stats())
 
@@ -347,3 +354,34 @@ def _market_factory() -> KaspiMarketSimulator:
 register_simulator(replace(simulator_spec("kaspi"), factory=_market_factory))
 
 __all__ = ["SANDBOX_MERCHANT_UID", "KaspiMarketSimulator"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m sandbox.kaspi_market --competitors 20 --latency-ms 50``: serve on an ephemeral port, print
+    the URL, run until stdin closes or the process is stopped (benchmarks run it in its own process)."""
+    import argparse
+    import sys
+
+    from .harness import SandboxServer
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--competitors", type=int, default=20)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--offers-rate-per-ip", type=float, default=0.0)
+    parser.add_argument("--upload-rate-per-merchant", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    sim = KaspiMarketSimulator(
+        offers=0, orders=0, competitors=args.competitors, offers_rate_per_ip=args.offers_rate_per_ip,
+        upload_rate_per_merchant=args.upload_rate_per_merchant,
+    )  # fmt: skip
+    sim.faults.latency_ms = args.latency_ms
+    server = SandboxServer(sim).start()
+    print(server.url, flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

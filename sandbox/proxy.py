@@ -94,3 +94,15 @@ class ForwardProxy:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+if __name__ == "__main__":
+    # ``python -m sandbox.proxy 127.0.0.2``: print the proxy URL, serve until stdin closes.
+    import sys
+
+    proxy = ForwardProxy(source_ip=sys.argv[1]).start()
+    print(proxy.url, flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        proxy.stop()

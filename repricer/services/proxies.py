@@ -8,6 +8,8 @@ by itself when the time is up; counters are reset daily by a periodic job.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +20,7 @@ from django.utils import timezone
 from marketplaces.kaspi.models import KaspiStore
 
 from ..models import Proxy
-from .limits import ip_paused_for, redis_client
+from .limits import redis_client
 
 DIRECT = "direct"
 
@@ -36,8 +38,31 @@ def _usable(now: object) -> Q:
     return Q(is_active=True) & (Q(quarantined_until__isnull=True) | Q(quarantined_until__lte=now))
 
 
-def proxy_routes(*, store: KaspiStore) -> tuple[list[Route], str]:
-    """The routes this store may use now, and the name of their round-robin pool."""
+_ROUTES_TTL = 5.0  # seconds a process reuses a store's routes (saves 2–3 queries per product)
+_routes_cache: dict[int, tuple[float, list[Route], str]] = {}
+_routes_lock = threading.Lock()
+
+
+def proxy_routes(*, store: KaspiStore, fresh: bool = False) -> tuple[list[Route], str]:
+    """The routes this store may use now, and the name of their round-robin pool (cached for a few
+    seconds per process: a new, released or quarantined proxy is seen within ``_ROUTES_TTL``)."""
+    now_mono = time.monotonic()
+    with _routes_lock:
+        cached = _routes_cache.get(store.pk)
+    if cached is not None and not fresh and now_mono - cached[0] < _ROUTES_TTL:
+        return cached[1], cached[2]
+    routes, pool = _proxy_routes(store)
+    with _routes_lock:
+        _routes_cache[store.pk] = (now_mono, routes, pool)
+    return routes, pool
+
+
+def proxy_routes_forget() -> None:
+    with _routes_lock:
+        _routes_cache.clear()
+
+
+def _proxy_routes(store: KaspiStore) -> tuple[list[Route], str]:
     now = timezone.now()
     rows, pool = list(Proxy.objects.filter(_usable(now), store=store)), f"store-{store.pk}"
     if not rows:
@@ -54,14 +79,19 @@ def proxy_choose(*, store: KaspiStore) -> tuple[Route | None, float]:
     routes, pool = proxy_routes(store=store)
     if not routes:
         return None, float(settings.REPRICER_IP_PAUSE_SECONDS)
-    start = int(redis_client().incr(f"repricer:rr:{pool}"))
+    # One round trip: the round-robin counter and every route's 403 pause.
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.incr(f"repricer:rr:{pool}")
+    for route in routes:
+        pipe.pttl(f"repricer:ip-paused:{route.key}")
+    start, *pauses = pipe.execute()
     waits = []
     for i in range(len(routes)):
-        route = routes[(start + i) % len(routes)]
-        paused = ip_paused_for(route.key)
-        if not paused:
-            return route, 0.0
-        waits.append(paused)
+        index = (int(start) + i) % len(routes)
+        paused_ms = pauses[index]
+        if not paused_ms or paused_ms < 0:
+            return routes[index], 0.0
+        waits.append(paused_ms / 1000.0)
     return None, min(waits)
 
 
@@ -79,10 +109,11 @@ def proxy_record(*, route: Route, ok: bool, error: str = "") -> None:
         last_error=error[:500],
     )
     threshold = settings.REPRICER_PROXY_FAILURES_TO_QUARANTINE
-    rows.filter(consecutive_failures__gte=threshold).update(
+    if rows.filter(consecutive_failures__gte=threshold).update(
         quarantined_until=timezone.now() + timedelta(seconds=settings.REPRICER_PROXY_QUARANTINE_SECONDS),
         consecutive_failures=0,
-    )
+    ):
+        proxy_routes_forget()  # this process stops using it at once; others within _ROUTES_TTL
 
 
 def proxies_reset_counters() -> int:

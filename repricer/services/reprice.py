@@ -165,11 +165,12 @@ class _Context:
 
 
 def _load(rule_id: int) -> _Context | None:
-    rule = RepricingRule.objects.select_related("product__store").filter(pk=rule_id).first()
+    rule = RepricingRule.objects.select_related("product__store__repricing").filter(pk=rule_id).first()
     if rule is None:
         return None
     store = rule.product.store
-    return _Context(rule=rule, product=rule.product, store=store, switches=store_settings(store))
+    switches = getattr(store, "repricing", None) or store_settings(store)
+    return _Context(rule=rule, product=rule.product, store=store, switches=switches)
 
 
 def product_reprice(*, rule_id: int, dry_run: bool = False, force: bool = False) -> Result:

@@ -9,6 +9,7 @@ import pytest
 from marketplaces.kaspi.models import KaspiProduct, KaspiStore, SessionState
 from repricer.models import RepricingRule
 from repricer.services.limits import redis_client
+from repricer.services.proxies import proxy_routes_forget
 from sandbox.kaspi import SANDBOX_EMAIL, SANDBOX_MERCHANT_UID, SANDBOX_PASSWORD
 from sandbox.kaspi_market import KaspiMarketSimulator
 from tests.factories import MerchantFactory
@@ -25,6 +26,7 @@ def _flush_repricer_keys() -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
+    proxy_routes_forget()
     _flush_repricer_keys()
     yield
     _flush_repricer_keys()

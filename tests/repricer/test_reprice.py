@@ -220,7 +220,7 @@ def test_a_failing_proxy_is_quarantined_and_released_by_time(market: Callable[..
     Proxy.objects.filter(pk=dead.pk).update(quarantined_until=timezone.now() - timedelta(seconds=1))
     from repricer.services.proxies import proxy_routes
 
-    assert [r.proxy_id for r in proxy_routes(store=rules[0].product.store)[0]] == [dead.pk]
+    assert [r.proxy_id for r in proxy_routes(store=rules[0].product.store, fresh=True)[0]] == [dead.pk]
 
 
 def test_a_product_held_by_another_worker_is_skipped(market: Callable[..., Any]) -> None:
