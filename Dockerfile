@@ -12,7 +12,7 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
 RUN DEBUG=1 python manage.py collectstatic --noinput \
- && useradd --create-home --uid 10001 app && chown -R app /app
+ && mkdir -p /app/media && useradd --create-home --uid 10001 app && chown -R app /app
 USER app
 EXPOSE 8000
 ENTRYPOINT ["bin/start"]

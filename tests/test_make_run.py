@@ -105,7 +105,7 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
                 ready = requests.get(f"{base}/health/ready/", timeout=3)
                 if ready.status_code == 200 and ready.json().get("worker_heartbeat"):
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # the web is still booting
                 pass
             time.sleep(1)
         output = (tmp_path / "run.log").read_text()
@@ -150,6 +150,21 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         assert run["status"] == "succeeded" and run["items_done"] > 0, run
         report = requests.get(f"{base}/api/v1/vending/reports/daily", headers=auth, timeout=10).json()
         assert report["has_data"] and report["totals"]["transactions_count"] > 0, report
+
+        # Kaspi "done when": the demo store logged in through the sandbox page in real Chromium and
+        # shows products and orders.
+        kaspi = f"{base}/api/v1/marketplaces/kaspi"
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            stores = requests.get(f"{kaspi}/stores/", headers=auth, timeout=10).json()["results"]
+            orders = requests.get(f"{kaspi}/orders/", headers=auth, timeout=10).json()
+            if stores and stores[0]["products_count"] > 0 and orders["count"] > 0:
+                break
+            time.sleep(2)
+        assert stores and stores[0]["session_state"] == "ok", (stores, output[-3000:])
+        assert stores[0]["products_count"] > 0 and orders["count"] > 0, stores
+        products = requests.get(f"{kaspi}/products/", headers=auth, timeout=10).json()
+        assert products["count"] == stores[0]["products_count"] and products["results"][0]["kaspi_product_id"]
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

@@ -129,7 +129,11 @@ class KaspiStoreAdmin(admin.ModelAdmin):
     @admin.action(description="Sync now (products and orders)")
     def sync_now(self, request: HttpRequest, queryset: QuerySet[KaspiStore]) -> None:
         for store in queryset.select_related("merchant"):
-            runs = stores_service.sync_request(store=store, orders=bool(store.shop_api_token))
+            try:
+                runs = stores_service.sync_now(store=store)
+            except stores_service.NothingToSync as exc:
+                self.message_user(request, f"{store}: {exc}", messages.WARNING)
+                continue
             self.message_user(
                 request, f"{store}: queued runs {', '.join(f'#{r.pk} {r.kind}' for r in runs)}.", messages.SUCCESS
             )

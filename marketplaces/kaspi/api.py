@@ -250,16 +250,19 @@ class StoreViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
 
     @action(detail=True, methods=["post"])
     def login(self, request: Request, pk: str | None = None) -> Response:
-        """ "Log in now": a real browser logs in (in a worker); the store's session_state tells the result."""
+        """Log in now: a real browser logs in (in a worker); the store's session_state tells the result."""
         store = self.get_object()
         stores_service.login_request(store=store)
         return Response({"queued": True, "store": store.pk}, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"])
     def sync(self, request: Request, pk: str | None = None) -> Response:
-        """ "Sync now": queues a products run and (with a Shop API token) an orders run on the sync queue."""
+        """Sync now: queues a products run (with a cabinet login) and an orders run (with a Shop API token)."""
         store = self.get_object()
-        runs = stores_service.sync_request(store=store, orders=bool(store.shop_api_token))
+        try:
+            runs = stores_service.sync_now(store=store)
+        except stores_service.NothingToSync as exc:
+            raise ValidationError(str(exc)) from exc
         return Response({"runs": SyncRunOutput(runs, many=True).data}, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["get"])

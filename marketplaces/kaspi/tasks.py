@@ -74,7 +74,7 @@ def orders_sync_execute(run_id: int) -> dict[str, object]:
     name="marketplaces.kaspi.session_login_execute", queue="sync", soft_time_limit=600, time_limit=720, **RETRY
 )
 def session_login_execute(store_id: int, force: bool = False) -> dict[str, object]:
-    """ "Log in now". A transient failure (login page down) is retried with backoff; a failed login is not."""
+    """Log in now. A transient failure (login page down) is retried with backoff; a failed login is not."""
     store = KaspiStore.objects.filter(pk=store_id).first()
     if store is None:
         return {"store_id": store_id, "status": "missing"}

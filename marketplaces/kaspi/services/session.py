@@ -41,7 +41,8 @@ SESSION_STATE = StateTable(
     KaspiStore,
     "session_state",
     {
-        SessionState.OK: {SessionState.EXPIRED, SessionState.NEEDS_RELOGIN},
+        # ok → ok: "log in now" on a working session replaces it with a fresh one.
+        SessionState.OK: {SessionState.OK, SessionState.EXPIRED, SessionState.NEEDS_RELOGIN},
         SessionState.EXPIRED: {SessionState.OK, SessionState.NEEDS_RELOGIN},
         # A manual retry that fails again keeps the state and records the new reason and screenshot.
         SessionState.NEEDS_RELOGIN: {SessionState.OK, SessionState.EXPIRED, SessionState.NEEDS_RELOGIN},
@@ -127,6 +128,8 @@ def session_needs_relogin(*, store: KaspiStore, reason: str, screenshot: bytes =
     )
     if moved is not None and name != old:
         _drop_file(old)
+    elif moved is None:
+        _drop_file(name)  # the store moved on meanwhile: no row points at this file
     log.warning("kaspi store %s: needs re-login: %s", store.pk, reason)
     store.refresh_from_db()
     return moved is not None
@@ -170,11 +173,9 @@ def session_login(*, store: KaspiStore, force: bool = False, seen_generation: in
     A crash mid-login leaves the state where it was (expired/needs_relogin) and the Redis lock
     expires by itself, so the next job or the next click logs in again.
     """
-    lock = _redis().lock(
-        f"kaspi:login:{store.pk}",
-        timeout=settings.KASPI_LOGIN_LOCK_SECONDS,
-        blocking_timeout=settings.KASPI_LOGIN_LOCK_SECONDS,
-    )
+    # The lock outlives the slowest login (three bounded browser steps), so it never expires mid-login.
+    held = max(settings.KASPI_LOGIN_LOCK_SECONDS, int(settings.KASPI_LOGIN_TIMEOUT_SECONDS * 3 + 60))
+    lock = _redis().lock(f"kaspi:login:{store.pk}", timeout=held, blocking_timeout=settings.KASPI_LOGIN_LOCK_SECONDS)
     if not lock.acquire():
         raise LoginUnavailable("another login of this store is still running")
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -12,7 +13,7 @@ from core.exceptions import IntegrationError
 from core.models import Merchant, SyncRun
 from core.services import sync_run_create
 
-from ..models import KaspiStore
+from ..models import KaspiStore, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -88,22 +89,53 @@ def sync_request(
     return runs
 
 
+class NothingToSync(ValueError):
+    pass
+
+
+def sync_now(*, store: KaspiStore) -> list[SyncRun]:
+    """Sync now (admin, API): offers when the store has a cabinet login, orders when it has a token."""
+    products = bool(store.cabinet_email and store.cabinet_password)
+    orders = bool(store.shop_api_token)
+    if not (products or orders):
+        raise NothingToSync("Set the Shop API token (orders) or the cabinet e-mail and password (products) first.")
+    return sync_request(store=store, products=products, orders=orders)
+
+
 def login_request(*, store: KaspiStore) -> None:
-    """ "Log in now": a person asked, so a store parked in needs_relogin tries once (in a worker)."""
+    """Log in now: a person asked, so a store parked in needs_relogin tries once (in a worker)."""
     from .. import tasks
 
     transaction.on_commit(lambda: tasks.session_login_execute.delay(store.pk, True))
 
 
+def _pending(store: KaspiStore, kind: str) -> bool:
+    """A run of this kind is still queued or running (recently): a lagging worker gets no second one."""
+    recent = timezone.now() - timedelta(hours=2)
+    return SyncRun.objects.filter(
+        kind=kind,
+        account_ref=str(store.pk),
+        created_at__gte=recent,
+        status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
+    ).exists()
+
+
 def sync_scheduled() -> list[int]:
-    """The periodic job: every active store gets an orders run, and a products run unless parked."""
+    """The periodic job: every active store gets an orders run (with a Shop API token) and a products
+    run (with cabinet credentials, unless parked in needs_relogin), unless one is still pending."""
+    from .orders import KIND as ORDERS
+    from .products import KIND as PRODUCTS
+
     queued: list[int] = []
     for store in KaspiStore.objects.filter(is_active=True).select_related("merchant"):
-        runs = sync_request(
-            store=store,
-            products=store.session_state != "needs_relogin",
-            orders=bool(store.shop_api_token),
-            mode="scheduled",
+        products = (
+            store.session_state != SessionState.NEEDS_RELOGIN
+            and bool(store.cabinet_email)
+            and bool(store.cabinet_password)
+            and not _pending(store, PRODUCTS)
         )
-        queued.extend(run.pk for run in runs)
+        orders = bool(store.shop_api_token) and not _pending(store, ORDERS)
+        if products or orders:
+            runs = sync_request(store=store, products=products, orders=orders, mode="scheduled")
+            queued.extend(run.pk for run in runs)
     return queued

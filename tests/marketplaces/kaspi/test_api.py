@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
+import pytest
+
 from core.models import Membership, SyncRun
 from marketplaces.kaspi import tasks
 from marketplaces.kaspi.models import KaspiOrder, KaspiProduct, KaspiStore, Preorder, SessionState
@@ -204,3 +206,35 @@ def test_the_screenshot_of_a_failed_login_is_served_to_the_owner_only(
     detail = client.get(f"{BASE}/stores/{store.pk}/").json()
     assert detail["session_state"] == "needs_relogin" and detail["has_screenshot"] is True
     assert json.dumps(detail).count("wrong e-mail") == 1
+
+
+@pytest.mark.parametrize(
+    "query", ["store=99999999999999999999999", "store=abc", "state=%00", "ordering=nope", "page=999", "is_active=maybe"]
+)
+def test_bad_filters_are_4xx_never_500(make_store: Any, query: str) -> None:
+    client, _, merchant = owner_client()
+    make_store(merchant=merchant)
+    for path in ("stores", "products", "orders", "preorders"):
+        response = client.get(f"{BASE}/{path}/?{query}")
+        assert response.status_code < 500, (path, query, response.status_code)
+        if response.status_code >= 400:
+            assert "error" in response.json()
+
+
+def test_out_of_range_ids_are_404(db: None) -> None:
+    client, _, _ = owner_client()
+    for path in (
+        "stores/99999999999999999999/",
+        "orders/99999999999999999999/accept/",
+        "preorders/99999999999999999999/",
+    ):
+        response = client.post(f"{BASE}/{path}") if "accept" in path else client.get(f"{BASE}/{path}")
+        assert response.status_code == 404, (path, response.status_code)
+
+
+def test_sync_now_without_any_credentials_is_a_clear_400(make_store: Any) -> None:
+    client, _, merchant = owner_client()
+    store = make_store(merchant=merchant, shop_api_token="", cabinet_email="", cabinet_password="")
+    response = client.post(f"{BASE}/stores/{store.pk}/sync/")
+    assert response.status_code == 400 and "Shop API token" in response.json()["error"]["message"]
+    assert not SyncRun.objects.filter(account_ref=str(store.pk)).exists()

@@ -173,3 +173,44 @@ def test_an_expired_session_is_renewed_and_the_import_goes_on(kaspi: Callable[..
     store.refresh_from_db()
     assert store.session_state == SessionState.OK and store.session_generation == 2
     assert KaspiProduct.objects.filter(store=store, is_active=True).count() == 30
+
+
+def test_a_login_page_answering_503_keeps_the_store_expired_for_the_next_run(
+    kaspi: Callable[..., Any], make_store: Any
+) -> None:
+    from marketplaces.kaspi.clients.errors import LoginUnavailable
+
+    sim = kaspi()
+    with sim.lock:
+        sim.state["login_status"] = 503
+    store = make_store()
+    with pytest.raises(LoginUnavailable):
+        session_service.session_login(store=store)
+    store.refresh_from_db()
+    assert store.session_state == SessionState.EXPIRED  # not the store's fault: the next job tries again
+    assert "503" in store.session_reason
+
+
+def test_a_401_in_the_middle_of_the_import_renews_the_session_once(
+    kaspi: Callable[..., Any], make_store: Any, settings: Any
+) -> None:
+    sim = kaspi(offers=35)
+    settings.KASPI_OFFERS_PAGE_SIZE = 10
+    store = session_service.session_login(store=make_store())
+    served = {"pages": 0}
+    original = sim.offer_list
+
+    def expiring_offer_list(request: Any) -> Any:
+        response = original(request)
+        served["pages"] += 1
+        if served["pages"] == 2:
+            sim.expire_sessions()  # Kaspi drops the session between page 2 and page 3
+        return response
+
+    sim._routes = [(m, p, expiring_offer_list if h == original else h) for m, p, h in sim._routes]
+
+    run = products_service.products_sync(run=stores_service.sync_request(store=store, orders=False)[0])
+
+    assert run.status == "succeeded" and run.items_done == 35
+    assert sim.logins == 2
+    assert KaspiProduct.objects.filter(store=store, is_active=True).count() == 35

@@ -126,3 +126,31 @@ def test_an_archived_order_cannot_be_accepted(kaspi: Callable[..., Any], make_st
     assert order is not None
     with pytest.raises(orders_service.OrderNotAcceptable):
         orders_service.order_accept(order=order)
+
+
+def test_a_hanging_shop_api_times_out_into_a_failed_run(
+    kaspi: Callable[..., Any], make_store: Any, settings: Any
+) -> None:
+    sim = kaspi(orders=5, days=3)
+    settings.HTTP_READ_TIMEOUT = 0.5
+    store = make_store()
+    sim.faults.update({"hang_next": 10, "hang_seconds": 2.0})
+    run = _orders_run(store, days=4)
+    with pytest.raises(Exception):
+        orders_service.orders_sync(run=run)
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED and "timeout" in run.error
+    assert "timeout" in KaspiStore.objects.get(pk=store.pk).last_error
+
+
+def test_the_shop_api_token_never_reaches_the_logs(kaspi: Callable[..., Any], make_store: Any, caplog: Any) -> None:
+    import logging
+
+    from sandbox.kaspi import SANDBOX_SHOP_TOKEN
+
+    kaspi(orders=5, days=3)
+    caplog.set_level(logging.DEBUG)
+    store = make_store()
+    orders_service.orders_sync(run=_orders_run(store, days=4))
+    assert "kaspi-shop-api GET" in caplog.text
+    assert SANDBOX_SHOP_TOKEN not in caplog.text
