@@ -101,11 +101,13 @@ class KaspiMarketSimulator(KaspiSimulator):
                 "fetches": Counter(),  # card -> requests served
                 "failing_cards": set(),
                 "last_tick": time.monotonic(),
+                "listed": {},  # (uid, sku) -> the cabinet offer-list entry
             }
         )
         for uid, offers in self.state["offers"].items():
             for offer in offers:
                 card = card_of_offer(offer)
+                self.state["listed"][(uid, offer["sku"])] = offer
                 if card:
                     self._link(uid, offer["sku"], card, offer.get("minPrice"))
 
@@ -294,6 +296,9 @@ class KaspiMarketSimulator(KaspiSimulator):
             if (uid, sku) not in self.state["skus"]:
                 return json_response({"error": f"offer {sku} not found"}, 404)
             self.state["own_prices"][(uid, sku)] = price
+            listed = self.state["listed"].get((uid, sku))
+            if listed is not None:  # the cabinet's own offer list shows the new price too
+                listed.update(minPrice=price, maxPrice=price, cityPrices=[{"cityId": "750000000", "value": price}])
             self.state["uploads"].append((uid, sku, price))
             self.state["counters"]["uploads"] += 1
             self.state["counters"][f"uploads:{uid}"] += 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import requests
 from django.utils import timezone
 
 from marketplaces.kaspi.clients.offers import CompetitorOffer
@@ -229,3 +231,24 @@ def test_a_product_held_by_another_worker_is_skipped(market: Callable[..., Any])
     RepricingRule.objects.filter(pk=rules[0].pk).update(processing_until=timezone.now() + timedelta(minutes=1))
     assert rules_process(rule_ids=[rules[0].pk]) == {"skipped": 1}
     assert sim.counter("offers") == 0
+
+
+def test_an_uploaded_price_shows_in_the_cabinet_offer_list_too(market: Callable[..., Any]) -> None:
+
+    sim = market(offers=3, competitors=3)
+    store = make_store(sim)
+    item = sim.state["offers"][store.merchant_uid][0]
+    product = KaspiProduct.objects.create(
+        store=store, sku=item["sku"], kaspi_product_id=item["shopLink"].rsplit("-", 1)[1].split("/")[0],
+        price=item["minPrice"],
+    )  # fmt: skip
+    rule = RepricingRule.objects.create(product=product, min_price=10, max_price=10_000_000)
+    assert rules_process(rule_ids=[rule.pk]) == {"applied": 1}
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in json.loads(str(store.session_cookies)))
+    listed = requests.get(
+        f"{sim.base_url}/bff/offer-view/list", params={"m": store.merchant_uid, "p": 0, "l": 10, "a": "true"},
+        headers={"Cookie": cookies, "x-auth-version": "3"}, timeout=10,
+    ).json()["data"]  # fmt: skip
+    assert (
+        next(o for o in listed if o["sku"] == item["sku"])["minPrice"] == KaspiProduct.objects.get(pk=product.pk).price
+    )
