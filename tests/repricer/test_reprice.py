@@ -252,3 +252,28 @@ def test_an_uploaded_price_shows_in_the_cabinet_offer_list_too(market: Callable[
     assert (
         next(o for o in listed if o["sku"] == item["sku"])["minPrice"] == KaspiProduct.objects.get(pk=product.pk).price
     )
+
+
+def test_an_expired_cabinet_session_is_renewed_by_the_kaspi_login_and_the_upload_goes_through(
+    market: Callable[..., Any], settings: Any
+) -> None:
+    from tests.e2e.conftest import chromium_path
+
+    chromium = chromium_path()
+    if chromium is None:
+        pytest.fail("Chromium not found: apt-get install -y chromium (or set CHROMIUM_EXECUTABLE)")
+    settings.CHROMIUM_EXECUTABLE = chromium
+    settings.KASPI_LOGIN_TIMEOUT_SECONDS = 30.0
+    sim = market(competitors=3)
+    store = make_store(sim)
+    rules = make_products(sim, store, 1)
+    sim.expire_sessions()  # the stored cookies are dead: the upload gets a 401
+
+    assert rules_process(rule_ids=[rules[0].pk]) == {"applied": 1}
+    assert sim.logins == 1
+    store.refresh_from_db()
+    assert store.session_generation == 2
+    assert (
+        sim.own_price(store.merchant_uid, rules[0].product.sku)
+        == KaspiProduct.objects.get(pk=rules[0].product_id).price
+    )
