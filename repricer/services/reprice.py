@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from core.exceptions import IntegrationError
 from core.transitions import StateTable
+from marketplaces.kaspi.clients.cabinet import CabinetClient
 from marketplaces.kaspi.clients.errors import KaspiRateLimited, LoginUnavailable
 from marketplaces.kaspi.clients.offers import CompetitorOffer, OffersClient
 from marketplaces.kaspi.models import KaspiProduct, KaspiStore, SessionState
@@ -306,13 +307,18 @@ def _upload(ctx: _Context, price: int) -> str:
     store = ctx.store
     if store.session_state == SessionState.NEEDS_RELOGIN:
         raise SessionUnavailable(store.session_reason or "a person must log in again")
-    upload_limiter(store).acquire(timeout=120)
-    # Re-read after waiting for the limiter: another worker may have just been given a 429.
-    if StoreRepricing.objects.filter(store=store, rate_limited_until__gt=timezone.now()).exists():
-        raise MerchantPaused("the merchant is paused after a 429; not uploading into the ban", service="kaspi-cabinet")
-    return with_cabinet(
-        store=store,
-        call=lambda cabinet: upload_price(
+    pacer = upload_limiter(store)
+
+    def attempt(cabinet: CabinetClient) -> str:
+        # Paced per attempt: the repeat after a re-login must not burst out together with every other
+        # thread that waited for the same login (Kaspi answers a burst with a 30-minute ban).
+        pacer.acquire(timeout=120)
+        # Re-read after waiting: another worker may have just been given a 429.
+        if StoreRepricing.objects.filter(store=store, rate_limited_until__gt=timezone.now()).exists():
+            raise MerchantPaused(
+                "the merchant is paused after a 429; not uploading into the ban", service="kaspi-cabinet"
+            )
+        return upload_price(
             cabinet,
             merchant_uid=store.merchant_uid,
             sku=ctx.product.sku,
@@ -320,8 +326,9 @@ def _upload(ctx: _Context, price: int) -> str:
             price=price,
             city_id=ctx.rule.city_id,
             availabilities=_availabilities(ctx.product),
-        ),
-    )
+        )
+
+    return with_cabinet(store=store, call=attempt)
 
 
 def _availabilities(product: KaspiProduct) -> list[dict[str, Any]] | None:

@@ -277,3 +277,22 @@ def test_an_expired_cabinet_session_is_renewed_by_the_kaspi_login_and_the_upload
         sim.own_price(store.merchant_uid, rules[0].product.sku)
         == KaspiProduct.objects.get(pk=rules[0].product_id).price
     )
+
+
+def test_uploads_waiting_for_the_same_relogin_are_still_paced_afterwards(
+    market: Callable[..., Any], settings: Any
+) -> None:
+    from tests.e2e.conftest import chromium_path
+
+    chromium = chromium_path()
+    if chromium is None:
+        pytest.fail("Chromium not found: apt-get install -y chromium (or set CHROMIUM_EXECUTABLE)")
+    settings.CHROMIUM_EXECUTABLE = chromium
+    sim = market(competitors=3, upload_rate_per_merchant=2)  # Kaspi's limit; the repricer keeps 1.5/s
+    store = make_store(sim)
+    rules = make_products(sim, store, 6)
+    sim.expire_sessions()  # every thread's first upload gets a 401 and waits for one login
+
+    assert rules_process(rule_ids=[r.pk for r in rules], concurrency=6) == {"applied": 6}
+    assert sim.logins == 1
+    assert sim.counter("uploads_429") == 0
