@@ -145,23 +145,28 @@ def orders_sync(*, run: SyncRun) -> SyncRun:
     date_to = datetime.fromisoformat(run.params["date_to"])
     states = run.params.get("states") or settings.KASPI_ORDER_STATES
     counters = {"orders": 0, "entries": 0, "windows": 0, "pages": 0}
+    expected = 0
     try:
         with sync_run(merchant=store.merchant, kind=KIND, run=run):
             client = shop_client(store)
             for start, end in windows(date_from, date_to, days=settings.KASPI_ORDERS_WINDOW_DAYS):
                 counters["windows"] += 1
                 for state in states:
+                    first = True
                     for page in client.orders(
                         date_from=start, date_to=end, state=state, size=settings.KASPI_ORDERS_PAGE_SIZE
                     ):
                         counters["pages"] += 1
+                        if first:  # "X of Y" where Y grows as each window and state reports its count
+                            expected += page.total_count
+                            first = False
                         with transaction.atomic():
                             stored = orders_upsert(store=store, orders=page.orders)
                         for order in stored:
                             if order.entries_synced_at is None:
                                 counters["entries"] += order_entries_sync(order=order, client=client)
                         counters["orders"] += len(page.orders)
-                        sync_run_progress(run=run, done=len(page.orders))
+                        sync_run_progress(run=run, done=len(page.orders), total=max(expected, counters["orders"]))
             KaspiStore.objects.filter(pk=store.pk).update(
                 orders_synced_until=date_to, last_orders_sync_at=timezone.now(), last_error=""
             )

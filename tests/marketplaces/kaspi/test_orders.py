@@ -45,7 +45,7 @@ def test_sync_pages_through_every_window_and_state(kaspi: Callable[..., Any], ma
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert run.counters["windows"] == 3  # 41 days in windows of ≤ 14 (the simulator refuses longer ones)
     assert run.counters["pages"] > 18  # 90 orders in pages of 4 across 6 states
-    assert KaspiOrder.objects.filter(store=store).count() == 90 == run.items_done
+    assert KaspiOrder.objects.filter(store=store).count() == 90 == run.items_done == run.items_total
     expected = sim.state["orders"][SANDBOX_MERCHANT_UID][7]
     order = KaspiOrder.objects.get(store=store, kaspi_id=expected["id"])
     assert order.code == expected["attributes"]["code"] and order.state == expected["attributes"]["state"]
