@@ -117,6 +117,8 @@ class HttpClient:
     # Called before every attempt (e.g. a shared Redis limiter's ``acquire``).
     before_request: Callable[[], None] | None = None
     sleep: Callable[[float], None] = time.sleep
+    # An outgoing proxy for every call (e.g. ``{"http": url, "https": url}``); set before first use.
+    proxies: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -136,6 +138,8 @@ class HttpClient:
             session.verify = self.verify
             # Never pick up proxies or netrc credentials from the environment by surprise.
             session.trust_env = False
+            if self.proxies:
+                session.proxies.update(self.proxies)
             self._local.session = session
         return session
 

@@ -21,6 +21,7 @@ SIMULATOR_MODULES: list[str] = [
     "sandbox.kaspi",
     "sandbox.emag",
     "sandbox.poster",
+    "sandbox.kaspi_market",  # replaces the "kaspi" entry with the moving market (same port)
 ]
 
 
@@ -49,6 +50,11 @@ def services() -> dict[str, Callable[[], Callable[[], None]]]:
 def register_simulator(spec: SimulatorSpec) -> SimulatorSpec:
     _SIMULATORS[spec.name] = spec
     return spec
+
+
+def simulator_spec(name: str) -> SimulatorSpec:
+    """A spec registered so far (a module that refines another's simulator starts from it)."""
+    return _SIMULATORS[name]
 
 
 def simulators() -> list[SimulatorSpec]:

@@ -160,4 +160,5 @@ from .integrations import *  # noqa: E402,F403
 from .marketplaces import *  # noqa: E402,F403
 from .payments import *  # noqa: E402,F403
 from .poster import *  # noqa: E402,F403
+from .repricer import *  # noqa: E402,F403
 from .vending import *  # noqa: E402,F403

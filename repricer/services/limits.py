@@ -1,0 +1,68 @@
+"""Kaspi's limits, shared by every worker (SPEC REP-4).
+
+Offers: ~8 requests/s per outgoing IP, evenly spaced through ``core.ratelimit.Pacer``; a 403 pauses that IP for ~15 s
+(a Redis key with a TTL, so every worker on every machine skips it). Uploads: ≤ 1.5/s per
+merchant, evenly spaced (``Pacer``); a 429 pauses the merchant for 30 minutes in the database
+(``StoreRepricing.rate_limited_until``), where the scheduler and every worker read it — nothing is
+retried into a 429.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from core.ratelimit import Pacer
+from marketplaces.kaspi.models import KaspiStore
+
+from ..models import StoreRepricing
+
+
+@lru_cache(maxsize=1)
+def _redis_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5)
+
+
+def redis_client() -> redis.Redis:
+    return _redis_for(settings.REDIS_URL)
+
+
+def offers_limiter(ip_key: str) -> Pacer:
+    return Pacer(f"kaspi:offers:ip:{ip_key}", settings.REPRICER_OFFERS_RATE_PER_IP)
+
+
+def upload_limiter(store: KaspiStore) -> Pacer:
+    key = store.merchant_uid or f"store-{store.pk}"
+    return Pacer(f"kaspi:upload:{key}", settings.REPRICER_UPLOAD_RATE_PER_SECOND)
+
+
+def ip_pause(ip_key: str, seconds: float | None = None) -> None:
+    """Kaspi answered 403 to this IP: nobody uses it for a while."""
+    ms = int(1000 * (settings.REPRICER_IP_PAUSE_SECONDS if seconds is None else seconds))
+    redis_client().set(f"repricer:ip-paused:{ip_key}", "1", px=max(ms, 1))
+
+
+def ip_paused_for(ip_key: str) -> float:
+    """Seconds this IP is still paused (0 when usable)."""
+    ms = redis_client().pttl(f"repricer:ip-paused:{ip_key}")
+    return max(0.0, ms / 1000.0) if ms and ms > 0 else 0.0
+
+
+def store_settings(store: KaspiStore) -> StoreRepricing:
+    found, _ = StoreRepricing.objects.get_or_create(store=store)
+    return found
+
+
+def merchant_pause(*, store: KaspiStore, reason: str) -> StoreRepricing:
+    """A price upload got 429: the whole merchant waits (proxies do not help; a retry extends the ban)."""
+    until = timezone.now() + timedelta(seconds=settings.REPRICER_MERCHANT_PAUSE_SECONDS)
+    settings_row = store_settings(store)
+    StoreRepricing.objects.filter(pk=settings_row.pk).update(
+        rate_limited_until=until, last_error=reason[:2000], updated_at=timezone.now()
+    )
+    settings_row.refresh_from_db()
+    return settings_row

@@ -1,0 +1,92 @@
+"""The repricing loop on Celery (SPEC REP-4): claim due products, fan out, process with threads.
+
+Beat runs ``reprice_schedule`` every few seconds. ``rules_claim_due`` takes due rules with
+``SELECT … FOR UPDATE SKIP LOCKED`` and pushes their ``next_check_at`` forward by a lease in the
+same transaction, so two schedulers (or two beats by mistake) never claim the same product; the
+batches go to the ``repricer`` queue after the commit. Inside a worker, ``rules_process`` keeps up
+to ``REPRICER_WORKER_CONCURRENCY`` products in flight on threads; each product's own lease
+(``processing_until``) keeps a product from being processed by two workers at once even if its
+batch is delivered twice. A crash leaves only leases, which expire.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, deque
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..models import RepricingRule
+from .reprice import Result, product_reprice
+
+log = logging.getLogger(__name__)
+
+
+def rules_claim_due(*, limit: int | None = None) -> list[int]:
+    now = timezone.now()
+    limit = settings.REPRICER_CLAIM_LIMIT if limit is None else limit
+    with transaction.atomic():
+        ids = list(
+            RepricingRule.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(is_active=True, next_check_at__lte=now, product__is_active=True, product__store__is_active=True)
+            .exclude(product__store__repricing__is_paused=True)
+            .exclude(product__store__repricing__rate_limited_until__gt=now)
+            .order_by("-is_priority", "next_check_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            RepricingRule.objects.filter(pk__in=ids).update(
+                next_check_at=now + timedelta(seconds=settings.REPRICER_LEASE_SECONDS)
+            )
+    return ids
+
+
+def batches(ids: list[int], size: int | None = None) -> list[list[int]]:
+    size = max(1, settings.REPRICER_BATCH_SIZE if size is None else size)
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def rules_process(
+    *, rule_ids: list[int], dry_run: bool = False, force: bool = False, concurrency: int | None = None
+) -> Counter[str]:
+    """Reprice these products with up to ``concurrency`` in flight; return how each ended."""
+    pending = deque(rule_ids)
+    lock = threading.Lock()
+    counts: Counter[str] = Counter()
+    width = max(1, min(concurrency or settings.REPRICER_WORKER_CONCURRENCY, len(rule_ids)))
+
+    def take() -> int | None:
+        with lock:
+            return pending.popleft() if pending else None
+
+    def run() -> None:
+        try:
+            while (rule_id := take()) is not None:
+                result = _guarded(rule_id, dry_run=dry_run, force=force)
+                with lock:
+                    counts[str(result)] += 1
+        finally:
+            connection.close()  # each thread has its own connection; do not leave it open
+
+    if width == 1:
+        for rule_id in rule_ids:
+            counts[str(_guarded(rule_id, dry_run=dry_run, force=force))] += 1
+        return counts
+    threads = [threading.Thread(target=run, name=f"repricer-{i}", daemon=True) for i in range(width)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return counts
+
+
+def _guarded(rule_id: int, *, dry_run: bool, force: bool) -> Result:
+    try:
+        return product_reprice(rule_id=rule_id, dry_run=dry_run, force=force)
+    except Exception:  # product_reprice records its own failures; this is the last line of defence
+        log.exception("repricer: unexpected error")
+        return Result.ERROR

@@ -1,0 +1,339 @@
+"""One product through the repricer: read offers, decide, upload, record (SPEC REP-2 … REP-4).
+
+``product_reprice`` is what a worker thread runs for each claimed product. Protocol per product:
+
+1. ``rule_start``: a conditional UPDATE sets ``processing_until``; 0 rows means another worker holds
+   the product, so this one skips it (no product is processed twice at once). A crash leaves the
+   lease, which simply expires; the scheduler's own lease on ``next_check_at`` expires too.
+2. Offers of the card in the rule's city through a proxy route (per-IP limiter; a 403 pauses the IP).
+3. ``price_decide`` (pure).
+4. Upload through the cabinet session (per-merchant limiter; 401 → the Kaspi module re-logs in once;
+   429 → the merchant pauses 30 min, never retried); a dry run records and stops before it.
+5. ``rule_finish``: ``next_check_at`` = now + interval (or further after errors), lease cleared.
+
+A failure of one product only pushes back that product's next check.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from threading import Lock
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from core.exceptions import IntegrationError
+from core.transitions import StateTable
+from marketplaces.kaspi.clients.cabinet import CabinetClient
+from marketplaces.kaspi.clients.errors import KaspiRateLimited, LoginUnavailable
+from marketplaces.kaspi.clients.offers import CompetitorOffer, OffersClient
+from marketplaces.kaspi.models import KaspiProduct, KaspiStore, SessionState
+from marketplaces.kaspi.services.session import SessionUnavailable, with_cabinet
+
+from ..clients.price_upload import upload_price
+from ..decision import Action, Decision, DecisionRule, price_decide
+from ..models import Outcome, PriceChange, RepricingRule, StoreRepricing
+from .limits import ip_pause, merchant_pause, offers_limiter, store_settings, upload_limiter
+from .proxies import Route, proxy_choose, proxy_record
+
+log = logging.getLogger(__name__)
+
+PRICE_CHANGE_OUTCOME = StateTable(
+    PriceChange,
+    "outcome",
+    {
+        Outcome.PENDING: {Outcome.APPLIED, Outcome.FAILED},
+        Outcome.APPLIED: set(),
+        Outcome.FAILED: set(),
+        Outcome.HELD: set(),
+        Outcome.DRY_RUN: set(),
+    },
+)
+
+
+class MerchantPaused(IntegrationError):
+    """The merchant is serving a 429 ban: nothing is uploaded until it ends."""
+
+
+class Result(StrEnum):
+    APPLIED = "applied"
+    FAILED = "failed"
+    HELD = "held"
+    DRY_RUN = "dry_run"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"  # another worker holds it, the store is paused, or outside working hours
+    DEFERRED = "deferred"  # no usable IP right now (403 pause): checked again shortly
+    ERROR = "error"
+
+
+def decision_rule(rule: RepricingRule, store: KaspiStore) -> DecisionRule:
+    ignored = {str(m) for m in (rule.ignored_merchant_ids or []) if m}
+    if store.merchant_uid:
+        ignored.add(store.merchant_uid)
+    return DecisionRule(
+        min_price=rule.min_price,
+        max_price=rule.max_price,
+        step=rule.step,
+        strategy=rule.strategy,
+        top_n=rule.top_n,
+        ignored_merchant_ids=frozenset(ignored),
+        max_delivery_days=rule.max_delivery_days,
+        max_change_percent=rule.max_change_percent,
+    )
+
+
+# --- outgoing offers clients, one per route per process (their sessions keep connections alive) ----
+
+_CLIENTS: dict[tuple[str, str, str], OffersClient] = {}
+_CLIENTS_LOCK = Lock()
+
+
+def offers_client(route: Route) -> OffersClient:
+    key = (route.key, route.url, settings.KASPI_OFFERS_URL)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            limiter = offers_limiter(route.key)
+
+            def before_request() -> None:
+                limiter.acquire(timeout=60)
+
+            client = OffersClient(base_url=settings.KASPI_OFFERS_URL, before_request=before_request)
+            if route.url:
+                client.http.proxies = {"http": route.url, "https": route.url}
+            _CLIENTS[key] = client
+    return client
+
+
+# --- the per-product lease ------------------------------------------------------------------------
+
+
+def rule_start(*, rule_id: int) -> bool:
+    now = timezone.now()
+    return bool(
+        RepricingRule.objects.filter(pk=rule_id)
+        .filter(Q(processing_until__isnull=True) | Q(processing_until__lt=now))
+        .update(processing_until=now + timedelta(seconds=settings.REPRICER_LEASE_SECONDS))
+    )
+
+
+def rule_finish(*, rule: RepricingRule, next_check_at: datetime, **fields: Any) -> None:
+    RepricingRule.objects.filter(pk=rule.pk).update(
+        processing_until=None, next_check_at=next_check_at, updated_at=timezone.now(), **fields
+    )
+
+
+def check_interval(rule: RepricingRule) -> timedelta:
+    seconds = rule.check_interval_seconds
+    if rule.is_priority:
+        seconds = min(seconds, settings.REPRICER_PRIORITY_INTERVAL_SECONDS)
+    return timedelta(seconds=max(seconds, 1))
+
+
+def failure_backoff(rule: RepricingRule, failures: int) -> timedelta:
+    base = check_interval(rule).total_seconds()
+    return timedelta(seconds=min(base * (2 ** min(failures, 16)), settings.REPRICER_MAX_BACKOFF_SECONDS))
+
+
+def next_working_moment(rule: RepricingRule, now: datetime) -> datetime | None:
+    """None inside working hours (or without them); else when they next begin."""
+    if rule.work_from is None or rule.work_to is None:
+        return None
+    local = timezone.localtime(now)
+    current = local.time()
+    start, end = rule.work_from, rule.work_to
+    inside = start <= current < end if start <= end else (current >= start or current < end)
+    if inside:
+        return None
+    day = local.date() if current < start else local.date() + timedelta(days=1)
+    return datetime.combine(day, start, tzinfo=local.tzinfo)
+
+
+# --- the flow ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    rule: RepricingRule
+    product: KaspiProduct
+    store: KaspiStore
+    switches: StoreRepricing
+
+
+def _load(rule_id: int) -> _Context | None:
+    rule = RepricingRule.objects.select_related("product__store__repricing").filter(pk=rule_id).first()
+    if rule is None:
+        return None
+    store = rule.product.store
+    switches = getattr(store, "repricing", None) or store_settings(store)
+    return _Context(rule=rule, product=rule.product, store=store, switches=switches)
+
+
+def product_reprice(*, rule_id: int, dry_run: bool = False, force: bool = False) -> Result:
+    """Check and reprice one product (see the module docstring). ``force`` ignores working hours."""
+    if not rule_start(rule_id=rule_id):
+        return Result.SKIPPED
+    ctx = _load(rule_id)
+    if ctx is None:
+        return Result.SKIPPED
+    rule, now = ctx.rule, timezone.now()
+    try:
+        return _reprice(ctx, now=now, dry_run=dry_run or ctx.switches.dry_run, force=force)
+    except Exception as exc:  # one product's failure never stalls the others
+        failures = rule.consecutive_failures + 1
+        log.warning("repricer: product %s failed (%s in a row): %s", ctx.product.pk, failures, exc)
+        rule_finish(
+            rule=rule,
+            next_check_at=now + failure_backoff(rule, failures),
+            consecutive_failures=failures,
+            last_error=_describe(exc)[:2000],
+            last_checked_at=now,
+        )
+        return Result.ERROR
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, IntegrationError) else f"{type(exc).__name__}: {exc}"
+
+
+def _reprice(ctx: _Context, *, now: datetime, dry_run: bool, force: bool) -> Result:
+    rule, product, store, switches = ctx.rule, ctx.product, ctx.store, ctx.switches
+    if not rule.is_active or not product.is_active or not store.is_active or switches.is_paused:
+        rule_finish(rule=rule, next_check_at=now + check_interval(rule))
+        return Result.SKIPPED
+    if switches.is_rate_limited(now):
+        rule_finish(rule=rule, next_check_at=switches.rate_limited_until or now)
+        return Result.SKIPPED
+    opens = None if force else next_working_moment(rule, now)
+    if opens is not None:
+        rule_finish(rule=rule, next_check_at=opens)
+        return Result.SKIPPED
+    if not product.kaspi_product_id:
+        raise IntegrationError("the product has no Kaspi card id (shopLink) yet; sync the store's offers")
+
+    route, wait = proxy_choose(store=store)
+    if route is None:
+        rule_finish(rule=rule, next_check_at=now + timedelta(seconds=max(wait, 1.0)))
+        return Result.DEFERRED
+    try:
+        offers = offers_client(route).offers(product_id=product.kaspi_product_id, city_id=rule.city_id)
+    except IntegrationError as exc:
+        proxy_record(route=route, ok=False, error=_describe(exc))
+        if exc.status_code == 403:
+            # Kaspi bans this IP for a while: everyone leaves it alone, the product tries another soon.
+            ip_pause(route.key)
+            rule_finish(rule=rule, next_check_at=now + timedelta(seconds=settings.REPRICER_IP_PAUSE_SECONDS))
+            return Result.DEFERRED
+        raise
+    proxy_record(route=route, ok=True)
+
+    decision = price_decide(rule=decision_rule(rule, store), own_price=product.price, offers=offers)
+    return _act(ctx, decision, offers, now=now, dry_run=dry_run)
+
+
+def _record(ctx: _Context, decision: Decision, outcome: Outcome, *, now: datetime, **fields: Any) -> PriceChange:
+    return PriceChange.objects.create(
+        rule=ctx.rule,
+        product=ctx.product,
+        old_price=decision.old_price,
+        competitor_best=decision.competitor_best,
+        competitors=decision.competitors,
+        new_price=decision.new_price if decision.new_price is not None else decision.target,
+        reason=str(decision.reason),
+        outcome=outcome,
+        created_at=now,
+        **fields,
+    )
+
+
+def _same_as_last(rule: RepricingRule, decision: Decision) -> bool:
+    return (
+        rule.last_reason == str(decision.reason)
+        and rule.last_competitor_best == decision.competitor_best
+        and rule.last_target == decision.target
+    )
+
+
+def _act(ctx: _Context, decision: Decision, offers: list[CompetitorOffer], *, now: datetime, dry_run: bool) -> Result:
+    rule = ctx.rule
+    done: dict[str, Any] = {
+        "last_checked_at": now,
+        "last_competitor_best": decision.competitor_best,
+        "last_reason": str(decision.reason),
+        "last_target": decision.target,
+        "consecutive_failures": 0,
+        "last_error": "",
+    }
+    next_check = now + check_interval(rule)
+    if decision.action == Action.UNCHANGED:
+        rule_finish(rule=rule, next_check_at=next_check, **done)
+        return Result.UNCHANGED
+    if decision.action == Action.HOLD or dry_run:
+        # Repeated identical holds are one history row, not one per check.
+        if not _same_as_last(rule, decision):
+            _record(ctx, decision, Outcome.DRY_RUN if dry_run and decision.writes else Outcome.HELD, now=now)
+        rule_finish(rule=rule, next_check_at=next_check, **done)
+        return Result.DRY_RUN if dry_run and decision.writes else Result.HELD
+
+    assert decision.new_price is not None
+    change = _record(ctx, decision, Outcome.PENDING, now=now)
+    done["feed_price"] = decision.new_price  # the XML price list carries it even if the upload fails
+    try:
+        job = _upload(ctx, decision.new_price)
+    except (KaspiRateLimited, MerchantPaused) as exc:
+        paused = merchant_pause(store=ctx.store, reason=_describe(exc)) if isinstance(exc, KaspiRateLimited) else None
+        PRICE_CHANGE_OUTCOME.advance(pk=change.pk, to=Outcome.FAILED, error=_describe(exc)[:2000])
+        switches = paused or StoreRepricing.objects.get(store=ctx.store)
+        rule_finish(rule=rule, next_check_at=switches.rate_limited_until or next_check, **done)
+        return Result.FAILED
+    except (SessionUnavailable, LoginUnavailable, IntegrationError) as exc:
+        PRICE_CHANGE_OUTCOME.advance(pk=change.pk, to=Outcome.FAILED, error=_describe(exc)[:2000])
+        failures = rule.consecutive_failures + 1
+        done.update(consecutive_failures=failures, last_error=_describe(exc)[:2000])
+        rule_finish(rule=rule, next_check_at=now + failure_backoff(rule, failures), **done)
+        return Result.FAILED
+    PRICE_CHANGE_OUTCOME.advance(pk=change.pk, to=Outcome.APPLIED, upload_id=job[:64])
+    KaspiProduct.objects.filter(pk=ctx.product.pk).update(price=decision.new_price, updated_at=timezone.now())
+    rule_finish(rule=rule, next_check_at=next_check, **done)
+    return Result.APPLIED
+
+
+def _upload(ctx: _Context, price: int) -> str:
+    store = ctx.store
+    if store.session_state == SessionState.NEEDS_RELOGIN:
+        raise SessionUnavailable(store.session_reason or "a person must log in again")
+    pacer = upload_limiter(store)
+
+    def attempt(cabinet: CabinetClient) -> str:
+        # Paced per attempt: the repeat after a re-login must not burst out together with every other
+        # thread that waited for the same login (Kaspi answers a burst with a 30-minute ban).
+        pacer.acquire(timeout=120)
+        # Re-read after waiting: another worker may have just been given a 429.
+        if StoreRepricing.objects.filter(store=store, rate_limited_until__gt=timezone.now()).exists():
+            raise MerchantPaused(
+                "the merchant is paused after a 429; not uploading into the ban", service="kaspi-cabinet"
+            )
+        return upload_price(
+            cabinet,
+            merchant_uid=store.merchant_uid,
+            sku=ctx.product.sku,
+            model=ctx.product.name or ctx.product.sku,
+            price=price,
+            city_id=ctx.rule.city_id,
+            availabilities=_availabilities(ctx.product),
+        )
+
+    return with_cabinet(store=store, call=attempt)
+
+
+def _availabilities(product: KaspiProduct) -> list[dict[str, Any]] | None:
+    found = []
+    for item in product.availabilities or []:
+        if isinstance(item, dict) and item.get("storeId"):
+            found.append({"available": item.get("available", "yes"), "storeId": item["storeId"], "stockEnabled": False})
+    return found or None

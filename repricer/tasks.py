@@ -1,0 +1,30 @@
+"""Celery tasks of the repricer, all on the ``repricer`` queue: take ids, call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .services import loop, operations, proxies
+
+
+@shared_task(name="repricer.tasks.reprice_schedule", queue="repricer", ignore_result=True)
+def reprice_schedule() -> int:
+    """Beat, every few seconds: claim due products and fan them out in batches."""
+    return operations.reprice_due()
+
+
+@shared_task(
+    name="repricer.tasks.reprice_batch",
+    queue="repricer",
+    ignore_result=True,
+    soft_time_limit=1800,
+    time_limit=1900,
+)
+def reprice_batch(rule_ids: list[int], dry_run: bool = False, force: bool = False) -> dict[str, int]:
+    """Safe to run twice: each product's lease lets only one worker process it at a time."""
+    return dict(loop.rules_process(rule_ids=rule_ids, dry_run=dry_run, force=force))
+
+
+@shared_task(name="repricer.tasks.proxies_reset_counters", queue="repricer", ignore_result=True)
+def proxies_reset_counters() -> int:
+    return proxies.proxies_reset_counters()

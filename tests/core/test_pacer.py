@@ -1,0 +1,51 @@
+"""core.ratelimit.Pacer: evenly spaced grants shared by every thread and process (through Redis)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+
+import pytest
+
+from core.exceptions import RateLimitTimeout
+from core.ratelimit import Pacer
+
+
+def test_grants_are_spaced_evenly_across_threads() -> None:
+    pacer = Pacer(f"test-{uuid.uuid4().hex}", 20.0)  # one every 50 ms
+    granted: list[float] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        for _ in range(3):
+            pacer.acquire(timeout=5)
+            with lock:
+                granted.append(time.monotonic())
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    granted.sort()
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
+    assert len(granted) == 12
+    assert min(gaps) > 0.035  # never a burst: at most one grant per interval (thread wake-up jitter aside)
+    assert granted[-1] - granted[0] >= 11 * 0.05 - 0.03
+    # In no one-second window more than the rate.
+    assert max(sum(1 for t in granted if s <= t < s + 1.0) for s in granted) <= 20
+
+
+def test_a_slot_too_far_away_raises_instead_of_waiting() -> None:
+    pacer = Pacer(f"test-{uuid.uuid4().hex}", 1.0)
+    pacer.acquire(timeout=1)
+    pacer.acquire(timeout=2)  # the next slot is ~1 s away: waited
+    with pytest.raises(RateLimitTimeout):
+        pacer.acquire(timeout=0.5)  # ~1 s away again
+
+
+def test_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        Pacer("x", 0)
