@@ -89,6 +89,10 @@ class RateLimiter:
         stats = self.limiter.get_window_stats(self.item, self.key)
         return 0.0 if stats.remaining > 0 else max(0.0, stats.reset_time - time.time())
 
+    def remaining(self) -> int:
+        """Grants left in the current window (monitoring, e.g. eMAG's limiter usage)."""
+        return int(self.limiter.get_window_stats(self.item, self.key).remaining)
+
     def reset(self) -> None:
         self.limiter.clear(self.item, self.key)
 

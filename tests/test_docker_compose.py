@@ -25,7 +25,8 @@ def _start_roles() -> set[str]:
 
 def test_services_are_the_production_shape(compose: dict) -> None:
     assert set(compose["services"]) == {
-        "postgres", "redis", "mosquitto", "web", "worker-brew", "worker-sync", "beat", "mqtt-listener",
+        "postgres", "redis", "mosquitto", "web", "worker-brew", "worker-sync", "worker-repricer", "beat",
+        "mqtt-listener",
     }
     images = {name: svc.get("image", "") for name, svc in compose["services"].items()}
     assert images["postgres"].startswith("postgres:")
@@ -41,7 +42,7 @@ def test_app_services_use_the_same_start_commands_as_make_run(compose: dict) -> 
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["bin/start"]' in dockerfile
     app_services = {n: s for n, s in compose["services"].items() if s.get("build") == "."}
-    assert set(app_services) == {"web", "worker-brew", "worker-sync", "beat", "mqtt-listener"}
+    assert set(app_services) == {"web", "worker-brew", "worker-sync", "worker-repricer", "beat", "mqtt-listener"}
     for name, svc in app_services.items():
         assert svc["command"][0] in roles, name
         assert svc["image"] == "merchant-ops:latest"

@@ -64,7 +64,8 @@ def offers_sync(*, account: EmagAccount, run: SyncRun | None = None, client: Ema
     except Exception as exc:
         sync_run_finish(run=run, error=f"{type(exc).__name__}: {exc}", counters=dict(counters))
         raise
-    return sync_run_finish(run=run, counters=dict(counters))
+    sync_run_finish(run=run, counters=dict(counters))
+    return run
 
 
 def offer_update(

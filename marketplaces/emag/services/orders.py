@@ -290,7 +290,8 @@ def orders_sync(
         EmagAccount.objects.filter(pk=account.pk).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
         sync_run_finish(run=run, error=f"{type(exc).__name__}: {exc}", counters=dict(counters))
         raise
-    return sync_run_finish(run=run, counters=dict(counters))
+    sync_run_finish(run=run, counters=dict(counters))
+    return run
 
 
 def orders_sweep_all() -> list[int]:
