@@ -8,8 +8,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from core.models import Merchant
-from sandbox.poster import SANDBOX_ACCOUNT, SANDBOX_TOKEN
 
+from .demo_account import SANDBOX_ACCOUNT, SANDBOX_TOKEN
 from .models import PosterAccount
 from .services.sync import sync_request
 

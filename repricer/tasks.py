@@ -28,3 +28,17 @@ def reprice_batch(rule_ids: list[int], dry_run: bool = False, force: bool = Fals
 @shared_task(name="repricer.tasks.proxies_reset_counters", queue="repricer", ignore_result=True)
 def proxies_reset_counters() -> int:
     return proxies.proxies_reset_counters()
+
+
+@shared_task(
+    name="repricer.tasks.demo_rules", bind=True, queue="default", ignore_result=True, max_retries=60,
+    default_retry_delay=10,
+)
+def demo_rules(self: object, store_id: int) -> int:
+    """`make run` only: put the demo rules on the sandbox store once its first products sync is in."""
+    from .demo import demo_rules_create
+
+    created = demo_rules_create(store_id=store_id)
+    if not created:
+        raise self.retry()  # type: ignore[attr-defined]
+    return created

@@ -27,13 +27,13 @@ from urllib.parse import urlencode
 from urllib.request import urlopen
 from zoneinfo import ZoneInfo
 
+from marketplaces.emag.demo_account import SANDBOX_PASSWORD, SANDBOX_USER
+
 from .harness import Request, Response, Simulator, json_response
 from .registry import SimulatorSpec, register_simulator
 
 log = logging.getLogger("sandbox.emag")
 
-SANDBOX_USER = "sandbox-emag"
-SANDBOX_PASSWORD = "sandbox-emag-password"  # a public fake credential of the simulator, not a secret
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 ORDER_RATE, OTHER_RATE = 12, 3
 MAX_SPAN = timedelta(days=31)

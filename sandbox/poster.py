@@ -33,13 +33,10 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
+from poster_sync.demo_account import SANDBOX_ACCOUNT, SANDBOX_ACCOUNT_NUMBER, SANDBOX_TOKEN
+
 from .harness import Request, Response, Simulator, json_response, post, serve_until_interrupted
 from .registry import SimulatorSpec, register_simulator
-
-SANDBOX_ACCOUNT = "sandbox-coffee"
-SANDBOX_ACCOUNT_NUMBER = "100001"
-# A public fake credential of the simulator (like Vendista's sandbox password), not a secret.
-SANDBOX_TOKEN = "100001:sandbox-personal-integration-token"
 
 # webhook object → (entity in state, id field)
 OBJECTS = {

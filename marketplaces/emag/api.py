@@ -86,6 +86,10 @@ class AccountSerializer(serializers.ModelSerializer):
         return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("emag-callback", args=[account.callback_token])
 
 
+class BulkSaveInput(serializers.Serializer):
+    orders = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000)
+
+
 class AccountViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
     queryset = EmagAccount.objects.select_related("merchant").order_by("name", "id")
     serializer_class = AccountSerializer
@@ -105,6 +109,19 @@ class AccountViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
             },
             status=202,
         )
+
+
+    @extend_schema(request=BulkSaveInput, responses={200: dict})
+    @action(detail=True, methods=["post"], url_path="orders-bulk-save")
+    def orders_bulk_save(self, request: Request, pk: str | None = None) -> Response:
+        """Save many orders (each the whole order as read, with changes); all are validated first and
+        nothing is sent when one is bad (MKT-3); sent in batches of at most 50."""
+        account = self.get_object()
+        self.check_object_permissions(request, account)
+        data = BulkSaveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        saved = emag_call(lambda: orders.orders_bulk_save(account=account, orders=data.validated_data["orders"]))
+        return Response({"ok": True, "saved": saved})
 
 
 # --- orders --------------------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.urls import reverse
 
 from core.models import Merchant
-from sandbox.emag import SANDBOX_PASSWORD, SANDBOX_USER
 
+from .demo_account import SANDBOX_PASSWORD, SANDBOX_USER
 from .models import EmagAccount
 
 

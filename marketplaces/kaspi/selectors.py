@@ -2,22 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import QuerySet
-
-from core.selectors import scope_to_user
-
-from .models import KaspiOrder, KaspiProduct, KaspiStore
-
-
-def stores_for_user(*, user: Any) -> QuerySet[KaspiStore]:
-    return scope_to_user(KaspiStore.objects.select_related("merchant"), user=user)
-
-
-def products_for_store(*, store: KaspiStore, active: bool | None = True) -> QuerySet[KaspiProduct]:
-    qs = KaspiProduct.objects.filter(store=store)
-    return qs if active is None else qs.filter(is_active=active)
+from .models import KaspiOrder
 
 
 def order_detail(*, order_id: int) -> KaspiOrder:

@@ -43,13 +43,12 @@ def upload_limiter(store: KaspiStore) -> Pacer:
 def ip_pause(ip_key: str, seconds: float | None = None) -> None:
     """Kaspi answered 403 to this IP: nobody uses it for a while."""
     ms = int(1000 * (settings.REPRICER_IP_PAUSE_SECONDS if seconds is None else seconds))
-    redis_client().set(f"repricer:ip-paused:{ip_key}", "1", px=max(ms, 1))
+    redis_client().set(ip_pause_key(ip_key), "1", px=max(ms, 1))
 
 
-def ip_paused_for(ip_key: str) -> float:
-    """Seconds this IP is still paused (0 when usable)."""
-    ms = redis_client().pttl(f"repricer:ip-paused:{ip_key}")
-    return max(0.0, ms / 1000.0) if ms and ms > 0 else 0.0
+def ip_pause_key(ip_key: str) -> str:
+    """The Redis key whose TTL is how long this outgoing IP still rests after a 403."""
+    return f"repricer:ip-paused:{ip_key}"
 
 
 def store_settings(store: KaspiStore) -> StoreRepricing:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from marketplaces.kaspi.models import KaspiStore
 
 from ..models import Proxy
-from .limits import redis_client
+from .limits import ip_pause_key, redis_client
 
 DIRECT = "direct"
 
@@ -83,7 +83,7 @@ def proxy_choose(*, store: KaspiStore) -> tuple[Route | None, float]:
     pipe = redis_client().pipeline(transaction=False)
     pipe.incr(f"repricer:rr:{pool}")
     for route in routes:
-        pipe.pttl(f"repricer:ip-paused:{route.key}")
+        pipe.pttl(ip_pause_key(route.key))
     start, *pauses = pipe.execute()
     waits = []
     for i in range(len(routes)):

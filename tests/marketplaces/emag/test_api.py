@@ -94,6 +94,22 @@ def test_viewer_cannot_write(make_account) -> None:
     assert viewer.get(f"{BASE}/management/health").status_code == 200
     assert viewer.post(f"{BASE}/management/backup/create", {"account": account.pk}, format="json").status_code == 403
     assert viewer.post(f"{BASE}/accounts/{account.pk}/sync/").status_code == 403
+    bulk = {"orders": [{"id": 1, "status": 1, "products": []}]}
+    assert viewer.post(f"{BASE}/accounts/{account.pk}/orders-bulk-save/", bulk, format="json").status_code == 403
+
+
+def test_bulk_save_refuses_a_bad_order_with_field_errors_before_any_request(emag, make_account) -> None:
+    sim = emag()
+    client, _, merchant = owner_client()
+    account = make_account(sim, merchant=merchant)
+    before = sim.requests_received()
+    answer = client.post(
+        f"{BASE}/accounts/{account.pk}/orders-bulk-save/",
+        {"orders": [{"id": -4, "status": 1, "products": []}]},
+        format="json",
+    )
+    assert answer.status_code == 400 and answer.json()["error"]["fields"], answer.content
+    assert sim.requests_received() == before
 
 
 def test_orders_api_shows_labels_and_unknown_codes(emag, make_account) -> None:
