@@ -24,7 +24,8 @@ class SecretsKeptForm(forms.ModelForm):
 
     def secret_fields(self) -> list[str]:
         return [
-            f.name for f in self._meta.model._meta.concrete_fields
+            f.name
+            for f in self._meta.model._meta.concrete_fields
             if isinstance(f, EncryptedTextField) and f.name in self.fields
         ]
 

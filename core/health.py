@@ -47,8 +47,11 @@ def _timed(check: Callable[[], None]) -> dict[str, Any]:
     try:
         check()
     except Exception as exc:  # every failure is a "down", reported by type, never a 500
-        return {"status": "down", "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                "error": type(exc).__name__}
+        return {
+            "status": "down",
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "error": type(exc).__name__,
+        }
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 

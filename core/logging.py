@@ -6,9 +6,7 @@ import logging
 import re
 
 # key=value or "key": "value" pairs whose value is a secret.
-_SECRET_KEYS = (
-    r"(?:token|password|passwd|secret|secret_key|api_key|apikey|authorization|cookie|access_token)"
-)
+_SECRET_KEYS = r"(?:token|password|passwd|secret|secret_key|api_key|apikey|authorization|cookie|access_token)"
 _PATTERNS = [
     re.compile(rf"({_SECRET_KEYS}=)[^&\s'\"]+", re.IGNORECASE),
     re.compile(rf"(['\"]{_SECRET_KEYS}['\"]\s*:\s*['\"])[^'\"]*", re.IGNORECASE),

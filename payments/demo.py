@@ -28,18 +28,38 @@ def demo_setup(*, merchant: Merchant) -> list[str]:
         tmetr.username, tmetr.password = "demo", f"sandbox-{secrets.token_hex(8)}"
         tmetr.save()
     mqtt_device, _ = Device.objects.update_or_create(
-        code="demo-espresso", defaults={"merchant": merchant, "name": "Кофемашина в холле (MQTT)",
-                                        "location": "Песочница, 1 этаж", "channel": Device.Channel.MQTT,
-                                        "external_id": "demo-espresso", "provider": Provider.YOOKASSA,
-                                        "ack_timeout_seconds": 60})
+        code="demo-espresso",
+        defaults={
+            "merchant": merchant,
+            "name": "Кофемашина в холле (MQTT)",
+            "location": "Песочница, 1 этаж",
+            "channel": Device.Channel.MQTT,
+            "external_id": "demo-espresso",
+            "provider": Provider.YOOKASSA,
+            "ack_timeout_seconds": 60,
+        },
+    )
     tmetr_device, _ = Device.objects.update_or_create(
-        code="demo-tmetr", defaults={"merchant": merchant, "name": "Кофемашина у входа (Tmetr, T-Bank)",
-                                     "channel": Device.Channel.TMETR, "external_id": "tmetr-demo-1",
-                                     "provider": Provider.TBANK})
-    for name, number, prices in (("Эспрессо", "1", (9000, 11000, None)), ("Капучино", "2", (14000, 16000, 18000)),
-                                 ("Латте", "3", (15000, 17000, 19000))):
-        Drink.objects.update_or_create(merchant=merchant, device=None, external_id=number, defaults={
-            "name": name, "price_small": prices[0], "price_medium": prices[1], "price_big": prices[2]})
+        code="demo-tmetr",
+        defaults={
+            "merchant": merchant,
+            "name": "Кофемашина у входа (Tmetr, T-Bank)",
+            "channel": Device.Channel.TMETR,
+            "external_id": "tmetr-demo-1",
+            "provider": Provider.TBANK,
+        },
+    )
+    for name, number, prices in (
+        ("Эспрессо", "1", (9000, 11000, None)),
+        ("Капучино", "2", (14000, 16000, 18000)),
+        ("Латте", "3", (15000, 17000, 19000)),
+    ):
+        Drink.objects.update_or_create(
+            merchant=merchant,
+            device=None,
+            external_id=number,
+            defaults={"name": name, "price_small": prices[0], "price_medium": prices[1], "price_big": prices[2]},
+        )
     base = settings.PUBLIC_BASE_URL.rstrip("/")
     return [
         f"Buyer QR (YooKassa + MQTT coffee machine): {base}/q/{mqtt_device.code}/",

@@ -87,8 +87,12 @@ def yookassa(request: HttpRequest) -> HttpResponse:
         log.info("yookassa event %s ignored", event)
         return HttpResponse(status=200)
     notification = Notification(
-        provider=Provider.YOOKASSA, event_key=f"{event}:{obj['id']}", event=event, provider_payment_id=obj["id"],
-        claimed=claimed, payload=data or {},
+        provider=Provider.YOOKASSA,
+        event_key=f"{event}:{obj['id']}",
+        event=event,
+        provider_payment_id=obj["id"],
+        claimed=claimed,
+        payload=data or {},
     )
     outcome = webhook_receive(notification=notification, remote_addr=_client_ip(request))
     return _respond(outcome, request, "yookassa", HttpResponse(status=200))
@@ -108,10 +112,14 @@ def tbank(request: HttpRequest) -> HttpResponse:
         )
 
     notification = Notification(
-        provider=Provider.TBANK, event_key=f"{data['PaymentId']}:{data.get('Status')}", event=str(data.get("Status")),
+        provider=Provider.TBANK,
+        event_key=f"{data['PaymentId']}:{data.get('Status')}",
+        event=str(data.get("Status")),
         provider_payment_id=str(data["PaymentId"]),
-        claimed=tbank_client.STATUS_MAP.get(str(data.get("Status")), "pending"), payload=data,
-        authenticate=authentic, check_order=False,
+        claimed=tbank_client.STATUS_MAP.get(str(data.get("Status")), "pending"),
+        payload=data,
+        authenticate=authentic,
+        check_order=False,
     )
     outcome = webhook_receive(notification=notification, remote_addr=_client_ip(request))
     return _respond(outcome, request, "tbank", HttpResponse("OK", content_type="text/plain"))

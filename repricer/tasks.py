@@ -31,7 +31,11 @@ def proxies_reset_counters() -> int:
 
 
 @shared_task(
-    name="repricer.tasks.demo_rules", bind=True, queue="default", ignore_result=True, max_retries=60,
+    name="repricer.tasks.demo_rules",
+    bind=True,
+    queue="default",
+    ignore_result=True,
+    max_retries=60,
     default_retry_delay=10,
 )
 def demo_rules(self: object, store_id: int) -> int:

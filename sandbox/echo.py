@@ -38,4 +38,3 @@ class EchoSimulator(Simulator):
 
 
 register_simulator(SimulatorSpec(name="echo", factory=EchoSimulator, port_offset=99, settings={}))
-

@@ -266,8 +266,11 @@ class Simulator:
         if faults.error_rate and random.random() < faults.error_rate:
             return Response(status=faults.error_status, body={"error": "sandbox: injected error"})
         if html:
-            return Response(status=200, content_type="text/html; charset=utf-8",
-                            body="<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>")
+            return Response(
+                status=200,
+                content_type="text/html; charset=utf-8",
+                body="<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+            )
         for method, pattern, handler in self._routes:
             match = pattern.match(request.path)
             if match and method in (request.method, "*"):

@@ -46,9 +46,19 @@ BUTTONS = ["Эспрессо", "Американо", "Капучино", "Лат
 class VendistaSimulator(Simulator):
     name = "vendista"
 
-    def __init__(self, *, total: int = 5000, terminals: int = 5, seed: int = 42,
-                 start: str = "2026-01-01T00:00:00", days: float = 30.0, refund_rate: float = 0.02,
-                 id_base: int = 100_000_000, token_ttl_seconds: float = 0.0, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        total: int = 5000,
+        terminals: int = 5,
+        seed: int = 42,
+        start: str = "2026-01-01T00:00:00",
+        days: float = 30.0,
+        refund_rate: float = 0.02,
+        id_base: int = 100_000_000,
+        token_ttl_seconds: float = 0.0,
+        **options: Any,
+    ) -> None:
         self.total = total
         self.n_terminals = terminals
         self.seed = seed
@@ -108,8 +118,9 @@ class VendistaSimulator(Simulator):
         """A transaction that shows up now although it happened at ``time`` (inside an overlap)."""
         with self.lock:
             k = len(self.state["late"])
-            item = self._item(self.total + 10_000_000 + k, time_value=time,
-                              term_id=term_id or self.term_of(0), sum_value=sum)
+            item = self._item(
+                self.total + 10_000_000 + k, time_value=time, term_id=term_id or self.term_of(0), sum_value=sum
+            )
             self.state["late"].append(item)
             self.state["late"].sort(key=lambda t: t["time"])
         return item
@@ -145,8 +156,9 @@ class VendistaSimulator(Simulator):
             i -= 1
         return i
 
-    def _item(self, i: int, *, time_value: datetime | None = None, term_id: int | None = None,
-              sum_value: int | None = None) -> dict[str, Any]:
+    def _item(
+        self, i: int, *, time_value: datetime | None = None, term_id: int | None = None, sum_value: int | None = None
+    ) -> dict[str, Any]:
         h = _h(self.seed, i, 3)
         refund = i > 50 and (h % 10_000) < self.refund_rate * 10_000 and time_value is None
         target = i - 1 - (h >> 20) % 50 if refund else i
@@ -170,8 +182,9 @@ class VendistaSimulator(Simulator):
             "status_text": "Успешно" if not refund else "Возврат",
             "operation_type": 2 if refund else 1,
             "terminal_comment": f"Кофемашина {term}",
-            "machine_item": [{"machine_item_id": button + 1, "name": BUTTONS[button], "count": 1,
-                              "price": PRICES[button]}],
+            "machine_item": [
+                {"machine_item_id": button + 1, "name": BUTTONS[button], "count": 1, "price": PRICES[button]}
+            ],
             "machine_id": term * 10,
             "payment_type": 1,
             "rrn": f"{h % 10**12:012d}",
@@ -262,9 +275,12 @@ class VendistaSimulator(Simulator):
             if desc:
                 rows.reverse()
             count = len(rows)
-            items = rows[start:start + size]
-        body = json.dumps({"page_number": page, "items_per_page": size, "items_count": count,
-                           "items": items, "success": True}, ensure_ascii=False, separators=(",", ":"))
+            items = rows[start : start + size]
+        body = json.dumps(
+            {"page_number": page, "items_per_page": size, "items_count": count, "items": items, "success": True},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
         return Response(status=200, body=body.encode())
 
     def terminals(self, request: Request) -> Response:
@@ -274,13 +290,25 @@ class VendistaSimulator(Simulator):
         page = max(1, int(request.arg("PageNumber") or 1))
         size = max(1, int(request.arg("ItemsOnPage") or DEFAULT_PAGE_SIZE))
         all_items = [
-            {"id": 1000 + k, "comment": f"Кофемашина {1000 + k}", "serial_number": f"VT{_h(self.seed, k, 9):012X}"[:10],
-             "last_online_time": "2026-01-05 06:50:28", "last_hour_online": 1}
+            {
+                "id": 1000 + k,
+                "comment": f"Кофемашина {1000 + k}",
+                "serial_number": f"VT{_h(self.seed, k, 9):012X}"[:10],
+                "last_online_time": "2026-01-05 06:50:28",
+                "last_hour_online": 1,
+            }
             for k in range(self.n_terminals)
         ]
-        items = all_items[(page - 1) * size: page * size]
-        return json_response({"page_number": page, "items_per_page": size, "items_count": len(all_items),
-                              "items": items, "success": True})
+        items = all_items[(page - 1) * size : page * size]
+        return json_response(
+            {
+                "page_number": page,
+                "items_per_page": size,
+                "items_count": len(all_items),
+                "items": items,
+                "success": True,
+            }
+        )
 
 
 def _sandbox_factory() -> VendistaSimulator:
@@ -291,8 +319,9 @@ def _sandbox_factory() -> VendistaSimulator:
     return sim
 
 
-register_simulator(SimulatorSpec(name="vendista", factory=_sandbox_factory, port_offset=4,
-                                 settings={"VENDISTA_API_URL": ""}))
+register_simulator(
+    SimulatorSpec(name="vendista", factory=_sandbox_factory, port_offset=4, settings={"VENDISTA_API_URL": ""})
+)
 
 
 def main() -> None:  # pragma: no cover - used by the benchmark to run the simulator in its own process

@@ -60,8 +60,13 @@ def test_no_server_error_anywhere(api_schema: Any, token_header: dict[str, str])
     assert operations, "the schema lists no operation"
     for operation in operations:
         # Valid and invalid (negative) inputs alike must never produce a 5xx.
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None, derandomize=DERANDOMIZE)
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=DERANDOMIZE,
+        )
         @given(case=operation.as_strategy())
         def run(case: Any) -> None:
             _check(case, token_header)

@@ -25,7 +25,14 @@ def _start_roles() -> set[str]:
 
 def test_services_are_the_production_shape(compose: dict) -> None:
     assert set(compose["services"]) == {
-        "postgres", "redis", "mosquitto", "web", "worker-brew", "worker-sync", "worker-repricer", "beat",
+        "postgres",
+        "redis",
+        "mosquitto",
+        "web",
+        "worker-brew",
+        "worker-sync",
+        "worker-repricer",
+        "beat",
         "mqtt-listener",
     }
     images = {name: svc.get("image", "") for name, svc in compose["services"].items()}
@@ -36,8 +43,11 @@ def test_services_are_the_production_shape(compose: dict) -> None:
 
 def test_app_services_use_the_same_start_commands_as_make_run(compose: dict) -> None:
     roles = _start_roles()
-    procfile = {line.split(":", 1)[0]: line.split(":", 1)[1].split() for line in
-                (ROOT / "Procfile").read_text().splitlines() if line.strip()}
+    procfile = {
+        line.split(":", 1)[0]: line.split(":", 1)[1].split()
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.strip()
+    }
     assert all(cmd[0] == "bin/start" and cmd[1] in roles for cmd in procfile.values())
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["bin/start"]' in dockerfile
@@ -100,8 +110,11 @@ def test_broker_authenticates_and_is_not_published_on_public_interfaces(compose:
     assert mounts["/mosquitto/config/mosquitto.acl"] == "./deploy/mosquitto.acl"
     assert mounts["/mosquitto/config/passwd"] == "./deploy/mosquitto.passwd"
     conf = (ROOT / "deploy" / "mosquitto.conf").read_text()
-    directives = {line.split()[0]: line.split(None, 1)[1] for line in conf.splitlines()
-                  if line.strip() and not line.startswith("#")}
+    directives = {
+        line.split()[0]: line.split(None, 1)[1]
+        for line in conf.splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert directives["allow_anonymous"] == "false"
     assert directives["password_file"] == "/mosquitto/config/passwd"
     assert directives["acl_file"] == "/mosquitto/config/mosquitto.acl"
@@ -121,4 +134,5 @@ def test_no_service_is_published_beyond_the_hosts_loopback(compose: dict) -> Non
         assert all(host == "127.0.0.1" for host in _published_interfaces(svc)), (name, svc.get("ports"))
     # X-Forwarded-Proto is trusted only because web is reachable through the host's proxy alone.
     assert compose["services"]["web"]["environment"]["SECURE_PROXY_SSL_HEADER_TRUSTED"].startswith(
-        "${SECURE_PROXY_SSL_HEADER_TRUSTED:-1")
+        "${SECURE_PROXY_SSL_HEADER_TRUSTED:-1"
+    )

@@ -57,9 +57,12 @@ def _buy(base: str, code: str, pay_button: str) -> dict:
     token = session.cookies.get("csrftoken", "")
     choice = re.search(r'name="choice" value="(\d+):(\w+)"', menu.text)
     assert choice, menu.text[:1000]
-    provider_page = session.post(f"{base}/q/{code}/", data={"csrfmiddlewaretoken": token, "drink": choice[1],
-                                                            "size": choice[2]}, timeout=20,
-                                 headers={"Referer": f"{base}/q/{code}/"})
+    provider_page = session.post(
+        f"{base}/q/{code}/",
+        data={"csrfmiddlewaretoken": token, "drink": choice[1], "size": choice[2]},
+        timeout=20,
+        headers={"Referer": f"{base}/q/{code}/"},
+    )
     assert provider_page.status_code == 200 and pay_button in provider_page.text, provider_page.text[:500]
     action = "card" if "ЮKassa" in provider_page.text else "pay"  # the two simulators' pay buttons
     status_page = session.post(provider_page.url, data={"action": action}, timeout=30)
@@ -88,8 +91,11 @@ def _poster_change_shows_at_once(base: str, output: str, session: requests.Sessi
     assert status["ingredients"]["needsSync"] is False, status
     name = f"Молоко {uuid.uuid4().hex[:6]}"
     changed = time.monotonic()
-    requests.post(f"{control[1]}/_sandbox/poster/change", timeout=10,
-                  json={"object": "ingredient", "object_id": 1, "fields": {"ingredient_name": name}})
+    requests.post(
+        f"{control[1]}/_sandbox/poster/change",
+        timeout=10,
+        json={"object": "ingredient", "object_id": 1, "fields": {"ingredient_name": name}},
+    )
     while time.monotonic() - changed < 20:
         if name in session.get(f"{base}/admin/poster_sync/ingredient/", timeout=10).text:
             break
@@ -104,17 +110,25 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
     sandbox_base, web_port, redis_port = _free_ports()
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
     env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update({
-        "LOCAL_PGDATA": str(tmp_path / "pgdata"),
-        "WEB_BIND": f"127.0.0.1:{web_port}",
-        "LOCAL_REDIS_PORT": str(redis_port),
-        "SANDBOX_BASE_PORT": str(sandbox_base),
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
-        "MQTT_TOPIC_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}",
-    })
+    env.update(
+        {
+            "LOCAL_PGDATA": str(tmp_path / "pgdata"),
+            "WEB_BIND": f"127.0.0.1:{web_port}",
+            "LOCAL_REDIS_PORT": str(redis_port),
+            "SANDBOX_BASE_PORT": str(sandbox_base),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
+            "MQTT_TOPIC_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}",
+        }
+    )
     log = open(tmp_path / "run.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "scripts/dev.py"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "scripts/dev.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{web_port}"
     try:
         deadline = time.monotonic() + 120
@@ -122,11 +136,21 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             if process.poll() is not None:  # say which process stopped, and what it said
                 log = (tmp_path / "run.log").read_text()
-                first = next((line.split("|", 1)[1].split()[0] for line in log.splitlines()
-                              if "stopped (rc=" in line and "rc=-15" not in line), "?")  # e.g. sandbox.1
+                first = next(
+                    (
+                        line.split("|", 1)[1].split()[0]
+                        for line in log.splitlines()
+                        if "stopped (rc=" in line and "rc=-15" not in line
+                    ),
+                    "?",
+                )  # e.g. sandbox.1
                 said = [line for line in log.splitlines() if line.split("|", 1)[0].split()[-1:] == [first]]
-                pytest.fail(f"make run stopped: {first} exited first; its output:\n" + "\n".join(said[-40:])
-                            + "\n--- end of the log ---\n" + log[-2000:])
+                pytest.fail(
+                    f"make run stopped: {first} exited first; its output:\n"
+                    + "\n".join(said[-40:])
+                    + "\n--- end of the log ---\n"
+                    + log[-2000:]
+                )
             try:
                 ready = requests.get(f"{base}/health/ready/", timeout=3)
                 if ready.status_code == 200 and ready.json().get("worker_heartbeat"):
@@ -142,7 +166,10 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         assert (tmp_path / "pgdata" / "PG_VERSION").exists()
         body = ready.json()
         assert {name: c["status"] for name, c in body["checks"].items()} == {
-            "database": "ok", "redis": "ok", "broker": "ok"}
+            "database": "ok",
+            "redis": "ok",
+            "broker": "ok",
+        }
         assert body["worker_heartbeat"], "the beat-scheduled heartbeat never ran on the worker"
         assert "heartbeat executed by worker" in output
 
@@ -152,7 +179,9 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         login = session.get(f"{base}/admin/login/", timeout=5)
         token = login.cookies["csrftoken"]
         response = session.post(
-            f"{base}/admin/login/?next=/admin/", timeout=5, headers={"Referer": f"{base}/admin/login/"},
+            f"{base}/admin/login/?next=/admin/",
+            timeout=5,
+            headers={"Referer": f"{base}/admin/login/"},
             data={"username": "admin", "password": password, "csrfmiddlewaretoken": token},
         )
         assert response.status_code == 200 and "Site administration" in response.text
@@ -165,8 +194,9 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         assert tbank["status"] == "successful", tbank
 
         # Vending "done when": a sync of the demo account fills the owner report.
-        token = requests.post(f"{base}/api/v1/auth/token/", json={"username": "admin", "password": password},
-                              timeout=10).json()["token"]
+        token = requests.post(
+            f"{base}/api/v1/auth/token/", json={"username": "admin", "password": password}, timeout=10
+        ).json()["token"]
         auth = {"Authorization": f"Token {token}"}
         empty = requests.get(f"{base}/api/v1/vending/reports/daily", headers=auth, timeout=10).json()
         assert empty["has_data"] is False

@@ -42,7 +42,8 @@ def report_page(request: HttpRequest, *, site: AdminSite) -> HttpResponse:
     account_id = request.GET.get("account")
     terminal = request.GET.get("terminal")
     flt = selectors.ReportFilter(
-        date_from=date_from, date_to=date_to,
+        date_from=date_from,
+        date_to=date_to,
         terminal=int(terminal) if terminal and terminal.isdigit() else None,
         account=int(account_id) if account_id and account_id.isdigit() else None,
     )

@@ -1,6 +1,6 @@
 """One JSON error shape for the whole API (SPEC PLAT-8):
 
-    {"error": {"code": "validation_error", "message": "...", "fields": {"name": ["..."]}}}
+{"error": {"code": "validation_error", "message": "...", "fields": {"name": ["..."]}}}
 """
 
 from __future__ import annotations
@@ -43,8 +43,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None  # a real server error: Django's 500 handler logs it
 
     request = context.get("request")
-    log.info("API %s %s -> %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"),
-             response.status_code, type(exc).__name__)
+    log.info(
+        "API %s %s -> %s %s",
+        getattr(request, "method", "?"),
+        getattr(request, "path", "?"),
+        response.status_code,
+        type(exc).__name__,
+    )
     if isinstance(exc, exceptions.ValidationError):
         detail = _flatten(exc.detail)
         if isinstance(detail, dict):

@@ -25,8 +25,9 @@ class TokenView(ObtainAuthToken):
     parser_classes = (parsers.FormParser, parsers.MultiPartParser, jsonsafe.JSONParser)
 
     @extend_schema(
-        request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
-                                                   "password": serializers.CharField()}),
+        request=inline_serializer(
+            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
+        ),
         responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -43,19 +44,25 @@ class MembershipOutput(serializers.ModelSerializer):
 
 @extend_schema(
     responses=inline_serializer(
-        "Me", {"id": serializers.IntegerField(), "username": serializers.CharField(),
-               "memberships": MembershipOutput(many=True)},
+        "Me",
+        {
+            "id": serializers.IntegerField(),
+            "username": serializers.CharField(),
+            "memberships": MembershipOutput(many=True),
+        },
     )
 )
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def me(request: Request) -> Response:
     memberships = Membership.objects.filter(user_id=int(request.user.pk or 0)).select_related("merchant")
-    return Response({
-        "id": request.user.pk,
-        "username": request.user.get_username(),
-        "memberships": MembershipOutput(memberships, many=True).data,
-    })
+    return Response(
+        {
+            "id": request.user.pk,
+            "username": request.user.get_username(),
+            "memberships": MembershipOutput(memberships, many=True).data,
+        }
+    )
 
 
 class SyncRunOutput(serializers.ModelSerializer):
@@ -65,8 +72,20 @@ class SyncRunOutput(serializers.ModelSerializer):
     class Meta:
         model = SyncRun
         fields = [
-            "id", "merchant", "kind", "mode", "account_ref", "status", "started_at", "finished_at",
-            "items_done", "items_total", "progress_percent", "duration_seconds", "counters", "error",
+            "id",
+            "merchant",
+            "kind",
+            "mode",
+            "account_ref",
+            "status",
+            "started_at",
+            "finished_at",
+            "items_done",
+            "items_total",
+            "progress_percent",
+            "duration_seconds",
+            "counters",
+            "error",
             "created_at",
         ]
 

@@ -110,7 +110,6 @@ class AccountViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
             status=202,
         )
 
-
     @extend_schema(request=BulkSaveInput, responses={200: dict})
     @action(detail=True, methods=["post"], url_path="orders-bulk-save")
     def orders_bulk_save(self, request: Request, pk: str | None = None) -> Response:

@@ -151,12 +151,15 @@ def parse_ack(topic: str, payload: bytes) -> Ack | None:
         data = jsonsafe.loads(payload)
     except ValueError:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("command_id"), str) or not isinstance(
-        data.get("status"), str
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("command_id"), str)
+        or not isinstance(data.get("status"), str)
     ):
         return None
-    return Ack(device_id=parts[-3], command_id=data["command_id"], status=data["status"],
-               error=str(data.get("error") or ""))
+    return Ack(
+        device_id=parts[-3], command_id=data["command_id"], status=data["status"], error=str(data.get("error") or "")
+    )
 
 
 def listen(

@@ -35,6 +35,7 @@ from .transitions import BREW_STATUS, order_transition
 log = logging.getLogger("payments")
 Status = BrewCommand.Status
 
+
 def _timeout(device: Device) -> int:
     return device.ack_timeout_seconds or settings.BREW_ACK_TIMEOUT_SECONDS
 
@@ -56,8 +57,12 @@ def brew_claim(*, command: BrewCommand, now: datetime | None = None) -> bool:
     )
     with transaction.atomic(savepoint=False):
         claimed = BREW_STATUS.move(
-            pk=command.pk, to=Status.SENDING, from_=claimable,
-            attempts=F("attempts") + 1, sent_at=now, deadline=deadline,
+            pk=command.pk,
+            to=Status.SENDING,
+            from_=claimable,
+            attempts=F("attempts") + 1,
+            sent_at=now,
+            deadline=deadline,
         )
         if not claimed:
             return False
@@ -131,14 +136,18 @@ def brew_ack(*, device_id: str, command_id: str, status: str, error: str = "") -
     except ValueError:
         log.warning("ack with a malformed command id %.64r on device topic %.64r: ignored", command_id, device_id)
         return "unknown"
-    command = (BrewCommand.objects.select_related("order__device").filter(command_id=command_uuid).first())
+    command = BrewCommand.objects.select_related("order__device").filter(command_id=command_uuid).first()
     if command is None:
         log.warning("ack for unknown command %s on device topic %.64r: ignored", command_uuid, device_id)
         return "unknown"
     device = command.order.device
     if command.channel != Device.Channel.MQTT or device_id != (device.external_id or device.code):
-        log.warning("ack for command %s arrived on device topic %.64r, not on its device's (%s): ignored",
-                    command_uuid, device_id, device.pk)
+        log.warning(
+            "ack for command %s arrived on device topic %.64r, not on its device's (%s): ignored",
+            command_uuid,
+            device_id,
+            device.pk,
+        )
         return "wrong_device"
     if command.status == Status.QUEUED:
         log.warning("ack for command %s that was never sent: ignored", command_uuid)

@@ -50,9 +50,7 @@ def payment_apply_status(*, payment_id: int, status: str, source: str, enqueue_b
 
 
 @transaction.atomic(savepoint=False)
-def _apply_status(
-    *, payment_id: int, status: str, source: str, enqueue_brew: bool
-) -> tuple[str, BrewCommand | None]:
+def _apply_status(*, payment_id: int, status: str, source: str, enqueue_brew: bool) -> tuple[str, BrewCommand | None]:
     payment = Payment.objects.select_for_update().select_related("order", "order__device").get(pk=payment_id)
     if _RANK.get(status, -1) > _RANK.get(payment.status, -1):
         Payment.objects.filter(pk=payment.pk).update(status=status, updated_at=timezone.now())
@@ -150,7 +148,9 @@ def webhook_process(*, delivery_id: int) -> str:
             outcome, result = WebhookDelivery.Outcome.IGNORED, "unknown payment"
         else:
             result, command = _apply_status(
-                payment_id=payment_id, status=delivery.verified_status, source=f"webhook {delivery.event}",
+                payment_id=payment_id,
+                status=delivery.verified_status,
+                source=f"webhook {delivery.event}",
                 enqueue_brew=False,
             )
             if command is not None:
@@ -178,8 +178,11 @@ def deliveries_unprocessed(*, older_than_seconds: int = 30, limit: int = 500) ->
     """Stored deliveries whose processing message was lost (a broker restart or flush): ids to enqueue
     again. Processing is idempotent, so one also still in the queue is merely applied twice, harmlessly."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return list(WebhookDelivery.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
-                .order_by("received_at").values_list("pk", flat=True)[:limit])
+    return list(
+        WebhookDelivery.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def payment_for_notification(*, provider: str, provider_payment_id: str, event_key: str) -> Payment | None:

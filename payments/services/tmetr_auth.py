@@ -45,8 +45,11 @@ def tmetr_token(*, merchant_id: int | None, stale: str | None = None) -> str:
         return str(account.access_token)
     if not _can_renew(account):
         if stale is not None:
-            log.warning("Tmetr refused the token of merchant %s and it cannot be renewed here "
-                        "(set the Tmetr login or paste a new token in the admin)", merchant_id)
+            log.warning(
+                "Tmetr refused the token of merchant %s and it cannot be renewed here "
+                "(set the Tmetr login or paste a new token in the admin)",
+                merchant_id,
+            )
         return str(account.access_token or settings.TMETR_TOKEN)
     with transaction.atomic():
         account = TmetrAccount.objects.select_for_update().get(pk=account.pk)
@@ -60,8 +63,9 @@ def tmetr_token(*, merchant_id: int | None, stale: str | None = None) -> str:
             account.refresh_token = tokens["refresh_token"]
             refresh_in = int(tokens.get("refresh_expires_in") or 0)  # 0: an offline token, no expiry
             account.refresh_expires_at = now + timedelta(seconds=refresh_in) if refresh_in else None
-        account.save(update_fields=["access_token", "access_expires_at", "refresh_token", "refresh_expires_at",
-                                    "updated_at"])
+        account.save(
+            update_fields=["access_token", "access_expires_at", "refresh_token", "refresh_expires_at", "updated_at"]
+        )
         log.info("Tmetr token of merchant %s renewed, valid until %s", merchant_id, account.access_expires_at)
         return str(account.access_token)
 
@@ -82,9 +86,7 @@ def _refresh_usable(account: TmetrAccount) -> bool:
 
 
 def _can_renew(account: TmetrAccount) -> bool:
-    return bool(settings.TMETR_TOKEN_URL) and (
-        _refresh_usable(account) or bool(account.username and account.password)
-    )
+    return bool(settings.TMETR_TOKEN_URL) and (_refresh_usable(account) or bool(account.username and account.password))
 
 
 def _grant(account: TmetrAccount) -> dict[str, Any]:
@@ -93,17 +95,32 @@ def _grant(account: TmetrAccount) -> dict[str, Any]:
     if _refresh_usable(account):
         try:
             # Not repeated on a timeout: a rotated refresh token may already be spent.
-            return _tokens(client.json("POST", settings.TMETR_TOKEN_URL, idempotent=False, data={
-                **base, "grant_type": "refresh_token", "refresh_token": str(account.refresh_token)}))
+            return _tokens(
+                client.json(
+                    "POST",
+                    settings.TMETR_TOKEN_URL,
+                    idempotent=False,
+                    data={**base, "grant_type": "refresh_token", "refresh_token": str(account.refresh_token)},
+                )
+            )
         except IntegrationError as exc:
             if not (account.username and account.password):
                 raise
-            log.info("Tmetr refresh token of merchant %s not accepted (%s); logging in again",
-                     account.merchant_id, exc.status_code)
+            log.info(
+                "Tmetr refresh token of merchant %s not accepted (%s); logging in again",
+                account.merchant_id,
+                exc.status_code,
+            )
     if not (account.username and account.password):
         raise IntegrationError("Tmetr login is not configured", service=SERVICE, permanent=True)
-    return _tokens(client.json("POST", settings.TMETR_TOKEN_URL, idempotent=True, data={
-        **base, "grant_type": "password", "username": account.username, "password": str(account.password)}))
+    return _tokens(
+        client.json(
+            "POST",
+            settings.TMETR_TOKEN_URL,
+            idempotent=True,
+            data={**base, "grant_type": "password", "username": account.username, "password": str(account.password)},
+        )
+    )
 
 
 def _tokens(data: Any) -> dict[str, Any]:

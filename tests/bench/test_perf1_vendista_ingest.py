@@ -34,8 +34,10 @@ from vending.models import DailyRollup, SyncMode, Transaction, VendistaAccount
 ROWS = int(os.environ.get("PERF1_ROWS", "1000000"))
 PAGE_SIZE = int(os.environ.get("PERF1_PAGE_SIZE", "1000"))
 ROOT = Path(__file__).resolve().parents[2]
-COLUMNS = ("id, account_id, term_id, vendista_id, time, sum_minor, machine_item_id, card_number, status, result, "
-           "reverse_id, is_refund, raw, previous_time, synced_at")
+COLUMNS = (
+    "id, account_id, term_id, vendista_id, time, sum_minor, machine_item_id, card_number, status, result, "
+    "reverse_id, is_refund, raw, previous_time, synced_at"
+)
 
 
 @pytest.fixture
@@ -43,7 +45,9 @@ def simulator_process():
     with Processes() as procs:  # stopped whatever happens, also when it never prints its URL
         process = procs.popen(
             [sys.executable, "-m", "sandbox.vendista", "--total", str(ROWS), "--terminals", "50", "--days", "60"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         url = process.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:"), url
@@ -52,8 +56,13 @@ def simulator_process():
 
 @pytest.mark.django_db(transaction=True)
 def test_perf1_full_sync_vs_copy(simulator_process: str) -> None:
-    account = VendistaAccount.objects.create(merchant=MerchantFactory(), name="bench", login=SANDBOX_LOGIN,
-                                             password=SANDBOX_PASSWORD, rate_per_second=100_000)
+    account = VendistaAccount.objects.create(
+        merchant=MerchantFactory(),
+        name="bench",
+        login=SANDBOX_LOGIN,
+        password=SANDBOX_PASSWORD,
+        rate_per_second=100_000,
+    )
     with override_settings(VENDISTA_PAGE_SIZE=PAGE_SIZE, VENDISTA_API_URL=simulator_process):
         run = services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False)
         # The simulator's data start in 2026-01; a window frozen to "now" covers it all.
@@ -67,8 +76,9 @@ def test_perf1_full_sync_vs_copy(simulator_process: str) -> None:
 
     # Baseline: COPY the very same rows into a table of the same shape (same indexes/constraints).
     with tempfile.NamedTemporaryFile(prefix="perf1-", suffix=".copy") as dump, connection.cursor() as cursor:
-        with cursor.copy(f"COPY (SELECT {COLUMNS} FROM vending_transaction WHERE account_id = %s) TO STDOUT",
-                         [account.pk]) as copy:
+        with cursor.copy(
+            f"COPY (SELECT {COLUMNS} FROM vending_transaction WHERE account_id = %s) TO STDOUT", [account.pk]
+        ) as copy:
             for chunk in copy:
                 dump.write(chunk)
         dump.flush()
@@ -92,15 +102,25 @@ def test_perf1_full_sync_vs_copy(simulator_process: str) -> None:
     ratio = sync_rate / copy_rate
     requests_needed = math.ceil(ROWS / PAGE_SIZE) + 2  # pages + /token + /terminals
     paced = requests_needed / settings.VENDISTA_RATE_PER_SECOND
-    print(f"\nPERF-1 Vendista ingest: {ROWS:,} transactions, ItemsOnPage={PAGE_SIZE}, {run.counters['pages']} pages,"
-          f" {size_mb:.0f} MB of rows")
+    print(
+        f"\nPERF-1 Vendista ingest: {ROWS:,} transactions, ItemsOnPage={PAGE_SIZE}, {run.counters['pages']} pages,"
+        f" {size_mb:.0f} MB of rows"
+    )
     print(f"  full sync (fetch+parse+upsert+rollups): {sync_seconds:.2f} s = {sync_rate:,.0f} rows/s")
-    print(f"  database time summed over {settings.VENDISTA_INGEST_WRITERS} writer connection(s): "
-          f"{run.counters.get('db_seconds')} s")
+    print(
+        f"  database time summed over {settings.VENDISTA_INGEST_WRITERS} writer connection(s): "
+        f"{run.counters.get('db_seconds')} s"
+    )
     print(f"  baseline COPY, same indexes:            {results['same indexes']:.2f} s = {copy_rate:,.0f} rows/s")
-    print(f"  (COPY into a table without indexes:     {results['no indexes']:.2f} s = "
-          f"{ROWS / results['no indexes']:,.0f} rows/s)")
-    print(f"  ratio sync/COPY = {ratio:.2f} (target >= 0.4); vs no-index COPY = "
-          f"{sync_rate / (ROWS / results['no indexes']):.2f}")
-    print(f"  at the default {settings.VENDISTA_RATE_PER_SECOND:g} req/s: {requests_needed:,} requests -> "
-          f"~{paced / 60:.0f} min ({paced / 3600:.2f} h) of pacing, ingest work overlapped with the waits")
+    print(
+        f"  (COPY into a table without indexes:     {results['no indexes']:.2f} s = "
+        f"{ROWS / results['no indexes']:,.0f} rows/s)"
+    )
+    print(
+        f"  ratio sync/COPY = {ratio:.2f} (target >= 0.4); vs no-index COPY = "
+        f"{sync_rate / (ROWS / results['no indexes']):.2f}"
+    )
+    print(
+        f"  at the default {settings.VENDISTA_RATE_PER_SECOND:g} req/s: {requests_needed:,} requests -> "
+        f"~{paced / 60:.0f} min ({paced / 3600:.2f} h) of pacing, ingest work overlapped with the waits"
+    )

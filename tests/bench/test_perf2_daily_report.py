@@ -58,8 +58,13 @@ def test_perf2_daily_report_p95() -> None:
                    now()
             FROM generate_series(1::bigint, %(rows)s) AS g
             """,
-            {"account": account.pk, "terminals": TERMINALS, "rows": ROWS, "seconds": DAYS * 86400,
-             "start": datetime.combine(FIRST_DAY, datetime.min.time(), tzinfo=ZoneInfo("Europe/Moscow"))},
+            {
+                "account": account.pk,
+                "terminals": TERMINALS,
+                "rows": ROWS,
+                "seconds": DAYS * 86400,
+                "start": datetime.combine(FIRST_DAY, datetime.min.time(), tzinfo=ZoneInfo("Europe/Moscow")),
+            },
         )
         cursor.execute("ANALYZE vending_transaction")
     generated = time.perf_counter() - started
@@ -95,21 +100,29 @@ def test_perf2_daily_report_p95() -> None:
         first = date.fromisoformat(params["date_from"])
         t0 = time.perf_counter()
         qs = Transaction.objects.filter(
-            account=account, time__gte=datetime.combine(first, datetime.min.time(), tzinfo=zone),
-            time__lt=datetime.combine(first + timedelta(days=31), datetime.min.time(), tzinfo=zone))
-        list(qs.annotate(day=TruncDate("time", tzinfo=zone)).values("day").annotate(
-            g=Sum("sum_minor", filter=Q(is_refund=False)), n=Count("id")).order_by())
+            account=account,
+            time__gte=datetime.combine(first, datetime.min.time(), tzinfo=zone),
+            time__lt=datetime.combine(first + timedelta(days=31), datetime.min.time(), tzinfo=zone),
+        )
+        list(
+            qs.annotate(day=TruncDate("time", tzinfo=zone))
+            .values("day")
+            .annotate(g=Sum("sum_minor", filter=Q(is_refund=False)), n=Count("id"))
+            .order_by()
+        )
         list(qs.values("term_id").annotate(g=Sum("sum_minor", filter=Q(is_refund=False)), n=Count("id")).order_by())
         raw_latencies.append((time.perf_counter() - t0) * 1000)
 
     p50, p95, p99 = (percentile(latencies, q) for q in (0.5, 0.95, 0.99))
     raw_p95 = percentile(raw_latencies, 0.95)
-    print(f"\nPERF-2 daily report: {ROWS:,} transactions, {TERMINALS} terminals, {DAYS} days; "
-          f"{rollups:,} rollup rows")
-    print(f"  setup: raw rows via generate_series {generated:.1f} s; "
-          f"rollups via rollups_rebuild {rollup_seconds:.1f} s")
-    print(f"  API GET /api/v1/vending/reports/daily (31 days), {REQUESTS} requests: p50 {p50:.1f} ms, "
-          f"p95 {p95:.1f} ms, p99 {p99:.1f} ms, mean {statistics.mean(latencies):.1f} ms")
+    print(f"\nPERF-2 daily report: {ROWS:,} transactions, {TERMINALS} terminals, {DAYS} days; {rollups:,} rollup rows")
+    print(
+        f"  setup: raw rows via generate_series {generated:.1f} s; rollups via rollups_rebuild {rollup_seconds:.1f} s"
+    )
+    print(
+        f"  API GET /api/v1/vending/reports/daily (31 days), {REQUESTS} requests: p50 {p50:.1f} ms, "
+        f"p95 {p95:.1f} ms, p99 {p99:.1f} ms, mean {statistics.mean(latencies):.1f} ms"
+    )
     print(f"  baseline: the same report scanning raw rows: p95 {raw_p95:.1f} ms over {len(raw_latencies)} runs")
     print(f"  p95 / target 100 ms = {p95 / 100:.2f} (target < 1.0); speed-up vs raw scan = {raw_p95 / p95:.1f}x")
     assert p95 < 100

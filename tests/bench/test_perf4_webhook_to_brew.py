@@ -49,8 +49,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def bare_publish_latencies(prefix: str, machine: CoffeeMachine, port: int,
-                           n: int = 300) -> tuple[list[float], list[float]]:
+def bare_publish_latencies(
+    prefix: str, machine: CoffeeMachine, port: int, n: int = 300
+) -> tuple[list[float], list[float]]:
     """Baseline: the same broker and machine, a command published directly (no web, no queue, no DB).
     Returns (publish → broker PUBACK, publish → machine received), in ms."""
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:8]}")
@@ -61,8 +62,9 @@ def bare_publish_latencies(prefix: str, machine: CoffeeMachine, port: int,
         for _ in range(n):
             order_id = f"bare-{uuid.uuid4()}"
             t0 = time.time()
-            info = client.publish(f"{prefix}/bare/commands", json.dumps({"command_id": str(uuid.uuid4()),
-                                                                        "order_id": order_id}), qos=1)
+            info = client.publish(
+                f"{prefix}/bare/commands", json.dumps({"command_id": str(uuid.uuid4()), "order_id": order_id}), qos=1
+            )
             info.wait_for_publish(5)
             puback.append((time.time() - t0) * 1000)
             assert machine.wait_for_order(order_id, 5)
@@ -82,8 +84,9 @@ def timed_ms(call, n: int) -> list[float]:
     return out
 
 
-def bare_baselines(web: str, yk_url: str, auth: tuple[str, str], provider_payment_id: str,
-                   n: int) -> dict[str, list[float]]:
+def bare_baselines(
+    web: str, yk_url: str, auth: tuple[str, str], provider_payment_id: str, n: int
+) -> dict[str, list[float]]:
     """The bare parts of the webhook → brew path, each alone, sequentially, in this run (SPEC PERF-4):
     a bare Django view on the same gunicorn, the provider GET the webhook re-reads the payment with,
     an INSERT + COMMIT on the same database, a Celery round trip on the same worker and broker."""
@@ -94,12 +97,14 @@ def bare_baselines(web: str, yk_url: str, auth: tuple[str, str], provider_paymen
     session = requests.Session()
     out = {
         "Django view": timed_ms(lambda i: session.post(f"{web}/bench/bare/", json={}, timeout=10), n),
-        "provider GET": timed_ms(lambda i: session.get(f"{yk_url}/payments/{provider_payment_id}", auth=auth,
-                                                       timeout=10), n),
+        "provider GET": timed_ms(
+            lambda i: session.get(f"{yk_url}/payments/{provider_payment_id}", auth=auth, timeout=10), n
+        ),
     }
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS perf4_bare_insert (id bigserial PRIMARY KEY, v text)")
     try:
+
         def insert(i: int) -> None:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("INSERT INTO perf4_bare_insert (v) VALUES (%s)", [str(i)])
@@ -161,13 +166,21 @@ def start_broker(tmp: Path, procs: Processes) -> tuple[subprocess.Popen | None, 
     port = free_port()
     # The shipped performance settings; its logins and ACLs are tested elsewhere (test_mqtt_broker_acl):
     # this private loopback broker lets the bench's clients in anonymously.
-    replaced = (["listener"], ["persistence"], ["persistence_location"], ["allow_anonymous"], ["password_file"],
-                ["acl_file"])
-    shipped = [line for line in (ROOT / "deploy/mosquitto.conf").read_text().splitlines()
-               if line.split()[:1] not in replaced]
+    replaced = (
+        ["listener"],
+        ["persistence"],
+        ["persistence_location"],
+        ["allow_anonymous"],
+        ["password_file"],
+        ["acl_file"],
+    )
+    shipped = [
+        line for line in (ROOT / "deploy/mosquitto.conf").read_text().splitlines() if line.split()[:1] not in replaced
+    ]
     conf = tmp / "mosquitto.conf"
-    conf.write_text("\n".join([f"listener {port} 127.0.0.1", "persistence false", "allow_anonymous true",
-                               *shipped]) + "\n")
+    conf.write_text(
+        "\n".join([f"listener {port} 127.0.0.1", "persistence false", "allow_anonymous true", *shipped]) + "\n"
+    )
     proc = procs.popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(proc, port, timeout=30, name="mosquitto")
     return proc, port
@@ -184,7 +197,7 @@ def cpu_ms(pids: dict[str, list[int]]) -> dict[str, float]:
                 stat = Path(f"/proc/{pid}/stat").read_text()
             except OSError:
                 continue
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             total += int(fields[11]) + int(fields[12])
         out[name] = total * 1000 / tick
     return out
@@ -193,6 +206,7 @@ def cpu_ms(pids: dict[str, list[int]]) -> dict[str, float]:
 def process_groups(procs: dict[str, subprocess.Popen], worker) -> dict[str, list[int]]:
     """What serves the load: gunicorn (master and its workers), the simulator, the Celery worker (with
     its pool), PostgreSQL's processes (the machine's, so nothing else should run), and this client."""
+
     def with_children(pid: int) -> list[int]:
         try:
             kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -200,8 +214,11 @@ def process_groups(procs: dict[str, subprocess.Popen], worker) -> dict[str, list
             return [pid]
         return [pid, *[p for kid in kids for p in with_children(int(kid))]]
 
-    postgres = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-                and (p / "comm").exists() and (p / "comm").read_text().strip().startswith("postgres")]
+    postgres = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and (p / "comm").exists() and (p / "comm").read_text().strip().startswith("postgres")
+    ]
     groups = {name: with_children(proc.pid) for name, proc in procs.items()}
     if worker.process is not None:
         groups["celery worker"] = with_children(worker.process.pid)
@@ -229,35 +246,79 @@ def test_perf4_webhook_to_brew(shop, sims, start_worker) -> None:  # noqa: F811
     with Processes() as running:
         try:
             broker, mqtt_port = start_broker(tmp, running)
-            procs = {"yookassa simulator": running.spawn([sys.executable, "-c", YK_SERVER,
-                                                          json.dumps({sims.shop_id: sims.secret_key}), str(yk_port)],
-                                                         dict(os.environ), f"{yk_url}/_sandbox/stats")}
-            prod = sims.env(DJANGO_SETTINGS_MODULE="config.settings.base", CONN_MAX_AGE="60",
-                            MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}" if broker else settings.MQTT_URL,
-                            DATABASE_URL=_database_url(settings.DATABASES["default"], connection.settings_dict["NAME"]))
+            procs = {
+                "yookassa simulator": running.spawn(
+                    [sys.executable, "-c", YK_SERVER, json.dumps({sims.shop_id: sims.secret_key}), str(yk_port)],
+                    dict(os.environ),
+                    f"{yk_url}/_sandbox/stats",
+                )
+            }
+            prod = sims.env(
+                DJANGO_SETTINGS_MODULE="config.settings.base",
+                CONN_MAX_AGE="60",
+                MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}" if broker else settings.MQTT_URL,
+                DATABASE_URL=_database_url(settings.DATABASES["default"], connection.settings_dict["NAME"]),
+            )
             procs["gunicorn"] = running.spawn(
-                [sys.executable, "-m", "gunicorn", "tests.payments.perf4_wsgi:application", "--bind",
-                 f"127.0.0.1:{web_port}", "--workers", "2", "--threads", "4", "--log-level", "warning"],
-                {**os.environ, **prod}, f"{web}/bench/bare/", method="post", timeout=120)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "tests.payments.perf4_wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{web_port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--log-level",
+                    "warning",
+                ],
+                {**os.environ, **prod},
+                f"{web}/bench/bare/",
+                method="post",
+                timeout=120,
+            )
             machine = CoffeeMachine(prefix=sims.prefix, port=mqtt_port).start()
             worker = start_worker(extra_env=prod, concurrency=2)
             # The ack listener as in production: its own process (bin/start mqtt-listener).
-            procs["mqtt listener"] = running.popen([sys.executable, "manage.py", "mqtt_listener"],
-                                                   env={**os.environ, **prod}, stdout=subprocess.PIPE, text=True)
+            procs["mqtt listener"] = running.popen(
+                [sys.executable, "manage.py", "mqtt_listener"],
+                env={**os.environ, **prod},
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             # Subscribed before the first brew: an acknowledgement sent earlier would be lost.
             wait_output(procs["mqtt listener"], "mqtt_listener: subscribed", timeout=120, name="mqtt_listener")
-            run_benchmark(shop, sims, machine, yk_url, web, worker=worker, mqtt_port=mqtt_port,
-                          groups=lambda: process_groups({k: procs[k] for k in ("gunicorn", "yookassa simulator")},
-                                                        worker),
-                          restart_worker=lambda: start_worker(extra_env=prod, concurrency=2))
+            run_benchmark(
+                shop,
+                sims,
+                machine,
+                yk_url,
+                web,
+                worker=worker,
+                mqtt_port=mqtt_port,
+                groups=lambda: process_groups({k: procs[k] for k in ("gunicorn", "yookassa simulator")}, worker),
+                restart_worker=lambda: start_worker(extra_env=prod, concurrency=2),
+            )
         finally:
             if machine is not None:
                 machine.stop()
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, mqtt_port, groups,  # noqa: F811
-                  restart_worker) -> None:
+def run_benchmark(
+    shop,
+    sims,
+    machine,
+    yk_url: str,
+    web: str,
+    *,
+    worker,
+    mqtt_port,
+    groups,  # noqa: F811
+    restart_worker,
+) -> None:
     auth = (sims.shop_id, sims.secret_key)
     orders = [order_create(device=shop.mqtt_device, drink=shop.drink, size="small").order for _ in range(ORDERS)]
     notifications = []
@@ -282,25 +343,42 @@ def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, mqtt_po
         post_ms.append((time.time() - t0) * 1000)
         assert machine.wait_for_order(key), f"no brew command for {key}"
         latencies.append((machine.received_at[key] - t0) * 1000)
-    print(f"\nPERF-4 webhook HTTP answer (authenticated by re-reading YooKassa, stored, enqueued): "
-          f"p50 {pct(post_ms, 50):.1f} ms, p99 {pct(post_ms, 99):.1f} ms")
+    print(
+        f"\nPERF-4 webhook HTTP answer (authenticated by re-reading YooKassa, stored, enqueued): "
+        f"p50 {pct(post_ms, 50):.1f} ms, p99 {pct(post_ms, 99):.1f} ms"
+    )
     puback, base = bare_publish_latencies(sims.prefix, machine, mqtt_port, BARE_SAMPLES)
-    published = [(c.published_at.timestamp() - started[str(c.order_id)]) * 1000
-                 for c in BrewCommand.objects.filter(order__in=orders)]
+    published = [
+        (c.published_at.timestamp() - started[str(c.order_id)]) * 1000
+        for c in BrewCommand.objects.filter(order__in=orders)
+    ]
     assert len(published) == len(orders)
     p50, p99, bp50, bp99 = pct(published, 50), pct(published, 99), pct(base, 50), pct(base, 99)
-    print(f"PERF-4 webhook received → brew command published (broker PUBACK) over {len(published)} orders: "
-          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (mean {statistics.mean(published):.1f}); first target p99 < 50 ms")
-    print(f"PERF-4 webhook received → command arrived at the machine: p50 {pct(latencies, 50):.1f} ms, "
-          f"p99 {pct(latencies, 99):.1f} ms (includes the broker's delivery to the device)")
-    print(f"PERF-4 baseline bare MQTT publish→machine: p50 {bp50:.2f} ms, p99 {bp99:.2f} ms; "
-          f"ratio p50 {p50 / max(bp50, 0.001):.1f}x")
-    stages: dict[str, list[float]] = {"webhook request → delivery stored": [],
-                                        "delivery stored → delivery processed": [], "→ brew task started": [],
-                                        "→ published": [], AT_MACHINE: []}
+    print(
+        f"PERF-4 webhook received → brew command published (broker PUBACK) over {len(published)} orders: "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (mean {statistics.mean(published):.1f}); first target p99 < 50 ms"
+    )
+    print(
+        f"PERF-4 webhook received → command arrived at the machine: p50 {pct(latencies, 50):.1f} ms, "
+        f"p99 {pct(latencies, 99):.1f} ms (includes the broker's delivery to the device)"
+    )
+    print(
+        f"PERF-4 baseline bare MQTT publish→machine: p50 {bp50:.2f} ms, p99 {bp99:.2f} ms; "
+        f"ratio p50 {p50 / max(bp50, 0.001):.1f}x"
+    )
+    stages: dict[str, list[float]] = {
+        "webhook request → delivery stored": [],
+        "delivery stored → delivery processed": [],
+        "→ brew task started": [],
+        "→ published": [],
+        AT_MACHINE: [],
+    }
     for order in orders:
-        received = WebhookDelivery.objects.filter(provider_payment_id=order.payment.provider_payment_id).values_list(
-            "received_at", flat=True).first()
+        received = (
+            WebhookDelivery.objects.filter(provider_payment_id=order.payment.provider_payment_id)
+            .values_list("received_at", flat=True)
+            .first()
+        )
         command = BrewCommand.objects.get(order=order)
         got = machine.received_at[str(order.pk)]
         stages["webhook request → delivery stored"].append((received.timestamp() - started[str(order.pk)]) * 1000)
@@ -308,33 +386,48 @@ def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, mqtt_po
         stages["→ brew task started"].append((command.sent_at - command.created_at).total_seconds() * 1000)
         stages["→ published"].append((command.published_at - command.sent_at).total_seconds() * 1000)
         stages[AT_MACHINE].append((got - command.published_at.timestamp()) * 1000)
-    print("PERF-4 stages (p50/p99 ms): " + "; ".join(f"{k} {pct(v, 50):.1f}/{pct(v, 99):.1f}"
-                                                     for k, v in stages.items()))
+    print(
+        "PERF-4 stages (p50/p99 ms): " + "; ".join(f"{k} {pct(v, 50):.1f}/{pct(v, 99):.1f}" for k, v in stages.items())
+    )
 
     # --- PERF-4 target: p99 ≤ 2 × the sum of its parts' bare baselines, all measured in this run ------
     bare = bare_baselines(web, yk_url, auth, orders[0].payment.provider_payment_id, BARE_SAMPLES)
     bare["MQTT publish (PUBACK)"] = puback
-    print("PERF-4 bare baselines (p50/p99 ms, " + f"{BARE_SAMPLES} each): "
-          + "; ".join(f"{k} {pct(v, 50):.2f}/{pct(v, 99):.2f}" for k, v in bare.items()))
+    print(
+        "PERF-4 bare baselines (p50/p99 ms, "
+        + f"{BARE_SAMPLES} each): "
+        + "; ".join(f"{k} {pct(v, 50):.2f}/{pct(v, 99):.2f}" for k, v in bare.items())
+    )
     sum50 = sum(pct(v, 50) for v in bare.values())
     sum99 = sum(pct(v, 99) for v in bare.values())
-    print(f"PERF-4 ratio: p99 {p99:.1f} ms = {p99 / sum99:.2f} × the sum of the bare p99s ({sum99:.1f} ms); "
-          f"p50 {p50:.1f} ms = {p50 / sum50:.2f} × the sum of the bare p50s ({sum50:.1f} ms); target p99 ratio ≤ 2")
+    print(
+        f"PERF-4 ratio: p99 {p99:.1f} ms = {p99 / sum99:.2f} × the sum of the bare p99s ({sum99:.1f} ms); "
+        f"p50 {p50:.1f} ms = {p50 / sum50:.2f} × the sum of the bare p50s ({sum50:.1f} ms); target p99 ratio ≤ 2"
+    )
     # Each measured segment against the bare parts it contains: where the time above bare goes.
     segments = {
         "web (request → delivery stored: view + provider GET + INSERT/COMMIT)": (
             stages["webhook request → delivery stored"],
-            ["Django view", "provider GET", "INSERT + COMMIT"]),
+            ["Django view", "provider GET", "INSERT + COMMIT"],
+        ),
         "queue (delivery stored → brew task started: Celery hop + the delivery's transaction)": (
-            [a + b for a, b in zip(stages["delivery stored → delivery processed"], stages["→ brew task started"],
-                                   strict=True)],
-            ["Celery round trip"]),
+            [
+                a + b
+                for a, b in zip(
+                    stages["delivery stored → delivery processed"], stages["→ brew task started"], strict=True
+                )
+            ],
+            ["Celery round trip"],
+        ),
         "publish (task started → broker PUBACK)": (stages["→ published"], ["MQTT publish (PUBACK)"]),
     }
-    excess = {name: pct(values, 99) - sum(pct(bare[part], 99) for part in parts)
-              for name, (values, parts) in segments.items()}
-    print("PERF-4 p99 above its bare parts, per segment (ms): "
-          + "; ".join(f"{name} {value:+.1f}" for name, value in excess.items()))
+    excess = {
+        name: pct(values, 99) - sum(pct(bare[part], 99) for part in parts) for name, (values, parts) in segments.items()
+    }
+    print(
+        "PERF-4 p99 above its bare parts, per segment (ms): "
+        + "; ".join(f"{name} {value:+.1f}" for name, value in excess.items())
+    )
     print(f"PERF-4 most of the difference: {max(excess, key=lambda k: excess[k])}")
     deadline = time.monotonic() + 120
     while Order.objects.filter(pk__in=[o.pk for o in orders]).exclude(status=OrderStatus.SUCCESSFUL).exists():
@@ -344,9 +437,14 @@ def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, mqtt_po
 
     # --- throughput under gunicorn: webhook vs a bare Django JSON view on the same server -------------
     time.sleep(2)  # let the captures of the latency phase drain
-    succeeded = [{"type": "notification", "event": "payment.succeeded",
-                  "object": http.get(f"{yk_url}/payments/{o.payment.provider_payment_id}", auth=auth,
-                                     timeout=10).json()} for o in orders]
+    succeeded = [
+        {
+            "type": "notification",
+            "event": "payment.succeeded",
+            "object": http.get(f"{yk_url}/payments/{o.payment.provider_payment_id}", auth=auth, timeout=10).json(),
+        }
+        for o in orders
+    ]
     assert succeeded[0]["object"]["status"] == "succeeded"
     load(f"{web}/bench/bare/", None, 1.0)  # warm-up
     cpu: dict[str, str] = {}
@@ -361,19 +459,23 @@ def run_benchmark(shop, sims, machine, yk_url: str, web: str, *, worker, mqtt_po
     # First deliveries: each authenticated by re-reading the payment from YooKassa, stored, enqueued,
     # while the Celery worker processes them on the same two cores.
     half = len(succeeded) // 2
-    fresh_rps, fresh_err, fresh_n = timed("first deliveries, worker busy", f"{web}/webhooks/yookassa/",
-                                          succeeded[:half])
+    fresh_rps, fresh_err, fresh_n = timed(
+        "first deliveries, worker busy", f"{web}/webhooks/yookassa/", succeeded[:half]
+    )
     # The endpoint alone: the worker is stopped, deliveries wait in Redis (processed afterwards).
     worker.stop()
-    alone_rps, alone_err, alone_n = timed("first deliveries, endpoint alone", f"{web}/webhooks/yookassa/",
-                                          succeeded[half:])
+    alone_rps, alone_err, alone_n = timed(
+        "first deliveries, endpoint alone", f"{web}/webhooks/yookassa/", succeeded[half:]
+    )
     # Redeliveries of stored events (what providers send on every retry): answered from the log.
     dup_rps, dup_err, dup_n = timed("redeliveries", f"{web}/webhooks/yookassa/", succeeded[:fresh_n])
-    print(f"PERF-4 gunicorn (2 workers x 4 threads, 8 concurrent clients): bare Django JSON view {bare_rps:.0f} req/s; "
-          f"webhook first deliveries with the worker busy on the same cores {fresh_rps:.0f} req/s "
-          f"(ratio {fresh_rps / bare_rps:.2f}, {fresh_n} requests); first deliveries, endpoint alone "
-          f"{alone_rps:.0f} req/s (ratio {alone_rps / bare_rps:.2f}, {alone_n} requests); redeliveries "
-          f"{dup_rps:.0f} req/s (ratio {dup_rps / bare_rps:.2f}, {dup_n} requests); target ratio >= 0.3")
+    print(
+        f"PERF-4 gunicorn (2 workers x 4 threads, 8 concurrent clients): bare Django JSON view {bare_rps:.0f} req/s; "
+        f"webhook first deliveries with the worker busy on the same cores {fresh_rps:.0f} req/s "
+        f"(ratio {fresh_rps / bare_rps:.2f}, {fresh_n} requests); first deliveries, endpoint alone "
+        f"{alone_rps:.0f} req/s (ratio {alone_rps / bare_rps:.2f}, {alone_n} requests); redeliveries "
+        f"{dup_rps:.0f} req/s (ratio {dup_rps / bare_rps:.2f}, {dup_n} requests); target ratio >= 0.3"
+    )
     for name, text in cpu.items():
         print(f"PERF-4 CPU per request, {name}: {text}")
     assert bare_err == fresh_err == alone_err == dup_err == 0

@@ -37,8 +37,9 @@ def test_staff_pause_and_retiming_survive_reinstall_until_reset() -> None:
 def test_code_changes_to_task_options_are_applied() -> None:
     job = PeriodicJob(name="test.job", task="core.tasks.ping", every_seconds=60, kwargs={"value": 1})
     periodic_tasks_install(jobs=[job])
-    changed = PeriodicJob(name="test.job", task="core.tasks.ping", every_seconds=60, kwargs={"value": 2},
-                          expires_seconds=50)
+    changed = PeriodicJob(
+        name="test.job", task="core.tasks.ping", every_seconds=60, kwargs={"value": 2}, expires_seconds=50
+    )
     report = periodic_tasks_install(jobs=[changed])
     assert report.updated == ["test.job"]
     stored = PeriodicTask.objects.get(name="test.job")
@@ -46,8 +47,9 @@ def test_code_changes_to_task_options_are_applied() -> None:
 
 
 def test_crontab_job_keeps_its_time_zone() -> None:
-    job = PeriodicJob(name="test.nightly", task="core.tasks.ping", crontab={"minute": "0", "hour": "0"},
-                      timezone="Asia/Almaty")
+    job = PeriodicJob(
+        name="test.nightly", task="core.tasks.ping", crontab={"minute": "0", "hour": "0"}, timezone="Asia/Almaty"
+    )
     periodic_tasks_install(jobs=[job])
     stored = PeriodicTask.objects.get(name="test.nightly")
     assert (stored.crontab.minute, stored.crontab.hour, str(stored.crontab.timezone)) == ("0", "0", "Asia/Almaty")

@@ -7,24 +7,57 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAT3_NAMES = [
-    "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "REDIS_URL", "CELERY_BROKER_URL", "MQTT_URL",
-    "FIELD_ENCRYPTION_KEYS", "ORDER_EXPIRATION_MINUTES", "TIME_ZONE", "YOOKASSA_API_URL", "TBANK_API_URL",
-    "TMETR_API_URL", "VENDISTA_API_URL", "EMAG_API_URL", "KASPI_SHOP_API_URL", "KASPI_OFFERS_URL",
-    "KASPI_CABINET_URL", "KASPI_LOGIN_URL", "POSTER_API_URL", "POSTER_APP_ID", "POSTER_APP_SECRET",
-    "POSTER_REDIRECT_URI", "CHROMIUM_EXECUTABLE",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "MQTT_URL",
+    "FIELD_ENCRYPTION_KEYS",
+    "ORDER_EXPIRATION_MINUTES",
+    "TIME_ZONE",
+    "YOOKASSA_API_URL",
+    "TBANK_API_URL",
+    "TMETR_API_URL",
+    "VENDISTA_API_URL",
+    "EMAG_API_URL",
+    "KASPI_SHOP_API_URL",
+    "KASPI_OFFERS_URL",
+    "KASPI_CABINET_URL",
+    "KASPI_LOGIN_URL",
+    "POSTER_API_URL",
+    "POSTER_APP_ID",
+    "POSTER_APP_SECRET",
+    "POSTER_REDIRECT_URI",
+    "CHROMIUM_EXECUTABLE",
 ]
 SECURITY_NAMES = [
-    "SECURE_SSL_REDIRECT", "SECURE_PROXY_SSL_HEADER_TRUSTED", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
-    "SECURE_HSTS_PRELOAD", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_PROXY_SSL_HEADER_TRUSTED",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "CSRF_TRUSTED_ORIGINS",
 ]
-CLEAN = {k: v for k, v in os.environ.items()
-         if k not in [*PLAT3_NAMES, *SECURITY_NAMES, "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"]}
+CLEAN = {
+    k: v
+    for k, v in os.environ.items()
+    if k not in [*PLAT3_NAMES, *SECURITY_NAMES, "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"]
+}
 
 
 def _settings_probe(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     script = "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings.base'; django.setup()\n"
-    return subprocess.run([sys.executable, "-c", script + code], cwd=ROOT, env={**CLEAN, **env},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", script + code],
+        cwd=ROOT,
+        env={**CLEAN, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_fresh_checkout_defaults_to_postgresql_and_local_redis() -> None:
@@ -73,11 +106,20 @@ def test_production_refuses_to_start_without_encryption_keys() -> None:
 
 def test_every_plat3_name_is_read_from_the_environment() -> None:
     env = {name: f"http://127.0.0.1:1/{name.lower()}" for name in PLAT3_NAMES if name.endswith("_URL")}
-    env.update({"REDIS_URL": "redis://127.0.0.1:6379/3", "MQTT_URL": "mqtt://u:p@127.0.0.1:1883",
-                "ORDER_EXPIRATION_MINUTES": "7", "TIME_ZONE": "Asia/Almaty", "POSTER_APP_ID": "app",
-                "POSTER_APP_SECRET": "s", "POSTER_REDIRECT_URI": "http://127.0.0.1/cb",
-                "CHROMIUM_EXECUTABLE": "/usr/bin/chromium", "ALLOWED_HOSTS": "a.example,b.example",
-                "DEBUG": "1"})
+    env.update(
+        {
+            "REDIS_URL": "redis://127.0.0.1:6379/3",
+            "MQTT_URL": "mqtt://u:p@127.0.0.1:1883",
+            "ORDER_EXPIRATION_MINUTES": "7",
+            "TIME_ZONE": "Asia/Almaty",
+            "POSTER_APP_ID": "app",
+            "POSTER_APP_SECRET": "s",
+            "POSTER_REDIRECT_URI": "http://127.0.0.1/cb",
+            "CHROMIUM_EXECUTABLE": "/usr/bin/chromium",
+            "ALLOWED_HOSTS": "a.example,b.example",
+            "DEBUG": "1",
+        }
+    )
     env.pop("CELERY_BROKER_URL")
     names = [n for n in PLAT3_NAMES if n not in ("SECRET_KEY", "DEBUG", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS")]
     result = _settings_probe(
@@ -100,23 +142,37 @@ def test_debug_is_off_unless_turned_on() -> None:
     result = _settings_probe("print('started')")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
-    result = _settings_probe("from django.conf import settings as s; print(s.DEBUG)",
-                             SECRET_KEY="s" * 50, FIELD_ENCRYPTION_KEYS="x")
+    result = _settings_probe(
+        "from django.conf import settings as s; print(s.DEBUG)", SECRET_KEY="s" * 50, FIELD_ENCRYPTION_KEYS="x"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
 
 def test_production_defaults_are_https_only() -> None:
-    names = ["DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
-             "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_PROXY_SSL_HEADER"]
+    names = [
+        "DEBUG",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_PROXY_SSL_HEADER",
+    ]
     probe = f"from django.conf import settings as s\nfor n in {names!r}: print(n, getattr(s, n, None))"
     keys = {"SECRET_KEY": "s" * 50, "FIELD_ENCRYPTION_KEYS": "x"}
     result = _settings_probe(probe, **keys)
     assert result.returncode == 0, result.stderr
     seen = dict(line.split(" ", 1) for line in result.stdout.strip().split("\n"))
-    assert seen == {"DEBUG": "False", "SECURE_SSL_REDIRECT": "True", "SECURE_HSTS_SECONDS": "31536000",
-                    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "True", "SESSION_COOKIE_SECURE": "True",
-                    "CSRF_COOKIE_SECURE": "True", "SECURE_PROXY_SSL_HEADER": "None"}
+    assert seen == {
+        "DEBUG": "False",
+        "SECURE_SSL_REDIRECT": "True",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "True",
+        "SESSION_COOKIE_SECURE": "True",
+        "CSRF_COOKIE_SECURE": "True",
+        "SECURE_PROXY_SSL_HEADER": "None",
+    }
     # Trusting X-Forwarded-Proto is a decision about the proxy in front, never a default.
     result = _settings_probe(probe, SECURE_PROXY_SSL_HEADER_TRUSTED="1", SECURE_HSTS_SECONDS="600", **keys)
     seen = dict(line.split(" ", 1) for line in result.stdout.strip().split("\n"))
@@ -135,12 +191,18 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
     from cryptography.fernet import Fernet
 
     result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT, timeout=120,
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        timeout=120,
         # Only what a deployment has: nothing the test run itself set (e.g. Playwright's DJANGO_ALLOW_ASYNC_UNSAFE).
-        env={**{k: v for k, v in CLEAN.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")},
-             "DJANGO_SETTINGS_MODULE": "config.settings.base", "SECRET_KEY": secrets.token_urlsafe(50),
-             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()},
-        capture_output=True, text=True,
+        env={
+            **{k: v for k, v in CLEAN.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")},
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        },
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues (1 silenced)" in result.stdout, result.stdout
@@ -167,6 +229,12 @@ def test_env_example_documents_every_name_and_holds_no_secret() -> None:
     read -= {"PYTHON"}  # bin/start's interpreter, set by make run / the image
     assert read, "no setting names found"
     assert sorted(read - set(listed)) == []
-    for secret in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "POSTGRES_PASSWORD", "MQTT_PASSWORD", "POSTER_APP_SECRET",
-                   "TMETR_TOKEN"):
+    for secret in (
+        "SECRET_KEY",
+        "FIELD_ENCRYPTION_KEYS",
+        "POSTGRES_PASSWORD",
+        "MQTT_PASSWORD",
+        "POSTER_APP_SECRET",
+        "TMETR_TOKEN",
+    ):
         assert listed[secret].strip() == "", secret

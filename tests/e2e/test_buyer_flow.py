@@ -16,8 +16,16 @@ from tests.payments.conftest import ack_listener, machine, shop, sims  # noqa: F
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_buyer_pays_and_sees_the_drink_ready(page, live_server, settings, shop, sims, machine, ack_listener,  # noqa: F811
-                                             start_worker) -> None:
+def test_buyer_pays_and_sees_the_drink_ready(
+    page,
+    live_server,
+    settings,
+    shop,
+    sims,
+    machine,
+    ack_listener,  # noqa: F811
+    start_worker,
+) -> None:
     settings.PUBLIC_BASE_URL = live_server.url
     sims.yookassa.webhook_url = f"{live_server.url}/webhooks/yookassa/"
     sims.yookassa.notify_enabled = True

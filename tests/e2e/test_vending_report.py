@@ -26,9 +26,15 @@ def test_report_page_draws_the_revenue_chart(live_server: Any, page: Any, transa
     account = VendistaAccount.objects.create(merchant=MerchantFactory(), name="e2e")
     start = date(2026, 1, 1)
     for n in range(10):
-        DailyRollup.objects.create(account=account, term_id=1 + n % 2, day=start + timedelta(days=n),
-                                   revenue_gross=10000 * (n + 1), transactions_count=n + 1, refunds_count=n % 3,
-                                   refunds_sum=500 * (n % 3))
+        DailyRollup.objects.create(
+            account=account,
+            term_id=1 + n % 2,
+            day=start + timedelta(days=n),
+            revenue_gross=10000 * (n + 1),
+            transactions_count=n + 1,
+            refunds_count=n % 3,
+            refunds_sum=500 * (n % 3),
+        )
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     login(page, live_server)

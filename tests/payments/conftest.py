@@ -44,8 +44,12 @@ def sims(sandbox: Callable[..., Any], settings: Any) -> Sims:
     tb = TBankSimulator(accounts={terminal_key: terminal_password})
     tm = TmetrSimulator()
     tm_url = sandbox(tm).url
-    urls = {"YOOKASSA_API_URL": sandbox(yk).url, "TBANK_API_URL": sandbox(tb).url, "TMETR_API_URL": tm_url,
-            "TMETR_TOKEN_URL": f"{tm_url}/realms/tmetr/protocol/openid-connect/token"}
+    urls = {
+        "YOOKASSA_API_URL": sandbox(yk).url,
+        "TBANK_API_URL": sandbox(tb).url,
+        "TMETR_API_URL": tm_url,
+        "TMETR_TOKEN_URL": f"{tm_url}/realms/tmetr/protocol/openid-connect/token",
+    }
     for name, value in urls.items():
         setattr(settings, name, value)
     # Return/notification URLs point nowhere unless a test serves them (never at someone's `make run`).
@@ -71,17 +75,40 @@ def shop(sims: Sims, db: None) -> Shop:
 
     merchant = MerchantFactory()
     account = PaymentAccountFactory(
-        merchant=merchant, yookassa_shop_id=sims.shop_id, yookassa_secret_key=sims.secret_key,
-        tbank_terminal_key=sims.terminal_key, tbank_password=sims.terminal_password, two_stage=True)
+        merchant=merchant,
+        yookassa_shop_id=sims.shop_id,
+        yookassa_secret_key=sims.secret_key,
+        tbank_terminal_key=sims.terminal_key,
+        tbank_password=sims.terminal_password,
+        two_stage=True,
+    )
     suffix = uuid.uuid4().hex[:6]
-    device = DeviceFactory(merchant=merchant, code=f"dev-{suffix}", name="Tmetr machine",
-                           channel=Device.Channel.TMETR, external_id=f"tm-{suffix}")
-    mqtt_device = DeviceFactory(merchant=merchant, code=f"mq-{suffix}", name="MQTT machine",
-                                channel=Device.Channel.MQTT, external_id=f"mq-{suffix}", ack_timeout_seconds=5)
-    tbank_device = DeviceFactory(merchant=merchant, code=f"tb-{suffix}", name="T-Bank machine",
-                                 channel=Device.Channel.TMETR, external_id=f"tb-{suffix}", provider=Provider.TBANK)
-    drink = DrinkFactory(merchant=merchant, name="Капучино", external_id="2", price_small=15000,
-                         price_medium=17000, price_big=None)
+    device = DeviceFactory(
+        merchant=merchant,
+        code=f"dev-{suffix}",
+        name="Tmetr machine",
+        channel=Device.Channel.TMETR,
+        external_id=f"tm-{suffix}",
+    )
+    mqtt_device = DeviceFactory(
+        merchant=merchant,
+        code=f"mq-{suffix}",
+        name="MQTT machine",
+        channel=Device.Channel.MQTT,
+        external_id=f"mq-{suffix}",
+        ack_timeout_seconds=5,
+    )
+    tbank_device = DeviceFactory(
+        merchant=merchant,
+        code=f"tb-{suffix}",
+        name="T-Bank machine",
+        channel=Device.Channel.TMETR,
+        external_id=f"tb-{suffix}",
+        provider=Provider.TBANK,
+    )
+    drink = DrinkFactory(
+        merchant=merchant, name="Капучино", external_id="2", price_small=15000, price_medium=17000, price_big=None
+    )
     return Shop(merchant, account, device, mqtt_device, tbank_device, drink)
 
 
@@ -118,8 +145,9 @@ def ack_listener(sims: Sims) -> Iterator[None]:
             connection.close()  # this thread's connection; the test database is dropped afterwards
 
     stop, ready = threading.Event(), threading.Event()
-    thread = threading.Thread(target=mqtt.listen, args=(handle,),
-                              kwargs={"stop": stop, "prefix": sims.prefix, "ready": ready}, daemon=True)
+    thread = threading.Thread(
+        target=mqtt.listen, args=(handle,), kwargs={"stop": stop, "prefix": sims.prefix, "ready": ready}, daemon=True
+    )
     thread.start()
     assert ready.wait(10), "listener did not subscribe"
     yield

@@ -23,13 +23,26 @@ def admin_client(client: Client) -> Client:
 def test_pages_render_and_secrets_are_masked(admin_client: Client, shop, sims, eager) -> None:
     order = order_create(device=shop.device, drink=shop.drink, size="small").order
     sims.yookassa.pay(order.payment.provider_payment_id)
-    body = sims.yookassa.notification("payment.waiting_for_capture",
-                                      sims.yookassa.state["payments"][order.payment.provider_payment_id])
+    body = sims.yookassa.notification(
+        "payment.waiting_for_capture", sims.yookassa.state["payments"][order.payment.provider_payment_id]
+    )
     assert admin_client.post("/webhooks/yookassa/", body, content_type="application/json").status_code == 200
-    for model in ("paymentaccount", "device", "drink", "order", "payment", "refund", "brewcommand", "receipt",
-                  "webhookdelivery"):
-        response = admin_client.get(reverse(f"admin:payments_{model}_changelist") + "?status__exact=successful"
-                                    if model == "order" else reverse(f"admin:payments_{model}_changelist"))
+    for model in (
+        "paymentaccount",
+        "device",
+        "drink",
+        "order",
+        "payment",
+        "refund",
+        "brewcommand",
+        "receipt",
+        "webhookdelivery",
+    ):
+        response = admin_client.get(
+            reverse(f"admin:payments_{model}_changelist") + "?status__exact=successful"
+            if model == "order"
+            else reverse(f"admin:payments_{model}_changelist")
+        )
         assert response.status_code == 200, model
     page = admin_client.get(reverse("admin:payments_order_change", args=[order.pk])).content.decode()
     assert "pending" in page and "successful" in page and "brew" in page  # the timeline and the history
@@ -39,8 +52,12 @@ def test_pages_render_and_secrets_are_masked(admin_client: Client, shop, sims, e
     assert sims.secret_key not in edit
     # Logs are read-only.
     delivery = WebhookDelivery.objects.get()
-    assert admin_client.post(reverse("admin:payments_webhookdelivery_change", args=[delivery.pk]),
-                             {"note": "x"}).status_code == 403
+    assert (
+        admin_client.post(
+            reverse("admin:payments_webhookdelivery_change", args=[delivery.pk]), {"note": "x"}
+        ).status_code
+        == 403
+    )
     assert admin_client.get(reverse("admin:payments_payment_add")).status_code == 403
     assert BrewCommand.objects.count() == 1
 
@@ -59,9 +76,17 @@ def test_refund_action_returns_money_once(admin_client: Client, shop, sims, eage
 
 def test_saving_the_account_without_retyping_secrets_keeps_them(admin_client: Client, shop, sims) -> None:
     url = reverse("admin:payments_paymentaccount_change", args=[shop.account.pk])
-    response = admin_client.post(url, {"merchant": shop.merchant.pk, "yookassa_shop_id": sims.shop_id,
-                                       "yookassa_secret_key": "", "tbank_terminal_key": sims.terminal_key,
-                                       "tbank_password": "", "two_stage": "on"})
+    response = admin_client.post(
+        url,
+        {
+            "merchant": shop.merchant.pk,
+            "yookassa_shop_id": sims.shop_id,
+            "yookassa_secret_key": "",
+            "tbank_terminal_key": sims.terminal_key,
+            "tbank_password": "",
+            "two_stage": "on",
+        },
+    )
     assert response.status_code == 302
     shop.account.refresh_from_db()
     assert shop.account.yookassa_secret_key == sims.secret_key

@@ -14,8 +14,15 @@ pytestmark = [pytest.mark.django_db]
 
 
 def _order(device: Device, status: str = "successful") -> Order:
-    order = Order.objects.create(merchant=device.merchant, device=device, drink_name="Латте", size="small",
-                                 amount=15000, status=status, expires_at=timezone.now() + timedelta(minutes=5))
+    order = Order.objects.create(
+        merchant=device.merchant,
+        device=device,
+        drink_name="Латте",
+        size="small",
+        amount=15000,
+        status=status,
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
     return order
 
 
@@ -29,27 +36,41 @@ def test_devices_are_scoped_to_the_callers_merchant(shop) -> None:
     assert mine.patch(f"/api/v1/payments/devices/{other_device.pk}/", {"name": "x"}, format="json").status_code == 404
     assert theirs.get(f"/api/v1/payments/devices/{shop.device.pk}/").status_code == 404
     # Creating for someone else's merchant is a validation error, not a leak.
-    response = mine.post("/api/v1/payments/devices/", {"merchant": other.pk, "code": "sneaky", "name": "x",
-                                                       "external_id": "e"}, format="json")
+    response = mine.post(
+        "/api/v1/payments/devices/",
+        {"merchant": other.pk, "code": "sneaky", "name": "x", "external_id": "e"},
+        format="json",
+    )
     assert response.status_code == 400 and "merchant" in response.json()["error"]["fields"]
 
 
 def test_device_and_drink_crud_and_validation(shop) -> None:
     client, _, merchant = owner_client(shop.merchant)
-    created = client.post("/api/v1/payments/devices/", {"merchant": merchant.pk, "code": "new-dev", "name": "New",
-                                                        "channel": "mqtt"}, format="json")
+    created = client.post(
+        "/api/v1/payments/devices/",
+        {"merchant": merchant.pk, "code": "new-dev", "name": "New", "channel": "mqtt"},
+        format="json",
+    )
     assert created.status_code == 201, created.content
-    bad = client.post("/api/v1/payments/devices/", {"merchant": merchant.pk, "code": "bad code!", "name": "",
-                                                    "channel": "tmetr"}, format="json")
+    bad = client.post(
+        "/api/v1/payments/devices/",
+        {"merchant": merchant.pk, "code": "bad code!", "name": "", "channel": "tmetr"},
+        format="json",
+    )
     assert bad.status_code == 400
     assert {"code", "name"} <= set(bad.json()["error"]["fields"])
     no_price = client.post("/api/v1/payments/drinks/", {"merchant": merchant.pk, "name": "Чай"}, format="json")
     assert no_price.status_code == 400 and "price_small" in no_price.json()["error"]["fields"]
-    drink = client.post("/api/v1/payments/drinks/", {"merchant": merchant.pk, "name": "Чай", "price_small": 5000,
-                                                     "device": created.json()["id"]}, format="json")
+    drink = client.post(
+        "/api/v1/payments/drinks/",
+        {"merchant": merchant.pk, "name": "Чай", "price_small": 5000, "device": created.json()["id"]},
+        format="json",
+    )
     assert drink.status_code == 201
-    assert client.patch(f"/api/v1/payments/drinks/{drink.json()['id']}/", {"vat_code": 99},
-                        format="json").status_code == 400
+    assert (
+        client.patch(f"/api/v1/payments/drinks/{drink.json()['id']}/", {"vat_code": 99}, format="json").status_code
+        == 400
+    )
     assert client.delete(f"/api/v1/payments/drinks/{drink.json()['id']}/").status_code == 204
 
 
@@ -57,8 +78,11 @@ def test_drink_cannot_point_at_another_merchants_device(shop) -> None:
     client, _, merchant = owner_client(shop.merchant)
     _, _, other = owner_client()
     foreign = Device.objects.create(merchant=other, code="foreign", name="F", external_id="f")
-    response = client.post("/api/v1/payments/drinks/", {"merchant": merchant.pk, "name": "x", "price_small": 1,
-                                                        "device": foreign.pk}, format="json")
+    response = client.post(
+        "/api/v1/payments/drinks/",
+        {"merchant": merchant.pk, "name": "x", "price_small": 1, "device": foreign.pk},
+        format="json",
+    )
     assert response.status_code == 400 and "device" in response.json()["error"]["fields"]
 
 
@@ -96,13 +120,13 @@ def test_refund_action(shop, sims, django_capture_on_commit_callbacks, eager) ->
     from payments.services.orders import order_create
 
     created = order_create(device=shop.device, drink=shop.drink, size="small").order
-    sims_payment.pay(created.payment.provider_payment_id,
-                     method="sbp")
+    sims_payment.pay(created.payment.provider_payment_id, method="sbp")
     Payment.objects.filter(order=created).update(status="succeeded", settlement="captured")
     assert client.post(f"/api/v1/payments/orders/{order.pk}/refund/", {}, format="json").status_code == 400
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/api/v1/payments/orders/{created.pk}/refund/", {"reason": "cold coffee"},
-                               format="json")
+        response = client.post(
+            f"/api/v1/payments/orders/{created.pk}/refund/", {"reason": "cold coffee"}, format="json"
+        )
     assert response.status_code == 202, response.content
     assert Refund.objects.get(payment__order=created).status == "succeeded"
     again = client.post(f"/api/v1/payments/orders/{created.pk}/refund/", {}, format="json")

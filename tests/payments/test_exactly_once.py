@@ -59,8 +59,9 @@ def post_concurrently(url: str, body: dict, n: int) -> list[int]:
     return codes
 
 
-def test_twenty_concurrent_duplicate_notifications_brew_once(live_server, shop, sims, machine, ack_listener,
-                                                             start_worker) -> None:
+def test_twenty_concurrent_duplicate_notifications_brew_once(
+    live_server, shop, sims, machine, ack_listener, start_worker
+) -> None:
     start_worker(extra_env=sims.env(), concurrency=4)
     order = order_create(device=shop.mqtt_device, drink=shop.drink, size="medium").order
     payment_id = order.payment.provider_payment_id
@@ -78,8 +79,9 @@ def test_twenty_concurrent_duplicate_notifications_brew_once(live_server, shop, 
     assert sims.yookassa.state["payments"][payment_id]["status"] == "succeeded"
 
 
-def test_out_of_order_and_mixed_events_concurrently(live_server, shop, sims, machine, ack_listener,
-                                                    start_worker) -> None:
+def test_out_of_order_and_mixed_events_concurrently(
+    live_server, shop, sims, machine, ack_listener, start_worker
+) -> None:
     start_worker(extra_env=sims.env(), concurrency=4)
     order = order_create(device=shop.mqtt_device, drink=shop.drink, size="small").order
     payment_id = order.payment.provider_payment_id
@@ -88,8 +90,10 @@ def test_out_of_order_and_mixed_events_concurrently(live_server, shop, sims, mac
     late_hold = sims.yookassa.notification("payment.waiting_for_capture", {**stored, "status": "waiting_for_capture"})
     succeeded = sims.yookassa.notification("payment.succeeded", stored)
     url = f"{live_server.url}/webhooks/yookassa/"
-    threads = [threading.Thread(target=requests.post, args=(url,), kwargs={"json": b, "timeout": 30})
-               for b in [succeeded, late_hold] * 5]
+    threads = [
+        threading.Thread(target=requests.post, args=(url,), kwargs={"json": b, "timeout": 30})
+        for b in [succeeded, late_hold] * 5
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -100,8 +104,9 @@ def test_out_of_order_and_mixed_events_concurrently(live_server, shop, sims, mac
     assert len(machine.brewed) == 1 and not Refund.objects.exists()
 
 
-def test_late_payment_after_expiry_is_returned_never_brewed(live_server, shop, sims, machine, ack_listener,
-                                                            start_worker) -> None:
+def test_late_payment_after_expiry_is_returned_never_brewed(
+    live_server, shop, sims, machine, ack_listener, start_worker
+) -> None:
     start_worker(extra_env=sims.env())
     order = order_create(device=shop.mqtt_device, drink=shop.drink, size="small").order
     Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -120,8 +125,9 @@ def test_late_payment_after_expiry_is_returned_never_brewed(live_server, shop, s
 
 
 @pytest.mark.parametrize("mode", ["failure", "silence"])
-def test_brew_failure_or_silence_gives_money_back(live_server, shop, sims, machine, ack_listener, start_worker,
-                                                  mode: str) -> None:
+def test_brew_failure_or_silence_gives_money_back(
+    live_server, shop, sims, machine, ack_listener, start_worker, mode: str
+) -> None:
     machine.mode = mode
     shop.mqtt_device.ack_timeout_seconds = 2
     shop.mqtt_device.save()

@@ -103,8 +103,9 @@ def test_notification_for_a_merchant_without_payment_account_is_a_clear_400(clie
     PaymentAccount.objects.filter(merchant=order.merchant).delete()  # the owner removed the credentials
     response = client.post(
         "/webhooks/yookassa/",
-        sims.yookassa.notification("payment.waiting_for_capture",
-                                   sims.yookassa.state["payments"][order.payment.provider_payment_id]),
+        sims.yookassa.notification(
+            "payment.waiting_for_capture", sims.yookassa.state["payments"][order.payment.provider_payment_id]
+        ),
         content_type="application/json",
     )
     assert response.status_code == 400
@@ -121,8 +122,11 @@ def test_delivery_stored_without_its_payment_link_is_still_applied(client: Clien
     sims.yookassa.pay(order.payment.provider_payment_id)
     pid = order.payment.provider_payment_id
     delivery = WebhookDelivery.objects.create(
-        provider="yookassa", event_key=f"payment.waiting_for_capture:{pid}", event="payment.waiting_for_capture",
-        provider_payment_id=pid, verified_status="waiting_for_capture",
+        provider="yookassa",
+        event_key=f"payment.waiting_for_capture:{pid}",
+        event="payment.waiting_for_capture",
+        provider_payment_id=pid,
+        verified_status="waiting_for_capture",
     )
     assert webhook_process(delivery_id=delivery.pk) == "paid"
     order.refresh_from_db()

@@ -25,13 +25,22 @@ def test_0003_links_existing_deliveries_to_their_payment(shop) -> None:
     try:
         old = _migrate([("payments", "0002_brew_published_at")])
         Delivery = old.get_model("payments", "WebhookDelivery")
-        Delivery.objects.create(provider="yookassa", event_key=f"payment.succeeded:{pid}", event="payment.succeeded",
-                                provider_payment_id=pid)
-        Delivery.objects.create(provider="yookassa", event_key="payment.succeeded:gone", event="payment.succeeded",
-                                provider_payment_id="gone")
+        Delivery.objects.create(
+            provider="yookassa",
+            event_key=f"payment.succeeded:{pid}",
+            event="payment.succeeded",
+            provider_payment_id=pid,
+        )
+        Delivery.objects.create(
+            provider="yookassa",
+            event_key="payment.succeeded:gone",
+            event="payment.succeeded",
+            provider_payment_id="gone",
+        )
         new = _migrate([("payments", "0003_delivery_payment")])
-        linked = dict(new.get_model("payments", "WebhookDelivery").objects.values_list("provider_payment_id",
-                                                                                       "payment_id"))
+        linked = dict(
+            new.get_model("payments", "WebhookDelivery").objects.values_list("provider_payment_id", "payment_id")
+        )
         assert linked == {pid: order.payment.pk, "gone": None}
     finally:
         _migrate(latest)

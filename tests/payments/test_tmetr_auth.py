@@ -65,8 +65,9 @@ def test_token_about_to_expire_is_refreshed_with_the_refresh_token(shop, tmetr, 
 def test_a_refused_token_is_renewed_and_the_brew_sent_once(shop, tmetr, login) -> None:
     _price(shop)
     tmetr.expire_access_tokens()  # hours pass, or Tmetr revokes the session
-    tmetr_client(merchant_id=shop.merchant.pk).make(device_id="dev-1", order_uuid="o-1", drink_id="2",
-                                                   size="small", price=12000)
+    tmetr_client(merchant_id=shop.merchant.pk).make(
+        device_id="dev-1", order_uuid="o-1", drink_id="2", size="small", price=12000
+    )
     assert [c["orderUuid"] for c in tmetr.state["commands"]] == ["o-1"]
     assert tmetr.state["rejected_tokens"] == 1 and tmetr.state["grants"]["refresh_token"] == 1
 
@@ -85,11 +86,20 @@ def test_a_token_pasted_in_the_admin_is_used_from_the_next_call(shop, tmetr, adm
     with pytest.raises(IntegrationError) as refused:
         _price(shop)
     assert refused.value.status_code == 401
-    fresh = requests.post(settings.TMETR_TOKEN_URL, data={  # what the owner got from Tmetr by hand
-        "grant_type": "password", "client_id": "merchant-ops", "username": "owner", "password": "s3cret-pass",
-    }, timeout=5).json()["access_token"]
-    response = admin_client.post(f"/admin/payments/tmetraccount/{account.pk}/change/", {
-        "merchant": shop.merchant.pk, "username": "", "password": "", "access_token": fresh, "refresh_token": ""})
+    fresh = requests.post(
+        settings.TMETR_TOKEN_URL,
+        data={  # what the owner got from Tmetr by hand
+            "grant_type": "password",
+            "client_id": "merchant-ops",
+            "username": "owner",
+            "password": "s3cret-pass",
+        },
+        timeout=5,
+    ).json()["access_token"]
+    response = admin_client.post(
+        f"/admin/payments/tmetraccount/{account.pk}/change/",
+        {"merchant": shop.merchant.pk, "username": "", "password": "", "access_token": fresh, "refresh_token": ""},
+    )
     assert response.status_code == 302, response.content[:2000]
     assert _price(shop) == 12000
     account.refresh_from_db()

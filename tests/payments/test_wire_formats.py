@@ -31,8 +31,9 @@ def test_yookassa_documented_notification_is_accepted_once_confirmed(client: Cli
     assert client.post("/webhooks/yookassa/", body, content_type="application/json").status_code == 200
     assert Order.objects.get(pk=order.pk).status == OrderStatus.SUCCESSFUL
     # The simulator's own notifications carry every top-level field of the documented one.
-    ours = sims.yookassa.notification("payment.waiting_for_capture",
-                                      sims.yookassa.state["payments"][order.payment.provider_payment_id])
+    ours = sims.yookassa.notification(
+        "payment.waiting_for_capture", sims.yookassa.state["payments"][order.payment.provider_payment_id]
+    )
     assert set(body) == set(ours)
     assert {"id", "status", "paid", "amount", "metadata", "created_at"} <= set(ours["object"])
 

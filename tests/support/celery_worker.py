@@ -20,8 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
-    def __init__(self, *, queues: str = "brew,sync,repricer,default", concurrency: int = 2,
-                 pool: str = "prefork", extra_env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        queues: str = "brew,sync,repricer,default",
+        concurrency: int = 2,
+        pool: str = "prefork",
+        extra_env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         self.queues = queues
         self.concurrency = concurrency
         self.pool = pool
@@ -46,10 +53,32 @@ class WorkerProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queues,
-             "-c", str(self.concurrency), "-P", self.pool, "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-l", "INFO", "-n", f"test-{os.getpid()}-{time.time_ns()}@%h"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                self.queues,
+                "-c",
+                str(self.concurrency),
+                "-P",
+                self.pool,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "INFO",
+                "-n",
+                f"test-{os.getpid()}-{time.time_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             self._wait_ready(ready_timeout)

@@ -29,14 +29,18 @@ def test_account_list_masks_secrets_and_links_the_report(staff_client, make_acco
     assert "tok-fake-0123456789" not in change and "sandbox-password" not in change
 
 
-def test_sync_now_enqueues_and_does_not_block(staff_client, make_account, monkeypatch,
-                                              django_capture_on_commit_callbacks) -> None:
+def test_sync_now_enqueues_and_does_not_block(
+    staff_client, make_account, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
     account = make_account()
     sent: list[int] = []
     monkeypatch.setattr("vending.tasks.sync_run_execute.delay", lambda run_id: sent.append(run_id))
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(reverse("admin:vending_vendistaaccount_changelist"),
-                                     {"action": "sync_now", "_selected_action": [account.pk]}, follow=True)
+        response = staff_client.post(
+            reverse("admin:vending_vendistaaccount_changelist"),
+            {"action": "sync_now", "_selected_action": [account.pk]},
+            follow=True,
+        )
     run = SyncRun.objects.get()
     assert sent == [run.pk] and run.status == SyncRun.Status.QUEUED
     assert f"#{run.pk}" in response.content.decode()
@@ -45,12 +49,18 @@ def test_sync_now_enqueues_and_does_not_block(staff_client, make_account, monkey
 def test_test_connection_action_reports_the_provider_state(staff_client, make_account, vendista) -> None:
     sim, _ = vendista(total=10)
     account = make_account()
-    response = staff_client.post(reverse("admin:vending_vendistaaccount_changelist"),
-                                 {"action": "test_connection", "_selected_action": [account.pk]}, follow=True)
+    response = staff_client.post(
+        reverse("admin:vending_vendistaaccount_changelist"),
+        {"action": "test_connection", "_selected_action": [account.pk]},
+        follow=True,
+    )
     assert "ok (200)" in response.content.decode()
     sim.set_unpaid(True)
-    response = staff_client.post(reverse("admin:vending_vendistaaccount_changelist"),
-                                 {"action": "test_connection", "_selected_action": [account.pk]}, follow=True)
+    response = staff_client.post(
+        reverse("admin:vending_vendistaaccount_changelist"),
+        {"action": "test_connection", "_selected_action": [account.pk]},
+        follow=True,
+    )
     assert "subscription_unpaid (402)" in response.content.decode()
 
 
@@ -59,8 +69,9 @@ def test_report_page_shows_notice_when_empty_and_chart_when_seeded(staff_client,
     empty = staff_client.get(url).content.decode()
     assert "No transactions yet — run a sync" in empty and "revenue-chart" not in empty
     account = make_account()
-    DailyRollup.objects.create(account=account, term_id=5, day=date(2026, 1, 5), revenue_gross=12345,
-                               transactions_count=1)
+    DailyRollup.objects.create(
+        account=account, term_id=5, day=date(2026, 1, 5), revenue_gross=12345, transactions_count=1
+    )
     page = staff_client.get(url, {"date_from": "2026-01-01", "date_to": "2026-01-31"}).content.decode()
     assert "revenue-chart" in page and "vending/chartjs/chart.umd.min.js" in page and "123.45" in page
     assert "No transactions yet" not in page

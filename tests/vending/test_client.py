@@ -23,10 +23,12 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vendista"
 
 
 def make_client(url: str, *, page_size: int = 50, retries: int = 3, **kwargs: object) -> VendistaClient:
-    http = HttpClient(service="vendista", base_url=url, retry=RetryPolicy(max_retries=retries, backoff_base=0.01),
-                      timeout=(1.0, 0.5))
-    return VendistaClient(base_url=url, login=SANDBOX_LOGIN, password=SANDBOX_PASSWORD, page_size=page_size,
-                          http=http, **kwargs)  # type: ignore[arg-type]
+    http = HttpClient(
+        service="vendista", base_url=url, retry=RetryPolicy(max_retries=retries, backoff_base=0.01), timeout=(1.0, 0.5)
+    )
+    return VendistaClient(
+        base_url=url, login=SANDBOX_LOGIN, password=SANDBOX_PASSWORD, page_size=page_size, http=http, **kwargs
+    )  # type: ignore[arg-type]
 
 
 def test_captured_item_parses_typed_fields_and_keeps_raw() -> None:
@@ -41,10 +43,12 @@ def test_captured_item_parses_typed_fields_and_keeps_raw() -> None:
 
 def test_server_ignores_limit_offset_and_defaults_to_50(sandbox) -> None:
     server = sandbox(VendistaSimulator(total=120))
-    token = requests.get(f"{server.url}/token", params={"login": SANDBOX_LOGIN, "password": SANDBOX_PASSWORD},
-                         timeout=5).json()["token"]
-    body = requests.get(f"{server.url}/transactions", params={"token": token, "limit": 1000, "offset": 100},
-                        timeout=5).json()
+    token = requests.get(
+        f"{server.url}/token", params={"login": SANDBOX_LOGIN, "password": SANDBOX_PASSWORD}, timeout=5
+    ).json()["token"]
+    body = requests.get(
+        f"{server.url}/transactions", params={"token": token, "limit": 1000, "offset": 100}, timeout=5
+    ).json()
     assert body["items_per_page"] == 50 and len(body["items"]) == 50 and body["items_count"] == 120
     assert body["items"][0]["id"] == 100_000_000  # offset ignored too
 

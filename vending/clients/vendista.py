@@ -118,8 +118,9 @@ def parse_transaction(item: dict[str, Any]) -> VendistaTransaction:
             raw=item,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise VendistaError(f"malformed transaction from Vendista: {type(exc).__name__} {exc}", service=SERVICE,
-                            permanent=True) from exc
+        raise VendistaError(
+            f"malformed transaction from Vendista: {type(exc).__name__} {exc}", service=SERVICE, permanent=True
+        ) from exc
 
 
 def parse_terminal(item: dict[str, Any]) -> VendistaTerminal:
@@ -129,8 +130,12 @@ def parse_terminal(item: dict[str, Any]) -> VendistaTerminal:
     except ValueError:
         online = None
     return VendistaTerminal(
-        id=int(item["id"]), comment=str(item.get("comment") or ""), serial_number=str(item.get("serial_number") or ""),
-        last_online_time=online, last_hour_online=_int_or_none(item.get("last_hour_online")), raw=item,
+        id=int(item["id"]),
+        comment=str(item.get("comment") or ""),
+        serial_number=str(item.get("serial_number") or ""),
+        last_online_time=online,
+        last_hour_online=_int_or_none(item.get("last_hour_online")),
+        raw=item,
     )
 
 
@@ -183,17 +188,23 @@ class VendistaClient:
     # --- auth --------------------------------------------------------------------------------
     def fetch_token(self) -> str:
         if not (self.login and self.password):
-            raise AuthenticationFailed("Vendista refused the token and no login/password is configured",
-                                       service=SERVICE, permanent=True)
+            raise AuthenticationFailed(
+                "Vendista refused the token and no login/password is configured", service=SERVICE, permanent=True
+            )
         try:
             body = self.http.json("GET", "/token", params={"login": self.login, "password": self.password})
         except IntegrationError as exc:
             if exc.status_code == 200:  # not JSON: a proxy's page in front of Vendista
-                raise NotAnApiAnswer("Vendista /token answered 200 without JSON (a proxy's error page?)",
-                                     service=SERVICE, status_code=200, code="html_body") from exc
+                raise NotAnApiAnswer(
+                    "Vendista /token answered 200 without JSON (a proxy's error page?)",
+                    service=SERVICE,
+                    status_code=200,
+                    code="html_body",
+                ) from exc
             if exc.status_code in (400, 401, 403, 404):
-                raise AuthenticationFailed("Vendista rejected the login/password", service=SERVICE, permanent=True,
-                                           status_code=exc.status_code) from exc
+                raise AuthenticationFailed(
+                    "Vendista rejected the login/password", service=SERVICE, permanent=True, status_code=exc.status_code
+                ) from exc
             raise
         token = (body or {}).get("token") if isinstance(body, dict) else None
         if not token:
@@ -213,24 +224,34 @@ class VendistaClient:
                 response = self.http.get(path, params={**params, "token": self.token})
             except IntegrationError as exc:
                 if exc.status_code == 402:
-                    raise SubscriptionUnpaid("Vendista subscription unpaid (HTTP 402)", service=SERVICE,
-                                             permanent=True, status_code=402, code="subscription_unpaid") from exc
+                    raise SubscriptionUnpaid(
+                        "Vendista subscription unpaid (HTTP 402)",
+                        service=SERVICE,
+                        permanent=True,
+                        status_code=402,
+                        code="subscription_unpaid",
+                    ) from exc
                 if exc.status_code in (401, 404) and not refreshed:
                     # An expired token answers 401 or 404: get a new one once, then repeat the call.
                     refreshed = True
                     self.fetch_token()
                     continue
                 if exc.status_code in (401, 404):
-                    raise AuthenticationFailed("Vendista refused a fresh token", service=SERVICE, permanent=True,
-                                               status_code=exc.status_code) from exc
+                    raise AuthenticationFailed(
+                        "Vendista refused a fresh token", service=SERVICE, permanent=True, status_code=exc.status_code
+                    ) from exc
                 raise
             if _looks_like_html(response):
                 if html_attempt < self.http.retries_allowed():
                     self.http.sleep(self.http.retry.delay(html_attempt))
                     html_attempt += 1
                     continue
-                raise NotAnApiAnswer("Vendista answered 200 with an HTML page (a proxy's error page?)",
-                                     service=SERVICE, status_code=response.status_code, code="html_body")
+                raise NotAnApiAnswer(
+                    "Vendista answered 200 with an HTML page (a proxy's error page?)",
+                    service=SERVICE,
+                    status_code=response.status_code,
+                    code="html_body",
+                )
             return response.content.decode("utf-8", errors="replace")
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
@@ -242,8 +263,13 @@ class VendistaClient:
 
     # --- endpoints ------------------------------------------------------------------------------
     def transactions_page(
-        self, *, page: int, date_from: datetime | None = None, date_to: datetime | None = None,
-        term_id: int | None = None, page_size: int | None = None,
+        self,
+        *,
+        page: int,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        term_id: int | None = None,
+        page_size: int | None = None,
     ) -> TransactionPage:
         size = page_size or self.page_size
         params = _transactions_params(page=page, size=size, date_from=date_from, date_to=date_to, term_id=term_id)
@@ -260,7 +286,11 @@ class VendistaClient:
         )
 
     def iter_transaction_pages(
-        self, *, date_from: datetime | None = None, date_to: datetime | None = None, term_id: int | None = None,
+        self,
+        *,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        term_id: int | None = None,
         start_page: int = 1,
     ) -> Iterator[TransactionPage]:
         page = start_page
@@ -271,15 +301,21 @@ class VendistaClient:
                 return
             page += 1
 
-    def transactions_page_raw(self, *, page: int, date_from: datetime | None = None,
-        date_to: datetime | None = None, term_id: int | None = None,
+    def transactions_page_raw(
+        self,
+        *,
+        page: int,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        term_id: int | None = None,
     ) -> RawTransactionPage:
         size = self.page_size
         params = _transactions_params(page=page, size=size, date_from=date_from, date_to=date_to, term_id=term_id)
         body = self._get_text("/transactions", params)
         match = _ENVELOPE_INT["items_count"].search(body)
-        return RawTransactionPage(page=page, requested_size=size, body=body,
-                                  items_count=int(match.group(1)) if match else None)
+        return RawTransactionPage(
+            page=page, requested_size=size, body=body, items_count=int(match.group(1)) if match else None
+        )
 
     def terminals(self) -> list[VendistaTerminal]:
         found: list[VendistaTerminal] = []

@@ -11,8 +11,9 @@ class Command(BaseCommand):
     help = "Install the periodic jobs declared in code into django-celery-beat (idempotent)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--reset", action="store_true",
-                            help="Also restore schedules and re-enable jobs staff changed in the admin.")
+        parser.add_argument(
+            "--reset", action="store_true", help="Also restore schedules and re-enable jobs staff changed in the admin."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = periodic_tasks_install(reset=options["reset"])

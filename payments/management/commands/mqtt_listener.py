@@ -42,6 +42,7 @@ class Command(BaseCommand):
             signal.signal(sig, lambda *_: stop.set())
         ready = threading.Event()
         # Subscribed once the broker answers: the client retries with backoff until it does.
-        threading.Thread(target=lambda: ready.wait() and self.stdout.write("mqtt_listener: subscribed"),
-                         daemon=True).start()
+        threading.Thread(
+            target=lambda: ready.wait() and self.stdout.write("mqtt_listener: subscribed"), daemon=True
+        ).start()
         mqtt.listen(handle_ack, stop=stop, prefix=options.get("prefix"), ready=ready)
