@@ -308,15 +308,15 @@ def test_perf4_webhook_to_brew(shop, sims, start_worker) -> None:  # noqa: F811
 
 
 def run_benchmark(
-    shop,
-    sims,
+    shop,  # noqa: F811  (the payments test fixtures, passed through)
+    sims,  # noqa: F811
     machine,
     yk_url: str,
     web: str,
     *,
     worker,
     mqtt_port,
-    groups,  # noqa: F811
+    groups,
     restart_worker,
 ) -> None:
     auth = (sims.shop_id, sims.secret_key)

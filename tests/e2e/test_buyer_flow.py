@@ -20,9 +20,9 @@ def test_buyer_pays_and_sees_the_drink_ready(
     page,
     live_server,
     settings,
-    shop,
-    sims,
-    machine,
+    shop,  # noqa: F811  (the fixtures are imported from tests/payments/conftest.py)
+    sims,  # noqa: F811
+    machine,  # noqa: F811
     ack_listener,  # noqa: F811
     start_worker,
 ) -> None:
