@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
 from django.urls import reverse
 
 from core.models import Merchant
@@ -36,7 +37,8 @@ def _setup(merchant: Merchant) -> list[str]:
     # on the first ones as soon as they are there (a task that waits for them, so nothing here needs
     # the simulator's module).
     if not demo_rules_create(store_id=store.pk):
-        demo_rules.apply_async(args=[store.pk], countdown=10)
+        store_id = store.pk
+        transaction.on_commit(lambda: demo_rules.apply_async(args=[store_id], countdown=10))
     switches = store_settings(store)
     rules = reverse("admin:repricer_repricingrule_changelist")
     feed = reverse("repricer-price-list", args=[switches.feed_token])
