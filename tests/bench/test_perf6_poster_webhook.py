@@ -24,7 +24,8 @@ from django.db import connection
 from core.models import Merchant
 from poster_sync.models import PosterAccount, WebhookLog, WebhookStatus
 from sandbox.poster import SANDBOX_ACCOUNT, SANDBOX_TOKEN
-from tests.bench.test_perf4_webhook_to_brew import ROOT, free_port, pct, stop
+from tests.bench.test_perf4_webhook_to_brew import ROOT, pct
+from tests.support.processes import free_port, stop
 from tests.support.celery_worker import _database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
