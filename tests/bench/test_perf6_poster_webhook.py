@@ -25,8 +25,8 @@ from core.models import Merchant
 from poster_sync.models import PosterAccount, WebhookLog, WebhookStatus
 from sandbox.poster import SANDBOX_ACCOUNT, SANDBOX_TOKEN
 from tests.bench.test_perf4_webhook_to_brew import ROOT, pct
-from tests.support.processes import free_port, stop
 from tests.support.celery_worker import _database_url
+from tests.support.processes import free_port, stop
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 DELIVERIES = int(os.environ.get("PERF6_DELIVERIES", "500"))
