@@ -119,6 +119,9 @@ class HttpClient:
     sleep: Callable[[float], None] = time.sleep
     # An outgoing proxy for every call (e.g. ``{"http": url, "https": url}``); set before first use.
     proxies: Mapping[str, str] | None = None
+    # The level of the line logged for each answered call. A high-volume read-only client (Kaspi's
+    # competitor offers: tens per second) logs them at DEBUG; failures are logged as WARNING anyway.
+    success_log_level: int = logging.INFO
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -220,7 +223,15 @@ class HttpClient:
 
             elapsed = (time.monotonic() - started) * 1000
             status = response.status_code
-            log.info("%s %s %s -> %d in %.0f ms", self.service, method, _loggable(url), status, elapsed)
+            log.log(
+                self.success_log_level if status < 400 else logging.INFO,
+                "%s %s %s -> %d in %.0f ms",
+                self.service,
+                method,
+                _loggable(url),
+                status,
+                elapsed,
+            )
             if (accepted is not None and status in accepted) or (accepted is None and 200 <= status < 300):
                 return response
             retry_after = _retry_after(response)

@@ -18,6 +18,7 @@ from django.conf import settings
 from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from redis.commands.core import Script
 
 from .exceptions import RateLimitTimeout
 
@@ -102,6 +103,12 @@ def _redis(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
 
 
+@lru_cache(maxsize=4)
+def _pace_script(redis_url: str) -> Script:
+    """The pacing script, sent once and then called by its SHA (EVALSHA; reloaded if Redis lost it)."""
+    return _redis(redis_url).register_script(_PACE)
+
+
 _PACE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -130,7 +137,8 @@ class Pacer:
         self.interval = 1.0 / rate
 
     def acquire(self, timeout: float = 60.0) -> float:
-        wait = float(_redis(self._redis_url or settings.REDIS_URL).eval(_PACE, 1, self.key, repr(self.interval)))
+        script = _pace_script(self._redis_url or settings.REDIS_URL)
+        wait = float(script(keys=[self.key], args=[repr(self.interval)]))
         if wait > timeout:
             raise RateLimitTimeout(f"pacer {self.key} slot is {wait:.1f}s away", service=self.key)
         if wait > 0:

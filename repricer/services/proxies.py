@@ -8,6 +8,8 @@ by itself when the time is up; counters are reset daily by a periodic job.
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -74,25 +76,38 @@ def _proxy_routes(store: KaspiStore) -> tuple[list[Route], str]:
     return [Route(key=f"proxy-{p.pk}", proxy_id=p.pk, url=str(p.url)) for p in rows], pool
 
 
+_turns: dict[str, itertools.count[int]] = {}
+
+
+def _next_turn(pool: str) -> int:
+    """This process's round-robin position in a pool. Per process, not shared through Redis: every
+    process rotating evenly spreads the whole load evenly, the per-IP pacer holds the limit across
+    processes anyway, and the shared counter cost a Redis round trip per product (PERF-3)."""
+    counter = _turns.get(pool)
+    if counter is None:
+        with _routes_lock:
+            counter = _turns.setdefault(pool, itertools.count(random.randrange(1 << 16)))
+    return next(counter)  # atomic: itertools.count is implemented in C
+
+
 def proxy_choose(*, store: KaspiStore) -> tuple[Route | None, float]:
     """The next route in round-robin order whose IP is not paused; else (None, seconds to wait)."""
     routes, pool = proxy_routes(store=store)
     if not routes:
         return None, float(settings.REPRICER_IP_PAUSE_SECONDS)
-    # One round trip: the round-robin counter and every route's 403 pause.
-    pipe = redis_client().pipeline(transaction=False)
-    pipe.incr(f"repricer:rr:{pool}")
+    start = _next_turn(pool)
+    client = redis_client()
+    paused = client.mget([ip_pause_key(route.key) for route in routes])  # one round trip, every route's 403 pause
+    for i in range(len(routes)):
+        index = (start + i) % len(routes)
+        if paused[index] is None:
+            return routes[index], 0.0
+    # Every IP rests after a 403: how long until the first is back (rare, so a second round trip is fine).
+    pipe = client.pipeline(transaction=False)
     for route in routes:
         pipe.pttl(ip_pause_key(route.key))
-    start, *pauses = pipe.execute()
-    waits = []
-    for i in range(len(routes)):
-        index = (int(start) + i) % len(routes)
-        paused_ms = pauses[index]
-        if not paused_ms or paused_ms < 0:
-            return routes[index], 0.0
-        waits.append(paused_ms / 1000.0)
-    return None, min(waits)
+    waits = [ms / 1000.0 for ms in pipe.execute() if ms and ms > 0]
+    return None, min(waits, default=0.05)
 
 
 def proxy_record(*, route: Route, ok: bool, error: str = "") -> None:

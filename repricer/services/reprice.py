@@ -1,32 +1,41 @@
 """One product through the repricer: read offers, decide, upload, record (SPEC REP-2 … REP-4).
 
-``product_reprice`` is what a worker thread runs for each claimed product. Protocol per product:
+``products_reprice`` is what a worker thread runs for each small chunk of claimed products. Protocol
+per product:
 
-1. ``rule_start``: a conditional UPDATE sets ``processing_until``; 0 rows means another worker holds
-   the product, so this one skips it (no product is processed twice at once). A crash leaves the
-   lease, which simply expires; the scheduler's own lease on ``next_check_at`` expires too.
+1. ``rules_start``: one conditional UPDATE per chunk sets ``processing_until`` where it is free and
+   returns the ids it took; a product another worker holds is skipped (no product is processed twice
+   at once). One SELECT then loads the chunk's rules, products, stores and switches. A crash leaves
+   the leases, which simply expire; the scheduler's own lease on ``next_check_at`` expires too.
 2. Offers of the card in the rule's city through a proxy route (per-IP limiter; a 403 pauses the IP).
 3. ``price_decide`` (pure).
 4. Upload through the cabinet session (per-merchant limiter; 401 → the Kaspi module re-logs in once;
    429 → the merchant pauses 30 min, never retried); a dry run records and stops before it.
-5. ``rule_finish``: ``next_check_at`` = now + interval (or further after errors), lease cleared.
+5. The finish: ``next_check_at`` = now + interval (or further after errors), lease cleared. A chunk
+   collects its products' finishes and writes them together when the chunk ends (one UPDATE per
+   shape of finish); a crash before that leaves only the leases, which expire, so those products are
+   simply checked again. The price change itself (history row, upload, product price) is written at
+   once, before the upload's answer is acted on.
 
-A failure of one product only pushes back that product's next check.
+A failure of one product only pushes back that product's next check. The per-product database work
+is batched because the loop is bound by this process's CPU (many threads, one interpreter): PERF-3.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from threading import Lock
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 
+from core.bulk import rows_update
 from core.exceptions import IntegrationError
 from core.transitions import StateTable
 from marketplaces.kaspi.clients.cabinet import CabinetClient
@@ -113,19 +122,43 @@ def offers_client(route: Route) -> OffersClient:
 # --- the per-product lease ------------------------------------------------------------------------
 
 
-def rule_start(*, rule_id: int) -> bool:
+def rules_start(*, rule_ids: Sequence[int]) -> list[int]:
+    """Lease these products where nobody holds them (one conditional UPDATE); return the ids taken."""
+    if not rule_ids:
+        return []
     now = timezone.now()
-    return bool(
-        RepricingRule.objects.filter(pk=rule_id)
-        .filter(Q(processing_until__isnull=True) | Q(processing_until__lt=now))
-        .update(processing_until=now + timedelta(seconds=settings.REPRICER_LEASE_SECONDS))
+    # Raw SQL: the ORM's update() cannot return the ids it updated. The table name is the model's own.
+    table = connection.ops.quote_name(RepricingRule._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET processing_until = %s"  # noqa: S608
+        " WHERE id = ANY(%s) AND (processing_until IS NULL OR processing_until < %s) RETURNING id"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [now + timedelta(seconds=settings.REPRICER_LEASE_SECONDS), list(rule_ids), now],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
-def rule_finish(*, rule: RepricingRule, next_check_at: datetime, **fields: Any) -> None:
-    RepricingRule.objects.filter(pk=rule.pk).update(
-        processing_until=None, next_check_at=next_check_at, updated_at=timezone.now(), **fields
-    )
+def _finish_values(next_check_at: datetime, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"processing_until": None, "next_check_at": next_check_at, "updated_at": timezone.now(), **fields}
+
+
+class Finishes:
+    """The end-of-check writes of a chunk, collected and written together (one UPDATE per shape)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
+
+    def add(self, *, rule: RepricingRule, next_check_at: datetime, **fields: Any) -> None:
+        values = _finish_values(next_check_at, fields)
+        self.pending.setdefault(tuple(sorted(values)), []).append((rule.pk, values))
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for names, rows in pending.items():
+            rows_update(RepricingRule, rows, names)
 
 
 def check_interval(rule: RepricingRule) -> timedelta:
@@ -163,32 +196,52 @@ class _Context:
     product: KaspiProduct
     store: KaspiStore
     switches: StoreRepricing
+    finishes: Finishes = field(default_factory=Finishes)
+
+    def finish(self, *, next_check_at: datetime, **fields: Any) -> None:
+        self.finishes.add(rule=self.rule, next_check_at=next_check_at, **fields)
 
 
-def _load(rule_id: int) -> _Context | None:
-    rule = RepricingRule.objects.select_related("product__store__repricing").filter(pk=rule_id).first()
-    if rule is None:
-        return None
-    store = rule.product.store
-    switches = getattr(store, "repricing", None) or store_settings(store)
-    return _Context(rule=rule, product=rule.product, store=store, switches=switches)
+def contexts_load(*, rule_ids: Sequence[int], finishes: Finishes) -> list[_Context]:
+    """The rules with their products, stores and switches, in one query, in the order given."""
+    found = {
+        rule.pk: rule
+        for rule in RepricingRule.objects.select_related("product__store__repricing").filter(pk__in=rule_ids).order_by()
+    }
+    contexts = []
+    for rule_id in rule_ids:
+        rule = found.get(rule_id)
+        if rule is None:
+            continue
+        store = rule.product.store
+        switches = getattr(store, "repricing", None) or store_settings(store)
+        contexts.append(_Context(rule=rule, product=rule.product, store=store, switches=switches, finishes=finishes))
+    return contexts
 
 
-def product_reprice(*, rule_id: int, dry_run: bool = False, force: bool = False) -> Result:
-    """Check and reprice one product (see the module docstring). ``force`` ignores working hours."""
-    if not rule_start(rule_id=rule_id):
-        return Result.SKIPPED
-    ctx = _load(rule_id)
-    if ctx is None:
-        return Result.SKIPPED
+def products_reprice(*, rule_ids: Sequence[int], dry_run: bool = False, force: bool = False) -> list[Result]:
+    """Check and reprice a chunk of products (see the module docstring); one result per id."""
+    held = rules_start(rule_ids=rule_ids)
+    results = [Result.SKIPPED] * (len(rule_ids) - len(held))
+    finishes = Finishes()
+    try:
+        contexts = contexts_load(rule_ids=held, finishes=finishes)
+        results += [Result.SKIPPED] * (len(held) - len(contexts))
+        for ctx in contexts:
+            results.append(_check(ctx, dry_run=dry_run, force=force))
+    finally:
+        finishes.flush()
+    return results
+
+
+def _check(ctx: _Context, *, dry_run: bool, force: bool) -> Result:
     rule, now = ctx.rule, timezone.now()
     try:
         return _reprice(ctx, now=now, dry_run=dry_run or ctx.switches.dry_run, force=force)
     except Exception as exc:  # one product's failure never stalls the others
         failures = rule.consecutive_failures + 1
         log.warning("repricer: product %s failed (%s in a row): %s", ctx.product.pk, failures, exc)
-        rule_finish(
-            rule=rule,
+        ctx.finish(
             next_check_at=now + failure_backoff(rule, failures),
             consecutive_failures=failures,
             last_error=_describe(exc)[:2000],
@@ -204,21 +257,21 @@ def _describe(exc: BaseException) -> str:
 def _reprice(ctx: _Context, *, now: datetime, dry_run: bool, force: bool) -> Result:
     rule, product, store, switches = ctx.rule, ctx.product, ctx.store, ctx.switches
     if not rule.is_active or not product.is_active or not store.is_active or switches.is_paused:
-        rule_finish(rule=rule, next_check_at=now + check_interval(rule))
+        ctx.finish(next_check_at=now + check_interval(rule))
         return Result.SKIPPED
     if switches.is_rate_limited(now):
-        rule_finish(rule=rule, next_check_at=switches.rate_limited_until or now)
+        ctx.finish(next_check_at=switches.rate_limited_until or now)
         return Result.SKIPPED
     opens = None if force else next_working_moment(rule, now)
     if opens is not None:
-        rule_finish(rule=rule, next_check_at=opens)
+        ctx.finish(next_check_at=opens)
         return Result.SKIPPED
     if not product.kaspi_product_id:
         raise IntegrationError("the product has no Kaspi card id (shopLink) yet; sync the store's offers")
 
     route, wait = proxy_choose(store=store)
     if route is None:
-        rule_finish(rule=rule, next_check_at=now + timedelta(seconds=max(wait, 1.0)))
+        ctx.finish(next_check_at=now + timedelta(seconds=max(wait, 1.0)))
         return Result.DEFERRED
     try:
         offers = offers_client(route).offers(product_id=product.kaspi_product_id, city_id=rule.city_id)
@@ -227,7 +280,7 @@ def _reprice(ctx: _Context, *, now: datetime, dry_run: bool, force: bool) -> Res
         if exc.status_code == 403:
             # Kaspi bans this IP for a while: everyone leaves it alone, the product tries another soon.
             ip_pause(route.key)
-            rule_finish(rule=rule, next_check_at=now + timedelta(seconds=settings.REPRICER_IP_PAUSE_SECONDS))
+            ctx.finish(next_check_at=now + timedelta(seconds=settings.REPRICER_IP_PAUSE_SECONDS))
             return Result.DEFERRED
         raise
     proxy_record(route=route, ok=True)
@@ -271,13 +324,13 @@ def _act(ctx: _Context, decision: Decision, offers: list[CompetitorOffer], *, no
     }
     next_check = now + check_interval(rule)
     if decision.action == Action.UNCHANGED:
-        rule_finish(rule=rule, next_check_at=next_check, **done)
+        ctx.finish(next_check_at=next_check, **done)
         return Result.UNCHANGED
     if decision.action == Action.HOLD or dry_run:
         # Repeated identical holds are one history row, not one per check.
         if not _same_as_last(rule, decision):
             _record(ctx, decision, Outcome.DRY_RUN if dry_run and decision.writes else Outcome.HELD, now=now)
-        rule_finish(rule=rule, next_check_at=next_check, **done)
+        ctx.finish(next_check_at=next_check, **done)
         return Result.DRY_RUN if dry_run and decision.writes else Result.HELD
 
     assert decision.new_price is not None
@@ -289,17 +342,17 @@ def _act(ctx: _Context, decision: Decision, offers: list[CompetitorOffer], *, no
         paused = merchant_pause(store=ctx.store, reason=_describe(exc)) if isinstance(exc, KaspiRateLimited) else None
         PRICE_CHANGE_OUTCOME.advance(pk=change.pk, to=Outcome.FAILED, error=_describe(exc)[:2000])
         switches = paused or StoreRepricing.objects.get(store=ctx.store)
-        rule_finish(rule=rule, next_check_at=switches.rate_limited_until or next_check, **done)
+        ctx.finish(next_check_at=switches.rate_limited_until or next_check, **done)
         return Result.FAILED
     except (SessionUnavailable, LoginUnavailable, IntegrationError) as exc:
         PRICE_CHANGE_OUTCOME.advance(pk=change.pk, to=Outcome.FAILED, error=_describe(exc)[:2000])
         failures = rule.consecutive_failures + 1
         done.update(consecutive_failures=failures, last_error=_describe(exc)[:2000])
-        rule_finish(rule=rule, next_check_at=now + failure_backoff(rule, failures), **done)
+        ctx.finish(next_check_at=now + failure_backoff(rule, failures), **done)
         return Result.FAILED
     PRICE_CHANGE_OUTCOME.advance(pk=change.pk, to=Outcome.APPLIED, upload_id=job[:64])
     KaspiProduct.objects.filter(pk=ctx.product.pk).update(price=decision.new_price, updated_at=timezone.now())
-    rule_finish(rule=rule, next_check_at=next_check, **done)
+    ctx.finish(next_check_at=next_check, **done)
     return Result.APPLIED
 
 

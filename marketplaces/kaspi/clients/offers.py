@@ -6,6 +6,7 @@ per second per IP are tolerated (above ~15 it answers 403 for ~10 s), so callers
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ class OffersClient:
             SERVICE,
             base_url,
             before_request=before_request,
+            success_log_level=logging.DEBUG,  # tens of reads per second; failures still log
             default_headers={
                 "Origin": "https://kaspi.kz",
                 "Referer": "https://kaspi.kz/shop/",
