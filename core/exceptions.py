@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class IntegrationError(Exception):
     """A call to an external service failed.
@@ -39,3 +41,11 @@ class TransientError(IntegrationError):
 
 class RateLimitTimeout(TransientError):
     """The shared rate limiter did not grant a slot within the allowed wait."""
+
+
+class LanePaused(RateLimitTimeout):
+    """The pacer's lane is paused (e.g. an IP resting after a 403): no slot was taken."""
+
+    def __init__(self, message: str, *, seconds: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.seconds = seconds

@@ -7,7 +7,9 @@ processes. ``acquire`` blocks (sleeping until the oldest grant leaves the window
 
 from __future__ import annotations
 
+import os
 import random
+import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,7 +22,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from redis.commands.core import Script
 
-from .exceptions import RateLimitTimeout
+from .exceptions import LanePaused, RateLimitTimeout
 
 NAMESPACE = "merchant-ops"
 
@@ -103,6 +105,29 @@ def _redis(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
 
 
+_thread_clients = threading.local()
+
+
+def thread_redis(redis_url: str) -> redis.Redis:
+    """A Redis client with its own connection for the calling thread (and process).
+
+    For hot paths called from many threads at once (the repricer's pacing, hundreds of calls per
+    second): a shared pooled client takes the pool's lock, checks the connection with a poll and
+    records pool metrics on every command, and under the GIL that costs more than the command.
+    Keyed by process id too, so a forked worker never reuses its parent's socket.
+    """
+    key = (os.getpid(), redis_url)
+    clients: dict[tuple[int, str], redis.Redis] | None = getattr(_thread_clients, "clients", None)
+    if clients is None:
+        clients = _thread_clients.clients = {}
+    client = clients.get(key)
+    if client is None:
+        client = clients[key] = redis.Redis.from_url(
+            redis_url, socket_timeout=5, socket_connect_timeout=2, single_connection_client=True
+        )
+    return client
+
+
 @lru_cache(maxsize=4)
 def _pace_script(redis_url: str) -> Script:
     """The pacing script, sent once and then called by its SHA (EVALSHA; reloaded if Redis lost it)."""
@@ -110,6 +135,10 @@ def _pace_script(redis_url: str) -> Script:
 
 
 _PACE = """
+if #KEYS > 1 then
+  local paused_ms = redis.call('PTTL', KEYS[2])
+  if paused_ms > 0 then return string.format('-%.3f', paused_ms / 1000) end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local interval = tonumber(ARGV[1])
@@ -136,9 +165,15 @@ class Pacer:
         self.key = f"{NAMESPACE}:pace:{key}"
         self.interval = 1.0 / rate
 
-    def acquire(self, timeout: float = 60.0) -> float:
-        script = _pace_script(self._redis_url or settings.REDIS_URL)
-        wait = float(script(keys=[self.key], args=[repr(self.interval)]))
+    def acquire(self, timeout: float = 60.0, *, paused_by: str | None = None) -> float:
+        """Take the next slot and sleep until it; return the seconds waited. ``paused_by``: a Redis key
+        whose TTL pauses this lane; while it lives no slot is taken and ``LanePaused`` says for how long
+        (checked in the same round trip)."""
+        url = self._redis_url or settings.REDIS_URL
+        keys = [self.key] if paused_by is None else [self.key, paused_by]
+        wait = float(_pace_script(url)(keys=keys, args=[repr(self.interval)], client=thread_redis(url)))
+        if wait < 0:
+            raise LanePaused(f"pacer {self.key} is paused for {-wait:.1f}s", seconds=-wait, service=self.key)
         if wait > timeout:
             raise RateLimitTimeout(f"pacer {self.key} slot is {wait:.1f}s away", service=self.key)
         if wait > 0:

@@ -10,25 +10,20 @@ retried into a 429.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import lru_cache
 
 import redis
 from django.conf import settings
 from django.utils import timezone
 
-from core.ratelimit import Pacer
+from core.ratelimit import Pacer, thread_redis
 from marketplaces.kaspi.models import KaspiStore
 
 from ..models import StoreRepricing
 
 
-@lru_cache(maxsize=1)
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5)
-
-
 def redis_client() -> redis.Redis:
-    return _redis_for(settings.REDIS_URL)
+    """This thread's own Redis connection: the repricer's threads call it for every product."""
+    return thread_redis(settings.REDIS_URL)
 
 
 def offers_limiter(ip_key: str) -> Pacer:

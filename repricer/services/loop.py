@@ -27,7 +27,7 @@ from .reprice import Result, products_reprice
 
 log = logging.getLogger(__name__)
 
-CHUNK = 16  # products a thread takes at once: fewer queries per product, still many threads busy
+CHUNK = 25  # products a thread takes at once: fewer queries per product, still many threads busy
 
 
 def rules_claim_due(*, limit: int | None = None) -> list[int]:

@@ -22,7 +22,6 @@ from django.utils import timezone
 from marketplaces.kaspi.models import KaspiStore
 
 from ..models import Proxy
-from .limits import ip_pause_key, redis_client
 
 DIRECT = "direct"
 
@@ -90,24 +89,14 @@ def _next_turn(pool: str) -> int:
     return next(counter)  # atomic: itertools.count is implemented in C
 
 
-def proxy_choose(*, store: KaspiStore) -> tuple[Route | None, float]:
-    """The next route in round-robin order whose IP is not paused; else (None, seconds to wait)."""
+def proxy_routes_in_turn(*, store: KaspiStore) -> list[Route]:
+    """The routes this store may use, starting at the next in round-robin order. Whether an IP rests
+    after a 403 is checked by the pacer, in the same Redis round trip that takes its slot."""
     routes, pool = proxy_routes(store=store)
-    if not routes:
-        return None, float(settings.REPRICER_IP_PAUSE_SECONDS)
-    start = _next_turn(pool)
-    client = redis_client()
-    paused = client.mget([ip_pause_key(route.key) for route in routes])  # one round trip, every route's 403 pause
-    for i in range(len(routes)):
-        index = (start + i) % len(routes)
-        if paused[index] is None:
-            return routes[index], 0.0
-    # Every IP rests after a 403: how long until the first is back (rare, so a second round trip is fine).
-    pipe = client.pipeline(transaction=False)
-    for route in routes:
-        pipe.pttl(ip_pause_key(route.key))
-    waits = [ms / 1000.0 for ms in pipe.execute() if ms and ms > 0]
-    return None, min(waits, default=0.05)
+    if len(routes) < 2:
+        return routes
+    start = _next_turn(pool) % len(routes)
+    return routes[start:] + routes[:start]
 
 
 def proxy_record(*, route: Route, ok: bool, error: str = "") -> None:

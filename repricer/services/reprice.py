@@ -36,7 +36,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.bulk import rows_update
-from core.exceptions import IntegrationError
+from core.exceptions import IntegrationError, LanePaused
 from core.transitions import StateTable
 from marketplaces.kaspi.clients.cabinet import CabinetClient
 from marketplaces.kaspi.clients.errors import KaspiRateLimited, LoginUnavailable
@@ -47,8 +47,8 @@ from marketplaces.kaspi.services.session import SessionUnavailable, with_cabinet
 from ..clients.price_upload import upload_price
 from ..decision import Action, Decision, DecisionRule, price_decide
 from ..models import Outcome, PriceChange, RepricingRule, StoreRepricing
-from .limits import ip_pause, merchant_pause, offers_limiter, store_settings, upload_limiter
-from .proxies import Route, proxy_choose, proxy_record
+from .limits import ip_pause, ip_pause_key, merchant_pause, offers_limiter, store_settings, upload_limiter
+from .proxies import Route, proxy_record, proxy_routes_in_turn
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,10 @@ def offers_client(route: Route) -> OffersClient:
     with _CLIENTS_LOCK:
         client = _CLIENTS.get(key)
         if client is None:
-            limiter = offers_limiter(route.key)
+            limiter, paused_by = offers_limiter(route.key), ip_pause_key(route.key)
 
             def before_request() -> None:
-                limiter.acquire(timeout=60)
+                limiter.acquire(timeout=60, paused_by=paused_by)  # LanePaused while the IP rests
 
             client = OffersClient(base_url=settings.KASPI_OFFERS_URL, before_request=before_request)
             if route.url:
@@ -202,18 +202,27 @@ class _Context:
         self.finishes.add(rule=self.rule, next_check_at=next_check_at, **fields)
 
 
+# Columns a check never reads: not fetched, so not decoded (the cabinet's raw offer JSON can be large).
+_NOT_NEEDED = (
+    "created_at", "updated_at", "last_error", "product__raw", "product__city_prices", "product__brand",
+    "product__category", "product__image_url", "product__shop_link", "product__first_seen_at",
+    "product__last_seen_at", "product__updated_at",
+)  # fmt: skip
+
+
 def contexts_load(*, rule_ids: Sequence[int], finishes: Finishes) -> list[_Context]:
-    """The rules with their products, stores and switches, in one query, in the order given."""
-    found = {
-        rule.pk: rule
-        for rule in RepricingRule.objects.select_related("product__store__repricing").filter(pk__in=rule_ids).order_by()
-    }
+    """The rules with their products, in the order given, and their stores with their switches:
+    two queries; a store is loaded (and its secrets decrypted) once per chunk, not once per product."""
+    loaded = RepricingRule.objects.select_related("product").defer(*_NOT_NEEDED).filter(pk__in=rule_ids).order_by()
+    rules = {rule.pk: rule for rule in loaded}
+    stores = KaspiStore.objects.select_related("repricing").in_bulk({rule.product.store_id for rule in rules.values()})
     contexts = []
     for rule_id in rule_ids:
-        rule = found.get(rule_id)
-        if rule is None:
+        rule = rules.get(rule_id)
+        store = stores.get(rule.product.store_id) if rule is not None else None
+        if rule is None or store is None:
             continue
-        store = rule.product.store
+        rule.product.store = store
         switches = getattr(store, "repricing", None) or store_settings(store)
         contexts.append(_Context(rule=rule, product=rule.product, store=store, switches=switches, finishes=finishes))
     return contexts
@@ -269,21 +278,30 @@ def _reprice(ctx: _Context, *, now: datetime, dry_run: bool, force: bool) -> Res
     if not product.kaspi_product_id:
         raise IntegrationError("the product has no Kaspi card id (shopLink) yet; sync the store's offers")
 
-    route, wait = proxy_choose(store=store)
-    if route is None:
-        ctx.finish(next_check_at=now + timedelta(seconds=max(wait, 1.0)))
+    routes = proxy_routes_in_turn(store=store)
+    if not routes:  # every configured proxy is quarantined: wait rather than expose the server's IP
+        ctx.finish(next_check_at=now + timedelta(seconds=settings.REPRICER_IP_PAUSE_SECONDS))
         return Result.DEFERRED
-    try:
-        offers = offers_client(route).offers(product_id=product.kaspi_product_id, city_id=rule.city_id)
-    except IntegrationError as exc:
-        proxy_record(route=route, ok=False, error=_describe(exc))
-        if exc.status_code == 403:
-            # Kaspi bans this IP for a while: everyone leaves it alone, the product tries another soon.
-            ip_pause(route.key)
-            ctx.finish(next_check_at=now + timedelta(seconds=settings.REPRICER_IP_PAUSE_SECONDS))
-            return Result.DEFERRED
-        raise
-    proxy_record(route=route, ok=True)
+    offers, rests = None, []
+    for route in routes:
+        try:
+            offers = offers_client(route).offers(product_id=product.kaspi_product_id, city_id=rule.city_id)
+        except LanePaused as paused:  # this IP rests after a 403: the next one
+            rests.append(paused.seconds)
+            continue
+        except IntegrationError as exc:
+            proxy_record(route=route, ok=False, error=_describe(exc))
+            if exc.status_code == 403:
+                # Kaspi bans this IP for a while: everyone leaves it alone, the product tries another soon.
+                ip_pause(route.key)
+                ctx.finish(next_check_at=now + timedelta(seconds=settings.REPRICER_IP_PAUSE_SECONDS))
+                return Result.DEFERRED
+            raise
+        proxy_record(route=route, ok=True)
+        break
+    if offers is None:  # every IP rests: check again when the first is back
+        ctx.finish(next_check_at=now + timedelta(seconds=max(min(rests), 1.0)))
+        return Result.DEFERRED
 
     decision = price_decide(rule=decision_rule(rule, store), own_price=product.price, offers=offers)
     return _act(ctx, decision, offers, now=now, dry_run=dry_run)

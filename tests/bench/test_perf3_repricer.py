@@ -12,7 +12,7 @@ Printed: the sustained offers rate as a fraction of what the 3 IPs allow (target
 
 The simulator and the proxies run in their own processes (so they do not take this process's GIL),
 stopped in ``finally`` by handle. Sizes: PERF3_PRODUCTS (10000), PERF3_CONCURRENCY (32),
-PERF3_BANS_SECONDS (30), PERF3_COMPETITORS (20).
+PERF3_BANS_SECONDS (30), PERF3_COMPETITORS (20), PERF3_ROUNDS (2).
 
     make bench PYTEST_ARGS="-k perf3"
     PERF3_PRODUCTS=300 PERF3_BANS_SECONDS=5 make bench PYTEST_ARGS="-k perf3"   # a quick smoke run
@@ -44,6 +44,7 @@ PRODUCTS = int(os.environ.get("PERF3_PRODUCTS", "10000"))
 CONCURRENCY = int(os.environ.get("PERF3_CONCURRENCY", "32"))
 BANS_SECONDS = float(os.environ.get("PERF3_BANS_SECONDS", "30"))
 COMPETITORS = int(os.environ.get("PERF3_COMPETITORS", "20"))
+ROUNDS = int(os.environ.get("PERF3_ROUNDS", "2"))
 LATENCY_MS = 50
 KASPI_PER_IP = 10  # what the fake Kaspi tolerates per IP before a 403 (the contract: ~10/s)
 OUR_PER_IP = 8.0  # what the repricer allows itself per IP
@@ -160,18 +161,25 @@ def test_perf3_repricer_throughput_and_limits(children: list[Child]) -> None:
         started = time.perf_counter()
         first = rules_process(rule_ids=ids, concurrency=CONCURRENCY)
         first_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        steady = rules_process(rule_ids=ids, concurrency=CONCURRENCY)
-        steady_seconds = time.perf_counter() - started
-    bare_seconds = _bare_fetch_loop(sim.url, [FIRST_CARD + i for i in range(PRODUCTS)])
-    assert first.get("applied") == PRODUCTS, first
-    assert steady.get("unchanged") == PRODUCTS, steady
+        assert first.get("applied") == PRODUCTS, first
+        # Steady cycles and the bare loop alternate, ROUNDS times each, and the best of each is
+        # compared: a shared machine's noise then hits both sides alike.
+        steady_runs, bare_runs = [], []
+        for _ in range(ROUNDS):
+            started = time.perf_counter()
+            steady = rules_process(rule_ids=ids, concurrency=CONCURRENCY)
+            steady_runs.append(time.perf_counter() - started)
+            assert steady.get("unchanged") == PRODUCTS, steady
+            bare_runs.append(_bare_fetch_loop(sim.url, [FIRST_CARD + i for i in range(PRODUCTS)]))
+    steady_seconds, bare_seconds = min(steady_runs), min(bare_runs)
     ratio = (PRODUCTS / steady_seconds) / (PRODUCTS / bare_seconds)
     print(
         f"\nPERF-3 bans off, {PRODUCTS} products, {CONCURRENCY} in flight, {LATENCY_MS} ms latency:\n"
         f"  first cycle (offers + upload each): {first_seconds:.1f} s ({PRODUCTS / first_seconds:.0f} products/s)\n"
-        f"  steady cycle (offers + decision):   {steady_seconds:.1f} s ({PRODUCTS / steady_seconds:.0f} products/s)\n"
-        f"  bare fetch loop:                    {bare_seconds:.1f} s ({PRODUCTS / bare_seconds:.0f} requests/s)\n"
+        f"  steady cycle (offers + decision):   {steady_seconds:.1f} s ({PRODUCTS / steady_seconds:.0f} products/s)"
+        f" best of {', '.join(f'{x:.1f}' for x in steady_runs)} s\n"
+        f"  bare fetch loop:                    {bare_seconds:.1f} s ({PRODUCTS / bare_seconds:.0f} requests/s)"
+        f" best of {', '.join(f'{x:.1f}' for x in bare_runs)} s\n"
         f"  ratio steady/bare = {ratio:.2f} (target >= 0.8)"
     )
 

@@ -8,8 +8,9 @@ import time
 import uuid
 
 import pytest
+import redis
 
-from core.exceptions import RateLimitTimeout
+from core.exceptions import LanePaused, RateLimitTimeout
 from core.ratelimit import Pacer
 
 
@@ -49,3 +50,20 @@ def test_a_slot_too_far_away_raises_instead_of_waiting() -> None:
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Pacer("x", 0)
+
+
+def test_a_paused_lane_takes_no_slot_and_says_how_long(settings: object) -> None:
+    pacer = Pacer(f"test-{uuid.uuid4().hex}", 2.0)  # one every 500 ms
+    pause_key = f"test-pause-{uuid.uuid4().hex}"
+    client = redis.Redis.from_url(settings.REDIS_URL)  # type: ignore[attr-defined]
+    client.set(pause_key, "1", px=3000)
+    try:
+        with pytest.raises(LanePaused) as paused:
+            pacer.acquire(timeout=5, paused_by=pause_key)
+        assert 2.0 < paused.value.seconds <= 3.0
+        client.delete(pause_key)
+        # No slot was taken while paused: the first grant after the pause is immediate.
+        assert pacer.acquire(timeout=5, paused_by=pause_key) == 0.0
+        assert pacer.acquire(timeout=5, paused_by=pause_key) > 0.3  # the next one is spaced as usual
+    finally:
+        client.delete(pause_key)
