@@ -1,7 +1,8 @@
 """Kaspi's limits, shared by every worker (SPEC REP-4).
 
-Offers: 9.2 requests/s per outgoing IP (Kaspi reports ~10), evenly spaced through ``core.ratelimit.Pacer``; a 403 pauses that IP for ~15 s
-(a Redis key with a TTL, so every worker on every machine skips it). Uploads: ≤ 1.5/s per
+Offers: 9.2 requests/s per outgoing IP (Kaspi reports ~10), evenly spaced through
+``core.ratelimit.Pacer``; a 403 pauses that IP for ~15 s (a Redis key with a TTL, which the pacer
+checks in the same round trip, so every worker on every machine skips it). Uploads: ≤ 1.5/s per
 merchant, evenly spaced (``Pacer``); a 429 pauses the merchant for 30 minutes in the database
 (``StoreRepricing.rate_limited_until``), where the scheduler and every worker read it — nothing is
 retried into a 429.
