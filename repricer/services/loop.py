@@ -65,8 +65,9 @@ def rules_process(
     chunk = max(1, min(CHUNK, len(rule_ids) // width))
 
     def take() -> list[int]:
-        with lock:
-            return [pending.popleft() for _ in range(min(chunk, len(pending)))]
+        with lock:  # smaller chunks as the queue drains, so no thread is left with a long tail alone
+            size = min(chunk, max(1, len(pending) // width))
+            return [pending.popleft() for _ in range(min(size, len(pending)))]
 
     def run() -> None:
         try:
