@@ -1,8 +1,12 @@
-"""A rate limiter shared by every worker process on every machine, through Redis (SPEC PLAT-7).
+"""Rate limits shared by every worker process on every machine, through Redis (SPEC PLAT-7).
 
-Built on the ``limits`` library's moving-window strategy: each grant is a timestamp in a Redis
-list updated by a Lua script, so "never more than N in any window" holds exactly across
-processes. ``acquire`` blocks (sleeping until the oldest grant leaves the window) up to a timeout.
+Two tools, for two jobs:
+
+- ``Pacer``: evenly spaced grants (one per ``1/rate`` s). The default for calls to a provider:
+  latency stays at most one spacing, and jitter on the way cannot crowd a provider's second.
+- ``RateLimiter``: the ``limits`` library's moving window ("never more than N in any window",
+  exact across processes, bursts allowed). For budgets rather than pacing: one manual sync per
+  minute, a provider that documents a window and tolerates bursts inside it.
 """
 
 from __future__ import annotations
@@ -135,7 +139,7 @@ def _pace_script(redis_url: str) -> Script:
 
 
 _PACE = """
-if #KEYS > 1 then
+if #KEYS > 1 and KEYS[2] ~= '' then
   local paused_ms = redis.call('PTTL', KEYS[2])
   if paused_ms > 0 then return string.format('-%.3f', paused_ms / 1000) end
 end
@@ -145,6 +149,11 @@ local interval = tonumber(ARGV[1])
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
 local ttl = math.ceil((slot - now + interval) * 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%.6f', slot + interval), 'PX', ttl)
+if ARGV[2] == '1' then
+  local counter = KEYS[1] .. ':n:' .. string.format('%d', math.floor(slot))
+  redis.call('INCR', counter)
+  redis.call('PEXPIRE', counter, ttl + 5000)
+end
 return string.format('%.6f', slot - now)
 """
 
@@ -152,26 +161,38 @@ return string.format('%.6f', slot - now)
 class Pacer:
     """Evenly spaced grants, one per ``1/rate`` seconds across every process (on Redis's clock).
 
-    For providers that punish bursts hard (Kaspi: a 403 per IP, a 429 that bans a merchant for
-    30 minutes): a moving window grants its whole allowance at once, and a little network jitter
-    then puts two windows' worth into one second at the provider. Spaced grants need a delay of
-    a large part of the spacing to do that. A slot taken is used even if its caller gives up.
+    For providers that punish bursts or count per clock second (Kaspi: a 403 per IP, a 429 that
+    bans a merchant for 30 minutes; eMAG: requests per clock second): a moving window grants its
+    whole allowance at once, and a little network jitter then puts two windows' worth into one
+    second at the provider. Spaced grants need a delay of a large part of the spacing to do that,
+    and a caller waits at most one spacing behind an idle lane instead of a whole window behind a
+    burst. A slot taken is used even if its caller gives up.
+
+    ``counted=True`` also counts grants per clock second (one more Redis command per grant) for
+    monitoring: ``used_last_second()``.
     """
 
-    def __init__(self, key: str, rate: float, *, redis_url: str | None = None) -> None:
+    def __init__(self, key: str, rate: float, *, redis_url: str | None = None, counted: bool = False) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self._redis_url = redis_url
         self.key = f"{NAMESPACE}:pace:{key}"
+        self.rate = rate
         self.interval = 1.0 / rate
+        self.counted = counted
+
+    @property
+    def _url(self) -> str:
+        return self._redis_url or settings.REDIS_URL
 
     def acquire(self, timeout: float = 60.0, *, paused_by: str | None = None) -> float:
         """Take the next slot and sleep until it; return the seconds waited. ``paused_by``: a Redis key
         whose TTL pauses this lane; while it lives no slot is taken and ``LanePaused`` says for how long
         (checked in the same round trip)."""
-        url = self._redis_url or settings.REDIS_URL
+        url = self._url
         keys = [self.key] if paused_by is None else [self.key, paused_by]
-        wait = float(_pace_script(url)(keys=keys, args=[repr(self.interval)], client=thread_redis(url)))
+        args = [repr(self.interval), "1" if self.counted else "0"]
+        wait = float(_pace_script(url)(keys=keys, args=args, client=thread_redis(url)))
         if wait < 0:
             raise LanePaused(f"pacer {self.key} is paused for {-wait:.1f}s", seconds=-wait, service=self.key)
         if wait > timeout:
@@ -179,3 +200,21 @@ class Pacer:
         if wait > 0:
             time.sleep(wait)
         return wait
+
+    def backlog(self) -> float:
+        """Seconds until the next free slot (0 when the lane is idle): how far callers are queued."""
+        client = _redis(self._url)
+        seconds, micros = client.time()
+        raw = client.get(self.key)
+        return max(0.0, float(raw) - (seconds + micros / 1_000_000)) if raw else 0.0
+
+    def used_last_second(self) -> int:
+        """Grants whose slot fell in the last complete clock second (Redis's clock); ``counted`` only."""
+        client = _redis(self._url)
+        seconds, _ = client.time()
+        return int(client.get(f"{self.key}:n:{int(seconds) - 1}") or 0)
+
+    def reset(self) -> None:
+        """Forget the lane: the next grant is immediate and the counters start from zero."""
+        client = _redis(self._url)
+        client.delete(self.key, *client.scan_iter(match=f"{self.key}:n:*", count=100))

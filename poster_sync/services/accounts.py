@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.models import Merchant
-from core.ratelimit import Rate, RateLimiter
+from core.ratelimit import Pacer
 
 from ..clients.poster import PosterClient
 from ..models import PosterAccount, account_name_validator
@@ -30,10 +30,12 @@ def account_api_url(*, account_name: str) -> str:
 
 
 def account_client(*, account: PosterAccount) -> PosterClient:
-    limiter = RateLimiter(f"poster:{account.pk}", Rate.per_second(settings.POSTER_RATE_PER_SECOND))
+    # Spaced evenly, not a moving window: a window lets five calls through at once and then makes
+    # the sixth wait most of a second, which is what a webhook's latency then shows (PERF-6).
+    pacer = Pacer(f"poster:{account.pk}", settings.POSTER_RATE_PER_SECOND)
 
     def acquire() -> None:
-        limiter.acquire(timeout=60)
+        pacer.acquire(timeout=60)
 
     base = account.api_url or account_api_url(account_name=account.account)
     return PosterClient(base_url=base, token=str(account.access_token or ""), before_request=acquire)

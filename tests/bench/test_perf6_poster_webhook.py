@@ -160,6 +160,8 @@ def test_perf6_poster_webhook_to_database(start_worker) -> None:
             f"\n  received → object updated:       p50 {statistics.median(totals):.1f} ms, p95 {p95_total:.1f} ms"
             f"\n  ratio p95 / baseline p95: {p95_total / p95_answer:.1f}×   target p95 < 500 ms: "
             f"{'met' if p95_total < 500 else 'NOT met'}"
+            f"\n  (one Poster call per delivery, paced at POSTER_RATE_PER_SECOND={settings.POSTER_RATE_PER_SECOND:g}/s "
+            f"per account: when deliveries come faster than that, the spacing is a delivery's floor)"
         )
     finally:
         for proc in procs.values():

@@ -67,3 +67,41 @@ def test_a_paused_lane_takes_no_slot_and_says_how_long(settings: object) -> None
         assert pacer.acquire(timeout=5, paused_by=pause_key) > 0.3  # the next one is spaced as usual
     finally:
         client.delete(pause_key)
+
+
+def test_a_counted_pacer_reports_the_last_second_its_backlog_and_resets(settings: object) -> None:
+    pacer = Pacer(f"test-{uuid.uuid4().hex}", 20.0, counted=True)  # one every 50 ms
+    client = redis.Redis.from_url(settings.REDIS_URL)  # type: ignore[attr-defined]
+    seconds, _ = client.time()
+    while client.time()[0] == seconds:  # start on a fresh clock second
+        time.sleep(0.01)
+    granted = 0
+    started = client.time()[0]
+    while client.time()[0] == started:
+        pacer.acquire(timeout=5)
+        granted += 1
+    assert 15 <= granted <= 21
+    counted = pacer.used_last_second()
+    # The grant whose slot crossed into the next second is counted there, not in the last one.
+    assert granted - 1 <= counted <= granted, (granted, counted)
+    time.sleep(0.1)
+    assert pacer.backlog() == 0.0  # nobody queued
+    threads = [threading.Thread(target=pacer.acquire, kwargs={"timeout": 5}) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)  # ten slots booked at once: the lane is about half a second ahead
+    booked = pacer.backlog()
+    for thread in threads:
+        thread.join()
+    assert 0.25 < booked <= 0.5, booked
+    pacer.reset()
+    assert pacer.used_last_second() == 0 and pacer.backlog() == 0.0
+    assert pacer.acquire(timeout=5) == 0.0  # a reset lane grants at once
+
+
+def test_an_uncounted_pacer_counts_nothing() -> None:
+    pacer = Pacer(f"test-{uuid.uuid4().hex}", 50.0)
+    for _ in range(5):
+        pacer.acquire(timeout=5)
+    time.sleep(1.0)
+    assert pacer.used_last_second() == 0

@@ -4,9 +4,12 @@ Every call is ``POST {base}/{resource}/{action}`` with HTTP Basic auth and a JSO
 the envelope ``{"isError": false, "messages": [], "results": ...}``: anything without
 ``isError: false`` is a failure, whatever the HTTP status. Calls go through ``core.http.HttpClient``
 (retries with 2, 4 … 64 s backoff and jitter on 429/5xx/network only) and, before every attempt,
-through one of two limiters shared through Redis by every process of every machine: order routes
-(12 req/s) and all other routes together (3 req/s). ``X-RateLimit-Remaining-3second: 0`` pauses
-that route class for everyone until eMAG's window has room again.
+through one of two pacers shared through Redis by every process of every machine: order routes
+(12 req/s) and all other routes together (3 req/s), each paced evenly at ``EMAG_PACE_FRACTION`` of
+the limit. eMAG counts requests per clock second, so a moving window (the whole allowance at once)
+plus a few milliseconds of jitter on the way puts 13 into one of eMAG's seconds; spaced grants leave
+that jitter room. ``X-RateLimit-Remaining-3second: 0`` pauses that route class for everyone until
+eMAG's window has room again.
 
 Orders are returned as eMAG's own dicts: ``order/save`` wants the whole order as read, with changes.
 """
@@ -25,9 +28,9 @@ import redis
 import requests
 from django.conf import settings
 
-from core.exceptions import IntegrationError, RateLimitTimeout, TransientError
+from core.exceptions import IntegrationError, LanePaused, RateLimitTimeout, TransientError
 from core.http import HttpClient, RetryPolicy
-from core.ratelimit import Rate, RateLimiter
+from core.ratelimit import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +127,16 @@ def redis_connection(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
-def limiters(ref: str) -> dict[str, RateLimiter]:
-    """The two limiters of one eMAG account (``ref``), shared through Redis."""
+def limit_per_second(kind: str) -> float:
+    """eMAG's own limit for a route class (the pacers run a little under it)."""
+    return settings.EMAG_ORDER_RATE_PER_SECOND if kind == ORDERS else settings.EMAG_OTHER_RATE_PER_SECOND
+
+
+def limiters(ref: str) -> dict[str, Pacer]:
+    """The two pacers of one eMAG account (``ref``), shared through Redis, counting grants per second."""
     return {
-        ORDERS: RateLimiter(f"emag:{ref}:orders", Rate.per_second(settings.EMAG_ORDER_RATE_PER_SECOND)),
-        OTHER: RateLimiter(f"emag:{ref}:other", Rate.per_second(settings.EMAG_OTHER_RATE_PER_SECOND)),
+        kind: Pacer(f"emag:{ref}:{kind}", limit_per_second(kind) * settings.EMAG_PACE_FRACTION, counted=True)
+        for kind in (ORDERS, OTHER)
     }
 
 
@@ -165,13 +173,15 @@ class EmagClient:
         return f"merchant-ops:emag:{self.limiter_ref}:{kind}:pause"
 
     def _gate(self, kind: str) -> Callable[[], None]:
-        limiter = self.limiters[kind]
+        pacer, pause_key = self.limiters[kind], self._pause_key(kind)
 
         def before_request() -> None:
-            pause_ms = redis_connection(settings.REDIS_URL).pttl(self._pause_key(kind))
-            if isinstance(pause_ms, int) and pause_ms > 0:
-                time.sleep(pause_ms / 1000.0)
-            limiter.acquire(timeout=120)
+            while True:
+                try:
+                    pacer.acquire(timeout=120, paused_by=pause_key)
+                    break
+                except LanePaused as paused:  # eMAG said its window is full: wait it out, then queue
+                    time.sleep(paused.seconds)
             if self.recorder is not None:
                 self.recorder(kind, "attempt", 0.0)
 
@@ -182,7 +192,7 @@ class EmagClient:
         if remaining is not None and remaining.strip() == "0":
             # eMAG's window is full (perhaps by another integration on the same account): hold this
             # route class, in every process, for one slot of its rate before the next attempt.
-            slot_ms = 1000.0 / self.limiters[kind].rate.per_second_value
+            slot_ms = 1000.0 / limit_per_second(kind)
             redis_connection(settings.REDIS_URL).set(self._pause_key(kind), "1", px=max(1, int(slot_ms)))
 
     # --- the envelope ------------------------------------------------------------------------------

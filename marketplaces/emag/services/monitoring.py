@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from core.models import SyncRun
 
-from ..clients.emag import ORDERS, OTHER, limiters, redis_connection
+from ..clients.emag import ORDERS, OTHER, limit_per_second, limiters, redis_connection
 from ..models import EmagAccount, EmagOffer, EmagOrder
 
 log = logging.getLogger(__name__)
@@ -85,15 +85,17 @@ def metrics_get(*, account: EmagAccount, minutes: int | None = None) -> dict[str
 
 def limiter_stats(*, account: EmagAccount) -> dict[str, Any]:
     result = {}
-    for kind, limiter in limiters(account.limiter_ref).items():
-        remaining = limiter.remaining()
-        per_window = limiter.rate.amount
+    for kind, pacer in limiters(account.limiter_ref).items():
+        limit = limit_per_second(kind)
+        used = pacer.used_last_second()
         result[kind] = {
-            "limit_per_second": limiter.rate.per_second_value,
-            "window_seconds": limiter.rate.seconds,
-            "used_in_window": per_window - remaining,
-            "remaining_in_window": remaining,
-            "usage": round((per_window - remaining) / per_window, 3),
+            "limit_per_second": limit,
+            "paced_per_second": round(pacer.rate, 3),
+            "window_seconds": 1,
+            "used_in_window": used,  # grants in the last complete clock second
+            "remaining_in_window": max(0, int(limit) - used),
+            "usage": round(used / limit, 3),
+            "queued_seconds": round(pacer.backlog(), 3),  # how far ahead the lane is booked
         }
     return result
 
