@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import RepricingRule
-from .reprice import Result, products_reprice
+from .reprice import Result, Stores, products_reprice
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ def rules_process(
     counts: Counter[str] = Counter()
     width = max(1, min(concurrency or settings.REPRICER_WORKER_CONCURRENCY, len(rule_ids)))
     chunk = max(1, min(CHUNK, len(rule_ids) // width))
+    stores = Stores()
 
     def take() -> list[int]:
         with lock:  # smaller chunks as the queue drains, so no thread is left with a long tail alone
@@ -72,7 +73,7 @@ def rules_process(
     def run() -> None:
         try:
             while ids := take():
-                results = _guarded(ids, dry_run=dry_run, force=force)
+                results = _guarded(ids, dry_run=dry_run, force=force, stores=stores)
                 with lock:
                     counts.update(str(result) for result in results)
         finally:
@@ -81,7 +82,7 @@ def rules_process(
     if width == 1:
         run_here = [rule_ids[i : i + chunk] for i in range(0, len(rule_ids), chunk)]
         for ids in run_here:
-            counts.update(str(result) for result in _guarded(ids, dry_run=dry_run, force=force))
+            counts.update(str(result) for result in _guarded(ids, dry_run=dry_run, force=force, stores=stores))
         return counts
     threads = [threading.Thread(target=run, name=f"repricer-{i}", daemon=True) for i in range(width)]
     for thread in threads:
@@ -91,9 +92,9 @@ def rules_process(
     return counts
 
 
-def _guarded(rule_ids: list[int], *, dry_run: bool, force: bool) -> list[Result]:
+def _guarded(rule_ids: list[int], *, dry_run: bool, force: bool, stores: Stores) -> list[Result]:
     try:
-        return products_reprice(rule_ids=rule_ids, dry_run=dry_run, force=force)
+        return products_reprice(rule_ids=rule_ids, dry_run=dry_run, force=force, stores=stores)
     except Exception:  # products_reprice records each product's failure; this is the last line of defence
         log.exception("repricer: unexpected error")
         return [Result.ERROR] * len(rule_ids)

@@ -5,7 +5,8 @@ per product:
 
 1. ``rules_start``: one conditional UPDATE per chunk sets ``processing_until`` where it is free and
    returns the ids it took; a product another worker holds is skipped (no product is processed twice
-   at once). One SELECT then loads the chunk's rules, products, stores and switches. A crash leaves
+   at once). One SELECT then loads the chunk's rules and products; their stores and switches come
+   from the batch's ``Stores`` (each read about once a second). A crash leaves
    the leases, which simply expire; the scheduler's own lease on ``next_check_at`` expires too.
 2. Offers of the card in the rule's city through a proxy route (per-IP limiter; a 403 pauses the IP).
 3. ``price_decide`` (pure).
@@ -24,6 +25,7 @@ is batched because the loop is bound by this process's CPU (many threads, one in
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -210,16 +212,44 @@ _NOT_NEEDED = (
 )  # fmt: skip
 
 
-def contexts_load(*, rule_ids: Sequence[int], finishes: Finishes) -> list[_Context]:
-    """The rules with their products, in the order given, and their stores with their switches:
-    two queries; a store is loaded (and its secrets decrypted) once per chunk, not once per product."""
+class Stores:
+    """The stores of one ``rules_process`` call with their switches, shared by its threads and
+    reloaded after ``FRESH_SECONDS``: a store's row is read about once a second, not once per chunk
+    (its query, with the switches joined, costs more to build than a chunk's rules). A pause, a dry
+    run or a new session reaches a running batch within that second; the upload re-reads the 429
+    pause from the database anyway, right before it sends."""
+
+    FRESH_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._loaded: dict[int, tuple[float, KaspiStore]] = {}
+
+    def get(self, store_ids: set[int]) -> dict[int, KaspiStore]:
+        now = time.monotonic()
+        with self._lock:
+            found = {
+                pk: hit[1] for pk in store_ids if (hit := self._loaded.get(pk)) and now - hit[0] < self.FRESH_SECONDS
+            }
+        missing = store_ids - found.keys()
+        if missing:
+            loaded = KaspiStore.objects.select_related("repricing").in_bulk(missing)
+            with self._lock:
+                self._loaded.update({pk: (now, store) for pk, store in loaded.items()})
+            found.update(loaded)
+        return found
+
+
+def contexts_load(*, rule_ids: Sequence[int], finishes: Finishes, stores: Stores | None = None) -> list[_Context]:
+    """The rules with their products, in the order given, and their stores with their switches
+    (from ``stores``, or loaded here): one or two queries per chunk."""
     loaded = RepricingRule.objects.select_related("product").defer(*_NOT_NEEDED).filter(pk__in=rule_ids).order_by()
     rules = {rule.pk: rule for rule in loaded}
-    stores = KaspiStore.objects.select_related("repricing").in_bulk({rule.product.store_id for rule in rules.values()})
+    by_id = (stores or Stores()).get({rule.product.store_id for rule in rules.values()})
     contexts = []
     for rule_id in rule_ids:
         rule = rules.get(rule_id)
-        store = stores.get(rule.product.store_id) if rule is not None else None
+        store = by_id.get(rule.product.store_id) if rule is not None else None
         if rule is None or store is None:
             continue
         rule.product.store = store
@@ -228,13 +258,15 @@ def contexts_load(*, rule_ids: Sequence[int], finishes: Finishes) -> list[_Conte
     return contexts
 
 
-def products_reprice(*, rule_ids: Sequence[int], dry_run: bool = False, force: bool = False) -> list[Result]:
+def products_reprice(
+    *, rule_ids: Sequence[int], dry_run: bool = False, force: bool = False, stores: Stores | None = None
+) -> list[Result]:
     """Check and reprice a chunk of products (see the module docstring); one result per id."""
     held = rules_start(rule_ids=rule_ids)
     results = [Result.SKIPPED] * (len(rule_ids) - len(held))
     finishes = Finishes()
     try:
-        contexts = contexts_load(rule_ids=held, finishes=finishes)
+        contexts = contexts_load(rule_ids=held, finishes=finishes, stores=stores)
         results += [Result.SKIPPED] * (len(held) - len(contexts))
         for ctx in contexts:
             results.append(_check(ctx, dry_run=dry_run, force=force))

@@ -296,3 +296,23 @@ def test_uploads_waiting_for_the_same_relogin_are_still_paced_afterwards(
     assert rules_process(rule_ids=[r.pk for r in rules], concurrency=6) == {"applied": 6}
     assert sim.logins == 1
     assert sim.counter("uploads_429") == 0
+
+
+def test_a_batch_reads_each_store_about_once_a_second_and_sees_a_pause_after_it(
+    market: Callable[..., Any], django_assert_num_queries: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from repricer.services.reprice import Stores
+
+    sim = market(competitors=3)
+    store = make_store(sim)
+    make_products(sim, store, 2)
+    StoreRepricing.objects.create(store=store)
+    stores = Stores()
+    with django_assert_num_queries(1):  # the store with its switches, in one query
+        assert stores.get({store.pk})[store.pk].repricing.is_paused is False
+    StoreRepricing.objects.filter(store=store).update(is_paused=True)
+    with django_assert_num_queries(0):  # the next chunks of the batch: no query
+        assert stores.get({store.pk})[store.pk].repricing.is_paused is False
+    monkeypatch.setattr(Stores, "FRESH_SECONDS", 0.0)  # a second later
+    with django_assert_num_queries(1):
+        assert stores.get({store.pk})[store.pk].repricing.is_paused is True
