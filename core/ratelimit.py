@@ -28,6 +28,7 @@ from limits.strategies import MovingWindowRateLimiter
 from redis.commands.core import Script
 
 from .exceptions import LanePaused, RateLimitTimeout
+from .redis_client import shared_redis
 
 NAMESPACE = "merchant-ops"
 # A Pacer's caller that wakes this fraction of the spacing after its slot takes another slot.
@@ -109,11 +110,6 @@ class RateLimiter:
         self.limiter.clear(self.item, self.key)
 
 
-@lru_cache(maxsize=4)
-def _redis(redis_url: str) -> redis.Redis:
-    return redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
-
-
 _thread_clients = threading.local()
 
 
@@ -140,7 +136,7 @@ def thread_redis(redis_url: str) -> redis.Redis:
 @lru_cache(maxsize=4)
 def _pace_script(redis_url: str) -> Script:
     """The pacing script, sent once and then called by its SHA (EVALSHA; reloaded if Redis lost it)."""
-    return _redis(redis_url).register_script(_PACE)
+    return shared_redis(redis_url).register_script(_PACE)
 
 
 _PACE = """
@@ -227,18 +223,18 @@ class Pacer:
 
     def backlog(self) -> float:
         """Seconds until the next free slot (0 when the lane is idle): how far callers are queued."""
-        client = _redis(self._url)
+        client = shared_redis(self._url)
         seconds, micros = client.time()
         raw = client.get(self.key)
         return max(0.0, float(raw) - (seconds + micros / 1_000_000)) if raw else 0.0
 
     def used_last_second(self) -> int:
         """Grants whose slot fell in the last complete clock second (Redis's clock); ``counted`` only."""
-        client = _redis(self._url)
+        client = shared_redis(self._url)
         seconds, _ = client.time()
         return int(client.get(f"{self.key}:n:{int(seconds) - 1}") or 0)
 
     def reset(self) -> None:
         """Forget the lane: the next grant is immediate and the counters start from zero."""
-        client = _redis(self._url)
+        client = shared_redis(self._url)
         client.delete(self.key, *client.scan_iter(match=f"{self.key}:n:*", count=100))

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core.models import SyncRun
+from core.redis_client import shared_redis
 from core.services import UNFINISHED, sync_run_create
 
 from ..models import SyncKind, SyncMode, Transaction, VendistaAccount
@@ -77,7 +78,7 @@ def sync_request(
 
 
 def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    return shared_redis()
 
 
 def lock_key(account_id: int | str) -> str:

@@ -20,17 +20,16 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import redis
 import requests
 from django.conf import settings
 
 from core.exceptions import IntegrationError, LanePaused, RateLimitTimeout, TransientError
 from core.http import HttpClient, RetryPolicy
 from core.ratelimit import Pacer
+from core.redis_client import shared_redis
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +121,6 @@ def date_windows(start: datetime, end: datetime) -> Iterator[tuple[datetime, dat
         start = stop
 
 
-@lru_cache(maxsize=4)
-def redis_connection(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
-
-
 def limit_per_second(kind: str) -> float:
     """eMAG's own limit for a route class (the pacers run a little under it)."""
     return settings.EMAG_ORDER_RATE_PER_SECOND if kind == ORDERS else settings.EMAG_OTHER_RATE_PER_SECOND
@@ -193,7 +187,7 @@ class EmagClient:
             # eMAG's window is full (perhaps by another integration on the same account): hold this
             # route class, in every process, for one slot of its rate before the next attempt.
             slot_ms = 1000.0 / limit_per_second(kind)
-            redis_connection(settings.REDIS_URL).set(self._pause_key(kind), "1", px=max(1, int(slot_ms)))
+            shared_redis().set(self._pause_key(kind), "1", px=max(1, int(slot_ms)))
 
     # --- the envelope ------------------------------------------------------------------------------
     def call(self, path: str, payload: Any = None) -> Any:

@@ -19,8 +19,9 @@ from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from core.models import SyncRun
+from core.redis_client import shared_redis
 
-from ..clients.emag import ORDERS, OTHER, limit_per_second, limiters, redis_connection
+from ..clients.emag import ORDERS, OTHER, limit_per_second, limiters
 from ..models import EmagAccount, EmagOffer, EmagOrder
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def _key(account_id: int, minute: int) -> str:
 def recorder_for(*, account_id: int) -> Callable[[str, str, float], None]:
     def record(kind: str, outcome: str, elapsed_ms: float) -> None:
         key = _key(account_id, int(time.time() // 60))
-        pipe = redis_connection(settings.REDIS_URL).pipeline(transaction=False)
+        pipe = shared_redis().pipeline(transaction=False)
         if outcome == "attempt":
             pipe.hincrby(key, "attempts", 1)
             pipe.hincrby(key, f"attempts:{kind}", 1)
@@ -58,7 +59,7 @@ def recorder_for(*, account_id: int) -> Callable[[str, str, float], None]:
 def metrics_get(*, account: EmagAccount, minutes: int | None = None) -> dict[str, Any]:
     minutes = max(1, min(minutes or settings.EMAG_METRICS_WINDOW_MINUTES, 120))
     now_minute = int(time.time() // 60)
-    client = redis_connection(settings.REDIS_URL)
+    client = shared_redis()
     pipe = client.pipeline(transaction=False)
     for minute in range(now_minute - minutes + 1, now_minute + 1):
         pipe.hgetall(_key(account.pk, minute))

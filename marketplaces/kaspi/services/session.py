@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from core.exceptions import IntegrationError
 from core.ratelimit import Rate, RateLimiter
+from core.redis_client import shared_redis
 from core.transitions import StateTable
 
 from ..clients.cabinet import CabinetClient, Cookie
@@ -86,10 +87,6 @@ def cabinet_client(store: KaspiStore, cookies: list[Cookie] | None = None) -> Ca
 
 def _acquire(limiter: RateLimiter) -> None:
     limiter.acquire(timeout=60)
-
-
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
 
 
 def _short(reason: str) -> str:
@@ -175,7 +172,9 @@ def session_login(*, store: KaspiStore, force: bool = False, seen_generation: in
     """
     # The lock outlives the slowest login (three bounded browser steps), so it never expires mid-login.
     held = max(settings.KASPI_LOGIN_LOCK_SECONDS, int(settings.KASPI_LOGIN_TIMEOUT_SECONDS * 3 + 60))
-    lock = _redis().lock(f"kaspi:login:{store.pk}", timeout=held, blocking_timeout=settings.KASPI_LOGIN_LOCK_SECONDS)
+    lock = shared_redis().lock(
+        f"kaspi:login:{store.pk}", timeout=held, blocking_timeout=settings.KASPI_LOGIN_LOCK_SECONDS
+    )
     if not lock.acquire():
         raise LoginUnavailable("another login of this store is still running")
     try:

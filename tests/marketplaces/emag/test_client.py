@@ -115,7 +115,7 @@ def test_empty_3_second_budget_pauses_the_route_class_for_every_process(emag, ma
     account = make_account(sim)
     client = account_client(account=account)
     client.orders_count()
-    pause = client_module.redis_connection(client_module.settings.REDIS_URL).pttl(client._pause_key("orders"))
+    pause = client_module.shared_redis().pttl(client._pause_key("orders"))
     assert 0 < pause <= 84  # one slot of 12/s
 
 
