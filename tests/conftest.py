@@ -11,6 +11,16 @@ from tests.support.network import block_non_loopback
 block_non_loopback()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _redis_emptied() -> None:
+    """This worker's Redis database belongs to the tests (TEST_REDIS_DB_BASE + worker number): it is
+    emptied when the worker starts. A new test database hands out the same ids again, so keys an
+    earlier run left behind (eMAG metrics per account, pacer slots, pauses) would leak into its tests."""
+    from core.redis_client import shared_redis
+
+    shared_redis().flushdb()
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Callable[[Simulator], SandboxServer]]:
     """Start simulators on ephemeral loopback ports: ``server = sandbox(EchoSimulator())``."""
