@@ -36,7 +36,7 @@ test: venv-dev
 lint: venv-dev check-deploy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run  # a development command: the dev settings
+	$(PY) manage.py makemigrations --check --dry-run  # a development command: manage.py gives it the dev settings
 	$(VENV)/bin/mypy config core sandbox payments vending marketplaces poster_sync repricer
 
 # Django's deployment checks on the production settings (DEBUG off, every default as shipped), with

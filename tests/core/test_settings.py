@@ -238,3 +238,15 @@ def test_env_example_documents_every_name_and_holds_no_secret() -> None:
         "TMETR_TOKEN",
     ):
         assert listed[secret].strip() == "", secret
+
+
+def test_makemigrations_needs_no_secrets_but_migrate_still_refuses_without_them() -> None:
+    """makemigrations only writes source files: a newcomer's bare `manage.py makemigrations` works.
+    Commands that can run in production keep refusing to start without SECRET_KEY."""
+    env = {**CLEAN, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}  # no database is needed
+    check = [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"]
+    result = subprocess.run(check, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "No changes detected" in result.stdout, result.stderr[-2000:]
+    migrate = [sys.executable, "manage.py", "migrate", "--plan"]
+    result = subprocess.run(migrate, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
