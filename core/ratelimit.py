@@ -57,10 +57,6 @@ class Rate:
             raise ValueError("rate must be positive")
         return cls(amount=fraction.numerator, seconds=fraction.denominator)
 
-    @property
-    def per_second_value(self) -> float:
-        return self.amount / self.seconds
-
 
 class RateLimiter:
     """``RateLimiter("emag:orders", Rate(12))``; call ``acquire()`` before each request."""
@@ -102,10 +98,6 @@ class RateLimiter:
         stats = self.limiter.get_window_stats(self.item, self.key)
         return 0.0 if stats.remaining > 0 else max(0.0, stats.reset_time - time.time())
 
-    def remaining(self) -> int:
-        """Grants left in the current window (monitoring, e.g. eMAG's limiter usage)."""
-        return int(self.limiter.get_window_stats(self.item, self.key).remaining)
-
     def reset(self) -> None:
         self.limiter.clear(self.item, self.key)
 
@@ -140,7 +132,7 @@ def _pace_script(redis_url: str) -> Script:
 
 
 _PACE = """
-if #KEYS > 1 and KEYS[2] ~= '' then
+if #KEYS > 1 then
   local paused_ms = redis.call('PTTL', KEYS[2])
   if paused_ms > 0 then return string.format('-%.3f', paused_ms / 1000) end
 end
