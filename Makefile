@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 # pytest-xdist workers; each gets its own test database and Redis database.
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint check-deploy bench venv venv-dev clean
+.PHONY: run test test-stress lint check-deploy bench venv venv-dev clean
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -32,6 +32,11 @@ run: venv
 
 test: venv-dev
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# The same suite with both cores kept busy (CPU burners and Django processes starting and migrating
+# beside it); lists the tests that failed under load (scripts/test_stress.py).
+test-stress: venv-dev
+	TEST_WORKERS=$(TEST_WORKERS) $(PY) scripts/test_stress.py $(PYTEST_ARGS)
 
 lint: venv-dev check-deploy
 	$(VENV)/bin/ruff check .
