@@ -320,7 +320,7 @@ class EmagSimulator(Simulator):
         bucket = self._bucket(request)
         limit = ORDER_RATE if bucket == "orders" else OTHER_RATE
         user = self._user(request) or "anonymous"
-        now = time.time()
+        now = request.arrived_wall()  # the kernel's receive time: a stall here cannot move it
         second, three = int(now), int(now // 3)
         with self.lock:
             self.arrivals[bucket].append(now)
@@ -523,7 +523,7 @@ class EmagSimulator(Simulator):
         """Clock seconds in which more requests arrived than the limit (rejected ones included)."""
         limit = ORDER_RATE if bucket == "orders" else OTHER_RATE
         with self.lock:
-            times = list(self.arrivals[bucket])
+            times = sorted(self.arrivals[bucket])
         counts: dict[int, int] = {}
         for t in times:
             counts[int(t)] = counts.get(int(t), 0) + 1
@@ -532,7 +532,7 @@ class EmagSimulator(Simulator):
     def per_clock_second(self, bucket: str, last: int = 600) -> dict[int, int]:
         """Requests that arrived in each of the last ``last`` clock seconds (rejected ones included)."""
         with self.lock:
-            times = list(self.arrivals[bucket])
+            times = sorted(self.arrivals[bucket])
         counts: dict[int, int] = {}
         for t in times:
             counts[int(t)] = counts.get(int(t), 0) + 1
@@ -540,7 +540,7 @@ class EmagSimulator(Simulator):
 
     def max_in_window(self, bucket: str, window: float = 1.0) -> int:
         with self.lock:
-            times = list(self.arrivals[bucket])
+            times = sorted(self.arrivals[bucket])
         best, start = 0, 0
         for end in range(len(times)):
             while times[end] - times[start] >= window:
@@ -550,7 +550,7 @@ class EmagSimulator(Simulator):
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
-            orders_times = list(self.arrivals["orders"])
+            orders_times = sorted(self.arrivals["orders"])
             other_count = len(self.arrivals["other"])
         span = (orders_times[-1] - orders_times[0]) if len(orders_times) > 1 else 0.0
         return {

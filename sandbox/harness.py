@@ -9,6 +9,13 @@ so tests and benchmarks start as many as they need and stop them by handle.
 Control endpoints on every simulator (for tests, benchmarks and the person clicking around):
     GET  /_sandbox/faults      current knobs        POST /_sandbox/faults  {"latency_ms": 50, ...}
     POST /_sandbox/reset       state and knobs      GET  /_sandbox/stats   request counts, max rate
+
+When a request arrived is the kernel's word, not this process's: a provider counts requests at its
+edge, and a simulator written in Python shares the CPU with the code it measures. A stalled
+simulator thread that reads a backlog late would otherwise count it as one burst — the rate checks
+would blame the client for the simulator's own stall. So every connection has ``SO_TIMESTAMPNS``
+on, and each request carries the kernel's receive time of its first byte (``Request.arrived``,
+wall clock; ``arrived_monotonic()`` on the monotonic clock). Rate limits, bans and statistics use it.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import logging
 import random
 import re
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -32,6 +40,10 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer,
 log = logging.getLogger("sandbox")
 
 MAX_HANG_SECONDS = 60.0
+# Linux's values (asm-generic/socket.h); Python's socket module does not name them.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
+_TIMESPEC = struct.Struct("@qq")
 
 
 @dataclass
@@ -72,6 +84,19 @@ class Request:
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
     remote_addr: str = ""
+    # The kernel's receive time of the request's first byte (wall clock); None where the platform
+    # gives none (then the moment the handler ran).
+    arrived: float | None = None
+
+    def arrived_wall(self) -> float:
+        return self.arrived if self.arrived is not None else time.time()
+
+    def arrived_monotonic(self) -> float:
+        """The arrival on the monotonic clock: now, less how long ago the kernel received it."""
+        now = time.monotonic()
+        if self.arrived is None:
+            return now
+        return now - max(0.0, time.time() - self.arrived)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -177,7 +202,7 @@ class Simulator:
     # --- statistics used by tests and benchmarks --------------------------------------------
     def max_requests_in_window(self, window: float = 1.0, since: float = 0.0) -> int:
         with self.lock:
-            times = [t for t in self._request_times if t >= since]
+            times = sorted(t for t in self._request_times if t >= since)
         best, start = 0, 0
         for end in range(len(times)):
             while times[end] - times[start] >= window:
@@ -218,6 +243,7 @@ class Simulator:
             headers=headers,
             body=body,
             remote_addr=environ.get("REMOTE_ADDR", ""),
+            arrived=environ.get("sandbox.arrived"),
         )
         response = self.handle(request)
         if response.drop:
@@ -236,7 +262,7 @@ class Simulator:
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/_sandbox/"):
             return self._control(request)
-        now = time.monotonic()
+        now = request.arrived_monotonic()
         with self.lock:
             self.request_count += 1
             self._request_times.append(now)
@@ -346,9 +372,19 @@ class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
+    def setup(self) -> None:
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            self._stamped = True
+        except OSError:  # not Linux: arrivals fall back to the handler's clock
+            self._stamped = False
+        self._arrived: float | None = None
+
     def get_environ(self) -> dict[str, Any]:
         environ = super().get_environ()
         environ["sandbox.connection"] = self.connection  # to drop it (Faults.lose_answer_*)
+        environ["sandbox.arrived"] = self._arrived
         return environ
 
     def handle(self) -> None:
@@ -357,7 +393,28 @@ class _QuietHandler(WSGIRequestHandler):
         while not self.close_connection:
             self._handle_one()
 
+    def _kernel_arrival(self) -> float | None:
+        """Wait for the next request's first byte without taking it (MSG_PEEK) and return the kernel's
+        receive time of it. The buffered reader holds nothing between two requests: no client of ours
+        pipelines (requests/urllib3, http.client and browsers send the next request after the answer)."""
+        if not self._stamped:
+            return None
+        try:
+            data, ancillary, _flags, _addr = self.connection.recvmsg(
+                1, socket.CMSG_SPACE(_TIMESPEC.size), socket.MSG_PEEK
+            )
+        except OSError:  # the idle timeout or a reset: readline below sees it too
+            return None
+        if not data:
+            return None
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
+                seconds, nanoseconds = _TIMESPEC.unpack(payload[: _TIMESPEC.size])
+                return seconds + nanoseconds / 1e9
+        return None
+
     def _handle_one(self) -> None:
+        self._arrived = self._kernel_arrival()
         try:
             self.raw_requestline = self.rfile.readline(65537)
         except OSError:  # the idle timeout, or the peer went away
@@ -388,6 +445,14 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
         self._open: set[socket.socket] = set()  # kept-alive connections, closed when the server stops
         self._open_lock = threading.Lock()
         super().__init__(*args, **kwargs)
+
+    def server_bind(self) -> None:
+        # On the listening socket, before any request: the kernel stamps a packet only while some
+        # socket asks for stamps, and a connection inherits the option from its listener — so even
+        # data that arrives before a stalled server accepts the connection carries its time.
+        with contextlib.suppress(OSError):
+            self.socket.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        super().server_bind()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:

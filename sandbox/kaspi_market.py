@@ -203,7 +203,11 @@ class KaspiMarketSimulator(KaspiSimulator):
     def _window_over(self, times: deque[float], now: float, limit: float) -> bool:
         while times and now - times[0] >= 1.0:
             times.popleft()
-        times.append(now)
+        # Arrival times come from the kernel and reach this lock in any order: keep the window sorted.
+        position = len(times)
+        while position and times[position - 1] > now:
+            position -= 1
+        times.insert(position, now)
         return len(times) > limit
 
     def market_offers(self, request: Request) -> Response:
@@ -218,7 +222,7 @@ class KaspiMarketSimulator(KaspiSimulator):
             return json_response({"error": "bad request"}, 400)
         card = request.params["product"]
         ip = request.remote_addr
-        now = time.monotonic()
+        now = request.arrived_monotonic()  # the kernel's receive time: a stall here cannot move it
         with self.lock:
             if self.state["ip_bans"].get(ip, 0) > now:
                 self.state["counters"]["offers_403"] += 1
@@ -265,7 +269,7 @@ class KaspiMarketSimulator(KaspiSimulator):
             return denied
         assert session is not None
         uid = session["uid"]
-        now = time.monotonic()
+        now = request.arrived_monotonic()
         with self.lock:
             if self.state["merchant_bans"].get(uid, 0) > now:
                 self.state["counters"]["uploads_429"] += 1
