@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
+from core.exceptions import TransientError
 from core.http import task_retry_options
 
 from .services import brew, orders, payments, settlement
@@ -23,8 +25,28 @@ RETRY = {
     "ignore_result": True,
 }
 
+# How long a stored payment notification may wait (the buyer stands at the machine): processing is
+# idempotent, so provider trouble and database trouble alike (a deadlock victim, a connection blip,
+# "too many clients") retry at once with short backoff — full jitter under 1, 2, 4, 8, 8, 8 s, at
+# most 31 s in all — and a message lost altogether (a killed worker, a broker flush) is re-enqueued
+# by ``deliveries_retry`` (every 30 s, for deliveries older than 30 s). Before, a database error
+# failed the task for good and a transient one could wait up to 300 s between attempts.
+DELIVERY_RETRY = {
+    "autoretry_for": (TransientError, OperationalError, InterfaceError),
+    "retry_backoff": 1,
+    "retry_backoff_max": 8,
+    "retry_jitter": True,
+    "max_retries": 6,
+    "ignore_result": True,
+}
+# The bound a test may wait for with a worker running and no beat: the retries' total backoff.
+DELIVERY_RETRY_SECONDS = sum(min(8, 2**attempt) for attempt in range(6))
+# With beat: a delivery whose retries ran out, or whose message was lost, is applied again by the
+# sweep within its age threshold plus its period.
+DELIVERY_SWEEP_SECONDS = 30 + 30
 
-@shared_task(name="payments.tasks.brew_process_delivery", **RETRY)
+
+@shared_task(name="payments.tasks.brew_process_delivery", **DELIVERY_RETRY)
 def brew_process_delivery(delivery_id: int) -> str:
     """Apply a stored, authenticated webhook delivery (on the brew queue: it starts the brew)."""
     return payments.webhook_process(delivery_id=delivery_id)

@@ -14,8 +14,13 @@ from django.utils import timezone
 
 from payments.models import BrewCommand, Order, OrderStatus, Payment, Refund, WebhookDelivery
 from payments.services.orders import order_create
+from payments.tasks import DELIVERY_RETRY_SECONDS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+# A stored notification is applied within the task's retry bound (payments.tasks.DELIVERY_RETRY_SECONDS,
+# no beat runs here), plus a minute for the attempts themselves on a machine whose cores are shared.
+DELIVERY_WAIT = DELIVERY_RETRY_SECONDS + 60
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
@@ -99,7 +104,7 @@ def test_out_of_order_and_mixed_events_concurrently(
     for t in threads:
         t.join(60)
     wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order")
-    wait_for(all_deliveries_processed, timeout=90, what="every delivery processed")  # a retried task backs off
+    wait_for(all_deliveries_processed, timeout=DELIVERY_WAIT, what="every delivery processed")
     wait_for(lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="kept")
     assert len(machine.brewed) == 1 and not Refund.objects.exists()
 
@@ -173,7 +178,7 @@ def test_tbank_one_stage_duplicates_brew_once_and_keep_the_money(live_server, sh
     assert answers == ["OK"] * 20
     wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order")
     wait_for(lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="kept")
-    wait_for(all_deliveries_processed, timeout=90, what="every delivery processed")  # a retried task backs off
+    wait_for(all_deliveries_processed, timeout=DELIVERY_WAIT, what="every delivery processed")
     assert len(sims.tmetr.state["made"]) == 1 and len(sims.tmetr.state["commands"]) == 1
     assert not Refund.objects.exists()
     assert WebhookDelivery.objects.count() == 2  # AUTHORIZED and CONFIRMED, each stored once

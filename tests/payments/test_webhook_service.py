@@ -77,3 +77,42 @@ def test_the_service_maps_each_failure_to_its_answer(client: Client, shop, sims)
     assert webhook_receive(notification=notification(), remote_addr=None).status == 400
     sims.tbank.pay(payment_id)
     assert webhook_receive(notification=notification(), remote_addr=None).ok
+
+
+def test_a_database_error_while_applying_a_notification_is_retried_not_dropped(client: Client, shop, sims) -> None:
+    """The buyer stands at the machine: a deadlock victim or a connection blip while applying a
+    stored notification retries the task at once (short backoff, bounded), instead of failing it
+    and leaving the order unpaid until the sweep — or for good where no beat runs."""
+    from unittest import mock
+
+    from django.db import OperationalError
+
+    from payments import tasks
+    from payments.services import payments as payment_services
+
+    order = _buy(client, shop, shop.tbank_device)
+    payment_id = order.payment.provider_payment_id
+    sims.tbank.pay(payment_id)
+    body = sims.tbank.notification(sims.tbank.state["payments"][payment_id])
+    with (
+        mock.patch("payments.services.payments.brew_process_delivery", create=True),
+        mock.patch("payments.tasks.brew_process_delivery.delay"),
+    ):  # stored only: the task is run below, by hand
+        assert client.post("/webhooks/tbank/", body, content_type="application/json").content == b"OK"
+    delivery = WebhookDelivery.objects.get(provider_payment_id=payment_id)
+    real = payment_services._apply_status
+    calls = {"n": 0}
+
+    def blip(**kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("deadlock detected")
+        return real(**kwargs)
+
+    with mock.patch.object(payment_services, "_apply_status", side_effect=blip):
+        tasks.brew_process_delivery.apply(args=(delivery.pk,))  # eager: a retry runs at once
+    delivery.refresh_from_db()
+    assert calls["n"] == 2 and delivery.processed_at is not None
+    assert Order.objects.get(pk=order.pk).status in (OrderStatus.PAID, OrderStatus.MAKE_PENDING, OrderStatus.SUCCESSFUL)
+    # The documented bound: the retries' backoff adds up to at most half a minute.
+    assert tasks.DELIVERY_RETRY_SECONDS <= 31
