@@ -147,7 +147,7 @@ if ARGV[2] == '1' then
   redis.call('INCR', counter)
   redis.call('PEXPIRE', counter, ttl + 5000)
 end
-return string.format('%.6f', slot - now)
+return string.format('%.6f %.6f', slot - now, slot)
 """
 
 
@@ -175,6 +175,7 @@ class Pacer:
         self.counted = counted
         # A quarter of the spacing; none for lanes so fast that spacing means nothing (≥ 1000/s).
         self.late_after: float | None = LATE_FRACTION * self.interval if self.interval >= 0.001 else None
+        self._granted = threading.local()
 
     @property
     def _url(self) -> str:
@@ -198,7 +199,9 @@ class Pacer:
         waited = 0.0
         while True:
             asked = time.monotonic()
-            wait = float(script(keys=keys, args=args, client=client))
+            answer = script(keys=keys, args=args, client=client)
+            wait_text, _, slot_text = (answer.decode() if isinstance(answer, bytes) else str(answer)).partition(" ")
+            wait = float(wait_text)
             if wait < 0:
                 raise LanePaused(f"pacer {self.key} is paused for {-wait:.1f}s", seconds=-wait, service=self.key)
             if asked + wait > deadline:
@@ -208,10 +211,16 @@ class Pacer:
             now = time.monotonic()
             waited += now - asked
             if self.late_after is None or now - (asked + wait) <= self.late_after:
+                self._granted.slot, self._granted.wait = float(slot_text), wait
                 return waited
             log.debug(
                 "pacer %s: woke %.0f ms after its slot; taking the next one", self.key, (now - asked - wait) * 1000
             )
+
+    def last_grant(self) -> tuple[float, float]:
+        """This thread's last grant: its slot on Redis's clock and how long Redis told it to wait for
+        it. Decided inside Redis, so unlike the caller's own clock no stall of the caller moves them."""
+        return self._granted.slot, self._granted.wait
 
     def backlog(self) -> float:
         """Seconds until the next free slot (0 when the lane is idle): how far callers are queued."""
