@@ -23,6 +23,6 @@ class HealthCheckMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info == "/health/" and request.method in ("GET", "HEAD"):
+        if request.path_info == "/health/" and request.method == "GET":
             return health.live(request)
         return self.get_response(request)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -247,8 +248,9 @@ def test_compose_topology_comes_up_healthy_and_brews_a_qr_payment(
             procs[service] = spawner.popen(top.command(service), env=top.env(service), stdout=log, stderr=log)
         broker_check = _wait_healthy(_with_port(top, mqtt_port), "mosquitto", procs, timeout=30)
         assert "mosquitto" in broker_check
-        for service in LONG_RUNNING:
-            _wait_healthy(top, service, procs, timeout=180)
+        with ThreadPoolExecutor(len(LONG_RUNNING)) as pool:  # compose checks the services side by side
+            for checked in [pool.submit(_wait_healthy, top, s, procs, 180) for s in LONG_RUNNING]:
+                checked.result()
         _infrastructure_checks(top, database_url, redis_url)
 
         # 3. A QR payment brews: the buyer's page through the public host behind the TLS proxy.
