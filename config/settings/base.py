@@ -177,6 +177,9 @@ from .vending import *  # noqa: E402,F403
 
 # A sandbox run (SANDBOX=1) signs and verifies Poster webhooks with one application secret that
 # every process derives from SECRET_KEY, however it was started (make run, bin/start, compose).
-if SANDBOX and not POSTER_APP_SECRET:  # noqa: F405
-    POSTER_APP_ID = POSTER_APP_ID or "sandbox-app"  # noqa: F405
-    POSTER_APP_SECRET = hmac.new(SECRET_KEY.encode(), b"sandbox poster application", hashlib.sha256).hexdigest()
+if SANDBOX:
+    from . import poster as _poster
+
+    if not _poster.POSTER_APP_SECRET:
+        POSTER_APP_ID = _poster.POSTER_APP_ID or "sandbox-app"
+        POSTER_APP_SECRET = hmac.new(SECRET_KEY.encode(), b"sandbox poster application", hashlib.sha256).hexdigest()
