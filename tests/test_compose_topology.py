@@ -148,7 +148,7 @@ class Topology:
             env["WEB_BIND"] = f"127.0.0.1:{self.web_port}"
         base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
         # The image's interpreter (Dockerfile: PYTHON=python) is this checkout's.
-        return {**base, "PYTHON": sys.executable, "HOSTNAME": "compose-test", **env}
+        return {**base, "PYTHON": sys.executable, **env}
 
     def command(self, service: str) -> list[str]:
         return ["bin/start", *self.compose["services"][service]["command"]]  # Dockerfile ENTRYPOINT + command
