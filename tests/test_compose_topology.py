@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import redis
 import requests
 import yaml
 from cryptography.fernet import Fernet
@@ -69,11 +70,11 @@ def _redis_server(tmp: Path) -> Iterator[str]:
     if binary is None:
         from core.embedded import EmbeddedRedis
 
-        redis = EmbeddedRedis(tmp / "redis", port=port).start()
+        embedded = EmbeddedRedis(tmp / "redis", port=port).start()
         try:
-            yield redis.url
+            yield embedded.url
         finally:
-            redis.stop()
+            embedded.stop()
         return
     log = (tmp / "redis.log").open("wb")
     proc = subprocess.Popen(
@@ -83,10 +84,16 @@ def _redis_server(tmp: Path) -> Iterator[str]:
         start_new_session=True,
     )
     try:
+        client = redis.Redis(port=port, socket_connect_timeout=1)
         deadline = time.monotonic() + 20
-        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode != 0:
-            assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.1)
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.RedisError:
+                assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.1)
+        client.close()
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()

@@ -46,6 +46,18 @@ def test_the_api_refuses_an_address_another_merchants_device_has() -> None:
 
 
 @pytest.mark.django_db
+def test_two_saves_racing_for_one_address_end_in_a_400_not_a_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both passed the check before either committed: the database refuses the second."""
+    DeviceFactory(code="lobby", external_id="tm-42")
+    monkeypatch.setattr(catalog, "device_address_check", lambda **kwargs: None)  # the other save is not visible yet
+    client, _, mine = owner_client()
+    response = _post_device(client, mine, code="mine-1", external_id="tm-42")
+    assert response.status_code == 400, response.content
+    assert "external_id" in response.json()["error"]["fields"]
+    assert Device.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_the_admin_names_the_field_of_a_clashing_address(client: Client) -> None:
     DeviceFactory(code="lobby", external_id="tm-42")
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
