@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -101,8 +102,11 @@ def run_everything(env: os._Environ[str]) -> int:
 
         for name, value in sandbox_environment(settings.SANDBOX_HOST, settings.SANDBOX_BASE_PORT).items():
             env.setdefault(name, value)
-        # Poster's application secret (the simulator signs, web verifies): settings derive one from
-        # SECRET_KEY for every SANDBOX=1 process, however started (config/settings/base.py).
+        # Poster signs webhooks with the application secret: a fresh one per run, shared by the
+        # simulator (signs) and the web process (verifies); nothing is committed. (A SANDBOX=1
+        # process started any other way derives one from SECRET_KEY: config/settings/base.py.)
+        env.setdefault("POSTER_APP_ID", "sandbox-app")
+        env.setdefault("POSTER_APP_SECRET", secrets.token_hex(16))
         print("SANDBOX mode: every provider is a local simulator (no real money, no real marketplace).")
 
     manage = [sys.executable, "manage.py"]
