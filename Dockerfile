@@ -11,8 +11,11 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
+# /app/media and /app/var/backups are named volumes in docker-compose.yml: created here, owned by
+# the app user, so a fresh volume starts with that owner.
 RUN DEBUG=1 python manage.py collectstatic --noinput \
- && mkdir -p /app/media && useradd --create-home --uid 10001 app && chown -R app /app
+ && mkdir -p /app/media /app/var/backups \
+ && useradd --create-home --uid 10001 app && chown -R app /app
 USER app
 EXPOSE 8000
 ENTRYPOINT ["bin/start"]

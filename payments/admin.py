@@ -115,6 +115,7 @@ class DeviceForm(forms.ModelForm):
             merchant=data.get("merchant"),
             channel=data.get("channel") or Device.Channel.TMETR,
             external_id=data.get("external_id") or "",
+            code=data.get("code") or "",
         )
         return data
 

@@ -46,6 +46,7 @@ class DeviceSerializer(serializers.ModelSerializer):
             merchant=attrs.get("merchant"),
             channel=attrs.get("channel", getattr(self.instance, "channel", Device.Channel.TMETR)),
             external_id=attrs.get("external_id", getattr(self.instance, "external_id", "")),
+            code=attrs.get("code", getattr(self.instance, "code", "")),
         )
         return attrs
 
@@ -159,6 +160,14 @@ class DeviceViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
     def health(self, request: Request, pk: str | None = None) -> Response:
         """Online or not: the Tmetr heartbeat, or the last MQTT acknowledgement."""
         return Response(device_health(device=self.get_object()))
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        with catalog.device_address_taken_is_invalid():
+            super().perform_create(serializer)
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        with catalog.device_address_taken_is_invalid():
+            super().perform_update(serializer)
 
     def perform_destroy(self, instance: Device) -> None:
         catalog.device_delete(device=instance)

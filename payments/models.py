@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models.functions import Coalesce, NullIf
 
 from core.fields import EncryptedTextField
 from core.models import Merchant
@@ -75,9 +76,25 @@ class Device(models.Model):
     class Meta:
         ordering = ["name"]
         indexes = [models.Index(fields=["merchant", "external_id"])]
+        constraints = [
+            # The address a machine is reached by (MQTT topic, the legacy QR's deviceUuid) is its
+            # external id, else its code: one machine per address across the platform (PLAT-15).
+            # An external id equal to another device's code is refused by the service
+            # (payments.services.catalog.device_address_check), which names the field.
+            models.UniqueConstraint(
+                Coalesce(NullIf("external_id", models.Value("")), "code", output_field=models.CharField()),
+                name="payments_device_address_unique",
+                violation_error_message="Another device already has this address (external id or code).",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    @property
+    def address(self) -> str:
+        """The id in its MQTT topics and in the legacy QR (deviceUuid)."""
+        return self.external_id or self.code
 
 
 class Size(models.TextChoices):

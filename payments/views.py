@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .models import Device, OrderStatus, Size
-from .selectors import device_for_buyer, drinks_for_device, order_for_buyer
+from .models import OrderStatus, Size
+from .selectors import device_for_buyer, device_for_legacy_qr, drinks_for_device, order_for_buyer
 from .services.orders import OrderError, order_create, order_create_from_machine
 
 STATUS_TEXT = {
@@ -155,11 +155,7 @@ def legacy_pay(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return error_page(request, "drink", status=400)
     query = form.cleaned_data
-    device = (
-        Device.objects.select_related("merchant")
-        .filter(external_id=query["deviceUuid"], is_active=True, merchant__is_active=True)
-        .first()
-    )
+    device = device_for_legacy_qr(device_uuid=query["deviceUuid"])
     if device is None:
         return error_page(request, "device")
     try:

@@ -120,7 +120,10 @@ def _start_from_settings() -> Callable[[], None]:
     parts = urlsplit(settings.MQTT_URL)
     machine = CoffeeMachine(
         prefix=settings.MQTT_TOPIC_PREFIX, brew_seconds=2.0, host=parts.hostname or "127.0.0.1", port=parts.port or 1883
-    ).start(timeout=None)  # a broker that is not up yet is retried, logged, never fatal
+    )
+    if parts.username:  # a broker with users (bin/start sandbox against Mosquitto): log in as MQTT_URL does
+        machine.client.username_pw_set(parts.username, parts.password)
+    machine.start(timeout=None)  # a broker that is not up yet is retried, logged, never fatal
     return machine.stop
 
 

@@ -562,6 +562,17 @@ register_simulator(
 )
 
 
+def _sandbox_secret() -> str:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    os.environ.setdefault("SANDBOX", "1")
+    django.setup()
+    from django.conf import settings
+
+    return str(settings.POSTER_APP_SECRET)
+
+
 def main() -> None:  # pragma: no cover - the PERF-6 benchmark runs the simulator in its own process
     import argparse
 
@@ -570,7 +581,9 @@ def main() -> None:  # pragma: no cover - the PERF-6 benchmark runs the simulato
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--ingredients", type=int, default=12)
     args = parser.parse_args()
-    secret = os.environ["POSTER_APP_SECRET"]  # from the environment, never the command line
+    # From the environment, never the command line; unset: the sandbox secret every process of a
+    # SANDBOX=1 run derives from SECRET_KEY (config/settings/base.py), so the web process verifies it.
+    secret = os.environ.get("POSTER_APP_SECRET") or _sandbox_secret()
     sim = PosterSimulator(app_secret=secret, ingredients=args.ingredients)
     sim.faults.latency_ms = args.latency_ms
     serve_until_interrupted(sim, port=args.port)

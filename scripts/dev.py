@@ -91,7 +91,8 @@ def main() -> int:
 
 
 def run_everything(env: os._Environ[str]) -> int:
-    if env.get("SANDBOX", "1") == "1":
+    # Simulators unless told otherwise; every process started below inherits SANDBOX.
+    if env.setdefault("SANDBOX", "1") == "1":
         import django
 
         django.setup()
@@ -102,14 +103,17 @@ def run_everything(env: os._Environ[str]) -> int:
         for name, value in sandbox_environment(settings.SANDBOX_HOST, settings.SANDBOX_BASE_PORT).items():
             env.setdefault(name, value)
         # Poster signs webhooks with the application secret: a fresh one per run, shared by the
-        # simulator (signs) and the web process (verifies); nothing is committed.
+        # simulator (signs) and the web process (verifies); nothing is committed. (A SANDBOX=1
+        # process started any other way derives one from SECRET_KEY: config/settings/base.py.)
         env.setdefault("POSTER_APP_ID", "sandbox-app")
         env.setdefault("POSTER_APP_SECRET", secrets.token_hex(16))
         print("SANDBOX mode: every provider is a local simulator (no real money, no real marketplace).")
 
     manage = [sys.executable, "manage.py"]
+    # The one migrate of this run (as compose's one-shot migrate service); web does not migrate again.
     subprocess.run([*manage, "migrate", "--noinput"], check=True)
     subprocess.run([*manage, "install_periodic_tasks"], check=True)
+    env["MIGRATE_ON_START"] = "0"
     demo = subprocess.run([*manage, "demo_setup"], check=True, capture_output=True, text=True).stdout
     print(demo, flush=True)
     honcho = shutil.which("honcho", path=str(VENV_BIN)) or "honcho"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+import tempfile
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -46,10 +49,15 @@ INSTALLED_APPS = [
     "marketplaces.emag",
     "repricer",
     "poster_sync",
-    "sandbox",
 ]
+# The simulators (sandbox/) are installed only for a sandbox run: `make run`, or SANDBOX=1 (PLAT-12).
+SANDBOX = env.bool("SANDBOX", default=False)
+if SANDBOX:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
+    # /health/ for container probes, before the Host check (ALLOWED_HOSTS holds only public names).
+    "core.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -139,6 +147,10 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 
+# Heartbeat files of the processes without a port (the MQTT listener): read by their container's
+# healthcheck (`manage.py healthcheck`), so the folder must be the container's own.
+HEARTBEAT_DIR = env("HEARTBEAT_DIR", default=str(Path(tempfile.gettempdir()) / "merchant-ops-heartbeats"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -162,3 +174,12 @@ from .payments import *  # noqa: E402,F403
 from .poster import *  # noqa: E402,F403
 from .repricer import *  # noqa: E402,F403
 from .vending import *  # noqa: E402,F403
+
+# A sandbox run (SANDBOX=1) signs and verifies Poster webhooks with one application secret that
+# every process derives from SECRET_KEY, however it was started (make run, bin/start, compose).
+if SANDBOX:
+    from . import poster as _poster
+
+    if not _poster.POSTER_APP_SECRET:
+        POSTER_APP_ID = _poster.POSTER_APP_ID or "sandbox-app"
+        POSTER_APP_SECRET = hmac.new(SECRET_KEY.encode(), b"sandbox poster application", hashlib.sha256).hexdigest()

@@ -50,4 +50,5 @@ WHITENOISE_USE_FINDERS = True
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 HTTP_MAX_RETRIES = 3
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
+# The simulators' app (management commands run_sandbox, sandbox_env) is under test too.
+INSTALLED_APPS = [*(a for a in INSTALLED_APPS if a != "sandbox"), "sandbox", "tests.testapp"]  # noqa: F405

@@ -193,9 +193,14 @@ def listen(
         if ack is not None:
             on_ack(ack)
 
+    def on_disconnect(c: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if ready is not None:
+            ready.clear()  # not subscribed until the next on_subscribe (the listener's heartbeat stops)
+
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
+    client.on_disconnect = on_disconnect
     host, port, _, _ = broker()
     keep_reconnecting(client, host, port, log_name="payments.mqtt_listener")
     try:

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from core.heartbeat import INTERVAL_SECONDS, heartbeat_clear, heartbeat_touch
 from payments.clients import mqtt
 from payments.services.brew import brew_ack
 
@@ -45,4 +46,15 @@ class Command(BaseCommand):
         threading.Thread(
             target=lambda: ready.wait() and self.stdout.write("mqtt_listener: subscribed"), daemon=True
         ).start()
+        threading.Thread(target=_heartbeat, args=(ready, stop), daemon=True, name="heartbeat").start()
         mqtt.listen(handle_ack, stop=stop, prefix=options.get("prefix"), ready=ready)
+
+
+def _heartbeat(ready: threading.Event, stop: threading.Event) -> None:
+    """The container healthcheck (manage.py healthcheck mqtt-listener): touched while connected and
+    subscribed (``ready`` is cleared on a disconnect), so a listener cut off from the broker goes stale."""
+    heartbeat_clear("mqtt-listener")
+    while not stop.is_set():
+        if ready.wait(INTERVAL_SECONDS):
+            heartbeat_touch("mqtt-listener")
+            stop.wait(INTERVAL_SECONDS)
