@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 
 from core.exceptions import IntegrationError, TransientError
+from core.ratelimit import Rate, RateLimiter
 
 from ..models import PaymentAccount
 from . import providers
@@ -55,6 +56,12 @@ class Outcome:
 OK = Outcome(200)
 
 
+def _confirm_budget(provider: str, provider_payment_id: str) -> RateLimiter:
+    return RateLimiter(
+        f"webhook-confirm:{provider}:{provider_payment_id}", Rate(1, settings.WEBHOOK_CONFIRM_INTERVAL_SECONDS)
+    )
+
+
 def webhook_receive(*, notification: Notification, remote_addr: str | None) -> Outcome:
     n = notification
     payment = payment_for_notification(
@@ -75,6 +82,14 @@ def webhook_receive(*, notification: Notification, remote_addr: str | None) -> O
         return Outcome(403, "bad token")
     if known:
         return OK  # an authentic redelivery of a stored event
+    # Unsigned (YooKassa): anyone can send one naming a real payment id, and each costs a read of the
+    # merchant's provider account. A read that does not confirm the notification keeps the payment's
+    # budget spent for the interval (further ones: 503, the real provider redelivers); one that
+    # confirms gives it back. A confirmed event is stored, and its repeats never reach the provider.
+    budget = _confirm_budget(n.provider, n.provider_payment_id) if n.authenticate is None else None
+    if budget is not None and not budget.try_acquire():
+        log.warning("%s notification for payment %.64r: confirmation budget spent", n.provider, n.provider_payment_id)
+        return Outcome(503, "this payment was asked about recently; try later")
     try:
         remote = providers.fetch(
             provider=n.provider,
@@ -89,6 +104,8 @@ def webhook_receive(*, notification: Notification, remote_addr: str | None) -> O
         return Outcome(400, "payment not found at the provider")
     if (n.check_order and remote.order_id != str(payment.order_id)) or not status_confirms(n.claimed, remote.status):
         return Outcome(400, f"provider reports {remote.status}, notification claims {n.claimed}")
+    if budget is not None:
+        budget.reset()
     webhook_record(
         provider=n.provider,
         event_key=n.event_key,
