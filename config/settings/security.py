@@ -38,6 +38,9 @@ AUTHENTICATION_BACKENDS = [
 # --- Owner API tokens (django-rest-knox) -------------------------------------------------------------
 # Stored as hashes; each expires API_TOKEN_TTL_HOURS after it was issued; one per client name.
 KNOX_TOKEN_MODEL = "core.ApiToken"
+# knox's own migrations create its default token table whatever TOKEN_MODEL says; with the model
+# swapped for core.ApiToken the knox app has no table of its own to migrate.
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.float("API_TOKEN_TTL_HOURS", default=24 * 30)),
     "TOKEN_LIMIT_PER_USER": env.int("API_TOKEN_LIMIT_PER_USER", default=20),
