@@ -28,7 +28,8 @@ AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_RESET_ON_SUCCESS = False  # else a guesser with one account of its own could clear its address's count
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
-AXES_VERBOSE = True
+AXES_VERBOSE = False  # no banner at every start; lockouts are still logged (WARNING, core.auth.client_str)
+AXES_CLIENT_STR_CALLABLE = "core.auth.client_str"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out usernames and addresses
