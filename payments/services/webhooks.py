@@ -83,9 +83,10 @@ def webhook_receive(*, notification: Notification, remote_addr: str | None) -> O
     if known:
         return OK  # an authentic redelivery of a stored event
     # Unsigned (YooKassa): anyone can send one naming a real payment id, and each costs a read of the
-    # merchant's provider account. A read that does not confirm the notification keeps the payment's
-    # budget spent for the interval (further ones: 503, the real provider redelivers); one that
-    # confirms gives it back. A confirmed event is stored, and its repeats never reach the provider.
+    # merchant's provider account. A read whose answer does not confirm the notification keeps the
+    # payment's budget spent for the interval (further ones: 503, the real provider redelivers); one
+    # that confirms, or that got no answer in time, gives it back. A confirmed event is stored, and
+    # its repeats never reach the provider.
     budget = _confirm_budget(n.provider, n.provider_payment_id) if n.authenticate is None else None
     if budget is not None and not budget.try_acquire():
         log.warning("%s notification for payment %.64r: confirmation budget spent", n.provider, n.provider_payment_id)
@@ -99,6 +100,8 @@ def webhook_receive(*, notification: Notification, remote_addr: str | None) -> O
         )
     except TransientError as exc:
         log.warning("%s did not confirm payment %s in time: %s", n.provider, n.provider_payment_id, exc)
+        if budget is not None:
+            budget.reset()  # no answer, nothing learned: the provider's redelivery may ask again at once
         return Outcome(503, "provider unavailable")
     except IntegrationError:
         return Outcome(400, "payment not found at the provider")
