@@ -19,7 +19,7 @@ YOOKASSA_TIMEOUT_SECONDS = env.float("YOOKASSA_TIMEOUT_SECONDS", default=10.0)
 # to the merchant's YooKassa account, so forged ones must be refused before it (PAY-1).
 YOOKASSA_CHECK_IP = env.bool("YOOKASSA_CHECK_IP", default=not env.bool("DEBUG", default=False))
 # Unsigned notifications (YooKassa) are confirmed by reading the payment from the provider: at most one
-# such read per payment id per this many seconds, whoever sends them (later ones: 503, redelivered).
+# unconfirmed read per payment id per this many seconds, whoever sends them (later ones: 429, redelivered).
 WEBHOOK_CONFIRM_INTERVAL_SECONDS = env.int("WEBHOOK_CONFIRM_INTERVAL_SECONDS", default=60)
 # Anonymous orders on the buyer pages (PAY-1, REL-3): at most this many per client address, and per
 # coffee machine, within BUYER_ORDER_WINDOW_SECONDS; past that a friendly page (429). 0: no limit.
