@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -79,6 +80,8 @@ class TokenView(APIView):
             instance, secret = tokens.api_token_create(user=user, client=serializer.validated_data["client"])
         except tokens.TokenLimitReached as exc:
             raise exceptions.PermissionDenied(str(exc)) from exc
+        # As a session login does: last_login, and axes' log of successful logins.
+        user_logged_in.send(sender=type(user), request=request, user=user)
         return Response({"token": secret, **TokenOutput(instance).data})
 
 
