@@ -11,6 +11,7 @@ from django.test import RequestFactory
 from core.clientip import client_ip
 
 ROOT = Path(__file__).resolve().parents[2]
+READS_ADDRESS = re.compile(r"[\"']REMOTE_ADDR[\"']|HTTP_X_FORWARDED_FOR|headers\.get\([\"']X-Forwarded")
 APPS = ["core", "config", "payments", "vending", "marketplaces", "repricer", "poster_sync"]
 
 
@@ -49,6 +50,6 @@ def test_no_other_code_reads_the_address_itself() -> None:
         for path in (ROOT / app).rglob("*.py"):
             if path.name == "clientip.py" or "migrations" in path.parts:
                 continue
-            if re.search(r"[\"']REMOTE_ADDR[\"']|HTTP_X_FORWARDED_FOR|headers\.get\([\"']X-Forwarded", path.read_text()):
+            if READS_ADDRESS.search(path.read_text()):
                 readers.append(str(path.relative_to(ROOT)))
     assert readers == []
