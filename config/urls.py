@@ -10,6 +10,7 @@ from core.api import views as core_api
 
 router = DefaultRouter()
 router.register("sync-runs", core_api.SyncRunViewSet, basename="sync-run")
+router.register("auth/tokens", core_api.TokenViewSet, basename="api-token-list")
 
 api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", core_api.TokenView.as_view(), name="api-token"),

@@ -19,3 +19,7 @@ class CoreConfig(AppConfig):
 
         # Each app declares its periodic jobs in <app>/periodic.py (installed by a command).
         autodiscover_modules("periodic")
+
+        from . import tokens
+
+        tokens.connect_signals()

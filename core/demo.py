@@ -10,7 +10,6 @@ import importlib
 from dataclasses import dataclass, field
 
 from django.apps import apps
-from rest_framework.authtoken.models import Token
 
 from .models import Membership, Merchant, User
 
@@ -31,7 +30,6 @@ def demo_setup(*, admin_username: str, admin_password: str) -> DemoResult:
     user.set_password(admin_password)  # a fresh password each run, printed once
     user.save()
     Membership.objects.get_or_create(user=user, merchant=merchant, defaults={"role": Membership.Role.OWNER})
-    Token.objects.get_or_create(user=user)
     result = DemoResult(merchant=merchant, token_hint="POST /api/v1/auth/token/ with the admin login")
     for config in apps.get_app_configs():
         if config.name == "core":

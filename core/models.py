@@ -6,9 +6,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from knox.models import AbstractAuthToken
 
 
-class User(AbstractUser):
+class User(AbstractUser):  # type: ignore[django-manager-missing]  # knox's swapped-out model names auth_token_set too
     """Custom from the first migration so that later changes need no table swap."""
 
     class Meta:
@@ -96,3 +97,20 @@ class SyncRun(models.Model):
             return None
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
+
+
+class ApiToken(AbstractAuthToken):
+    """An owner's API token (django-rest-knox; SPEC PLAT-4, PLAT-8): stored as a hash, expires, one per
+    client name per user. ``id`` names it for listing and revoking; the secret itself is shown once."""
+
+    # knox keys its table by the digest; an ordinary id is what an owner sees and revokes.
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=128, unique=True)
+    client = models.CharField(max_length=64, default="default")
+
+    class Meta:
+        db_table = "core_api_token"
+        constraints = [models.UniqueConstraint(fields=["user", "client"], name="api_token_one_per_client")]
+
+    def __str__(self) -> str:
+        return f"{self.user} / {self.client}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 
@@ -13,8 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .models import OrderStatus, Size
+from core.clientip import client_ip
+
+from .models import Device, OrderStatus, Size
 from .selectors import device_for_buyer, device_for_legacy_qr, drinks_for_device, order_for_buyer
+from .services.buyer_limits import order_budget_take
 from .services.orders import OrderError, order_create, order_create_from_machine
 
 STATUS_TEXT = {
@@ -33,6 +37,10 @@ ERRORS = {
     "expired": ("Время заказа истекло", "Заказ не был оплачен вовремя. Отсканируйте QR-код ещё раз."),
     "payment": ("Оплата недоступна", "Не удалось создать платёж. Попробуйте ещё раз через минуту."),
     "drink": ("Напиток недоступен", "Выберите другой напиток или размер."),
+    "busy": (
+        "Слишком много заказов",
+        "С вашего подключения только что сделано много заказов. Подождите несколько минут и попробуйте снова.",
+    ),
 }
 
 
@@ -42,6 +50,16 @@ PHONE_RE = re.compile(r"\+?7\d{10}")
 def error_page(request: HttpRequest, kind: str, status: int = 404) -> HttpResponse:
     title, text = ERRORS[kind]
     return render(request, "payments/error.html", {"title": title, "text": text}, status=status)
+
+
+def _over_order_limit(request: HttpRequest, device: Device) -> HttpResponse | None:
+    """A friendly page (429) when this address or machine has had too many orders (PAY-1)."""
+    wait = order_budget_take(device_id=device.pk, address=client_ip(request))
+    if not wait:
+        return None
+    response = error_page(request, "busy", status=429)
+    response["Retry-After"] = str(math.ceil(wait))
+    return response
 
 
 class OrderForm(forms.Form):
@@ -86,6 +104,8 @@ def menu(request: HttpRequest, code: str) -> HttpResponse:
             drink = next((d for d in drinks if d.pk == form.cleaned_data["drink"]), None)
             if drink is None or not drink.price(form.cleaned_data["size"]):
                 return error_page(request, "drink", status=400)
+            if (limited := _over_order_limit(request, device)) is not None:
+                return limited
             try:
                 created = order_create(
                     device=device,
@@ -158,6 +178,8 @@ def legacy_pay(request: HttpRequest) -> HttpResponse:
     device = device_for_legacy_qr(device_uuid=query["deviceUuid"])
     if device is None:
         return error_page(request, "device")
+    if (limited := _over_order_limit(request, device)) is not None:
+        return limited
     try:
         created = order_create_from_machine(
             device=device,

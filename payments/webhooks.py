@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core import jsonsafe
+from core.clientip import client_ip
 
 from .clients import tbank as tbank_client
 from .clients import yookassa as yk_client
@@ -33,12 +34,8 @@ _YK_EVENTS = {
 }
 
 
-def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def _reject(status: int, reason: str, request: HttpRequest, provider: str) -> JsonResponse:
-    log.warning("rejected %s notification from %s: %s", provider, _client_ip(request), reason)
+    log.warning("rejected %s notification from %s: %s", provider, client_ip(request), reason)
     return JsonResponse({"error": {"code": "rejected", "message": reason, "fields": {}}}, status=status)
 
 
@@ -72,7 +69,7 @@ def _respond(outcome: Outcome, request: HttpRequest, provider: str, ok: HttpResp
 @csrf_exempt
 @require_POST
 def yookassa(request: HttpRequest) -> HttpResponse:
-    if settings.YOOKASSA_CHECK_IP and not yk_client.is_ip_trusted(_client_ip(request)):
+    if settings.YOOKASSA_CHECK_IP and not yk_client.is_ip_trusted(client_ip(request)):
         return _reject(403, "sender IP is not YooKassa's", request, "yookassa")
     data = _body(request)
     obj = (data or {}).get("object")
@@ -94,7 +91,7 @@ def yookassa(request: HttpRequest) -> HttpResponse:
         claimed=claimed,
         payload=data or {},
     )
-    outcome = webhook_receive(notification=notification, remote_addr=_client_ip(request))
+    outcome = webhook_receive(notification=notification, remote_addr=client_ip(request))
     return _respond(outcome, request, "yookassa", HttpResponse(status=200))
 
 
@@ -121,5 +118,5 @@ def tbank(request: HttpRequest) -> HttpResponse:
         authenticate=authentic,
         check_order=False,
     )
-    outcome = webhook_receive(notification=notification, remote_addr=_client_ip(request))
+    outcome = webhook_receive(notification=notification, remote_addr=client_ip(request))
     return _respond(outcome, request, "tbank", HttpResponse("OK", content_type="text/plain"))

@@ -18,6 +18,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from core.api.errors import error_body
+from core.clientip import client_ip
 from core.payloads import json_loads, nested_deeper_than, storable_text
 
 from .services.webhooks import Delivery, webhook_receive
@@ -28,7 +29,7 @@ SIGNED = ("account", "object", "object_id", "action", "time", "verify")
 
 
 def _error(status: int, code: str, message: str, request: HttpRequest) -> JsonResponse:
-    log.warning("Poster webhook from %s refused (%s): %s", request.META.get("REMOTE_ADDR", ""), status, message)
+    log.warning("Poster webhook from %s refused (%s): %s", client_ip(request), status, message)
     return JsonResponse(error_body(code, message), status=status)
 
 
@@ -111,7 +112,7 @@ def poster(request: HttpRequest) -> JsonResponse:
     delivery = _delivery(data)
     if isinstance(delivery, str):
         return _error(400, "malformed", delivery, request)
-    received = webhook_receive(delivery=delivery, payload=data, remote_addr=request.META.get("REMOTE_ADDR"))
+    received = webhook_receive(delivery=delivery, payload=data, remote_addr=client_ip(request))
     if received.outcome == "forged":
         return JsonResponse(error_body("forbidden", "The signature (verify) does not match."), status=403)
     return JsonResponse({"status": "accept"})

@@ -21,6 +21,18 @@ def _redis_emptied() -> None:
     shared_redis().flushdb()
 
 
+@pytest.fixture(autouse=True)
+def _buyer_order_limits_reset() -> None:
+    """Every test client posts from 127.0.0.1: the buyer-order budget of that address (10 per 10
+    minutes, payments.services.buyer_limits) starts afresh for each test, as for a new buyer."""
+    from core.redis_client import shared_redis
+
+    client = shared_redis()
+    keys = list(client.scan_iter(match="*buyer-orders:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Callable[[Simulator], SandboxServer]]:
     """Start simulators on ephemeral loopback ports: ``server = sandbox(EchoSimulator())``."""

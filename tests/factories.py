@@ -4,10 +4,10 @@ from datetime import timedelta
 
 import factory
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.models import Membership, Merchant, User
+from core.tokens import api_token_create
 from payments.models import BrewCommand, Device, Drink, Order, Payment, PaymentAccount, Provider, Refund, Size
 from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD
 from vending.models import Terminal, Transaction, VendistaAccount
@@ -160,7 +160,7 @@ def owner_client(
 ) -> tuple[APIClient, User, Merchant]:
     """An API client authenticated by token as a member of ``merchant`` (created if None)."""
     membership = MembershipFactory(merchant=merchant or MerchantFactory(), role=role)
-    token, _ = Token.objects.get_or_create(user=membership.user)
+    _, secret = api_token_create(user=membership.user, client="tests")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
     return client, membership.user, membership.merchant

@@ -31,14 +31,18 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = True
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "core.admin_config.AdminConfig",  # django.contrib.admin, its site asking staff for a second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -64,8 +68,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a lockout of the admin login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -173,6 +180,7 @@ from .marketplaces import *  # noqa: E402,F403
 from .payments import *  # noqa: E402,F403
 from .poster import *  # noqa: E402,F403
 from .repricer import *  # noqa: E402,F403
+from .security import *  # noqa: E402,F403
 from .vending import *  # noqa: E402,F403
 
 # A sandbox run (SANDBOX=1) signs and verifies Poster webhooks with one application secret that

@@ -14,8 +14,18 @@ MQTT_LISTENER_CLIENT_ID = env("MQTT_LISTENER_CLIENT_ID", default="")
 BREW_ACK_TIMEOUT_SECONDS = env.int("BREW_ACK_TIMEOUT_SECONDS", default=120)
 # YooKassa SDK calls are bounded by this (the SDK itself sets no timeout).
 YOOKASSA_TIMEOUT_SECONDS = env.float("YOOKASSA_TIMEOUT_SECONDS", default=10.0)
-# Check the notification sender against YooKassa's published IP ranges (off behind proxies/sandbox).
-YOOKASSA_CHECK_IP = env.bool("YOOKASSA_CHECK_IP", default=False)
+# Check the notification sender (core.clientip: behind a proxy set TRUSTED_PROXY_COUNT) against
+# YooKassa's published IP ranges. On whenever DEBUG is off: each notification that passes costs a call
+# to the merchant's YooKassa account, so forged ones must be refused before it (PAY-1).
+YOOKASSA_CHECK_IP = env.bool("YOOKASSA_CHECK_IP", default=not env.bool("DEBUG", default=False))
+# Unsigned notifications (YooKassa) are confirmed by reading the payment from the provider: at most one
+# unconfirmed read per payment id per this many seconds, whoever sends them (later ones: 429, redelivered).
+WEBHOOK_CONFIRM_INTERVAL_SECONDS = env.int("WEBHOOK_CONFIRM_INTERVAL_SECONDS", default=60)
+# Anonymous orders on the buyer pages (PAY-1, REL-3): at most this many per client address, and per
+# coffee machine, within BUYER_ORDER_WINDOW_SECONDS; past that a friendly page (429). 0: no limit.
+BUYER_ORDERS_PER_ADDRESS = env.int("BUYER_ORDERS_PER_ADDRESS", default=10)
+BUYER_ORDERS_PER_DEVICE = env.int("BUYER_ORDERS_PER_DEVICE", default=60)
+BUYER_ORDER_WINDOW_SECONDS = env.int("BUYER_ORDER_WINDOW_SECONDS", default=600)
 # Buyer pages poll the order status this often (ms).
 ORDER_STATUS_POLL_MS = env.int("ORDER_STATUS_POLL_MS", default=1500)
 # Reconciliation re-reads payments still pending after this many seconds.

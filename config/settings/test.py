@@ -20,6 +20,12 @@ os.environ.setdefault("DEBUG", "0")
 for _name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
     os.environ.setdefault(_name, "0")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+# Two production defaults the test servers cannot meet: the admin's second factor (tests log in with a
+# password or force_login) and YooKassa's sender addresses (simulators post from 127.0.0.1). Both are
+# proven on in production and enforced when on by tests/core/test_abuse_settings.py and
+# tests/core/test_admin_otp.py, tests/payments/test_webhook_abuse.py.
+os.environ.setdefault("ADMIN_REQUIRE_OTP", "0")
+os.environ.setdefault("YOOKASSA_CHECK_IP", "0")
 # Fresh keys per test process (inherited by the workers it starts); none is written anywhere.
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())

@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from netaddr import AddrFormatError
 from requests.adapters import HTTPAdapter
 from yookassa import Configuration
 from yookassa.client import ApiClient
@@ -115,7 +116,11 @@ def _payment(data: dict[str, Any]) -> YkPayment:
 
 
 def is_ip_trusted(ip: str) -> bool:
-    return bool(SecurityHelper().is_ip_trusted(ip))
+    """Whether ``ip`` is in YooKassa's published notification ranges (an empty or bad address is not)."""
+    try:
+        return bool(ip) and bool(SecurityHelper().is_ip_trusted(ip))
+    except (ValueError, TypeError, AddrFormatError):
+        return False
 
 
 class YooKassaClient:

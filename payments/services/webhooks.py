@@ -3,7 +3,9 @@
 The views only parse the body, describe the notification (:class:`Notification`) and map the
 :class:`Outcome` to HTTP: 200 (authentic: stored, a duplicate, or a business outcome such as an
 expired order, so the provider stops redelivering), 400 (malformed, unknown, not confirmed by the
-provider), 403 (bad signature), 503 (the provider did not answer in time: it redelivers later).
+provider), 403 (bad signature), 429 (an unsigned notification for a payment id whose unconfirmed
+notification was read from the provider within ``WEBHOOK_CONFIRM_INTERVAL_SECONDS``), 503 (the
+provider did not answer in time: it redelivers later).
 
 A provider that signs its notifications (T-Bank: SHA-256 token) is authenticated before anything
 else. One that does not (YooKassa) is authenticated by reading the payment back from the provider.
@@ -21,6 +23,7 @@ from typing import Any
 from django.conf import settings
 
 from core.exceptions import IntegrationError, TransientError
+from core.ratelimit import Rate, RateLimiter
 
 from ..models import PaymentAccount
 from . import providers
@@ -44,7 +47,7 @@ class Notification:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: int  # 200, 400, 403 or 503
+    status: int  # 200, 400, 403, 429 or 503
     reason: str = ""
 
     @property
@@ -53,6 +56,12 @@ class Outcome:
 
 
 OK = Outcome(200)
+
+
+def _confirm_budget(provider: str, provider_payment_id: str) -> RateLimiter:
+    return RateLimiter(
+        f"webhook-confirm:{provider}:{provider_payment_id}", Rate(1, settings.WEBHOOK_CONFIRM_INTERVAL_SECONDS)
+    )
 
 
 def webhook_receive(*, notification: Notification, remote_addr: str | None) -> Outcome:
@@ -75,6 +84,15 @@ def webhook_receive(*, notification: Notification, remote_addr: str | None) -> O
         return Outcome(403, "bad token")
     if known:
         return OK  # an authentic redelivery of a stored event
+    # Unsigned (YooKassa): anyone can send one naming a real payment id, and each costs a read of the
+    # merchant's provider account. A read whose answer does not confirm the notification keeps the
+    # payment's budget spent for the interval (further ones: 429, the real provider redelivers); one
+    # that confirms, or that got no answer in time, gives it back. A confirmed event is stored, and
+    # its repeats never reach the provider.
+    budget = _confirm_budget(n.provider, n.provider_payment_id) if n.authenticate is None else None
+    if budget is not None and not budget.try_acquire():
+        log.warning("%s notification for payment %.64r: confirmation budget spent", n.provider, n.provider_payment_id)
+        return Outcome(429, "this payment was asked about recently; try later")
     try:
         remote = providers.fetch(
             provider=n.provider,
@@ -84,11 +102,15 @@ def webhook_receive(*, notification: Notification, remote_addr: str | None) -> O
         )
     except TransientError as exc:
         log.warning("%s did not confirm payment %s in time: %s", n.provider, n.provider_payment_id, exc)
+        if budget is not None:
+            budget.reset()  # no answer, nothing learned: the provider's redelivery may ask again at once
         return Outcome(503, "provider unavailable")
     except IntegrationError:
         return Outcome(400, "payment not found at the provider")
     if (n.check_order and remote.order_id != str(payment.order_id)) or not status_confirms(n.claimed, remote.status):
         return Outcome(400, f"provider reports {remote.status}, notification claims {n.claimed}")
+    if budget is not None:
+        budget.reset()
     webhook_record(
         provider=n.provider,
         event_key=n.event_key,

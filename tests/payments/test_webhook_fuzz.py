@@ -91,7 +91,8 @@ def test_fuzzed_notifications_never_error_or_change_anything(client: Client, sho
         provider, body = case
         raw = body if isinstance(body, bytes) else json.dumps(body)
         response = client.post(f"/webhooks/{provider}/", raw, content_type="application/json")
-        assert response.status_code in (200, 400, 403), (provider, body, response.content[:300])
+        # 429: a payment id whose unconfirmed notification was read from the provider recently (PAY-1).
+        assert response.status_code in (200, 400, 403, 429), (provider, body, response.content[:300])
         if response.status_code != 200:
             assert response.json()["error"]["code"] == "rejected"
 
