@@ -16,6 +16,7 @@ the suite use the same PostgreSQL.
 
     make test-stress                              # the whole suite
     make test-stress PYTEST_ARGS="tests/payments" # a part
+    make bench-stress PYTEST_ARGS="-k perf5"      # a benchmark on the busy machine (``--bench``)
 """
 
 from __future__ import annotations
@@ -128,6 +129,10 @@ def failed_tests(report: Path) -> list[str]:
 def main(argv: list[str]) -> int:
     from tests.bootstrap import Services
 
+    bench = bool(argv) and argv[0] == "--bench"
+    if bench:
+        argv = argv[1:]
+
     services = Services()
     burners: list[subprocess.Popen[bytes]] = []
     burst: Burst | None = None
@@ -144,7 +149,12 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory(prefix="mo-stress-") as tmp:
             report = Path(tmp) / "junit.xml"
             workers = env.get("TEST_WORKERS", "2")
-            command = [sys.executable, "-m", "pytest", "-n", workers, "--dist", "loadgroup", f"--junitxml={report}"]
+            if bench:  # as `make bench` runs them: one process, output shown
+                command = [sys.executable, "-m", "pytest", "tests/bench", "-p", "tests.bootstrap", "-p", "no:xdist"]
+                command += ["-s", "-o", "addopts=", f"--junitxml={report}"]
+            else:
+                command = [sys.executable, "-m", "pytest", "-n", workers, "--dist", "loadgroup"]
+                command += [f"--junitxml={report}"]
             code = subprocess.call([*command, *argv], cwd=ROOT, env=plain_env)
             failed = failed_tests(report)
         runs = burst.runs
