@@ -12,7 +12,7 @@ from .health import HEARTBEAT_KEY
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="core.tasks.heartbeat", ignore_result=True, acks_late=False)
+@shared_task(name="core.tasks.heartbeat", queue="default", ignore_result=True, acks_late=False)
 def heartbeat() -> str:
     """Proves beat → broker → worker end to end; /health/ready/ shows the last time it ran."""
     now = timezone.now().isoformat()
@@ -25,7 +25,7 @@ def heartbeat() -> str:
     return now
 
 
-@shared_task(name="core.tasks.ping")
+@shared_task(name="core.tasks.ping", queue="default")
 def ping(value: int) -> int:
     """A tiny round trip used by tests and `make run` checks."""
     return value + 1

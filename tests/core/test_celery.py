@@ -25,18 +25,61 @@ def test_heartbeat_task_runs_on_the_worker(celery_worker: WorkerProcess) -> None
     assert client.get(HEARTBEAT_KEY) is not None
 
 
-def test_configuration_is_json_only_with_late_acks_and_four_queues() -> None:
+QUEUES = {"brew", "payments", "sync", "repricer", "default"}
+
+
+def test_configuration_is_json_only_with_late_acks_and_five_queues() -> None:
     conf = app.conf
     assert conf.accept_content == ["json"] and conf.task_serializer == "json"
     assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
-    assert {q.name for q in conf.task_queues} == {"brew", "sync", "repricer", "default"}
+    assert {q.name for q in conf.task_queues} == QUEUES
     assert conf.task_time_limit and conf.task_soft_time_limit < conf.task_time_limit
+    # No routing by task name: a prefix route silently sends a renamed task to the default queue.
+    assert not conf.task_routes
+
+
+def _project_tasks() -> dict[str, object]:
+    app.loader.import_default_modules()  # autodiscovery: every app's tasks module
+    return {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
+
+
+def test_every_task_names_a_known_queue_and_is_sent_there() -> None:
+    tasks = _project_tasks()
+    assert len(tasks) > 20, sorted(tasks)  # every app's tasks were discovered
+    unnamed = sorted(name for name, task in tasks.items() if getattr(task, "queue", None) not in QUEUES)
+    assert not unnamed, f"tasks without an explicit known queue (@shared_task(queue=...)): {unnamed}"
     router = app.amqp.router
+    for name, task in tasks.items():
+        # What apply_async/delay and beat do: the router with the task's own execution options.
+        options = dict(task._get_exec_options())  # type: ignore[attr-defined]
+        assert router.route(options, name, task_type=task)["queue"].name == task.queue, name
 
-    def queue_of(name: str) -> str:
-        return router.route({}, name)["queue"].name
 
-    assert queue_of("payments.tasks.brew_send") == "brew"
-    assert queue_of("vending.tasks.transactions_sync") == "sync"
-    assert queue_of("repricer.tasks.reprice_batch") == "repricer"
-    assert queue_of("core.tasks.ping") == "default"
+def test_money_and_brews_have_their_own_queues() -> None:
+    tasks = _project_tasks()
+    for name in ("brew_process_delivery", "brew_send"):
+        assert tasks[f"payments.tasks.{name}"].queue == "brew"  # type: ignore[attr-defined]
+    for name in (
+        "payment_capture",
+        "refund_execute",
+        "settlements_sweep",
+        "orders_expire",
+        "brews_fail_late",
+        "deliveries_retry",
+        "payments_reconcile",
+    ):
+        assert tasks[f"payments.tasks.{name}"].queue == "payments", name  # type: ignore[attr-defined]
+    assert {t.queue for n, t in tasks.items() if n.startswith(("vending.", "marketplaces.", "poster_sync."))} == {  # type: ignore[attr-defined]
+        "sync"
+    }
+
+
+def test_every_periodic_job_carries_its_tasks_queue() -> None:
+    from core.scheduling import registered_jobs
+
+    tasks = _project_tasks()
+    jobs = registered_jobs()
+    assert jobs
+    for job in jobs:
+        assert job.task in tasks, job.name
+        assert job.queue == tasks[job.task].queue, job.name  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ class WorkerProcess:
     def __init__(
         self,
         *,
-        queues: str = "brew,sync,repricer,default",
+        queues: str = "brew,payments,sync,repricer,default",
         concurrency: int = 2,
         pool: str = "prefork",
         extra_env: dict[str, str] | None = None,
@@ -91,12 +91,15 @@ class WorkerProcess:
     def _wait_ready(self, timeout: float) -> None:
         from core.tasks import ping
 
+        # Answered on a queue this worker consumes (a brew-only worker never sees ``default``).
+        queues = self.queues.split(",")
+        queue = "default" if "default" in queues else queues[0]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"celery worker exited early; see {self.log_path}:\n{self.log()}")
             try:
-                if ping.apply_async((1,), queue="default").get(timeout=2) == 2:
+                if ping.apply_async((1,), queue=queue).get(timeout=2) == 2:
                     return
             except Exception:
                 time.sleep(0.2)
