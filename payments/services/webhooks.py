@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 
 from core.exceptions import IntegrationError, TransientError
+from core.logging import untrusted
 
 from ..models import PaymentAccount
 from . import providers
@@ -83,7 +84,12 @@ def webhook_receive(*, notification: Notification, remote_addr: str | None) -> O
             timeout=settings.WEBHOOK_PROVIDER_TIMEOUT_SECONDS,
         )
     except TransientError as exc:
-        log.warning("%s did not confirm payment %s in time: %s", n.provider, n.provider_payment_id, exc)
+        log.warning(
+            "%s did not confirm payment %s in time: %s",
+            n.provider,
+            untrusted(n.provider_payment_id),
+            untrusted(str(exc), 200),
+        )
         return Outcome(503, "provider unavailable")
     except IntegrationError:
         return Outcome(400, "payment not found at the provider")
