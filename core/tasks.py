@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from celery import shared_task
@@ -29,3 +30,16 @@ def heartbeat() -> str:
 def ping(value: int) -> int:
     """A tiny round trip used by tests and `make run` checks."""
     return value + 1
+
+
+@shared_task(name="core.tasks.hop_mark", queue="default", ignore_result=True)
+def hop_mark(key: str) -> None:
+    """A bare queue hop, for PERF-4's baseline: records (in a Redis list) when a worker started it.
+    Like the webhook's brew task it stores no result, so nobody's round trip goes through the result
+    backend; the bench reads the start time and subtracts the time it published."""
+    from .redis_client import shared_redis
+
+    started = time.time()
+    client = shared_redis()
+    client.rpush(key, repr(started))
+    client.expire(key, 300)

@@ -38,6 +38,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Database connections are kept between tasks as between requests (CONN_MAX_AGE; config/celery.py
+# closes the unusable or too old ones around each task): Celery's fixup recycles them only this rarely.
+CELERY_DB_REUSE_MAX = 10_000
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 # Must exceed the longest task (CELERY_TASK_TIME_LIMIT) and the longest retry countdown (300 s), or

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import time
+import uuid
 
+import pytest
 import redis
 from django.conf import settings
 
@@ -83,3 +85,30 @@ def test_every_periodic_job_carries_its_tasks_queue() -> None:
     for job in jobs:
         assert job.task in tasks, job.name
         assert job.queue == tasks[job.task].queue, job.name  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_between_tasks(start_worker) -> None:
+    """PERF-4: tasks reuse the worker's PostgreSQL connection (CONN_MAX_AGE, as web requests do)
+    instead of opening a new one around every task, as Celery's Django fixup does by default."""
+    from django.db import connection
+
+    from payments.tasks import orders_expire
+
+    name = f"reuse-{uuid.uuid4().hex[:10]}"  # the worker's connections carry it (libpq's PGAPPNAME)
+    start_worker(
+        queues="payments",
+        concurrency=1,
+        extra_env={"DJANGO_SETTINGS_MODULE": "config.settings.base", "CONN_MAX_AGE": "60", "PGAPPNAME": name},
+    )
+
+    def backends() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [name])
+            return [row[0] for row in cursor.fetchall()]
+
+    seen = []
+    for _ in range(3):
+        assert orders_expire.delay().get(timeout=30) == 0  # a task that queries the database
+        seen.append(backends())
+    assert seen[0] and len(seen[0]) == 1 and seen == [seen[0]] * 3, seen  # one connection, kept

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -20,20 +19,9 @@ from payments.services.orders import order_create
 from payments.services.payments import payment_apply_status
 from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD, VendistaSimulator
 from tests.factories import MerchantFactory, VendistaAccountFactory
+from tests.support.celery_worker import procfile_workers
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def procfile_workers() -> dict[str, tuple[str, int]]:
-    """Procfile process → (queues, concurrency) of its ``bin/start worker QUEUES CONCURRENCY``."""
-    out = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        args = command.split()
-        if args[:2] == ["bin/start", "worker"]:
-            out[name.strip()] = (args[2], int(args[3]))
-    return out
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:

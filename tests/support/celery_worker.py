@@ -131,6 +131,18 @@ class WorkerProcess:
             self._log = None
 
 
+def procfile_workers() -> dict[str, tuple[str, int]]:
+    """The Procfile's workers: process name → (queues, concurrency) of its ``bin/start worker Q C``, so
+    tests and benchmarks start the workers production (``make run``) starts."""
+    out = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        args = command.split()
+        if args[:2] == ["bin/start", "worker"]:
+            out[name.strip()] = (args[2], int(args[3]))
+    return out
+
+
 def _database_url(db: dict[str, object], name: str) -> str:
     user = db.get("USER") or ""
     password = db.get("PASSWORD") or ""
