@@ -3,7 +3,8 @@ and webhook requests/s under gunicorn as a ratio to a bare Django JSON view on t
 
 Run with `make bench` (or: pytest tests/bench/test_perf4_webhook_to_brew.py -p no:xdist -s -o addopts="").
 Sizes via PERF4_ORDERS (default 1000), PERF4_SECONDS (load duration per endpoint, default 5) and
-PERF4_BARE_SAMPLES (samples of each bare baseline, default 300); e.g. PERF4_ORDERS=20 PERF4_SECONDS=1
+PERF4_BARE_SAMPLES (samples of each bare baseline, default 300), PERF4_BREW_POOL (the brew worker's
+pool, default prefork as in production; e.g. threads to compare); e.g. PERF4_ORDERS=20 PERF4_SECONDS=1
 PERF4_BARE_SAMPLES=30 to check that it runs.
 """
 
@@ -43,6 +44,8 @@ ORDERS = int(os.environ.get("PERF4_ORDERS", "1000"))
 SECONDS = float(os.environ.get("PERF4_SECONDS", "5"))
 BARE_SAMPLES = int(os.environ.get("PERF4_BARE_SAMPLES", "300"))
 CELERY_HOP = "Celery hop (publish → task started, no result)"
+# The brew worker's pool: prefork as bin/start runs it; PERF4_BREW_POOL=threads to compare.
+BREW_POOL = os.environ.get("PERF4_BREW_POOL", "prefork")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -306,9 +309,10 @@ def test_perf4_webhook_to_brew(shop, sims, start_worker) -> None:  # noqa: F811
                 queues=topology["worker-payments"][0], concurrency=topology["worker-payments"][1], extra_env=prod
             )
             brew_queues, brew_concurrency = topology["worker-brew"]
-            worker = start_worker(queues=brew_queues, concurrency=brew_concurrency, extra_env=prod)
+            brew = {"queues": brew_queues, "concurrency": brew_concurrency, "pool": BREW_POOL, "extra_env": prod}
+            worker = start_worker(**brew)
             print(
-                f"\nPERF-4 workers (Procfile): {brew_queues} x{brew_concurrency}; "
+                f"\nPERF-4 workers (Procfile): {brew_queues} x{brew_concurrency} ({BREW_POOL} pool); "
                 f"{topology['worker-payments'][0]} x{topology['worker-payments'][1]}"
             )
             # The ack listener as in production: its own process (bin/start mqtt-listener).
@@ -332,7 +336,7 @@ def test_perf4_webhook_to_brew(shop, sims, start_worker) -> None:  # noqa: F811
                     {k: procs[k] for k in ("gunicorn", "yookassa simulator")},
                     {"brew worker": worker, "payments worker": payments_worker},
                 ),
-                restart_worker=lambda: start_worker(queues=brew_queues, concurrency=brew_concurrency, extra_env=prod),
+                restart_worker=lambda: start_worker(**brew),
             )
         finally:
             if machine is not None:
