@@ -52,8 +52,10 @@ check-deploy: venv
 	FIELD_ENCRYPTION_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
+# `make bench` runs every benchmark; `make bench PYTEST_ARGS=tests/bench/test_perf4_webhook_to_brew.py`
+# only the ones named (a path in PYTEST_ARGS replaces tests/bench).
 bench: venv-dev
-	$(PY) -m pytest tests/bench -p tests.bootstrap -p no:xdist -s -o addopts="" $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter tests/%,$(PYTEST_ARGS)),,tests/bench) -p tests.bootstrap -p no:xdist -s -o addopts="" $(PYTEST_ARGS)
 
 # The benchmarks with the CPU kept busy as in test-stress: limits must hold on a busy machine too.
 bench-stress: venv-dev

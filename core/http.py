@@ -41,6 +41,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 
 from .exceptions import IntegrationError, TransientError
+from .logging import untrusted
 
 log = logging.getLogger("core.http")
 
@@ -205,7 +206,7 @@ class HttpClient:
                     "%s %s %s -> %s after %.0f ms (attempt %d)",
                     self.service,
                     method,
-                    _loggable(url),
+                    untrusted(_loggable(url), 200),
                     kind,
                     elapsed,
                     attempt + 1,

@@ -33,3 +33,18 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+UNTRUSTED_LIMIT = 64
+
+
+def untrusted(value: object, limit: int = UNTRUSTED_LIMIT) -> str:
+    """A value from outside (a device id, a webhook field, a provider's error text) made safe for a
+    log line: its ``repr`` — newlines, NUL and every other control character escaped, so it can
+    neither forge a second line nor break the log reader — cut to ``limit`` characters, with how
+    much was cut. Use it as ``log.warning("ack %s from %s", untrusted(command_id), untrusted(device))``;
+    it is the ``%.64r`` rule with the cut made visible."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…(+{len(text) - limit} chars)"

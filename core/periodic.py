@@ -9,6 +9,7 @@ register(
     PeriodicJob(
         name="core.heartbeat",
         task="core.tasks.heartbeat",
+        queue="default",
         every_seconds=30,
         expires_seconds=25,
         description="Proves the scheduler and a worker are running.",

@@ -17,12 +17,15 @@ _REGISTRY: dict[str, PeriodicJob] = {}
 class PeriodicJob:
     name: str
     task: str
+    # The queue the job's messages go to: the same as its task's ``queue`` (tests/core/test_celery.py).
+    queue: str
     every_seconds: float | None = None
     crontab: dict[str, str] | None = None  # minute, hour, day_of_week, day_of_month, month_of_year
     timezone: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
-    queue: str | None = None
     # Jobs that run every few seconds or minutes expire, so a lagging worker does not pile them up.
+    # A dropped run is harmless: every job re-reads its work from the database, so the next run
+    # covers what the dropped one would have done (tests/payments/test_queues.py).
     expires_seconds: float | None = None
     description: str = ""
 

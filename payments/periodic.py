@@ -9,6 +9,7 @@ register(
     PeriodicJob(
         name="payments.orders_expire",
         task="payments.tasks.orders_expire",
+        queue="payments",
         every_seconds=30,
         expires_seconds=25,
         description="Expire unpaid orders",
@@ -19,6 +20,7 @@ register(
     PeriodicJob(
         name="payments.brews_fail_late",
         task="payments.tasks.brews_fail_late",
+        queue="payments",
         every_seconds=10,
         expires_seconds=9,
         description="Fail brew commands whose device did not acknowledge",
@@ -29,6 +31,7 @@ register(
     PeriodicJob(
         name="payments.payments_reconcile",
         task="payments.tasks.payments_reconcile",
+        queue="payments",
         every_seconds=120,
         expires_seconds=100,
         description="Reconcile pending payments",
@@ -39,6 +42,7 @@ register(
     PeriodicJob(
         name="payments.deliveries_retry",
         task="payments.tasks.deliveries_retry",
+        queue="payments",
         every_seconds=30,
         expires_seconds=25,
         description="Re-enqueue unprocessed webhook deliveries",
@@ -50,6 +54,7 @@ register(
     PeriodicJob(
         name="payments.settlements_sweep",
         task="payments.tasks.settlements_sweep",
+        queue="payments",
         every_seconds=30,
         expires_seconds=25,
         description="Re-drive unconfirmed captures, cancels and refunds",

@@ -3,7 +3,9 @@
 A task message is at least once only while it lives (see ``services/settlement.py``): every state
 a lost message leaves behind is re-driven by a periodic sweep from the database (``periodic.py``).
 
-``brew_*`` tasks are routed to the latency-critical ``brew`` queue (config/settings/celery.py).
+Each task names its queue (SPEC PLAT-6, config/settings/celery.py): ``brew`` for the latency-critical
+path from a paid webhook to the device, ``payments`` for money (capture, cancel, refund) and its sweeps,
+so neither ever waits behind a multi-hour sync on another queue.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ DELIVERY_RETRY_SECONDS = sum(min(8, 2**attempt) for attempt in range(6))
 DELIVERY_SWEEP_SECONDS = 30 + 30
 
 
-@shared_task(name="payments.tasks.brew_process_delivery", **DELIVERY_RETRY)
+@shared_task(name="payments.tasks.brew_process_delivery", queue="brew", **DELIVERY_RETRY)
 def brew_process_delivery(delivery_id: int) -> str:
     """Apply a stored, authenticated webhook delivery (on the brew queue: it starts the brew)."""
     return payments.webhook_process(delivery_id=delivery_id)
@@ -54,6 +56,7 @@ def brew_process_delivery(delivery_id: int) -> str:
 
 @shared_task(
     name="payments.tasks.brew_send",
+    queue="brew",
     **task_retry_options(backoff=1, backoff_max=10, max_retries=5),
     ignore_result=True,
 )
@@ -61,29 +64,29 @@ def brew_send(command_id: int) -> str:
     return brew.brew_send(command_id=command_id)
 
 
-@shared_task(name="payments.tasks.payment_capture", **RETRY)
+@shared_task(name="payments.tasks.payment_capture", queue="payments", **RETRY)
 def payment_capture(payment_id: int) -> str:
     return settlement.capture_execute(payment_id=payment_id)
 
 
-@shared_task(bind=True, name="payments.tasks.refund_execute", **RETRY)
+@shared_task(bind=True, name="payments.tasks.refund_execute", queue="payments", **RETRY)
 def refund_execute(self: Any, refund_id: int) -> str:
     # On the last attempt a transient failure is recorded as failed (visible in the admin) instead of lost.
     return settlement.refund_execute(refund_id=refund_id, final=self.request.retries >= self.max_retries)
 
 
-@shared_task(name="payments.tasks.settlements_sweep")
+@shared_task(name="payments.tasks.settlements_sweep", queue="payments")
 def settlements_sweep() -> dict[str, int]:
     """Re-drive captures, cancels and refunds a crash or a lost message left unconfirmed (REL-1)."""
     return settlement.settlements_sweep()
 
 
-@shared_task(name="payments.tasks.orders_expire")
+@shared_task(name="payments.tasks.orders_expire", queue="payments")
 def orders_expire() -> int:
     return orders.orders_expire()
 
 
-@shared_task(name="payments.tasks.brews_fail_late")
+@shared_task(name="payments.tasks.brews_fail_late", queue="payments")
 def brews_fail_late() -> int:
     failed, resend = brew.brews_fail_late()
     for command_id in [*resend, *brew.brew_stuck_queued()]:
@@ -91,7 +94,7 @@ def brews_fail_late() -> int:
     return failed
 
 
-@shared_task(name="payments.tasks.deliveries_retry")
+@shared_task(name="payments.tasks.deliveries_retry", queue="payments")
 def deliveries_retry(older_than_seconds: int = 30) -> int:
     ids = payments.deliveries_unprocessed(older_than_seconds=older_than_seconds)
     for delivery_id in ids:
@@ -99,6 +102,6 @@ def deliveries_retry(older_than_seconds: int = 30) -> int:
     return len(ids)
 
 
-@shared_task(name="payments.tasks.payments_reconcile")
+@shared_task(name="payments.tasks.payments_reconcile", queue="payments")
 def payments_reconcile() -> int:
     return payments.payments_reconcile()

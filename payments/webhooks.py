@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from core import jsonsafe
 from core.clientip import client_ip
+from core.logging import untrusted
 
 from .clients import tbank as tbank_client
 from .clients import yookassa as yk_client
@@ -35,7 +36,9 @@ _YK_EVENTS = {
 
 
 def _reject(status: int, reason: str, request: HttpRequest, provider: str) -> JsonResponse:
-    log.warning("rejected %s notification from %s: %s", provider, client_ip(request), reason)
+    log.warning(
+        "rejected %s notification from %s: %s", provider, untrusted(client_ip(request)), untrusted(reason, 200)
+    )
     return JsonResponse({"error": {"code": "rejected", "message": reason, "fields": {}}}, status=status)
 
 
@@ -77,11 +80,11 @@ def yookassa(request: HttpRequest) -> HttpResponse:
     if not isinstance(obj, dict) or not isinstance(event, str) or not isinstance(obj.get("id"), str):
         return _reject(400, "malformed notification", request, "yookassa")
     if event.startswith("refund."):
-        log.info("yookassa %s for refund %s noted", event, obj.get("id"))
+        log.info("yookassa %s for refund %s noted", untrusted(event), untrusted(obj.get("id")))
         return HttpResponse(status=200)
     claimed = _YK_EVENTS.get(event)
     if claimed is None:
-        log.info("yookassa event %s ignored", event)
+        log.info("yookassa event %s ignored", untrusted(event))
         return HttpResponse(status=200)
     notification = Notification(
         provider=Provider.YOOKASSA,

@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.urls import reverse
 
+from core.logging import untrusted
 from core.models import Merchant
 
 from .demo_account import SANDBOX_ACCOUNT, SANDBOX_TOKEN
@@ -26,7 +27,7 @@ def demo_setup(*, merchant: Merchant) -> list[str]:
     try:  # queued now, run by the worker as soon as it starts
         sync_request(account=account, force=True, manual=False)
     except Exception as exc:  # the broker may not be up yet: the daily job or "sync now" will do it
-        log.warning("demo Poster sync not queued: %s", exc)
+        log.warning("demo Poster sync not queued: %s", untrusted(str(exc), 200))
     sandbox = settings.POSTER_ACCOUNT_API_URL.rsplit("/api", 1)[0]
     return [
         f"Poster (sandbox): {reverse('admin:poster_sync_ingredient_changelist')} — change an ingredient at "

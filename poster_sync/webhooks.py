@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from core.api.errors import error_body
 from core.clientip import client_ip
+from core.logging import untrusted
 from core.payloads import json_loads, nested_deeper_than, storable_text
 
 from .services.webhooks import Delivery, webhook_receive
@@ -29,7 +30,12 @@ SIGNED = ("account", "object", "object_id", "action", "time", "verify")
 
 
 def _error(status: int, code: str, message: str, request: HttpRequest) -> JsonResponse:
-    log.warning("Poster webhook from %s refused (%s): %s", client_ip(request), status, message)
+    log.warning(
+        "Poster webhook from %s refused (%s): %s",
+        untrusted(client_ip(request)),
+        status,
+        untrusted(message, 200),
+    )
     return JsonResponse(error_body(code, message), status=status)
 
 

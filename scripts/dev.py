@@ -8,7 +8,8 @@
 2. While no real provider is configured (SANDBOX=1, the default), point every integration at the
    sandbox simulators.
 3. migrate, demo data (prints the admin login), install periodic tasks.
-4. honcho runs the Procfile: web, worker, beat, sandbox, mqtt-listener.
+4. honcho runs the Procfile: web, one worker per queue group (brew, payments, sync+default,
+   repricer), beat, sandbox, mqtt-listener.
 """
 
 from __future__ import annotations

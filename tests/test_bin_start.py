@@ -36,3 +36,39 @@ def test_sandbox_1_points_unset_provider_urls_at_the_simulators() -> None:
     yookassa, vendista = result.stdout.split()
     assert yookassa.startswith("http://127.0.0.1:81"), yookassa
     assert vendista == "http://127.0.0.1:1/mine"  # an explicitly set URL wins
+
+
+def _procfile_workers() -> dict[str, list[str]]:
+    """Procfile process → the queues its `bin/start worker QUEUES CONCURRENCY` consumes."""
+    workers = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        args = command.split()
+        if args[:2] == ["bin/start", "worker"]:
+            assert len(args) == 4 and args[3].isdigit(), line  # queues and concurrency, always explicit
+            workers[name.strip()] = args[2].split(",")
+    return workers
+
+
+def test_make_run_gives_brews_and_money_their_own_workers() -> None:
+    """Issue 19.3: a capture or a brew never waits behind a multi-hour sync on a shared worker."""
+    from django.conf import settings
+
+    workers = _procfile_workers()
+    queues = [q for consumed in workers.values() for q in consumed]
+    assert sorted(queues) == sorted(q.name for q in settings.CELERY_TASK_QUEUES)  # each queue exactly once
+    assert workers["worker-brew"] == ["brew"]
+    assert workers["worker-payments"] == ["payments"]
+    assert workers["worker-sync"] == ["sync", "default"]
+    assert workers["worker-repricer"] == ["repricer"]
+
+
+def test_bin_start_worker_without_queues_consumes_every_queue() -> None:
+    import re
+
+    from django.conf import settings
+
+    script = (ROOT / "bin" / "start").read_text()
+    default = re.search(r'queues="\$\{1:-([a-z,]+)\}"', script)
+    assert default, "bin/start worker has no default queue list"
+    assert sorted(default[1].split(",")) == sorted(q.name for q in settings.CELERY_TASK_QUEUES)

@@ -1,5 +1,6 @@
 """`make run`'s script from a clean environment — no DATABASE_URL, REDIS_URL or MQTT_URL: embedded
-PostgreSQL, Redis and MQTT broker, web, worker, beat, sandbox, MQTT listener — and the newcomer's
+PostgreSQL, Redis and MQTT broker, web, the workers (brew, payments, sync+default, repricer), beat,
+sandbox, MQTT listener — and the newcomer's
 paths of the payments and vending apps on top of it (the MQTT demo order is brewed through the
 embedded broker).
 
@@ -172,6 +173,12 @@ def test_make_run_script_brings_up_a_working_platform(tmp_path: Path) -> None:
         }
         assert body["worker_heartbeat"], "the beat-scheduled heartbeat never ran on the worker"
         assert "heartbeat executed by worker" in output
+        # One worker per service level (issue 19.3), each up and consuming its own queues.
+        from tests.support.celery_worker import procfile_workers
+
+        for name in procfile_workers():
+            said = [line for line in output.splitlines() if line.split("|", 1)[0].split()[-1:] == [f"{name}.1"]]
+            assert any("ready." in line for line in said), (name, said[-20:])
 
         # The printed admin password logs in.
         password = output.split("password: ", 1)[1].split()[0]

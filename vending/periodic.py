@@ -10,6 +10,7 @@ register(
     PeriodicJob(
         name="vending.sync_incremental",
         task="vending.tasks.sync_incremental_all",
+        queue="sync",
         every_seconds=15 * 60,
         expires_seconds=14 * 60,
         description="Incremental Vendista sync of every active account; resumes interrupted runs.",
@@ -22,6 +23,7 @@ register(
     PeriodicJob(
         name="vending.sync_nightly",
         task="vending.tasks.sync_nightly_due",
+        queue="sync",
         crontab={"minute": "0", "hour": "*"},
         timezone="UTC",
         expires_seconds=50 * 60,

@@ -1,4 +1,4 @@
-"""Celery tasks of the vending app: take ids, call one service (routed to the ``sync`` queue)."""
+"""Celery tasks of the vending app: take ids, call one service (on the ``sync`` queue)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ SYNC_SOFT_LIMIT = 6 * 3600
 
 @shared_task(
     name="vending.tasks.sync_run_execute",
+    queue="sync",
     bind=True,
     **task_retry_options(backoff=30, backoff_max=600, max_retries=8),
     soft_time_limit=SYNC_SOFT_LIMIT,
@@ -35,11 +36,11 @@ def sync_run_execute(self: object, run_id: int) -> dict[str, object]:
     return {"run_id": run.pk, "status": run.status, "items_done": run.items_done}
 
 
-@shared_task(name="vending.tasks.sync_incremental_all", ignore_result=True)
+@shared_task(name="vending.tasks.sync_incremental_all", queue="sync", ignore_result=True)
 def sync_incremental_all() -> list[int]:
     return services.sync_incremental_all()
 
 
-@shared_task(name="vending.tasks.sync_nightly_due", ignore_result=True)
+@shared_task(name="vending.tasks.sync_nightly_due", queue="sync", ignore_result=True)
 def sync_nightly_due() -> list[int]:
     return services.sync_nightly_due()

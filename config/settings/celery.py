@@ -1,4 +1,4 @@
-"""Celery: four queues, routes, JSON only, late acks (SPEC PLAT-6)."""
+"""Celery: five queues named by each task, JSON only, late acks (SPEC PLAT-6)."""
 
 from __future__ import annotations
 
@@ -16,20 +16,18 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = env("TIME_ZONE", default="Europe/Moscow")
 CELERY_ENABLE_UTC = True
 
+# Queues by service level, each with its own worker (Procfile, bin/start, docker-compose.yml), so no
+# class of work waits behind another: a multi-hour sync never holds up a capture or a brew.
 CELERY_TASK_QUEUES = (
-    Queue("brew"),  # latency-critical device commands
+    Queue("brew"),  # latency-critical: paid webhook -> device command
+    Queue("payments"),  # money (capture, cancel, refund) and its sweeps
     Queue("sync"),  # Vendista, eMAG, Kaspi, Poster
     Queue("repricer"),
-    Queue("default"),
+    Queue("default"),  # heartbeat, test pings, demo set-up
 )
+# Every task names its queue (``@shared_task(queue=...)``) and every periodic job carries it
+# (core.scheduling.PeriodicJob); there is no routing by task name (tests/core/test_celery.py).
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {
-    "payments.tasks.brew_*": {"queue": "brew"},
-    "vending.tasks.*": {"queue": "sync"},
-    "marketplaces.tasks.*": {"queue": "sync"},
-    "poster_sync.tasks.*": {"queue": "sync"},
-    "repricer.tasks.*": {"queue": "repricer"},
-}
 
 # Tasks are written to be safe to run twice, so a message is acknowledged only after the task
 # finished. Delivery is at least once *while the message lives*: a dead pool process's task is
@@ -40,6 +38,9 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Database connections are kept between tasks as between requests (CONN_MAX_AGE; config/celery.py
+# closes the unusable or too old ones around each task): Celery's fixup recycles them only this rarely.
+CELERY_DB_REUSE_MAX = 10_000
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 # Must exceed the longest task (CELERY_TASK_TIME_LIMIT) and the longest retry countdown (300 s), or

@@ -15,6 +15,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.logging import untrusted
+
 log = logging.getLogger("core.api")
 
 
@@ -46,7 +48,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     log.info(
         "API %s %s -> %s %s",
         getattr(request, "method", "?"),
-        getattr(request, "path", "?"),
+        untrusted(getattr(request, "path", "?"), 200),
         response.status_code,
         type(exc).__name__,
     )

@@ -8,6 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from core.exceptions import IntegrationError, TransientError
+from core.logging import untrusted
 from core.models import SyncRun
 
 from .clients.errors import KaspiRateLimited
@@ -37,13 +38,13 @@ def _execute(kind: str, run_id: int, service: Any) -> dict[str, object]:
     try:
         run = service(run=run)
     except KaspiRateLimited as exc:
-        log.warning("kaspi %s run %s: rate-limited by Kaspi: %s", kind, run_id, exc)
+        log.warning("kaspi %s run %s: rate-limited by Kaspi: %s", kind, run_id, untrusted(str(exc), 200))
         return {"run_id": run_id, "status": "failed", "error": type(exc).__name__}
     except TransientError:
         raise  # recorded on the run and the store; retried by autoretry_for
     except IntegrationError as exc:
         # Recorded on the run (failed) and on the store (last_error / session state); a person acts.
-        log.warning("kaspi %s run %s failed: %s", kind, run_id, exc)
+        log.warning("kaspi %s run %s failed: %s", kind, run_id, untrusted(str(exc), 200))
         return {"run_id": run_id, "status": "failed", "error": type(exc).__name__}
     return {"run_id": run.pk, "status": run.status, "items_done": run.items_done}
 

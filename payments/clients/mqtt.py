@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import queue
 import re
 import socket
 import threading
@@ -23,9 +25,11 @@ from django.conf import settings
 
 from core import jsonsafe
 from core.exceptions import TransientError
+from core.logging import untrusted
 from core.mqtt_reconnect import keep_reconnecting
 
 SERVICE = "mqtt"
+log = logging.getLogger("payments.mqtt_listener")
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,10 @@ def parse_ack(topic: str, payload: bytes) -> Ack | None:
     )
 
 
+ACK_RETRY_MIN_DELAY = 0.5  # seconds; doubles after each failed attempt up to the maximum
+ACK_RETRY_MAX_DELAY = 10.0
+
+
 def listen(
     on_ack: Callable[[Ack], None],
     *,
@@ -175,9 +183,18 @@ def listen(
     acknowledgements devices publish while the listener is down (a restart, a deploy) are queued
     by the broker and delivered when it reconnects, instead of being lost and the drink refunded
     by the late-ack sweep. Run one listener per client id: a second one takes the session over.
+
+    Manual acknowledgement: the broker is told "received" (PUBACK) only once ``on_ack`` has
+    returned, i.e. once the acknowledgement is committed. When ``on_ack`` raises (the database is
+    down), the same message is tried again with backoff, unacknowledged, and every later one waits
+    behind it (PUBACKs go out in the order the messages came); if the listener stops meanwhile,
+    the broker delivers it again to the next session. ``on_ack`` returns for anything it will
+    never apply (a forged or malformed acknowledgement is logged and dropped).
     """
     client = new_client("listener", session_id=listener_client_id(prefix))
+    client.manual_ack_set(True)
     topic = ack_topic_filter(prefix)
+    received: queue.Queue[tuple[Ack, int, int]] = queue.Queue()
 
     def on_connect(c: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if not reason_code.is_failure:
@@ -190,8 +207,37 @@ def listen(
 
     def on_message(c: Any, userdata: Any, message: Any) -> None:
         ack = parse_ack(message.topic, message.payload)
-        if ack is not None:
-            on_ack(ack)
+        if ack is None:  # nothing that could ever be applied: redelivering it would not help
+            c.ack(message.mid, message.qos)
+            return
+        # Applied in another thread: this one keeps the connection alive (pings) meanwhile.
+        received.put((ack, message.mid, message.qos))
+
+    def apply_in_order() -> None:
+        while not stop.is_set():
+            try:
+                ack, mid, qos = received.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            delay = ACK_RETRY_MIN_DELAY
+            while True:
+                try:
+                    on_ack(ack)
+                except Exception as exc:
+                    if stop.is_set():
+                        return  # not acknowledged: the broker hands it to the next session
+                    log.warning(
+                        "ack %s from %s not applied (%s); not acknowledged to the broker, retrying in %.1fs",
+                        untrusted(ack.command_id),
+                        untrusted(ack.device_id),
+                        type(exc).__name__,
+                        delay,
+                    )
+                    stop.wait(delay)
+                    delay = min(delay * 2, ACK_RETRY_MAX_DELAY)
+                    continue
+                client.ack(mid, qos)
+                break
 
     def on_disconnect(c: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if ready is not None:
@@ -201,10 +247,13 @@ def listen(
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.on_disconnect = on_disconnect
+    applier = threading.Thread(target=apply_in_order, name="mqtt-ack-apply", daemon=True)
+    applier.start()
     host, port, _, _ = broker()
     keep_reconnecting(client, host, port, log_name="payments.mqtt_listener")
     try:
         stop.wait()
     finally:
+        applier.join(30)
         client.loop_stop()
         client.disconnect()

@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
+from core.logging import untrusted
 from payments.clients import mqtt
 from payments.models import BrewCommand, Device, OrderStatus, Payment
 
@@ -134,18 +135,22 @@ def brew_ack(*, device_id: str, command_id: str, status: str, error: str = "") -
     try:
         command_uuid = uuid.UUID(str(command_id))
     except ValueError:
-        log.warning("ack with a malformed command id %.64r on device topic %.64r: ignored", command_id, device_id)
+        log.warning(
+            "ack with a malformed command id %s on device topic %s: ignored",
+            untrusted(command_id),
+            untrusted(device_id),
+        )
         return "unknown"
     command = BrewCommand.objects.select_related("order__device").filter(command_id=command_uuid).first()
     if command is None:
-        log.warning("ack for unknown command %s on device topic %.64r: ignored", command_uuid, device_id)
+        log.warning("ack for unknown command %s on device topic %s: ignored", command_uuid, untrusted(device_id))
         return "unknown"
     device = command.order.device
     if command.channel != Device.Channel.MQTT or device_id != (device.external_id or device.code):
         log.warning(
-            "ack for command %s arrived on device topic %.64r, not on its device's (%s): ignored",
+            "ack for command %s arrived on device topic %s, not on its device's (%s): ignored",
             command_uuid,
-            device_id,
+            untrusted(device_id),
             device.pk,
         )
         return "wrong_device"
@@ -157,7 +162,7 @@ def brew_ack(*, device_id: str, command_id: str, status: str, error: str = "") -
         return "accepted"
     if status in ("done", "failed"):
         return brew_finish(command_id=command.pk, ok=status == "done", error=error)
-    log.warning("ack for command %s with unknown status %.32r: ignored", command_uuid, status)
+    log.warning("ack for command %s with unknown status %s: ignored", command_uuid, untrusted(status, 32))
     return "ignored"
 
 
@@ -218,7 +223,7 @@ def brews_fail_late(*, now: object = None) -> tuple[int, list[int]]:
         error = "no acknowledgement from the device in time"
         if status == Status.SENDING and channel == Device.Channel.TMETR:
             error = "outcome unknown (the sender died during the Tmetr call): not resent, money back"
-            log.error("Tmetr brew command %s: %s", pk, error)
+            log.error("Tmetr brew command %s: %s", pk, untrusted(error, 200))
         elif status == Status.SENDING and attempts < MAX_SEND_ATTEMPTS:
             resend.append(pk)
             continue

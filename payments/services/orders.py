@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
+from core.logging import untrusted
 from payments.models import Device, Drink, Order, OrderStatus, Payment, Receipt, Size
 
 from . import providers
@@ -86,7 +87,7 @@ def order_create_from_machine(
         tmetr = tmetr_client(merchant_id=device.merchant_id)
         price = tmetr.drink_price(device_id=device.external_id, drink_id=drink_no, size=size)
     except IntegrationError as exc:
-        log.warning("tmetr price for device %s failed: %s", device.pk, exc)
+        log.warning("tmetr price for device %s failed: %s", device.pk, untrusted(str(exc), 200))
         raise OrderError("price unavailable") from exc
     drink = Drink.objects.filter(merchant=device.merchant, external_id=drink_no).first()
     try:
@@ -125,7 +126,7 @@ def _start_payment(order: Order, *, vat_code: int) -> CreatedOrder:
     try:
         created = providers.create(order=order, two_stage=account.two_stage, receipt=receipt)
     except IntegrationError as exc:
-        log.warning("payment creation for order %s failed: %s", order.pk, exc)
+        log.warning("payment creation for order %s failed: %s", order.pk, untrusted(str(exc), 200))
         order_transition(
             order_id=order.pk,
             to=OrderStatus.NOT_PAID,

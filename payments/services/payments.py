@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists
 from django.utils import timezone
 
+from core.logging import untrusted
 from payments.models import BrewCommand, OrderStatus, Payment, WebhookDelivery
 
 from . import providers
@@ -221,7 +222,7 @@ def payments_reconcile(*, limit: int = 200) -> int:
                 provider_payment_id=payment.provider_payment_id or "",
             )
         except Exception as exc:  # one bad account must not stop the sweep
-            log.warning("reconcile %s failed: %s", payment.pk, exc)
+            log.warning("reconcile %s failed: %s", payment.pk, untrusted(str(exc), 200))
             Payment.objects.filter(pk=payment.pk).update(updated_at=timezone.now())
             continue
         if remote.status != payment.status:

@@ -29,6 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
+from core.logging import untrusted
 from core.transitions import StateTable
 from payments.models import OrderStatus, Payment, Refund
 
@@ -137,7 +138,11 @@ def capture_execute(*, payment_id: int) -> str:
                 pk=payment_id, to=Settlement.CAPTURE_FAILED, from_=Settlement.CAPTURING, status=Payment.Status.CANCELED
             ):
                 order_event(order_id=payment.order_id, kind="capture", note=f"capture FAILED, hold canceled: {exc}")
-                log.error("capture of payment %s failed: the provider canceled the hold (%s)", payment_id, exc)
+                log.error(
+                    "capture of payment %s failed: the provider canceled the hold (%s)",
+                    payment_id,
+                    untrusted(str(exc), 200),
+                )
             return "capture_failed"
     if PAYMENT_SETTLEMENT.advance(
         pk=payment_id, to=Settlement.CAPTURED, from_=Settlement.CAPTURING, status=Payment.Status.SUCCEEDED
@@ -186,7 +191,7 @@ def refund_execute(*, refund_id: int, final: bool = False) -> str:
                         pk=refund.payment_id, to=Settlement.RETURN_FAILED, from_=Settlement.RETURNING
                     )
                     order_event(order_id=refund.payment.order_id, kind="refund", note=f"{refund.kind} FAILED: {exc}")
-            log.error("money back for payment %s failed: %s", refund.payment_id, exc)
+            log.error("money back for payment %s failed: %s", refund.payment_id, untrusted(str(exc), 200))
             return "failed"
         else:
             raise
@@ -215,7 +220,7 @@ def _already_returned(refund: Refund) -> bool:
     try:
         return _remote(payment) == Payment.Status.CANCELED
     except IntegrationError as exc:
-        log.warning("re-reading payment %s failed: %s", payment.pk, exc)
+        log.warning("re-reading payment %s failed: %s", payment.pk, untrusted(str(exc), 200))
         return False
 
 
@@ -290,7 +295,7 @@ def settlements_sweep(*, limit: int = 200) -> dict[str, int]:
         try:
             outcome = settlement_retry(payment_id=payment_id)
         except Exception as exc:  # logged; the next round tries again
-            log.warning("settlement of payment %s not done yet: %s", payment_id, exc)
+            log.warning("settlement of payment %s not done yet: %s", payment_id, untrusted(str(exc), 200))
             outcome = "error"
         else:
             if outcome != "noop":

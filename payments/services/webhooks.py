@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 
 from core.exceptions import IntegrationError, TransientError
+from core.logging import untrusted
 from core.ratelimit import Rate, RateLimiter
 
 from ..models import PaymentAccount
@@ -101,7 +102,12 @@ def webhook_receive(*, notification: Notification, remote_addr: str | None) -> O
             timeout=settings.WEBHOOK_PROVIDER_TIMEOUT_SECONDS,
         )
     except TransientError as exc:
-        log.warning("%s did not confirm payment %s in time: %s", n.provider, n.provider_payment_id, exc)
+        log.warning(
+            "%s did not confirm payment %s in time: %s",
+            n.provider,
+            untrusted(n.provider_payment_id),
+            untrusted(str(exc), 200),
+        )
         if budget is not None:
             budget.reset()  # no answer, nothing learned: the provider's redelivery may ask again at once
         return Outcome(503, "provider unavailable")

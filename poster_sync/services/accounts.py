@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.logging import untrusted
 from core.models import Merchant
 from core.ratelimit import Pacer
 
@@ -85,7 +86,7 @@ def account_connect_oauth(*, merchant: Merchant, account_name: str, code: str, r
             code=code,
         )
     except IntegrationError as exc:
-        log.warning("Poster code exchange for %s failed: %s", account_name, exc)
+        log.warning("Poster code exchange for %s failed: %s", untrusted(account_name), untrusted(str(exc), 200))
         raise ConnectError("Poster did not accept the authorisation; please try connecting again.") from exc
     with transaction.atomic():
         account, _ = PosterAccount.objects.select_for_update().get_or_create(
@@ -98,5 +99,5 @@ def account_connect_oauth(*, merchant: Merchant, account_name: str, code: str, r
         account.last_error = ""
         account.connected_at = timezone.now()
         account.save()
-    log.info("Poster account %s connected to merchant %s", account_name, merchant.pk)
+    log.info("Poster account %s connected to merchant %s", untrusted(account_name), merchant.pk)
     return account

@@ -10,6 +10,8 @@ from django.core.mail import send_mail
 from django.db.models import F
 from django.utils import timezone
 
+from core.logging import untrusted
+
 from ..models import PosterAccount, SyncStatus
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ def alert_staff(*, account: PosterAccount, entity: str, failures: int, error: st
         get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="").values_list("email", flat=True)
     )
     if not recipients:
-        log.error("Poster %s %s failed %d times; no staff e-mail to alert", account, entity, failures)
+        log.error("Poster %s %s failed %d times; no staff e-mail to alert", untrusted(str(account)), entity, failures)
         return False
     subject = f"[merchant-ops] Poster sync of {entity} failing for {account.account}"
     body = (
@@ -75,5 +77,5 @@ def alert_staff(*, account: PosterAccount, entity: str, failures: int, error: st
         "about this until a sync succeeds again."
     )
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True)
-    log.warning("Poster %s %s: staff alerted after %d failures", account, entity, failures)
+    log.warning("Poster %s %s: staff alerted after %d failures", untrusted(str(account)), entity, failures)
     return True

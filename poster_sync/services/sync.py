@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import TransientError
+from core.logging import untrusted
 from core.models import SyncRun
 from core.ratelimit import Rate, RateLimiter
 from core.services import sync_run_create, sync_run_finish, sync_run_note, sync_run_progress, sync_run_start
@@ -156,7 +157,7 @@ def entity_sync(*, run: SyncRun, client: PosterClient | None = None, final: bool
     alerts.status_sync_succeeded(account=account, entity=entity, items=len(items))
     if account.last_error:
         account_mark_error(account=account, error="")
-    log.info("poster %s %s: %d items, %d removed", account, entity, len(items), removed)
+    log.info("poster %s %s: %d items, %d removed", untrusted(str(account)), entity, len(items), removed)
     return run
 
 

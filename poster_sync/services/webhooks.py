@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import TransientError
+from core.logging import untrusted
 from core.transitions import StateTable
 
 from ..models import PosterAccount, WebhookLog, WebhookStatus
@@ -100,7 +101,7 @@ def webhook_receive(*, delivery: Delivery, payload: dict[str, Any], remote_addr:
         entry = WebhookLog.objects.create(
             signature_valid=False, status=WebhookStatus.REJECTED, error="signature does not match", **common
         )
-        log.warning("forged or unverifiable Poster webhook from %s (log %s)", remote_addr, entry.pk)
+        log.warning("forged or unverifiable Poster webhook from %s (log %s)", untrusted(remote_addr), entry.pk)
         return Received("forged", entry.pk)
     account = PosterAccount.objects.filter(account=delivery.account, is_active=True).first()
     synced = delivery.object in WEBHOOK_OBJECTS
@@ -160,7 +161,7 @@ def webhook_process(*, log_id: int, final: bool = False) -> str:
             log_id,
             entry.attempts + 1,
             ", will retry" if retry else "",
-            error,
+            untrusted(error, 200),
         )
         if retry:
             raise

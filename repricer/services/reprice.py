@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from core.bulk import rows_update
 from core.exceptions import IntegrationError, LanePaused
+from core.logging import untrusted
 from core.transitions import StateTable
 from marketplaces.kaspi.clients.cabinet import CabinetClient
 from marketplaces.kaspi.clients.errors import KaspiRateLimited, LoginUnavailable
@@ -281,7 +282,7 @@ def _check(ctx: _Context, *, dry_run: bool, force: bool) -> Result:
         return _reprice(ctx, now=now, dry_run=dry_run or ctx.switches.dry_run, force=force)
     except Exception as exc:  # one product's failure never stalls the others
         failures = rule.consecutive_failures + 1
-        log.warning("repricer: product %s failed (%s in a row): %s", ctx.product.pk, failures, exc)
+        log.warning("repricer: product %s failed (%s in a row): %s", ctx.product.pk, failures, untrusted(str(exc), 200))
         ctx.finish(
             next_check_at=now + failure_backoff(rule, failures),
             consecutive_failures=failures,

@@ -3,7 +3,8 @@ and webhook requests/s under gunicorn as a ratio to a bare Django JSON view on t
 
 Run with `make bench` (or: pytest tests/bench/test_perf4_webhook_to_brew.py -p no:xdist -s -o addopts="").
 Sizes via PERF4_ORDERS (default 1000), PERF4_SECONDS (load duration per endpoint, default 5) and
-PERF4_BARE_SAMPLES (samples of each bare baseline, default 300); e.g. PERF4_ORDERS=20 PERF4_SECONDS=1
+PERF4_BARE_SAMPLES (samples of each bare baseline, default 300), PERF4_BREW_POOL (the brew worker's
+pool, default prefork as in production; e.g. threads to compare); e.g. PERF4_ORDERS=20 PERF4_SECONDS=1
 PERF4_BARE_SAMPLES=30 to check that it runs.
 """
 
@@ -32,7 +33,7 @@ from payments.models import BrewCommand, Order, OrderStatus, WebhookDelivery
 from payments.services.orders import order_create
 from sandbox.coffee_machine import CoffeeMachine
 from tests.payments.conftest import shop, sims  # noqa: F401 (fixtures)
-from tests.support.celery_worker import _database_url
+from tests.support.celery_worker import _database_url, procfile_workers
 from tests.support.processes import Processes, free_port, wait_output, wait_port
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -42,6 +43,9 @@ AT_MACHINE = "→ machine received"
 ORDERS = int(os.environ.get("PERF4_ORDERS", "1000"))
 SECONDS = float(os.environ.get("PERF4_SECONDS", "5"))
 BARE_SAMPLES = int(os.environ.get("PERF4_BARE_SAMPLES", "300"))
+CELERY_HOP = "Celery hop (publish → task started, no result)"
+# The brew worker's pool: prefork as bin/start runs it; PERF4_BREW_POOL=threads to compare.
+BREW_POOL = os.environ.get("PERF4_BREW_POOL", "prefork")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -84,15 +88,32 @@ def timed_ms(call, n: int) -> list[float]:
     return out
 
 
+def celery_hop_ms(n: int, queue: str = "brew") -> list[float]:
+    """A bare Celery hop of the kind the webhook path makes: a task published with no result (as
+    ``brew_process_delivery.delay`` is), until a worker of ``queue`` starts it. No result backend
+    round trip: the task records its start time in Redis and the time published is subtracted."""
+    from core.redis_client import shared_redis
+    from core.tasks import hop_mark
+
+    redis = shared_redis()
+    out = []
+    for _ in range(n):
+        key = f"perf4-hop-{uuid.uuid4().hex}"
+        t0 = time.time()
+        hop_mark.apply_async((key,), queue=queue)
+        answer = redis.blpop([key], timeout=30)
+        assert answer is not None, "the brew worker did not run the hop"
+        out.append((float(answer[1]) - t0) * 1000)
+    return out
+
+
 def bare_baselines(
     web: str, yk_url: str, auth: tuple[str, str], provider_payment_id: str, n: int
 ) -> dict[str, list[float]]:
     """The bare parts of the webhook → brew path, each alone, sequentially, in this run (SPEC PERF-4):
     a bare Django view on the same gunicorn, the provider GET the webhook re-reads the payment with,
-    an INSERT + COMMIT on the same database, a Celery round trip on the same worker and broker."""
+    an INSERT + COMMIT on the same database, a bare Celery hop to the same brew worker."""
     from django.db import transaction
-
-    from core.tasks import ping
 
     session = requests.Session()
     out = {
@@ -113,7 +134,7 @@ def bare_baselines(
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS perf4_bare_insert")
-    out["Celery round trip"] = timed_ms(lambda i: ping.apply_async(args=[i], queue="brew").get(timeout=30), n)
+    out[CELERY_HOP] = celery_hop_ms(n)
     return out
 
 
@@ -203,9 +224,9 @@ def cpu_ms(pids: dict[str, list[int]]) -> dict[str, float]:
     return out
 
 
-def process_groups(procs: dict[str, subprocess.Popen], worker) -> dict[str, list[int]]:
-    """What serves the load: gunicorn (master and its workers), the simulator, the Celery worker (with
-    its pool), PostgreSQL's processes (the machine's, so nothing else should run), and this client."""
+def process_groups(procs: dict[str, subprocess.Popen], workers: dict) -> dict[str, list[int]]:
+    """What serves the load: gunicorn (master and its workers), the simulator, the Celery workers (with
+    their pools), PostgreSQL's processes (the machine's, so nothing else should run), and this client."""
 
     def with_children(pid: int) -> list[int]:
         try:
@@ -220,8 +241,9 @@ def process_groups(procs: dict[str, subprocess.Popen], worker) -> dict[str, list
         if p.name.isdigit() and (p / "comm").exists() and (p / "comm").read_text().strip().startswith("postgres")
     ]
     groups = {name: with_children(proc.pid) for name, proc in procs.items()}
-    if worker.process is not None:
-        groups["celery worker"] = with_children(worker.process.pid)
+    for name, worker in workers.items():
+        if worker.process is not None and worker.process.poll() is None:
+            groups[f"celery {name}"] = with_children(worker.process.pid)
     return {**groups, "postgresql": postgres, "load client (this process)": [os.getpid()]}
 
 
@@ -280,7 +302,19 @@ def test_perf4_webhook_to_brew(shop, sims, start_worker) -> None:  # noqa: F811
                 timeout=120,
             )
             machine = CoffeeMachine(prefix=sims.prefix, port=mqtt_port).start()
-            worker = start_worker(extra_env=prod, concurrency=2)
+            # The workers of the Procfile (make run; docker-compose has the same): the brew queue has its
+            # own, so captures and refunds (payments) never take its slots or wait behind it.
+            topology = procfile_workers()
+            payments_worker = start_worker(
+                queues=topology["worker-payments"][0], concurrency=topology["worker-payments"][1], extra_env=prod
+            )
+            brew_queues, brew_concurrency = topology["worker-brew"]
+            brew = {"queues": brew_queues, "concurrency": brew_concurrency, "pool": BREW_POOL, "extra_env": prod}
+            worker = start_worker(**brew)
+            print(
+                f"\nPERF-4 workers (Procfile): {brew_queues} x{brew_concurrency} ({BREW_POOL} pool); "
+                f"{topology['worker-payments'][0]} x{topology['worker-payments'][1]}"
+            )
             # The ack listener as in production: its own process (bin/start mqtt-listener).
             procs["mqtt listener"] = running.popen(
                 [sys.executable, "manage.py", "mqtt_listener"],
@@ -298,8 +332,11 @@ def test_perf4_webhook_to_brew(shop, sims, start_worker) -> None:  # noqa: F811
                 web,
                 worker=worker,
                 mqtt_port=mqtt_port,
-                groups=lambda: process_groups({k: procs[k] for k in ("gunicorn", "yookassa simulator")}, worker),
-                restart_worker=lambda: start_worker(extra_env=prod, concurrency=2),
+                groups=lambda: process_groups(
+                    {k: procs[k] for k in ("gunicorn", "yookassa simulator")},
+                    {"brew worker": worker, "payments worker": payments_worker},
+                ),
+                restart_worker=lambda: start_worker(**brew),
             )
         finally:
             if machine is not None:
@@ -398,6 +435,14 @@ def run_benchmark(
         + f"{BARE_SAMPLES} each): "
         + "; ".join(f"{k} {pct(v, 50):.2f}/{pct(v, 99):.2f}" for k, v in bare.items())
     )
+    from core.tasks import ping
+
+    with_result = timed_ms(lambda i: ping.apply_async(args=[i], queue="brew").get(timeout=30), BARE_SAMPLES)
+    print(
+        f"PERF-4 for comparison, not in the sum: a Celery round trip through the result backend (the "
+        f"baseline before issue 19; the webhook path waits for no result) p50/p99 "
+        f"{pct(with_result, 50):.2f}/{pct(with_result, 99):.2f} ms"
+    )
     sum50 = sum(pct(v, 50) for v in bare.values())
     sum99 = sum(pct(v, 99) for v in bare.values())
     print(
@@ -410,14 +455,14 @@ def run_benchmark(
             stages["webhook request → delivery stored"],
             ["Django view", "provider GET", "INSERT + COMMIT"],
         ),
-        "queue (delivery stored → brew task started: Celery hop + the delivery's transaction)": (
+        "queue (delivery stored → command claimed: commit, Celery hop, the delivery's transaction)": (
             [
                 a + b
                 for a, b in zip(
                     stages["delivery stored → delivery processed"], stages["→ brew task started"], strict=True
                 )
             ],
-            ["Celery round trip"],
+            [CELERY_HOP],
         ),
         "publish (task started → broker PUBACK)": (stages["→ published"], ["MQTT publish (PUBACK)"]),
     }

@@ -35,10 +35,15 @@ def test_staff_pause_and_retiming_survive_reinstall_until_reset() -> None:
 
 
 def test_code_changes_to_task_options_are_applied() -> None:
-    job = PeriodicJob(name="test.job", task="core.tasks.ping", every_seconds=60, kwargs={"value": 1})
+    job = PeriodicJob(name="test.job", task="core.tasks.ping", queue="default", every_seconds=60, kwargs={"value": 1})
     periodic_tasks_install(jobs=[job])
     changed = PeriodicJob(
-        name="test.job", task="core.tasks.ping", every_seconds=60, kwargs={"value": 2}, expires_seconds=50
+        name="test.job",
+        task="core.tasks.ping",
+        queue="default",
+        every_seconds=60,
+        kwargs={"value": 2},
+        expires_seconds=50,
     )
     report = periodic_tasks_install(jobs=[changed])
     assert report.updated == ["test.job"]
@@ -48,7 +53,11 @@ def test_code_changes_to_task_options_are_applied() -> None:
 
 def test_crontab_job_keeps_its_time_zone() -> None:
     job = PeriodicJob(
-        name="test.nightly", task="core.tasks.ping", crontab={"minute": "0", "hour": "0"}, timezone="Asia/Almaty"
+        name="test.nightly",
+        task="core.tasks.ping",
+        queue="default",
+        crontab={"minute": "0", "hour": "0"},
+        timezone="Asia/Almaty",
     )
     periodic_tasks_install(jobs=[job])
     stored = PeriodicTask.objects.get(name="test.nightly")
@@ -57,4 +66,4 @@ def test_crontab_job_keeps_its_time_zone() -> None:
 
 def test_a_job_needs_exactly_one_schedule() -> None:
     with pytest.raises(ValueError):
-        PeriodicJob(name="bad", task="x")
+        PeriodicJob(name="bad", task="x", queue="default")

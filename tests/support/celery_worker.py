@@ -23,7 +23,7 @@ class WorkerProcess:
     def __init__(
         self,
         *,
-        queues: str = "brew,sync,repricer,default",
+        queues: str = "brew,payments,sync,repricer,default",
         concurrency: int = 2,
         pool: str = "prefork",
         extra_env: dict[str, str] | None = None,
@@ -91,12 +91,15 @@ class WorkerProcess:
     def _wait_ready(self, timeout: float) -> None:
         from core.tasks import ping
 
+        # Answered on a queue this worker consumes (a brew-only worker never sees ``default``).
+        queues = self.queues.split(",")
+        queue = "default" if "default" in queues else queues[0]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"celery worker exited early; see {self.log_path}:\n{self.log()}")
             try:
-                if ping.apply_async((1,), queue="default").get(timeout=2) == 2:
+                if ping.apply_async((1,), queue=queue).get(timeout=2) == 2:
                     return
             except Exception:
                 time.sleep(0.2)
@@ -126,6 +129,18 @@ class WorkerProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def procfile_workers() -> dict[str, tuple[str, int]]:
+    """The Procfile's workers: process name → (queues, concurrency) of its ``bin/start worker Q C``, so
+    tests and benchmarks start the workers production (``make run``) starts."""
+    out = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        args = command.split()
+        if args[:2] == ["bin/start", "worker"]:
+            out[name.strip()] = (args[2], int(args[3]))
+    return out
 
 
 def _database_url(db: dict[str, object], name: str) -> str:

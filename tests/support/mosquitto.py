@@ -81,3 +81,44 @@ def private_broker(tmp: Path, users: dict[str, str]) -> Iterator[int]:
                 proc.kill()
                 proc.wait(5)
         log.close()
+
+
+@contextmanager
+def anonymous_broker(tmp: Path) -> Iterator[int]:
+    """Yield the port of a Mosquitto with the shipped settings but no logins or ACL (any topic
+    prefix, any client): for tests of the production broker's delivery semantics, not of its access rules."""
+    keep = [
+        line
+        for line in (ROOT / "deploy" / "mosquitto.conf").read_text().splitlines()
+        if line.split()[:1]
+        and not line.startswith("#")
+        and line.split()[0] not in ("listener", "allow_anonymous", "password_file", "acl_file", "persistence_location")
+    ]
+    port = _free_port()
+    conf = tmp / "mosquitto.conf"
+    conf.write_text(
+        "\n".join([f"listener {port} 127.0.0.1", "allow_anonymous true", f"persistence_location {tmp}/", *keep])
+        + f"\nuser {getpass.getuser()}\n"
+    )
+    log = (tmp / "mosquitto.log").open("wb")
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mosquitto did not start: {(tmp / 'mosquitto.log').read_text()}") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        log.close()

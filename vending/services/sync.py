@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
+from core.logging import untrusted
 from core.models import SyncRun
 from core.services import sync_run_finish, sync_run_note, sync_run_start
 
@@ -68,7 +69,7 @@ def _sync_locked(*, run: SyncRun, account: VendistaAccount, lock: Any, base_url:
             except VendistaError:
                 raise
             except IntegrationError as exc:
-                log.warning("vendista terminals of account %s not refreshed: %s", account.pk, exc)
+                log.warning("vendista terminals of account %s not refreshed: %s", account.pk, untrusted(str(exc), 200))
         pages_sync(
             run=run,
             account=account,

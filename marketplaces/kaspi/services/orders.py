@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
+from core.logging import untrusted
 from core.models import SyncRun
 from core.ratelimit import Rate, RateLimiter
 from core.services import sync_run, sync_run_progress
@@ -196,5 +197,5 @@ def order_accept(*, order: KaspiOrder) -> KaspiOrder:
         fields["raw"] = answer.raw
     KaspiOrder.objects.filter(pk=order.pk).update(**fields)
     order.refresh_from_db()
-    log.info("kaspi order %s accepted", order.code)
+    log.info("kaspi order %s accepted", untrusted(order.code))
     return order

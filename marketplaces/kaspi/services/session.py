@@ -26,6 +26,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from core.exceptions import IntegrationError
+from core.logging import untrusted
 from core.ratelimit import Rate, RateLimiter
 from core.redis_client import shared_redis
 from core.transitions import StateTable
@@ -127,7 +128,7 @@ def session_needs_relogin(*, store: KaspiStore, reason: str, screenshot: bytes =
         _drop_file(old)
     elif moved is None:
         _drop_file(name)  # the store moved on meanwhile: no row points at this file
-    log.warning("kaspi store %s: needs re-login: %s", store.pk, reason)
+    log.warning("kaspi store %s: needs re-login: %s", store.pk, untrusted(reason, 200))
     store.refresh_from_db()
     return moved is not None
 

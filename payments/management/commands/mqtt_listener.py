@@ -7,15 +7,17 @@ finds the command already finished). Run it as its own service (Procfile / docke
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from core.heartbeat import INTERVAL_SECONDS, heartbeat_clear, heartbeat_touch
+from core.logging import untrusted
 from payments.clients import mqtt
 from payments.services.brew import brew_ack
 
@@ -23,12 +25,28 @@ log = logging.getLogger("payments.mqtt_listener")
 
 
 def handle_ack(ack: mqtt.Ack) -> None:
+    """Apply one acknowledgement; returning means "done with it", and only then does the listener tell
+    the broker it was received (manual PUBACK, ``mqtt.listen``).
+
+    A database that cannot be reached raises, so the message stays unacknowledged and is applied
+    again (retried here, or redelivered by the broker to the next session): the acknowledgement of a
+    drink that was made is never lost to a database blip and refunded by the late-ack sweep. Any
+    other error is a fault of this one message: logged and dropped, so it cannot hold up the others.
+    """
     close_old_connections()
     try:
         result = brew_ack(device_id=ack.device_id, command_id=ack.command_id, status=ack.status, error=ack.error)
-        log.info("ack %s %s from %s -> %s", ack.command_id, ack.status, ack.device_id, result)
-    except Exception:  # one bad message must not kill the listener
-        log.exception("ack %s from %s could not be applied", ack.command_id, ack.device_id)
+    except (OperationalError, InterfaceError):
+        # The connection is unusable: drop it, so the next attempt opens a new one.
+        with contextlib.suppress(Exception):
+            connection.close()
+        raise
+    except Exception:  # one bad message must not kill the listener or block the acks behind it
+        log.exception("ack %s from %s could not be applied", untrusted(ack.command_id), untrusted(ack.device_id))
+        return
+    log.info(
+        "ack %s %s from %s -> %s", untrusted(ack.command_id), untrusted(ack.status), untrusted(ack.device_id), result
+    )
 
 
 class Command(BaseCommand):
