@@ -36,9 +36,7 @@ _YK_EVENTS = {
 
 
 def _reject(status: int, reason: str, request: HttpRequest, provider: str) -> JsonResponse:
-    log.warning(
-        "rejected %s notification from %s: %s", provider, untrusted(client_ip(request)), untrusted(reason, 200)
-    )
+    log.warning("rejected %s notification from %s: %s", provider, untrusted(client_ip(request)), untrusted(reason, 200))
     return JsonResponse({"error": {"code": "rejected", "message": reason, "fields": {}}}, status=status)
 
 

@@ -150,7 +150,8 @@ def main(argv: list[str]) -> int:
             report = Path(tmp) / "junit.xml"
             workers = env.get("TEST_WORKERS", "2")
             if bench:  # as `make bench` runs them: one process, output shown
-                command = [sys.executable, "-m", "pytest", "tests/bench", "-p", "tests.bootstrap", "-p", "no:xdist"]
+                paths = [] if any(a.startswith("tests/") for a in argv) else ["tests/bench"]  # as `make bench`
+                command = [sys.executable, "-m", "pytest", *paths, "-p", "tests.bootstrap", "-p", "no:xdist"]
                 command += ["-s", "-o", "addopts=", f"--junitxml={report}"]
             else:
                 command = [sys.executable, "-m", "pytest", "-n", workers, "--dist", "loadgroup"]
