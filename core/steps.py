@@ -273,8 +273,8 @@ def sync_run_execute(
     *, run: SyncRun, step: StepFn, retry: StepRetry | None = None, on_error: ErrorHook | None = None
 ) -> SyncRun:
     """Execute a whole run in this process (tests, commands, the demo): the same lease and steps
-    without a deadline. A transient error leaves it RETRYING and is raised (the caller may call again,
-    which resumes from the checkpoint); any other error fails it and is raised."""
+    without a deadline. A transient error leaves it RETRYING and is raised (calling again resumes it
+    from the checkpoint, as the sweeps do); any other error, or one past ``max_retries``, fails it."""
     retry = retry or StepRetry()
     token = uuid.uuid4().hex
     lease = settings.SYNC_LEASE_SECONDS
@@ -291,7 +291,8 @@ def sync_run_execute(
     except Exception as exc:
         heartbeat.stop()
         _record(on_error, run, exc)
-        if retry.transient(exc):
+        run.refresh_from_db()
+        if retry.transient(exc) and run.attempts < retry.max_retries:
             sync_run_retrying(run=run, error=_error_text(exc), token=token, seconds=0)
         else:
             sync_run_finish(run=run, error=_error_text(exc), token=token)

@@ -49,13 +49,19 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 # it. A redelivery of a sync step finds the run leased and leaves; kept short so a killed worker's
 # messages come back soon.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # A worker looks for messages past the visibility timeout every interval × throttle seconds
+    # (kombu's defaults: 10 × 10); tests with a timeout of a few seconds look every second.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+}
 # One sync step message runs steps (a page, a window, a batch) for this long, then chains the next.
 SYNC_STEP_SECONDS = env.float("SYNC_STEP_SECONDS", default=min(60.0, CELERY_VISIBILITY_TIMEOUT / 10))
 # A run's lease: renewed every third of it by the executing worker; a dead worker's expires after it.
 SYNC_LEASE_SECONDS = env.float("SYNC_LEASE_SECONDS", default=min(90.0, CELERY_VISIBILITY_TIMEOUT / 6))
-SYNC_STEP_SOFT_TIME_LIMIT = max(1, int(CELERY_VISIBILITY_TIMEOUT * 0.5))
-SYNC_STEP_TIME_LIMIT = max(2, int(CELERY_VISIBILITY_TIMEOUT * 0.6))
+SYNC_STEP_SOFT_TIME_LIMIT = CELERY_VISIBILITY_TIMEOUT * 0.5
+SYNC_STEP_TIME_LIMIT = CELERY_VISIBILITY_TIMEOUT * 0.75
 SYNC_RETRY_COUNTDOWN_MAX = CELERY_VISIBILITY_TIMEOUT * 0.4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker whose Redis is down (or not up yet) keeps retrying with backoff and logs it; it never exits.
