@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import DateTimeField, F, Func, Q
@@ -61,9 +62,9 @@ def _in(seconds: float) -> Any:
     return ClockNow() + timedelta(seconds=seconds)
 
 
-def _counters_sql(*, merge: dict[str, Any] | None = None, add: dict[str, float] | None = None) -> RawSQL | None:
+def _counters_sql(*, merge: dict[str, Any] | None = None, add: Mapping[str, float] | None = None) -> RawSQL | None:
     """``counters`` with ``merge`` set and ``add`` added, as one SQL expression (atomic in its UPDATE)."""
-    sql, params = "counters", []
+    sql, params = "counters", list[Any]()
     if merge:
         sql = f"({sql} || %s::jsonb)"
         params.append(json.dumps(merge, default=str))
@@ -163,7 +164,7 @@ def sync_run_progress(
     done: int = 0,
     total: int | None = None,
     counters: dict[str, Any] | None = None,
-    add: dict[str, float] | None = None,
+    add: Mapping[str, float] | None = None,
     token: str | None = None,
 ) -> None:
     """Add ``done`` items, optionally set the total, merge ``counters`` and add ``add`` to counters: one
@@ -192,7 +193,7 @@ def sync_run_checkpoint(
     params: dict[str, Any],
     done: int | None = None,
     total: int | None = None,
-    add: dict[str, float] | None = None,
+    add: Mapping[str, float] | None = None,
     counters: dict[str, Any] | None = None,
     token: str | None = None,
 ) -> None:

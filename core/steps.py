@@ -28,7 +28,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,7 +104,7 @@ class Step:
         params: dict[str, Any] | None = None,
         done: int | None = None,
         total: int | None = None,
-        add: dict[str, float] | None = None,
+        add: Mapping[str, float] | None = None,
         counters: dict[str, Any] | None = None,
     ) -> None:
         """Record where the next step starts and what this one did, only while the lease is held."""
@@ -112,7 +112,7 @@ class Step:
             run=self.run, params=params or {}, done=done, total=total, add=add, counters=counters, token=self.token
         )
 
-    def progress(self, *, done: int = 0, total: int | None = None, add: dict[str, float] | None = None) -> None:
+    def progress(self, *, done: int = 0, total: int | None = None, add: Mapping[str, float] | None = None) -> None:
         sync_run_progress(run=self.run, done=done, total=total, add=add, token=self.token)
 
     def extend(self, *_: Any, **__: Any) -> None:

@@ -155,23 +155,25 @@ def pages_sync(
     batch_rows = 0
     # Counters of the pages behind the next checkpoint: committed with it, so each page counts once.
     batch: Counter[str] = Counter()
+    db_seconds = 0.0
     items_total: int | None = None
     running = len(writers) or 1
 
     def take(result: IngestResult, seconds: float) -> None:
-        nonlocal batch_days, batch_rows, done
+        nonlocal batch_days, batch_rows, done, db_seconds
         batch_days |= result.days or set()
         batch_rows += result.received
         done += result.received
         batch.update(received=result.received, inserted=result.inserted, updated=result.updated, pages=1)
-        batch["db_seconds"] += round(seconds, 3)
+        db_seconds += seconds
 
     def flush() -> None:
-        nonlocal batch_days, batch_rows
+        nonlocal batch_days, batch_rows, db_seconds
         batch["rollup_days"] += len(batch_days)
         rollups_rebuild(account=account, days=batch_days)
-        lease.checkpoint(params={"next_page": next_page, "done": done}, done=done, total=items_total, add=dict(batch))
-        batch_days, batch_rows = set(), 0
+        add: dict[str, float] = {**batch, "db_seconds": round(db_seconds, 3)}
+        lease.checkpoint(params={"next_page": next_page, "done": done}, done=done, total=items_total, add=add)
+        batch_days, batch_rows, db_seconds = set(), 0, 0.0
         batch.clear()
 
     try:

@@ -57,11 +57,17 @@ def sync_request(
     date_to: date | None = None,
     enqueue: bool = True,
 ) -> SyncRun:
-    """Create a queued run (or return the account's unfinished one) and enqueue it after commit."""
+    """Create a queued run and enqueue it after commit, or return the account's unfinished one: one
+    sync per account at a time (its lease keeps one execution per run). An unfinished run nobody
+    executes any more (its worker died) is enqueued again and resumes from its checkpoint."""
     unfinished = SyncRun.objects.filter(
         kind=SyncKind.TRANSACTIONS, account_ref=str(account.pk), status__in=UNFINISHED
     ).first()
-    if unfinished is not None and not sync_run_is_stale(run=unfinished):
+    if unfinished is not None:
+        if enqueue and sync_run_is_stale(run=unfinished):
+            from ..tasks import sync_run_execute
+
+            transaction.on_commit(lambda: sync_run_execute.delay(unfinished.pk))
         return unfinished
     start, end = sync_window(account=account, mode=mode, date_from=date_from, date_to=date_to)
     run = sync_run_create(
@@ -91,14 +97,15 @@ def sync_run_resume_stale() -> list[int]:
 
 
 def sync_incremental_all() -> list[int]:
-    resumed = set(sync_run_resume_stale())
+    resumed = SyncRun.objects.filter(pk__in=sync_run_resume_stale()).values_list("account_ref", flat=True)
+    busy = set(resumed)  # accounts whose interrupted run was just enqueued again: it is their sync
     runs = []
     for account in VendistaAccount.objects.filter(is_active=True).select_related("merchant"):
         if account.subscription_status == VendistaAccount.Subscription.UNPAID and account.last_sync_at is None:
             continue
-        run = sync_request(account=account, mode=SyncMode.INCREMENTAL)
-        if run.pk not in resumed:
-            runs.append(run.pk)
+        if str(account.pk) in busy:
+            continue
+        runs.append(sync_request(account=account, mode=SyncMode.INCREMENTAL).pk)
     return runs
 
 
