@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import DateTimeField, F, Func, Q
@@ -81,21 +81,6 @@ def sync_run_create(
     return SyncRun.objects.create(
         merchant=merchant, kind=kind, account_ref=str(account_ref), mode=mode, params=params or {}
     )
-
-
-def sync_run_start(*, run: SyncRun, total: int | None = None, done: int | None = None) -> bool:
-    """Mark an unfinished run running without a lease (for syncs executed in one call, e.g. by tests);
-    ``False`` when it is already finished. Syncs on a worker take the lease (``core.steps``) instead."""
-    changes: dict[str, Any] = {"started_at": Coalesce(F("started_at"), Now()), "finished_at": None}
-    if total is not None:
-        changes["items_total"] = total
-    if done is not None:
-        changes["items_done"] = done
-    if not SYNC_RUN_STATUS.move(pk=run.pk, to=_Status.RUNNING, **changes):
-        run.refresh_from_db()
-        return False
-    run.refresh_from_db()
-    return True
 
 
 def sync_run_lease_take(*, run: SyncRun, token: str, ticket: str = "", seconds: float) -> bool:
@@ -218,16 +203,6 @@ def sync_run_checkpoint(
             setattr(run, key, changes[key])
     if expression is not None:
         run.refresh_from_db(fields=["counters"])
-
-
-def sync_run_note(*, run: SyncRun, error: str = "", counters: dict[str, Any] | None = None) -> None:
-    """Record counters and a message on a run without moving it."""
-    changes: dict[str, Any] = {"error": error[:4000]}
-    expression = _counters_sql(merge=counters)
-    if expression is not None:
-        changes["counters"] = expression
-    SyncRun.objects.filter(pk=run.pk).update(**changes)
-    run.refresh_from_db(fields=["counters", "error"])
 
 
 def sync_run_retrying(*, run: SyncRun, error: str, token: str | None = None, ticket: str = "", seconds: float) -> bool:

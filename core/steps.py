@@ -141,7 +141,7 @@ class _Heartbeat(threading.Thread):
         try:
             while not self.stopped.wait(seconds / 3):
                 try:
-                    if not sync_run_lease_extend(run=self.run_ref, token=self.token, seconds=seconds):
+                    if not sync_run_lease_extend(run=self.run_ref, token=self.token, seconds=seconds) and self._moved():
                         self.lost.set()
                         return
                 except Exception:  # a database blip: try again at the next beat, the lease has margin
@@ -149,6 +149,12 @@ class _Heartbeat(threading.Thread):
                     close_old_connections()
         finally:
             connection.close()
+
+    def _moved(self) -> bool:
+        """The run is visible and no longer ours. (A run created in a transaction the executing thread
+        has not committed is invisible here: that execution alone can see it, so nothing is lost.)"""
+        row = SyncRun.objects.filter(pk=self.run_ref.pk).values("lease_token", "status").first()
+        return row is not None and (row["lease_token"] != self.token or row["status"] != SyncRun.Status.RUNNING)
 
     def stop(self) -> None:
         self.stopped.set()
