@@ -86,6 +86,7 @@ class SyncRunOutput(serializers.ModelSerializer):
             "duration_seconds",
             "counters",
             "error",
+            "attempts",
             "created_at",
         ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from core.steps import Step, sync_step_task
 
@@ -18,8 +19,12 @@ from .models import EmagAccount, EmagCallback
 from .services import backups, offers, orders
 from .services.monitoring import KIND_OFFERS, KIND_ORDERS
 
-# A sweep may wait through eMAG's backoff (up to ~2 min per call): allow it time.
-_LONG: dict[str, Any] = {"soft_time_limit": 1800, "time_limit": 1900}
+# A callback may wait through eMAG's backoff (up to ~2 min per call, two calls): allow it time, but
+# never as long as the broker's visibility timeout (it would be handed out again while running).
+_LONG: dict[str, Any] = {
+    "soft_time_limit": settings.SYNC_STEP_SOFT_TIME_LIMIT,
+    "time_limit": settings.SYNC_STEP_TIME_LIMIT,
+}
 
 
 # Sweeps and offer reads run as chains of short step messages under the run's lease (core.steps).

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from core.exceptions import TransientError
 from core.steps import Step, sync_step_task
@@ -48,8 +49,13 @@ def orders_sync_execute(step: Step) -> bool:
     return orders.orders_step(step)
 
 
+# A login (KASPI_LOGIN_TIMEOUT_SECONDS, 60 s) ends well within half the visibility timeout.
 @shared_task(
-    name="marketplaces.kaspi.session_login_execute", queue="sync", soft_time_limit=600, time_limit=720, **RETRY
+    name="marketplaces.kaspi.session_login_execute",
+    queue="sync",
+    soft_time_limit=settings.SYNC_STEP_SOFT_TIME_LIMIT,
+    time_limit=settings.SYNC_STEP_TIME_LIMIT,
+    **RETRY,
 )
 def session_login_execute(store_id: int, force: bool = False) -> dict[str, object]:
     """Log in now. A transient failure (login page down) is retried with backoff; a failed login is not."""

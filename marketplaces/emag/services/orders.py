@@ -29,7 +29,7 @@ from ..clients.emag import MAX_PAGE_SIZE, EmagClient, EmagError, date_windows, p
 from ..models import EmagAccount, EmagCallback, EmagOrder, EmagOrderItem
 from . import validation
 from .accounts import account_client
-from .monitoring import KIND_ORDERS
+from .monitoring import KIND_OFFERS, KIND_ORDERS
 
 log = logging.getLogger(__name__)
 
@@ -359,13 +359,14 @@ def orders_sweep_all() -> list[int]:
     from .. import tasks
 
     hour_ago = timezone.now() - timedelta(hours=1)
-    for run in SyncRun.objects.filter(kind=KIND_ORDERS, status__in=UNFINISHED):
+    executors = {KIND_ORDERS: tasks.orders_sync, KIND_OFFERS: tasks.offers_sync_execute}
+    for run in SyncRun.objects.filter(kind__in=list(executors), status__in=UNFINISHED):
         if not sync_run_is_stale(run=run):
             continue
         if run.created_at < hour_ago:
             sync_run_finish(run=run, error="abandoned: its worker stopped before finishing; a new sweep was queued")
         else:
-            tasks.orders_sync.delay(run.pk)
+            executors[run.kind].delay(run.pk)
     queued = []
     for account in EmagAccount.objects.filter(is_active=True).select_related("merchant"):
         busy = SyncRun.objects.filter(
