@@ -11,6 +11,7 @@ from django.db.models import Count
 from core.models import SyncRun
 from sandbox.vendista import VendistaSimulator
 from tests.factories import owner_client
+from tests.vending.test_sync import DyingVendista
 from vending import services
 from vending.models import DailyRollup, SyncMode, Transaction
 from vending.tasks import sync_run_execute
@@ -134,3 +135,22 @@ def test_worker_killed_half_way_is_resumed_without_duplicates(sandbox, start_wor
     assert all(reads[page] == 1 for page in range(1, checkpoint))  # behind the checkpoint: never again
     assert (run.counters["received"], run.counters["pages"]) == (3000, 60)  # counted once
     assert_stored_once(account, 3000)
+
+
+def test_a_transient_failure_on_a_real_worker_is_retrying_and_its_retry_ends_the_run_done(
+    sandbox, start_worker, make_account
+) -> None:
+    """Issue 19 point 2: before, the failure marked the run failed, the task's autoretry carried on
+    and the run stayed failed with the old error while its rows were imported."""
+    sim = DyingVendista(total=1000, terminals=3, start="2026-01-01T00:00:00", days=5)  # 503 from page 4 on
+    server = sandbox(sim)
+    worker = start_worker(queues="sync,default", extra_env={**SHORT_TIMEOUT, "VENDISTA_API_URL": server.url})
+    account = make_account()
+    run = services.sync_request(account=account, mode=SyncMode.FULL)  # autocommit: enqueued at once
+    retrying = wait_for(lambda: SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RETRYING).first(), 60)
+    assert "503" in retrying.error and retrying.attempts >= 1
+    sim.dying = False
+    run = wait_for(lambda: SyncRun.objects.filter(pk=run.pk, status__in=["succeeded", "failed"]).first(), timeout=60)
+    assert run.status == "succeeded" and run.error == "", (run.error, worker.log())
+    assert (run.items_done, run.counters["received"], run.counters["pages"]) == (1000, 1000, 20)  # counted once
+    assert_stored_once(account, 1000)
