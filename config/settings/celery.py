@@ -44,10 +44,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 # Redis hands an unacknowledged message out again after the visibility timeout, even while the first
 # worker is still on it. So no task message may live that long (SPEC PLAT-14): the default time limit
-# is well under it, and a long sync is a chain of short step messages under a lease (core/steps.py),
-# each at most SYNC_STEP_SECONDS of work, killed at half the timeout; retry countdowns are capped under
-# it. A redelivery of a sync step finds the run leased and leaves; kept short so a killed worker's
-# messages come back soon.
+# (360 s) is well under it, and a long sync is a chain of short step messages under a lease
+# (core/steps.py), each about SYNC_STEP_SECONDS of work, stopped softly at half the timeout and killed
+# at three quarters; sync retry countdowns are capped at 0.4 of it. A redelivered sync step finds the
+# run leased and leaves. Kept short so a killed worker's messages come back soon.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
