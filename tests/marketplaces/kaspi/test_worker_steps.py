@@ -49,6 +49,26 @@ class CountingKaspi(KaspiSimulator):
                 self.inflight -= 1
 
 
+SHORT_TIMEOUT = {
+    "KASPI_OFFERS_PAGE_SIZE": "20",
+    "CELERY_VISIBILITY_TIMEOUT": "4",
+    "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+    "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+    "SYNC_STEP_SECONDS": "0.5",
+    "SYNC_LEASE_SECONDS": "1.5",
+}
+
+
+def wait_finished(run: SyncRun, timeout: float = 120) -> SyncRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED):
+            break
+        time.sleep(0.2)
+    return run
+
+
 def test_an_offers_sync_longer_than_several_visibility_timeouts_is_one_crawl(
     sandbox: Callable[..., Any], make_store: Any, start_worker: Callable[..., Any]
 ) -> None:
@@ -56,25 +76,11 @@ def test_an_offers_sync_longer_than_several_visibility_timeouts_is_one_crawl(
     process crawled the same cabinet alongside the first."""
     sim = CountingKaspi(offers=PAGES * 20)
     sandbox(sim)
-    env = {
-        **sim_env(sim),
-        "KASPI_OFFERS_PAGE_SIZE": "20",
-        "CELERY_VISIBILITY_TIMEOUT": "4",
-        "CELERY_UNACKED_RESTORE_INTERVAL": "1",
-        "CELERY_UNACKED_RESTORE_THROTTLE": "1",
-        "SYNC_STEP_SECONDS": "0.5",
-        "SYNC_LEASE_SECONDS": "1.5",
-    }
-    worker = start_worker(queues="sync,default", concurrency=2, extra_env=env)
+    worker = start_worker(queues="sync,default", concurrency=2, extra_env={**sim_env(sim), **SHORT_TIMEOUT})
     store = make_store(sim=sim)  # logged in already: this test is about the crawl
     (run,) = stores_service.sync_request(store=store, products=True, orders=False)
 
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED):
-            break
-        time.sleep(0.2)
+    run = wait_finished(run)
     assert run.status == SyncRun.Status.SUCCEEDED, (run.status, run.error, worker.log())
     assert sim.max_inflight == 1  # one crawl at any moment
     assert sim.reads == dict.fromkeys(range(PAGES), 1)  # each page read once
@@ -88,3 +94,30 @@ def test_an_offers_sync_longer_than_several_visibility_timeouts_is_one_crawl(
     durations = [float(d) for d in TASK_DONE.findall(worker.full_log())]
     print(f"\nkaspi offers sync of {PAGES} pages: {len(durations)} step messages, longest {max(durations):.2f} s")
     assert len(durations) >= 6 and max(durations) < 4  # a chain of short messages, none past the timeout
+
+
+def test_a_worker_killed_mid_crawl_is_resumed_from_the_checkpoint(
+    sandbox: Callable[..., Any], make_store: Any, start_worker: Callable[..., Any]
+) -> None:
+    """SIGKILL of the whole worker in the middle of the offers: the lease expires, the message comes
+    back after the visibility timeout and another worker reads on from the checkpoint."""
+    sim = CountingKaspi(offers=PAGES * 20)
+    sandbox(sim)
+    env = {**sim_env(sim), **SHORT_TIMEOUT}
+    first = start_worker(queues="sync,default", extra_env=env)
+    store = make_store(sim=sim)
+    (run,) = stores_service.sync_request(store=store, products=True, orders=False)
+    deadline = time.monotonic() + 60
+    while SyncRun.objects.get(pk=run.pk).items_done < PAGES * 20 // 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.kill()
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.RUNNING and 0 < run.items_done < PAGES * 20
+    checkpoint = run.params["page"]
+    second = start_worker(queues="sync,default", extra_env=env, purge=False)
+    run = wait_finished(run, timeout=90)
+    assert run.status == SyncRun.Status.SUCCEEDED, (run.error, second.log())
+    assert sorted(sim.reads) == list(range(PAGES)) and max(sim.reads.values()) <= 2, sim.reads  # at most twice
+    assert all(sim.reads[page] == 1 for page in range(checkpoint))  # behind the checkpoint: never again
+    assert (run.items_done, run.counters["offers"], run.counters["pages"]) == (PAGES * 20, PAGES * 20, PAGES)
+    assert KaspiProduct.objects.filter(store=store, is_active=True).count() == PAGES * 20
