@@ -338,6 +338,7 @@ def sync_step_task(
             queue=queue,
             acks_late=True,
             reject_on_worker_lost=True,
+            ignore_result=True,  # the run is the result; a long sync is hundreds of messages
             soft_time_limit=settings.SYNC_STEP_SOFT_TIME_LIMIT,
             time_limit=settings.SYNC_STEP_TIME_LIMIT,
         )
