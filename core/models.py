@@ -61,6 +61,8 @@ class SyncRun(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        # A transient error stopped it; a retry (its message is queued) resumes it from the checkpoint.
+        RETRYING = "retrying", "Retrying"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
@@ -76,6 +78,12 @@ class SyncRun(models.Model):
     counters = models.JSONField(default=dict, blank=True)
     params = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
+    # The lease (core.steps): who may execute the run now and until when. A step message carries a
+    # ticket that the previous step wrote here; an execution replaces it with its own token and keeps
+    # ``lease_until`` in the future by a heartbeat. Compared with the database's clock only.
+    lease_token = models.CharField(max_length=64, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="transient failures retried so far")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

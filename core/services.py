@@ -1,23 +1,25 @@
 """Writes of the core app: the SyncRun lifecycle (the only writer of ``SyncRun``) and key rotation.
 
-Every app's sync goes through these helpers: ``sync_run_create`` (queued) → ``sync_run_start``
-(running; also a resume) → ``sync_run_progress`` / ``sync_run_checkpoint`` while it works →
-``sync_run_finish`` (succeeded or failed), or ``sync_run_note`` when it is left running for a retry.
-``sync_run`` wraps the whole lifecycle around a block for syncs that run start to end in one call.
+Every app's sync goes through these helpers: ``sync_run_create`` (queued) → executed by
+``core.steps`` in short steps under a lease (``sync_run_lease_take`` / ``_extend`` / ``_handoff``),
+each step writing its checkpoint and counters with ``sync_run_checkpoint`` → ``sync_run_finish``
+(succeeded or failed), or ``sync_run_retrying`` when a transient error leaves it for a retry.
 Status moves go through :data:`SYNC_RUN_STATUS` (compare-and-set), so a finished run is never
-restarted or finished twice; progress is a single UPDATE with ``F()`` so concurrent reports add up.
+restarted or finished twice; progress and counters are single UPDATEs (``F()`` and jsonb
+operators), so concurrent reports add up and no key is lost. Lease times use the database's clock.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import F
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import DateTimeField, F, Func, Q
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Now
 
 from .models import Merchant, SyncRun
 from .transitions import StateTable
@@ -31,13 +33,46 @@ SYNC_RUN_STATUS = StateTable(
     "status",
     {
         _Status.QUEUED: {_Status.RUNNING, _Status.FAILED},
-        # running → running is a resume: the worker that ran it died and another picks it up.
-        _Status.RUNNING: {_Status.RUNNING, _Status.SUCCEEDED, _Status.FAILED},
+        # running → running: the next step, or a resume after its lease expired (a killed worker).
+        _Status.RUNNING: {_Status.RUNNING, _Status.RETRYING, _Status.SUCCEEDED, _Status.FAILED},
+        # A transient error: its retry takes the lease again (→ running); failed only when abandoned.
+        _Status.RETRYING: {_Status.RUNNING, _Status.FAILED},
         _Status.SUCCEEDED: set(),
         _Status.FAILED: set(),
     },
 )
-UNFINISHED = (_Status.QUEUED, _Status.RUNNING)
+UNFINISHED = (_Status.QUEUED, _Status.RUNNING, _Status.RETRYING)
+# A queued run without a lease is left to its message for this long before a sweep re-drives it.
+QUEUED_GRACE = timedelta(minutes=10)
+
+
+class LeaseLost(Exception):
+    """The run's lease moved to another execution (or the run ended): stop without writing anything."""
+
+
+class ClockNow(Func):
+    """The database's wall clock (``clock_timestamp()``); ``now()`` would be the start of the enclosing
+    transaction, and a lease compared with that never expires inside a long transaction."""
+
+    template = "clock_timestamp()"
+    output_field = DateTimeField()
+
+
+def _in(seconds: float) -> Any:
+    return ClockNow() + timedelta(seconds=seconds)
+
+
+def _counters_sql(*, merge: dict[str, Any] | None = None, add: Mapping[str, float] | None = None) -> RawSQL | None:
+    """``counters`` with ``merge`` set and ``add`` added, as one SQL expression (atomic in its UPDATE)."""
+    sql, params = "counters", list[Any]()
+    if merge:
+        sql = f"({sql} || %s::jsonb)"
+        params.append(json.dumps(merge, default=str))
+    for key, value in (add or {}).items():
+        sql = f"({sql} || jsonb_build_object(%s::text, COALESCE((counters->>%s)::numeric, 0) + %s))"
+        params += [key, key, value]
+    # Only placeholders are interpolated: keys and values travel as parameters.
+    return RawSQL(sql, params) if params else None  # noqa: S611
 
 
 def sync_run_create(
@@ -48,109 +83,172 @@ def sync_run_create(
     )
 
 
-def sync_run_start(*, run: SyncRun, total: int | None = None, done: int | None = None) -> bool:
-    """Mark a queued (or resumed) run running; ``False`` when it is already finished (nothing to do).
+def sync_run_lease_take(*, run: SyncRun, token: str, ticket: str = "", seconds: float) -> bool:
+    """Take the run's lease for ``token`` and mark it running, if it is unfinished and its lease is free:
+    never taken, expired (its holder died), or handed to ``ticket`` (the step message this execution
+    came with). One conditional UPDATE: of two deliveries of the same message, one wins."""
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=ClockNow())
+    if ticket:
+        free |= Q(lease_token=ticket)
+    moved = SYNC_RUN_STATUS.move(
+        pk=run.pk,
+        to=_Status.RUNNING,
+        where=free,
+        lease_token=token,
+        lease_until=_in(seconds),
+        started_at=Coalesce(F("started_at"), Now()),
+        finished_at=None,
+    )
+    run.refresh_from_db()
+    return moved
 
-    ``done`` restores the progress of a resumed run from its checkpoint.
-    """
-    now = timezone.now()
-    changes: dict[str, Any] = {"started_at": now, "items_total": total, "finished_at": None, "error": ""}
-    if done is not None:
-        changes["items_done"] = done
-    if SYNC_RUN_STATUS.advance(pk=run.pk, to=_Status.RUNNING, **changes) is None:
-        run.refresh_from_db()
+
+def sync_run_lease_extend(*, run: SyncRun, token: str, seconds: float) -> bool:
+    """The heartbeat: push the lease forward while ``token`` still holds it (``False``: it was lost)."""
+    return bool(
+        SyncRun.objects.filter(pk=run.pk, lease_token=token, status=_Status.RUNNING).update(lease_until=_in(seconds))
+    )
+
+
+def sync_run_lease_handoff(*, run: SyncRun, token: str, ticket: str, seconds: float) -> bool:
+    """Give the lease to the next step's message (``ticket``); it is free for anyone after ``seconds``."""
+    return bool(
+        SyncRun.objects.filter(pk=run.pk, lease_token=token, status=_Status.RUNNING).update(
+            lease_token=ticket, lease_until=_in(seconds)
+        )
+    )
+
+
+def sync_run_is_stale(*, run: SyncRun) -> bool:
+    """Unfinished and nobody executes it or is about to: its lease expired (the worker died, or the
+    message was lost), or it was queued long ago and never leased. Such a run is re-driven."""
+    fresh = SyncRun.objects.filter(pk=run.pk, status__in=UNFINISHED).first()
+    if fresh is None:
         return False
-    run.status = _Status.RUNNING
-    for key, value in changes.items():
-        setattr(run, key, value)
-    return True
+    if fresh.lease_until is None:
+        return fresh.status != _Status.QUEUED or fresh.created_at < _db_now() - QUEUED_GRACE
+    return fresh.lease_until < _db_now()
+
+
+def _db_now() -> Any:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def _leased(run: SyncRun, token: str | None) -> Any:
+    rows = SyncRun.objects.filter(pk=run.pk)
+    return rows.filter(lease_token=token, status=_Status.RUNNING) if token else rows
 
 
 def sync_run_progress(
-    *, run: SyncRun, done: int = 0, total: int | None = None, counters: dict[str, Any] | None = None
+    *,
+    run: SyncRun,
+    done: int = 0,
+    total: int | None = None,
+    counters: dict[str, Any] | None = None,
+    add: Mapping[str, float] | None = None,
+    token: str | None = None,
 ) -> None:
-    """Add ``done`` items (one UPDATE with ``F()``: concurrent reporters never lose counts), optionally
-    set the total, and merge ``counters`` into the run's (``sync_run_finish`` keeps them)."""
+    """Add ``done`` items, optionally set the total, merge ``counters`` and add ``add`` to counters: one
+    UPDATE (concurrent reporters lose neither counts nor keys). With ``token``, only while it holds the
+    lease (else :class:`LeaseLost`)."""
     changes: dict[str, Any] = {}
     if done:
         changes["items_done"] = F("items_done") + done
     if total is not None:
         changes["items_total"] = total
-    if counters:
-        run.refresh_from_db(fields=["counters"])
-        run.counters = {**run.counters, **counters}
-        changes["counters"] = run.counters
-    if changes:
-        SyncRun.objects.filter(pk=run.pk).update(**changes)
+    expression = _counters_sql(merge=counters, add=add)
+    if expression is not None:
+        changes["counters"] = expression
+    if changes and not _leased(run, token).update(**changes) and token:
+        raise LeaseLost(f"sync run {run.pk}: lease lost")
     run.items_done += done
     if total is not None:
         run.items_total = total
+    if expression is not None:
+        run.refresh_from_db(fields=["counters"])
 
 
 def sync_run_checkpoint(
-    *, run: SyncRun, params: dict[str, Any], done: int | None = None, total: int | None = None
+    *,
+    run: SyncRun,
+    params: dict[str, Any],
+    done: int | None = None,
+    total: int | None = None,
+    add: Mapping[str, float] | None = None,
+    counters: dict[str, Any] | None = None,
+    token: str | None = None,
 ) -> None:
-    """Merge ``params`` (where a resume starts) into the run; ``done`` sets the progress absolutely."""
+    """Merge ``params`` (where a resume starts) into the run; ``done`` sets the progress absolutely;
+    ``add`` / ``counters`` move the counters of the work this checkpoint covers, in the same UPDATE, so
+    work is counted exactly once whatever is re-read after a crash. With ``token``, only while it holds
+    the lease (else :class:`LeaseLost`: another execution owns the run now)."""
     merged = {**run.params, **params}
     changes: dict[str, Any] = {"params": merged}
     if done is not None:
         changes["items_done"] = done
     if total is not None:
         changes["items_total"] = total
-    SyncRun.objects.filter(pk=run.pk).update(**changes)
+    expression = _counters_sql(merge=counters, add=add)
+    if expression is not None:
+        changes["counters"] = expression
+    if not _leased(run, token).update(**changes) and token:
+        raise LeaseLost(f"sync run {run.pk}: lease lost")
     run.params = merged
-    for key, value in changes.items():
-        if key != "params":
-            setattr(run, key, value)
+    for key in ("items_done", "items_total"):
+        if key in changes:
+            setattr(run, key, changes[key])
+    if expression is not None:
+        run.refresh_from_db(fields=["counters"])
 
 
-def sync_run_note(*, run: SyncRun, error: str = "", counters: dict[str, Any] | None = None) -> None:
-    """Record counters and a message on a run left running (e.g. "retrying: ..." before a task retry)."""
-    run.refresh_from_db(fields=["counters"])
-    run.counters = {**run.counters, **(counters or {})}
-    run.error = error[:4000]
-    SyncRun.objects.filter(pk=run.pk).update(counters=run.counters, error=run.error)
+def sync_run_retrying(*, run: SyncRun, error: str, token: str | None = None, ticket: str = "", seconds: float) -> bool:
+    """A transient error: the run is visibly RETRYING with its last error and one more attempt; its lease
+    goes to the retry's message (``ticket``) for ``seconds`` (the countdown and a margin), after which
+    anyone may resume it. ``False`` if it was not running (finished, or ``token`` lost the lease)."""
+    moved = SYNC_RUN_STATUS.move(
+        pk=run.pk,
+        to=_Status.RETRYING,
+        from_=_Status.RUNNING,
+        where=Q(lease_token=token) if token else None,
+        error=f"retrying: {error}"[:4000],
+        attempts=F("attempts") + 1,
+        lease_token=ticket,
+        lease_until=_in(seconds),
+    )
+    run.refresh_from_db()
+    return moved
 
 
-def sync_run_finish(*, run: SyncRun, error: str = "", counters: dict[str, Any] | None = None) -> bool:
-    """Succeed (no ``error``) or fail an unfinished run; ``False`` if it was already finished."""
-    run.refresh_from_db(fields=["counters"])
+def sync_run_finish(
+    *, run: SyncRun, error: str = "", counters: dict[str, Any] | None = None, token: str | None = None
+) -> bool:
+    """Succeed (no ``error``) or fail an unfinished run; ``False`` if it was already finished (or, with
+    ``token``, if that execution no longer holds the lease)."""
     changes: dict[str, Any] = {
-        "finished_at": timezone.now(),
+        "finished_at": Now(),
         "error": error[:4000],
-        "counters": {**run.counters, **(counters or {})},
+        "lease_token": "",
+        "lease_until": None,
     }
+    expression = _counters_sql(merge=counters)
+    if expression is not None:
+        changes["counters"] = expression
     if not error:
         changes["items_total"] = Coalesce(F("items_total"), F("items_done"))
-    moved = SYNC_RUN_STATUS.advance(pk=run.pk, to=_Status.FAILED if error else _Status.SUCCEEDED, **changes)
-    if moved is None:
-        log.info("sync run %s was already finished", run.pk)
+    moved = SYNC_RUN_STATUS.move(
+        pk=run.pk,
+        to=_Status.FAILED if error else _Status.SUCCEEDED,
+        where=Q(lease_token=token) if token else None,
+        **changes,
+    )
+    if not moved:
+        log.info("sync run %s was already finished (or its lease moved on)", run.pk)
     run.refresh_from_db()
-    return moved is not None
-
-
-@contextmanager
-def sync_run(
-    *,
-    merchant: Merchant,
-    kind: str,
-    account_ref: str = "",
-    mode: str = "",
-    run: SyncRun | None = None,
-    params: dict[str, Any] | None = None,
-) -> Iterator[SyncRun]:
-    """Wrap a sync in one run: marked running, then succeeded, or failed with the error's text (re-raised)."""
-    run = run or sync_run_create(merchant=merchant, kind=kind, account_ref=account_ref, mode=mode, params=params)
-    if not sync_run_start(run=run, total=run.items_total):
-        log.info("sync run %s (%s) is already finished; running it again does not reopen it", run.pk, kind)
-    try:
-        yield run
-    except Exception as exc:
-        log.warning("sync run %s (%s) failed: %s", run.pk, kind, type(exc).__name__)
-        sync_run_finish(run=run, error=f"{type(exc).__name__}: {exc}")
-        raise
-    else:
-        sync_run_finish(run=run)
+    return moved
 
 
 def encrypted_values_rotate() -> int:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -64,14 +65,14 @@ class StateTable:
         pk: Any,
         to: str,
         from_: str | Iterable[str] | None = None,
-        where: Mapping[str, Any] | None = None,
+        where: Mapping[str, Any] | Q | None = None,
         **fields: Any,
     ) -> str | None:
         """Move row ``pk`` to ``to`` if it is in an allowed source state; return the state it left.
 
         ``None`` means no move: the row is elsewhere (another caller won, or it is already past) or
-        does not match ``where``. ``fields`` are written in the same UPDATE; ``updated_at`` is set
-        when the model has one. With one possible source the UPDATE alone decides; with several,
+        does not match ``where`` (lookups, or a ``Q``). ``fields`` are written in the same UPDATE;
+        ``updated_at`` is set when the model has one. With one possible source the UPDATE alone decides; with several,
         the current state is read first and the UPDATE is conditional on it, re-read when the row
         moved in between (bounded: each re-read means it moved along the table).
         """
@@ -92,7 +93,7 @@ class StateTable:
         pk: Any,
         to: str,
         from_: str | Iterable[str] | None = None,
-        where: Mapping[str, Any] | None = None,
+        where: Mapping[str, Any] | Q | None = None,
         **fields: Any,
     ) -> bool:
         """Like :meth:`advance`, as ONE conditional UPDATE (``... AND status IN (sources)``) whatever
@@ -107,7 +108,7 @@ class StateTable:
         pk: Any,
         to: str,
         from_: str | Iterable[str] | None,
-        where: Mapping[str, Any] | None,
+        where: Mapping[str, Any] | Q | None,
         fields: dict[str, Any],
     ) -> tuple[list[str], Any, dict[str, Any]]:
         sources = self.sources(to, from_)
@@ -115,5 +116,6 @@ class StateTable:
             raise TransitionNotAllowed(f"{self.model.__name__}.{self.field}: nothing leads to {to}")
         if self._touch_updated_at:
             fields.setdefault("updated_at", timezone.now())
-        rows = self.model._default_manager.filter(pk=pk, **(where or {}))
+        rows = self.model._default_manager.filter(pk=pk)
+        rows = rows.filter(where) if isinstance(where, Q) else rows.filter(**(where or {}))
         return sources, rows, {self.field: to, **fields}

@@ -8,34 +8,20 @@ from celery import shared_task
 from django.conf import settings
 
 from core.exceptions import TransientError
-from core.models import SyncRun
+from core.steps import Step, sync_step_task
 
 from .services import sync, webhooks
 
 
-@shared_task(
-    bind=True,
+# One step per run (a full list is one request); executed under the run's lease with retries (core.steps).
+@sync_step_task(
     name="poster_sync.tasks.entity_sync_run",
-    queue="sync",
-    autoretry_for=(TransientError,),
-    retry_backoff=10,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=5,
-    ignore_result=True,
-    soft_time_limit=1800,
-    time_limit=1900,
+    kinds=[f"{sync.KIND_PREFIX}{entity}" for entity in sync.ENTITY_NAMES],
+    retry=sync.RETRY,
+    on_error=sync.entity_error,
 )
-def entity_sync_run(self: Any, run_id: int) -> str:
-    run = SyncRun.objects.filter(pk=run_id, kind__startswith=sync.KIND_PREFIX).first()
-    if run is None or run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED):
-        return "not due"
-    try:
-        return sync.entity_sync(run=run, final=self.request.retries >= self.max_retries).status
-    except TransientError:
-        raise
-    except Exception as exc:  # already recorded on the run and the sync status
-        return f"failed: {type(exc).__name__}"
+def entity_sync_run(step: Step) -> bool:
+    return sync.entity_step(step)
 
 
 @shared_task(

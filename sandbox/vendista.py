@@ -78,6 +78,9 @@ class VendistaSimulator(Simulator):
             "late": [],  # extra transactions (dicts), sorted by time
             "overrides": {},  # vendista id -> {field: value}
             "logins": 0,
+            "page_reads": {},  # page number -> times it was served (tests: a page is read at most twice)
+            "inflight": 0,  # /transactions requests being answered now, and the most ever at once
+            "max_inflight": 0,
         }
 
     def setup(self) -> None:
@@ -92,7 +95,16 @@ class VendistaSimulator(Simulator):
     def handle(self, request: Request) -> Response:
         if request.path == "/_sandbox/vendista":
             return self.control(request)
-        return super().handle(request)
+        if request.path != "/transactions":
+            return super().handle(request)
+        with self.lock:
+            self.state["inflight"] += 1
+            self.state["max_inflight"] = max(self.state["max_inflight"], self.state["inflight"])
+        try:
+            return super().handle(request)
+        finally:
+            with self.lock:
+                self.state["inflight"] -= 1
 
     # --- knobs (also reachable over HTTP for `make run` and the benchmark's separate process) ---------
     def control(self, request: Request) -> Response:
@@ -251,6 +263,8 @@ class VendistaSimulator(Simulator):
         except ValueError:
             return json_response({"success": False, "error": "bad paging parameter"}, 400)
         lo, hi, late = self._window(request)
+        with self.lock:
+            self.state["page_reads"][page] = self.state["page_reads"].get(page, 0) + 1
         desc = (request.arg("OrderDesc") or "false").lower() == "true"
         start = (page - 1) * size
         if term is None and not late:

@@ -43,9 +43,27 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_DB_REUSE_MAX = 10_000
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
-# Must exceed the longest task (CELERY_TASK_TIME_LIMIT) and the longest retry countdown (300 s), or
-# Redis redelivers a message still running or waiting; kept short so a killed worker's tasks come back soon.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+# Redis hands an unacknowledged message out again after the visibility timeout, even while the first
+# worker is still on it. So no task message may live that long (SPEC PLAT-14): the default time limit
+# (360 s) is well under it, and a long sync is a chain of short step messages under a lease
+# (core/steps.py), each about SYNC_STEP_SECONDS of work, stopped softly at half the timeout and killed
+# at three quarters; sync retry countdowns are capped at 0.4 of it. A redelivered sync step finds the
+# run leased and leaves. Kept short so a killed worker's messages come back soon.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # A worker looks for messages past the visibility timeout every interval × throttle seconds
+    # (kombu's defaults: 10 × 10); tests with a timeout of a few seconds look every second.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+}
+# One sync step message runs steps (a page, a window, a batch) for this long, then chains the next.
+SYNC_STEP_SECONDS = env.float("SYNC_STEP_SECONDS", default=min(60.0, CELERY_VISIBILITY_TIMEOUT / 10))
+# A run's lease: renewed every third of it by the executing worker; a dead worker's expires after it.
+SYNC_LEASE_SECONDS = env.float("SYNC_LEASE_SECONDS", default=min(90.0, CELERY_VISIBILITY_TIMEOUT / 6))
+SYNC_STEP_SOFT_TIME_LIMIT = CELERY_VISIBILITY_TIMEOUT * 0.5
+SYNC_STEP_TIME_LIMIT = CELERY_VISIBILITY_TIMEOUT * 0.75
+SYNC_RETRY_COUNTDOWN_MAX = CELERY_VISIBILITY_TIMEOUT * 0.4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker whose Redis is down (or not up yet) keeps retrying with backoff and logs it; it never exits.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None

@@ -23,8 +23,5 @@ VENDISTA_INGEST_BATCH = env.int("VENDISTA_INGEST_BATCH", default=20000)
 VENDISTA_REPORT_MAX_DAYS = env.int("VENDISTA_REPORT_MAX_DAYS", default=800)
 # POST /api/v1/vending/sync waits at most this long for the queued run before answering 202.
 VENDISTA_API_SYNC_WAIT_SECONDS = env.float("VENDISTA_API_SYNC_WAIT_SECONDS", default=0.0)
-# Per-account sync lock in Redis; extended at every checkpoint. A run whose worker died is resumed
-# by the 15-minute job once its lock has expired.
-VENDISTA_SYNC_LOCK_SECONDS = env.int("VENDISTA_SYNC_LOCK_SECONDS", default=300)
 # Database connections writing pages in parallel during a sync (PostgreSQL; 1 = in the sync's own thread).
 VENDISTA_INGEST_WRITERS = env.int("VENDISTA_INGEST_WRITERS", default=2)

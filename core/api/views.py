@@ -153,6 +153,7 @@ class SyncRunOutput(serializers.ModelSerializer):
             "duration_seconds",
             "counters",
             "error",
+            "attempts",
             "created_at",
         ]
 

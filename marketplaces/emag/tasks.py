@@ -10,29 +10,39 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
-from core.models import SyncRun
+from core.steps import Step, sync_step_task
 
 from .clients.emag import EmagError
 from .models import EmagAccount, EmagCallback
 from .services import backups, offers, orders
-from .services.monitoring import KIND_ORDERS
+from .services.monitoring import KIND_OFFERS, KIND_ORDERS
 
-# A sweep may wait through eMAG's backoff (up to ~2 min per call): allow it time.
-_LONG: dict[str, Any] = {"soft_time_limit": 1800, "time_limit": 1900}
+# A callback may wait through eMAG's backoff (up to ~2 min per call, two calls): allow it time, but
+# never as long as the broker's visibility timeout (it would be handed out again while running).
+_LONG: dict[str, Any] = {
+    "soft_time_limit": settings.SYNC_STEP_SOFT_TIME_LIMIT,
+    "time_limit": settings.SYNC_STEP_TIME_LIMIT,
+}
 
 
-@shared_task(name="marketplaces.emag.tasks.orders_sync", queue="sync", **_LONG)
-def orders_sync(run_id: int) -> dict[str, Any]:
-    run = SyncRun.objects.filter(pk=run_id, kind=KIND_ORDERS).first()
-    account = EmagAccount.objects.filter(pk=int(run.account_ref)).first() if run else None
-    if run is None or account is None:
-        return {"run_id": run_id, "status": "missing"}
-    try:
-        run = orders.orders_sync(account=account, run=run)
-    except Exception as exc:  # recorded on the run (failed) and on the account
-        return {"run_id": run_id, "status": "failed", "error": type(exc).__name__}
-    return {"run_id": run.pk, "status": run.status, "items_done": run.items_done}
+# Sweeps and offer reads run as chains of short step messages under the run's lease (core.steps).
+@sync_step_task(
+    name="marketplaces.emag.tasks.orders_sync", kinds=KIND_ORDERS, retry=orders.RETRY, on_error=orders.account_error
+)
+def orders_sync(step: Step) -> bool:
+    return orders.orders_step(step)
+
+
+@sync_step_task(
+    name="marketplaces.emag.tasks.offers_sync_execute",
+    kinds=KIND_OFFERS,
+    retry=orders.RETRY,
+    on_error=offers.offers_error,
+)
+def offers_sync_execute(step: Step) -> bool:
+    return offers.offers_step(step)
 
 
 @shared_task(name="marketplaces.emag.tasks.callback_process", queue="sync", **_LONG)
@@ -52,15 +62,14 @@ def orders_sweep_all() -> list[int]:
     return orders.orders_sweep_all()
 
 
-@shared_task(name="marketplaces.emag.tasks.offers_sync", queue="sync", **_LONG)
+@shared_task(name="marketplaces.emag.tasks.offers_sync", queue="sync")
 def offers_sync(account_id: int) -> dict[str, Any]:
-    account = EmagAccount.objects.filter(pk=account_id, is_active=True).first()
+    """Queue an offers run of the account (its steps follow as ``offers_sync_execute``)."""
+    account = EmagAccount.objects.filter(pk=account_id, is_active=True).select_related("merchant").first()
     if account is None:
         return {"account": account_id, "status": "missing"}
-    try:
-        run = offers.offers_sync(account=account)
-    except EmagError as exc:  # recorded on the run
-        return {"account": account_id, "status": "failed", "error": type(exc).__name__}
+    run = offers.offers_request(account=account)
+    offers_sync_execute.delay(run.pk)
     return {"run_id": run.pk, "status": run.status}
 
 

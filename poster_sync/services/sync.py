@@ -18,11 +18,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.exceptions import TransientError
 from core.logging import untrusted
 from core.models import SyncRun
 from core.ratelimit import Rate, RateLimiter
-from core.services import sync_run_create, sync_run_finish, sync_run_note, sync_run_progress, sync_run_start
+from core.services import UNFINISHED, sync_run_create, sync_run_is_stale
+from core.steps import Step, StepRetry, sync_run_execute
 
 from ..clients.poster import PosterClient, PosterItem, PosterTokenError
 from ..models import (
@@ -124,41 +124,48 @@ def items_remove(
 # --- full entity sync -------------------------------------------------------------------------------------
 
 
-def entity_sync(*, run: SyncRun, client: PosterClient | None = None, final: bool = True) -> SyncRun:
-    """Execute a queued run: fetch the entity's whole list, upsert, soft-delete what vanished.
+# The step executor is the retry layer of Poster's calls (error 700 past the client's own waits, a
+# timeout, a 5xx): five retries, 10 s doubling (capped under the visibility timeout by core.steps).
+RETRY = StepRetry(max_retries=5, backoff=10, backoff_max=600)
 
-    A transient failure (error 700 past the client's own retries, a timeout, 5xx) with a retry still
-    to come leaves the run running with a note and is re-raised for the task's retry; the last
-    attempt, or a permanent error (a token error), fails the run.
-    """
+
+def entity_step(step: Step, *, client: PosterClient | None = None) -> bool:
+    """The whole run in one step: fetch the entity's full list (one request, well under the step's
+    limits), upsert it, soft-delete what vanished. Running it again changes nothing."""
+    run = step.run
     entity = run.kind.removeprefix(KIND_PREFIX)
     account = PosterAccount.objects.select_related("merchant").get(pk=int(run.account_ref))
-    spec = ENTITIES[entity]
-    if not sync_run_start(run=run):
-        return run  # finished already (a redelivered task message)
-    try:
-        items = spec.fetch(client or account_client(account=account))
-        sync_run_progress(run=run, total=len(items))
-        with transaction.atomic():
-            ids = items_upsert(account=account, entity=entity, items=items)
-            removed = items_remove(account=account, entity=entity, keep=ids)
-        sync_run_progress(run=run, done=len(items), counters={"received": len(items), "removed": removed})
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, PosterTokenError):
-            account_mark_error(account=account, error=f"Reconnect the account: {exc}")
-        alerts.status_failed(account=account, entity=entity, error=error)
-        if isinstance(exc, TransientError) and not final:
-            sync_run_note(run=run, error=f"retrying: {error}")
-        else:
-            sync_run_finish(run=run, error=error)
-        raise
-    sync_run_finish(run=run)
+    items = ENTITIES[entity].fetch(client or account_client(account=account))
+    with transaction.atomic():
+        ids = items_upsert(account=account, entity=entity, items=items)
+        removed = items_remove(account=account, entity=entity, keep=ids)
+    step.checkpoint(done=len(items), total=len(items), counters={"received": len(items), "removed": removed})
     alerts.status_sync_succeeded(account=account, entity=entity, items=len(items))
     if account.last_error:
         account_mark_error(account=account, error="")
     log.info("poster %s %s: %d items, %d removed", untrusted(str(account)), entity, len(items), removed)
-    return run
+    return True
+
+
+def entity_error(run: SyncRun, exc: BaseException) -> None:
+    """Every failed attempt counts on the entity's status (alerts); a token error asks to reconnect."""
+    account = PosterAccount.objects.filter(pk=int(run.account_ref)).first()
+    if account is None:
+        return
+    if isinstance(exc, PosterTokenError):
+        account_mark_error(account=account, error=f"Reconnect the account: {exc}")
+    alerts.status_failed(
+        account=account, entity=run.kind.removeprefix(KIND_PREFIX), error=f"{type(exc).__name__}: {exc}"
+    )
+
+
+def entity_sync(*, run: SyncRun, client: PosterClient | None = None) -> SyncRun:
+    """Execute a queued run in this process: a transient failure (error 700 past the client's own
+    retries, a timeout, 5xx) leaves it RETRYING and is raised; a permanent one (a token error) fails
+    it. The worker runs the same step with retries (``tasks.entity_sync_run``)."""
+    return sync_run_execute(
+        run=run, step=lambda step: entity_step(step, client=client), retry=RETRY, on_error=entity_error
+    )
 
 
 def _manual_limiter(account: PosterAccount, entity: str) -> RateLimiter:
@@ -217,14 +224,11 @@ def run_enqueue(*, account: PosterAccount, entity: str, mode: str) -> SyncRun:
     return run
 
 
-def runs_stuck(*, queued_minutes: int = 10, running_minutes: int = 40) -> list[int]:
-    """Runs a lost message or a dead worker left behind: queued for long, or running past the task's
-    time limit. Running them again is safe (an idempotent upsert)."""
-    now = timezone.now()
-    runs = SyncRun.objects.filter(kind__startswith=KIND_PREFIX)
-    queued = runs.filter(status=SyncRun.Status.QUEUED, created_at__lt=now - timedelta(minutes=queued_minutes))
-    running = runs.filter(status=SyncRun.Status.RUNNING, started_at__lt=now - timedelta(minutes=running_minutes))
-    return list(queued.values_list("pk", flat=True)[:200]) + list(running.values_list("pk", flat=True)[:200])
+def runs_stuck() -> list[int]:
+    """Runs a lost message or a dead worker left behind: unfinished and unleased (queued for over ten
+    minutes, or their lease expired). Running them again resumes them (an idempotent upsert)."""
+    runs = SyncRun.objects.filter(kind__startswith=KIND_PREFIX, status__in=UNFINISHED).order_by("pk")
+    return [run.pk for run in runs[:400] if sync_run_is_stale(run=run)]
 
 
 def sync_scheduled_all() -> list[int]:

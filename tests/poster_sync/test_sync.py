@@ -119,7 +119,7 @@ def test_error_700_is_retried_with_backoff_then_succeeds(poster, make_account) -
     assert poster.sim.state["methods"].count("storage.getSuppliers") == 3
 
 
-def test_persistent_error_700_is_transient_and_the_run_fails_for_a_retry(poster, make_account) -> None:  # type: ignore[no-untyped-def]
+def test_persistent_error_700_leaves_the_run_retrying_and_its_retry_ends_it_done(poster, make_account) -> None:  # type: ignore[no-untyped-def]
     account = make_account()
     poster.sim.restrict_next(100)
     client = PosterClient(base_url=poster.api_url, token=str(account.access_token), sleep=lambda s: None)
@@ -130,7 +130,11 @@ def test_persistent_error_700_is_transient_and_the_run_fails_for_a_retry(poster,
     with pytest.raises(TransientError):
         sync.entity_sync(run=run, client=client)
     run.refresh_from_db()
-    assert run.status == SyncRun.Status.FAILED and "700" in run.error
+    assert run.status == SyncRun.Status.RETRYING and "700" in run.error  # visibly retrying, not failed
+    poster.sim.restrict_next(0)
+    run = sync.entity_sync(run=run, client=client)  # the retry of the same run
+    assert run.status == SyncRun.Status.SUCCEEDED and run.error == "" and run.attempts == 1
+    assert run.items_done == run.counters["received"] == 2  # the sandbox's two storages, counted once
 
 
 @pytest.mark.parametrize("token, code", [("", 10), ("999:unknown", 11), ("expired", 12)])

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from core.models import SyncRun
 from poster_sync.models import Ingredient, WebhookLog, WebhookStatus
 from poster_sync.services import sync
 
@@ -64,3 +65,21 @@ def test_transient_failure_is_retried_by_the_worker_until_it_succeeds(  # type: 
     wait_for(lambda: Ingredient.objects.filter(account=account, poster_id=2, name="После ретрая").exists(), timeout=60)
     entry = wait_for(lambda: WebhookLog.objects.filter(object_id="2", status=WebhookStatus.PROCESSED).first())
     assert entry.status == WebhookStatus.PROCESSED and entry.attempts >= 2
+
+
+def test_a_sync_run_hit_by_a_lasting_rate_restriction_is_visibly_retrying_then_done(  # type: ignore[no-untyped-def]
+    poster, make_account, celery_worker
+) -> None:
+    """Issue 19: a transient failure leaves the run RETRYING with its error (not failed, not silently
+    running), and the worker's retry of the same run ends it done with its counters counted once."""
+    account = make_account()
+    poster.sim.restrict_next(4)  # error 700 for all of the client's own attempts: the run's retry gets through
+    run = sync.run_enqueue(account=account, entity="storages", mode="force")  # autocommit: enqueued at once
+    retrying = wait_for(lambda: SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RETRYING).first(), 60)
+    assert "700" in retrying.error and retrying.attempts == 1
+    done = wait_for(
+        lambda: SyncRun.objects.filter(pk=run.pk, status__in=[SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED]).first(),
+        60,
+    )
+    assert (done.status, done.error, done.attempts) == (SyncRun.Status.SUCCEEDED, "", 1)
+    assert done.items_done == done.counters["received"] == 2  # the sandbox's two storages, counted once

@@ -28,19 +28,22 @@ class WorkerProcess:
         pool: str = "prefork",
         extra_env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        purge: bool = True,
     ) -> None:
         self.queues = queues
         self.concurrency = concurrency
         self.pool = pool
         self.extra_env = extra_env or {}
         self.log_path = log_path
+        self.purge = purge  # False: a worker taking over from a killed one keeps the queued messages
         self.process: subprocess.Popen[bytes] | None = None
         self._log = None
 
     def start(self, *, ready_timeout: float = 60.0) -> WorkerProcess:
         from config.celery import app
 
-        app.control.purge()  # no stale messages from an earlier test
+        if self.purge:
+            app.control.purge()  # no stale messages from an earlier test
         db = settings.DATABASES["default"]
         env = {
             **os.environ,
@@ -106,8 +109,11 @@ class WorkerProcess:
         raise RuntimeError(f"celery worker not ready in {timeout}s; log:\n{self.log()}")
 
     def log(self) -> str:
+        return self.full_log()[-5000:]
+
+    def full_log(self) -> str:
         if self.log_path and self.log_path.exists():
-            return self.log_path.read_text(errors="replace")[-5000:]
+            return self.log_path.read_text(errors="replace")
         return ""
 
     def kill(self) -> None:

@@ -55,7 +55,7 @@ def test_a_sync_behind_an_html_error_page_is_left_for_the_retry_and_then_succeed
     with pytest.raises(TransientError):  # the task's autoretry_for
         services.transactions_sync(run=run, base_url=url)
     run.refresh_from_db()
-    assert run.status == SyncRun.Status.RUNNING, run.error  # before issue 9: FAILED ("not JSON")
+    assert run.status == SyncRun.Status.RETRYING, run.error  # before issue 9: FAILED ("not JSON")
     sim.faults.html_next = 0
     run = services.transactions_sync(run=run, base_url=url)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error

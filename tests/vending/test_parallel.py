@@ -51,7 +51,7 @@ def test_parallel_run_dying_half_way_resumes_without_duplicates(sandbox, make_ac
     with pytest.raises(TransientError):
         services.transactions_sync(run=run, base_url=server.url)
     run.refresh_from_db()
-    assert run.status == SyncRun.Status.RUNNING and 1 < run.params["next_page"] <= 9
+    assert run.status == SyncRun.Status.RETRYING and 1 < run.params["next_page"] <= 9
     sim.dying = False
     run = services.transactions_sync(run=run, base_url=server.url)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error

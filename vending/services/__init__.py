@@ -4,9 +4,9 @@
 - ``terminals``: terminal refresh, the staff-set link to a payments device;
 - ``ingest``: one PostgreSQL statement per transactions page;
 - ``rollups``: daily rollups rebuilt inside the database;
-- ``runs``: sync requests, windows, the per-account lock, periodic jobs;
+- ``runs``: sync requests, windows, stale runs, periodic jobs;
 - ``pages``: the one page path (fetcher thread, writers, checkpoint);
-- ``sync``: executing or resuming a run.
+- ``sync``: a run's step (``core.steps`` executes it) and executing a run in one call.
 
 ``SyncRun`` rows are written only through ``core.services``.
 """
@@ -25,7 +25,7 @@ from .runs import (
     sync_run_resume_stale,
     sync_window,
 )
-from .sync import transactions_sync
+from .sync import transactions_step, transactions_sync
 from .terminals import terminal_link_device, terminals_sync
 
 __all__ = [
@@ -47,5 +47,6 @@ __all__ = [
     "terminal_link_device",
     "terminals_sync",
     "transactions_ingest_raw_page",
+    "transactions_step",
     "transactions_sync",
 ]

@@ -5,6 +5,10 @@ Pages are read in ascending time order against a window frozen at the start. The
 writer, or when the caller is inside a transaction whose rows other connections cannot see). The
 checkpoint only moves over a contiguous prefix of written pages, after the rollups of their days are
 rebuilt; pages written past the checkpoint are simply read and upserted again by a resume.
+
+One call is one *step* of the run (``core.steps``): the fetcher reads no new page once the step's
+deadline has passed (it always reads at least one), the pages already read are written, and the
+checkpoint with the counters of exactly those pages is committed under the run's lease.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import math
 import queue
 import threading
 import time as time_module
+from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
@@ -21,7 +26,7 @@ from django.conf import settings
 from django.db import connection, connections
 
 from core.models import SyncRun
-from core.services import sync_run_checkpoint, sync_run_progress
+from core.steps import Step
 
 from ..clients.vendista import VendistaClient
 from ..models import VendistaAccount
@@ -32,16 +37,23 @@ from .rollups import rollups_rebuild
 class _Fetcher(threading.Thread):
     """Reads pages ahead of the database writers (network wait and SQL overlap); bounded queue."""
 
-    def __init__(self, client: VendistaClient, start: datetime, end: datetime, first_page: int) -> None:
+    def __init__(
+        self, client: VendistaClient, start: datetime, end: datetime, first_page: int, deadline: float
+    ) -> None:
         super().__init__(name="vendista-fetch", daemon=True)
         self.client, self.start_at, self.end_at, self.page = client, start, end, first_page
+        self.first_page, self.deadline = first_page, deadline
         self.pages: queue.Queue[Any] = queue.Queue(maxsize=3)
         self.stop = threading.Event()
         self.last_page: int | None = None
+        self.finished = False  # read the last page (not only stopped at the step's deadline)
 
     def run(self) -> None:
         try:
             while not self.stop.is_set():
+                if self.page > self.first_page and time_module.monotonic() >= self.deadline:
+                    self._put(None)  # the step's time is up: what was read is written, the next step goes on
+                    return
                 page = self.client.transactions_page_raw(page=self.page, date_from=self.start_at, date_to=self.end_at)
                 if self.last_page is None and page.items_count is not None:
                     self.last_page = max(1, math.ceil(page.items_count / page.requested_size))
@@ -53,6 +65,7 @@ class _Fetcher(threading.Thread):
                         self.last_page = self.page
                 self._put(page)
                 if self.last_page is not None and self.page >= self.last_page:
+                    self.finished = True
                     self._put(None)
                     return
                 self.page += 1
@@ -115,14 +128,15 @@ def pages_sync(
     run: SyncRun,
     account: VendistaAccount,
     client: VendistaClient,
-    lock: Any,
+    lease: Step,
     start: datetime,
     end: datetime,
     first_page: int,
     done: int,
-    totals: dict[str, Any],
-) -> None:
-    fetcher = _Fetcher(client, start, end, first_page)
+    deadline: float,
+) -> bool:
+    """Read and write pages from ``first_page`` until the last one (``True``) or the deadline (``False``)."""
+    fetcher = _Fetcher(client, start, end, first_page, deadline)
     results: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
     wait = settings.HTTP_READ_TIMEOUT * 10 + 180
@@ -135,20 +149,32 @@ def pages_sync(
     fetcher.start()
     for writer in writers:
         writer.start()
-    completed: dict[int, IngestResult] = {}
+    completed: dict[int, tuple[IngestResult, float]] = {}
     next_page = first_page
     batch_days: set[date] = set()
     batch_rows = 0
+    # Counters of the pages behind the next checkpoint: committed with it, so each page counts once.
+    batch: Counter[str] = Counter()
+    db_seconds = 0.0
     items_total: int | None = None
     running = len(writers) or 1
 
+    def take(result: IngestResult, seconds: float) -> None:
+        nonlocal batch_days, batch_rows, done, db_seconds
+        batch_days |= result.days or set()
+        batch_rows += result.received
+        done += result.received
+        batch.update(received=result.received, inserted=result.inserted, updated=result.updated, pages=1)
+        db_seconds += seconds
+
     def flush() -> None:
-        nonlocal batch_days, batch_rows
-        totals["rollup_days"] += len(batch_days)
+        nonlocal batch_days, batch_rows, db_seconds
+        batch["rollup_days"] += len(batch_days)
         rollups_rebuild(account=account, days=batch_days)
-        batch_days, batch_rows = set(), 0
-        sync_run_checkpoint(run=run, params={"next_page": next_page, "done": done}, total=items_total)
-        lock.extend(settings.VENDISTA_SYNC_LOCK_SECONDS, replace_ttl=True)
+        add: dict[str, float] = {**batch, "db_seconds": round(db_seconds, 3)}
+        lease.checkpoint(params={"next_page": next_page, "done": done}, done=done, total=items_total, add=add)
+        batch_days, batch_rows, db_seconds = set(), 0, 0.0
+        batch.clear()
 
     try:
         while running:
@@ -159,32 +185,23 @@ def pages_sync(
             if message[0] == "error":
                 raise message[1]
             _, page, result, seconds = message
-            totals["db_seconds"] = round(totals.get("db_seconds", 0.0) + seconds, 3)
-            totals["received"] += result.received
-            totals["inserted"] += result.inserted
-            totals["updated"] += result.updated
-            totals["pages"] += 1
             if page.items_count is not None:
                 items_total = page.items_count
-            sync_run_progress(run=run, done=result.received, total=items_total)
-            completed[page.page] = result
+            lease.progress(done=result.received, total=items_total)
+            completed[page.page] = (result, seconds)
             while next_page in completed:
-                ready = completed.pop(next_page)
-                batch_days |= ready.days or set()
-                batch_rows += ready.received
-                done += ready.received
+                take(*completed.pop(next_page))
                 next_page += 1
             if batch_rows >= settings.VENDISTA_INGEST_BATCH:
                 flush()
         for number in sorted(completed):  # pages past a gap cannot exist once every writer is done
-            batch_days |= completed[number].days or set()
-            done += completed[number].received
+            take(*completed[number])
             next_page = max(next_page, number + 1)
         flush()
-        sync_run_checkpoint(run=run, params={}, done=done)
     finally:
         stop.set()
         fetcher.stop.set()
         fetcher.join(timeout=30)
         for writer in writers:
             writer.join(timeout=30)
+    return fetcher.finished

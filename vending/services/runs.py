@@ -2,22 +2,23 @@
 
 A sync is a ``SyncRun`` (kind :attr:`SyncKind.TRANSACTIONS`) whose ``params`` hold the fixed window
 (local naive datetimes in the account's zone) and a checkpoint (``next_page``, ``done``). Runs are
-written only through ``core.services``.
+written only through ``core.services`` and executed by ``core.steps`` under the run's lease (which
+replaced the per-account Redis lock: one run per account is kept by ``sync_request``).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from core.models import SyncRun
-from core.redis_client import shared_redis
 from core.services import UNFINISHED, sync_run_create
+from core.services import sync_run_is_stale as run_is_stale
+from core.steps import sync_run_redrive
 
 from ..models import SyncKind, SyncMode, Transaction, VendistaAccount
 
@@ -56,11 +57,17 @@ def sync_request(
     date_to: date | None = None,
     enqueue: bool = True,
 ) -> SyncRun:
-    """Create a queued run (or return the account's unfinished one) and enqueue it after commit."""
+    """Create a queued run and enqueue it after commit, or return the account's unfinished one: one
+    sync per account at a time (its lease keeps one execution per run). An unfinished run nobody
+    executes any more (its worker died) is enqueued again and resumes from its checkpoint."""
     unfinished = SyncRun.objects.filter(
         kind=SyncKind.TRANSACTIONS, account_ref=str(account.pk), status__in=UNFINISHED
     ).first()
-    if unfinished is not None and not sync_run_is_stale(run=unfinished):
+    if unfinished is not None:
+        if enqueue and sync_run_is_stale(run=unfinished):
+            from ..tasks import sync_run_execute
+
+            transaction.on_commit(lambda: sync_run_execute.delay(unfinished.pk))
         return unfinished
     start, end = sync_window(account=account, mode=mode, date_from=date_from, date_to=date_to)
     run = sync_run_create(
@@ -77,44 +84,28 @@ def sync_request(
     return run
 
 
-def redis_client() -> redis.Redis:
-    return shared_redis()
-
-
-def lock_key(account_id: int | str) -> str:
-    return f"merchant-ops:vending:sync-lock:{account_id}"
-
-
 def sync_run_is_stale(*, run: SyncRun) -> bool:
-    """Unfinished, and nobody holds its account's lock (the worker running it died)."""
-    if run.status not in UNFINISHED:
-        return False
-    if run.status == SyncRun.Status.QUEUED and timezone.now() - run.created_at < timedelta(minutes=10):
-        return False
-    return not redis_client().exists(lock_key(run.account_ref))
+    """Unfinished and nobody executes it (its lease expired: the worker running it died)."""
+    return run_is_stale(run=run)
 
 
 def sync_run_resume_stale() -> list[int]:
-    """Re-enqueue unfinished runs whose worker died (their lock expired); they resume from the checkpoint."""
+    """Re-enqueue unfinished runs whose worker died (their lease expired); they resume from the checkpoint."""
     from ..tasks import sync_run_execute
 
-    resumed = []
-    for run in SyncRun.objects.filter(kind=SyncKind.TRANSACTIONS, status__in=UNFINISHED):
-        if sync_run_is_stale(run=run):
-            sync_run_execute.delay(run.pk)
-            resumed.append(run.pk)
-    return resumed
+    return sync_run_redrive(kinds=[SyncKind.TRANSACTIONS], task=sync_run_execute)
 
 
 def sync_incremental_all() -> list[int]:
-    resumed = set(sync_run_resume_stale())
+    resumed = SyncRun.objects.filter(pk__in=sync_run_resume_stale()).values_list("account_ref", flat=True)
+    busy = set(resumed)  # accounts whose interrupted run was just enqueued again: it is their sync
     runs = []
     for account in VendistaAccount.objects.filter(is_active=True).select_related("merchant"):
         if account.subscription_status == VendistaAccount.Subscription.UNPAID and account.last_sync_at is None:
             continue
-        run = sync_request(account=account, mode=SyncMode.INCREMENTAL)
-        if run.pk not in resumed:
-            runs.append(run.pk)
+        if str(account.pk) in busy:
+            continue
+        runs.append(sync_request(account=account, mode=SyncMode.INCREMENTAL).pk)
     return runs
 
 

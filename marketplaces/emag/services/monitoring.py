@@ -119,6 +119,7 @@ def sync_stats(*, account: EmagAccount, days: int = 1) -> dict[str, Any]:
         total=Count("id"),
         succeeded=Count("id", filter=Q(status=SyncRun.Status.SUCCEEDED)),
         failed=Count("id", filter=Q(status=SyncRun.Status.FAILED)),
+        retrying=Count("id", filter=Q(status=SyncRun.Status.RETRYING)),
     )
     finished = counts["succeeded"] + counts["failed"]
     last = runs.first()
@@ -128,6 +129,7 @@ def sync_stats(*, account: EmagAccount, days: int = 1) -> dict[str, Any]:
         "runs": counts["total"],
         "succeeded": counts["succeeded"],
         "failed": counts["failed"],
+        "retrying": counts["retrying"],  # a transient error, a retry queued: not (yet) a failure
         "success_rate": round(counts["succeeded"] / finished, 4) if finished else None,
         "last_run": None
         if last is None
@@ -202,6 +204,6 @@ def health_get(*, account: EmagAccount) -> dict[str, Any]:
         "status": status,
         "alerts": alerts,
         "metrics": metrics,
-        "sync": {k: sync[k] for k in ("runs", "succeeded", "failed", "success_rate", "last_success_at")},
+        "sync": {k: sync[k] for k in ("runs", "succeeded", "failed", "retrying", "success_rate", "last_success_at")},
         "rate_limiter": limits,
     }

@@ -6,10 +6,13 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from core.models import SyncRun
-from core.services import sync_run_create, sync_run_finish, sync_run_progress, sync_run_start
+from django.conf import settings
 
-from ..clients.emag import EmagClient
+from core.models import SyncRun
+from core.services import sync_run_create
+from core.steps import Step, sync_run_execute
+
+from ..clients.emag import MAX_PAGE_SIZE, EmagClient
 from ..models import EmagAccount, EmagOffer
 from . import validation
 from .accounts import account_client
@@ -45,13 +48,17 @@ def offer_fields(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def offers_sync(*, account: EmagAccount, run: SyncRun | None = None, client: EmagClient | None = None) -> SyncRun:
-    run = run or sync_run_create(merchant=account.merchant, kind=KIND_OFFERS, account_ref=str(account.pk))
-    sync_run_start(run=run)
-    counters: Counter[str] = Counter()
-    try:
-        client = client or account_client(account=account)
-        for payload in client.offers_iter():
+def offers_step(step: Step, *, client: EmagClient | None = None) -> bool:
+    """Pages of the offer list from the checkpoint until the step's time is up or the last page."""
+    run = step.run
+    account = EmagAccount.objects.get(pk=int(run.account_ref))
+    client = client or account_client(account=account)
+    size = min(settings.EMAG_PAGE_SIZE, MAX_PAGE_SIZE)
+    page, seen = int(run.params.get("page") or 1), int(run.params.get("seen") or 0)
+    while True:
+        results = client.offers_read(page=page, per_page=size)
+        counters: Counter[str] = Counter()
+        for payload in results:
             emag_id = _int(payload.get("id"))
             if emag_id is None:
                 counters["skipped"] += 1
@@ -60,12 +67,32 @@ def offers_sync(*, account: EmagAccount, run: SyncRun | None = None, client: Ema
                 account=account, emag_id=emag_id, defaults=offer_fields(payload)
             )
             counters["created" if created else "updated"] += 1
-            sync_run_progress(run=run, done=1)
-    except Exception as exc:
-        sync_run_finish(run=run, error=f"{type(exc).__name__}: {exc}", counters=dict(counters))
-        raise
-    sync_run_finish(run=run, counters=dict(counters))
-    return run
+        page, seen = page + 1, seen + len(results)
+        step.checkpoint(params={"page": page, "seen": seen}, done=seen, add=dict(counters))
+        if len(results) < size:
+            return True
+        if step.over():
+            return False
+
+
+def offers_error(run: SyncRun, exc: BaseException) -> None:
+    from .orders import account_error
+
+    account_error(run, exc)
+
+
+def offers_request(*, account: EmagAccount) -> SyncRun:
+    return sync_run_create(merchant=account.merchant, kind=KIND_OFFERS, account_ref=str(account.pk))
+
+
+def offers_sync(*, account: EmagAccount, run: SyncRun | None = None, client: EmagClient | None = None) -> SyncRun:
+    """Every offer of the account in this process; the worker runs the same steps as a chain of messages."""
+    from .orders import RETRY
+
+    run = run or offers_request(account=account)
+    return sync_run_execute(
+        run=run, step=lambda step: offers_step(step, client=client), retry=RETRY, on_error=offers_error
+    )
 
 
 def offer_update(

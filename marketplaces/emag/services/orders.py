@@ -20,15 +20,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.models import SyncRun
-from core.services import sync_run_create, sync_run_finish, sync_run_progress, sync_run_start
+from core.services import UNFINISHED, sync_run_create, sync_run_finish, sync_run_is_stale
+from core.steps import Step, StepRetry, sync_run_execute
 from core.transitions import StateTable
 
 from .. import codes
-from ..clients.emag import EmagClient, EmagError, date_windows, parse_emag_datetime
+from ..clients.emag import MAX_PAGE_SIZE, EmagClient, EmagError, date_windows, parse_emag_datetime
 from ..models import EmagAccount, EmagCallback, EmagOrder, EmagOrderItem
 from . import validation
 from .accounts import account_client
-from .monitoring import KIND_ORDERS
+from .monitoring import KIND_OFFERS, KIND_ORDERS
 
 log = logging.getLogger(__name__)
 
@@ -243,76 +244,133 @@ def sync_request(*, account: EmagAccount, enqueue: bool = True) -> SyncRun:
     return run
 
 
-def orders_sync(
-    *, account: EmagAccount, run: SyncRun | None = None, client: EmagClient | None = None, now: datetime | None = None
-) -> SyncRun:
-    """New orders (stored and acknowledged) and orders modified since the cursor (changes, cancellations)."""
-    run = run or sync_request(account=account, enqueue=False)
-    sync_run_start(run=run)
-    counters: Counter[str] = Counter()
-    now = now or timezone.now()
-    try:
-        client = client or account_client(account=account)
-        for payload in client.orders_iter(status=codes.STATUS_NEW):
-            order, outcome = order_store(account=account, payload=payload)
-            counters[outcome] += 1
-            if order.status == EmagOrder.Status.NEW:
-                order_acknowledge(order=order, client=client)
-                counters["acknowledged"] += 1
-            sync_run_progress(run=run, done=1)
+# The executor (core.steps) retries a transient failure that outlived the client's own backoff
+# (2 … 64 s on 429/5xx/network, MKT-4) twice more, resuming from the checkpoint; the HTTP client
+# keeps retrying itself (single_attempt off).
+RETRY = StepRetry(max_retries=2, backoff=60, backoff_max=240, single_attempt=False)
+
+
+def _page_size() -> int:
+    return min(settings.EMAG_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def orders_step(step: Step, *, client: EmagClient | None = None, now: datetime | None = None) -> bool:
+    """One page of the sweep from its checkpoint: new orders (stored and acknowledged), then orders
+    modified since the cursor window by window, then the close (callbacks, cursor). The window's end
+    is frozen at the first step, so a resumed sweep reads the same range."""
+    run = step.run
+    account = EmagAccount.objects.select_related("merchant").get(pk=int(run.account_ref))
+    if "phase" not in run.params:
+        now = now or timezone.now()
         cursor = account.orders_modified_cursor
         start = (
             cursor - timedelta(minutes=settings.EMAG_SWEEP_OVERLAP_MINUTES)
             if cursor
             else now - timedelta(days=settings.EMAG_INITIAL_SYNC_DAYS)
         )
-        newest = cursor
-        for window_start, window_end in date_windows(start, now):
-            for payload in client.orders_iter(modifiedAfter=window_start, modifiedBefore=window_end):
+        step.checkpoint(
+            params={"phase": "new", "page": 1, "window": 0, "start": start.isoformat(), "now": now.isoformat()}
+        )
+    params = run.params
+    phase, page, window = params["phase"], int(params["page"]), int(params["window"])
+    now = datetime.fromisoformat(params["now"])
+    client = client or account_client(account=account)
+    size = _page_size()
+    while phase != "close":
+        counters: Counter[str] = Counter()
+        newest = datetime.fromisoformat(params["newest"]) if params.get("newest") else None
+        if phase == "new":
+            results = client.orders_read(page=page, per_page=size, status=codes.STATUS_NEW)
+            for payload in results:
                 order, outcome = order_store(account=account, payload=payload)
                 counters[outcome] += 1
-                if order.modified and (newest is None or order.modified > newest):
-                    newest = order.modified
-                sync_run_progress(run=run, done=1)
-        EmagCallback.objects.filter(
-            account=account,
-            processed_at=None,
-            emag_order_id__in=EmagOrder.objects.filter(account=account)
-            .exclude(status=EmagOrder.Status.NEW)
-            .values("emag_id"),
-        ).update(processed_at=now)
-        EmagAccount.objects.filter(pk=account.pk).update(last_sync_at=now, last_error="")
-        if newest is not None:  # only forward: a slower concurrent sweep must not move it back
-            EmagAccount.objects.filter(
-                Q(orders_modified_cursor=None) | Q(orders_modified_cursor__lt=newest), pk=account.pk
-            ).update(orders_modified_cursor=newest)
-    except Exception as exc:
-        EmagAccount.objects.filter(pk=account.pk).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
-        sync_run_finish(run=run, error=f"{type(exc).__name__}: {exc}", counters=dict(counters))
-        raise
-    sync_run_finish(run=run, counters=dict(counters))
-    return run
+                if order.status == EmagOrder.Status.NEW:
+                    order_acknowledge(order=order, client=client)
+                    counters["acknowledged"] += 1
+            page = page + 1 if len(results) >= size else 1
+            phase = "new" if len(results) >= size else "modified"
+        else:
+            spans = list(date_windows(datetime.fromisoformat(params["start"]), now))
+            if window < len(spans):
+                window_start, window_end = spans[window]
+                results = client.orders_read(
+                    page=page, per_page=size, modifiedAfter=window_start, modifiedBefore=window_end
+                )
+                for payload in results:
+                    order, outcome = order_store(account=account, payload=payload)
+                    counters[outcome] += 1
+                    if order.modified and (newest is None or order.modified > newest):
+                        newest = order.modified
+                page, window = (page + 1, window) if len(results) >= size else (1, window + 1)
+            else:
+                results = []
+            if window >= len(spans):
+                phase = "close"
+        seen = int(params.get("seen") or 0) + len(results)
+        step.checkpoint(
+            params={
+                "phase": phase,
+                "page": page,
+                "window": window,
+                "seen": seen,
+                "newest": newest.isoformat() if newest else params.get("newest"),
+            },
+            done=seen,
+            add={**counters, "pages": 1},
+        )
+        params = run.params
+        if phase != "close" and step.over():
+            return False
+    newest = datetime.fromisoformat(params["newest"]) if params.get("newest") else None
+    EmagCallback.objects.filter(
+        account=account,
+        processed_at=None,
+        emag_order_id__in=EmagOrder.objects.filter(account=account)
+        .exclude(status=EmagOrder.Status.NEW)
+        .values("emag_id"),
+    ).update(processed_at=now)
+    EmagAccount.objects.filter(pk=account.pk).update(last_sync_at=now, last_error="")
+    if newest is not None:  # only forward: a slower concurrent sweep must not move it back
+        EmagAccount.objects.filter(
+            Q(orders_modified_cursor=None) | Q(orders_modified_cursor__lt=newest), pk=account.pk
+        ).update(orders_modified_cursor=newest)
+    return True
+
+
+def account_error(run: SyncRun, exc: BaseException) -> None:
+    EmagAccount.objects.filter(pk=int(run.account_ref)).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def orders_sync(
+    *, account: EmagAccount, run: SyncRun | None = None, client: EmagClient | None = None, now: datetime | None = None
+) -> SyncRun:
+    """New orders (stored and acknowledged) and orders modified since the cursor (changes, cancellations),
+    in this process; the worker runs the same steps as a chain of messages (``tasks.orders_sync``)."""
+    run = run or sync_request(account=account, enqueue=False)
+    return sync_run_execute(
+        run=run, step=lambda step: orders_step(step, client=client, now=now), retry=RETRY, on_error=account_error
+    )
 
 
 def orders_sweep_all() -> list[int]:
-    """Queue a sweep for every active account that has none queued or running; close runs abandoned
-    by a worker that died (queued or running for over an hour) as failed, so none stays open forever."""
+    """Queue a sweep for every active account that has none unfinished. A run nobody executes any more
+    (its lease expired: a killed worker, a lost message) is resumed from its checkpoint; one abandoned
+    for over an hour is closed as failed, so none stays open forever and a fresh sweep takes over."""
     from .. import tasks
 
-    stale = SyncRun.objects.filter(
-        kind=KIND_ORDERS,
-        status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
-        created_at__lt=timezone.now() - timedelta(hours=1),
-    )
-    for run in stale:
-        sync_run_finish(run=run, error="abandoned: its worker stopped before finishing; a new sweep was queued")
+    hour_ago = timezone.now() - timedelta(hours=1)
+    executors = {KIND_ORDERS: tasks.orders_sync, KIND_OFFERS: tasks.offers_sync_execute}
+    for run in SyncRun.objects.filter(kind__in=list(executors), status__in=UNFINISHED):
+        if not sync_run_is_stale(run=run):
+            continue
+        if run.created_at < hour_ago:
+            sync_run_finish(run=run, error="abandoned: its worker stopped before finishing; a new sweep was queued")
+        else:
+            executors[run.kind].delay(run.pk)
     queued = []
     for account in EmagAccount.objects.filter(is_active=True).select_related("merchant"):
         busy = SyncRun.objects.filter(
-            kind=KIND_ORDERS,
-            account_ref=str(account.pk),
-            status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
-            created_at__gte=timezone.now() - timedelta(hours=1),
+            kind=KIND_ORDERS, account_ref=str(account.pk), status__in=UNFINISHED, created_at__gte=hour_ago
         ).exists()
         if busy:
             continue

@@ -4,6 +4,8 @@ every page; entries read once per order; the merchant's "accept".
 A run's window is frozen in its params when it is requested, so a retried run reads the same
 range. Orders are upserted on (store, kaspi_id) page by page: a failure keeps every page already
 read, and the next run (which starts a few days before the last complete one) fills the rest.
+The run is executed in steps (``core.steps``): its checkpoint is (window, state, page), so a resumed
+or retried run reads on from the page after the last one it stored.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from core.exceptions import IntegrationError
 from core.logging import untrusted
 from core.models import SyncRun
 from core.ratelimit import Rate, RateLimiter
-from core.services import sync_run, sync_run_progress
+from core.steps import Step, sync_run_execute
 
 from ..clients.shop import ShopApiClient, ShopOrder, windows
 from ..models import KaspiOrder, KaspiOrderEntry, KaspiStore
-from .stores import store_record_error
 
 log = logging.getLogger(__name__)
 
@@ -140,43 +141,59 @@ def order_entries_sync(*, order: KaspiOrder, client: ShopApiClient) -> int:
     return len(entries)
 
 
-def orders_sync(*, run: SyncRun) -> SyncRun:
+def orders_step(step: Step) -> bool:
+    """Pages of (window, state) from the checkpoint until the step's time is up or all are read."""
+    run = step.run
     store = KaspiStore.objects.get(pk=int(run.account_ref))
-    date_from = datetime.fromisoformat(run.params["date_from"])
-    date_to = datetime.fromisoformat(run.params["date_to"])
-    states = run.params.get("states") or settings.KASPI_ORDER_STATES
-    counters = {"orders": 0, "entries": 0, "windows": 0, "pages": 0}
-    expected = 0
-    try:
-        with sync_run(merchant=store.merchant, kind=KIND, run=run):
-            client = shop_client(store)
-            for start, end in windows(date_from, date_to, days=settings.KASPI_ORDERS_WINDOW_DAYS):
-                counters["windows"] += 1
-                for state in states:
-                    first = True
-                    for page in client.orders(
-                        date_from=start, date_to=end, state=state, size=settings.KASPI_ORDERS_PAGE_SIZE
-                    ):
-                        counters["pages"] += 1
-                        if first:  # "X of Y" where Y grows as each window and state reports its count
-                            expected += page.total_count
-                            first = False
-                        with transaction.atomic():
-                            stored = orders_upsert(store=store, orders=page.orders)
-                        for order in stored:
-                            if order.entries_synced_at is None:
-                                counters["entries"] += order_entries_sync(order=order, client=client)
-                        counters["orders"] += len(page.orders)
-                        sync_run_progress(run=run, done=len(page.orders), total=max(expected, counters["orders"]))
-            KaspiStore.objects.filter(pk=store.pk).update(
-                orders_synced_until=date_to, last_orders_sync_at=timezone.now(), last_error=""
-            )
-            sync_run_progress(run=run, counters=counters)
-    except Exception as exc:
-        store_record_error(store=store, error=exc)
-        raise
-    run.refresh_from_db()
-    return run
+    params = run.params
+    date_from = datetime.fromisoformat(params["date_from"])
+    date_to = datetime.fromisoformat(params["date_to"])
+    states = list(params.get("states") or settings.KASPI_ORDER_STATES)
+    spans = list(windows(date_from, date_to, days=settings.KASPI_ORDERS_WINDOW_DAYS))
+    window, state, page = int(params.get("window", 0)), int(params.get("state", 0)), int(params.get("page", 0))
+    expected, seen = int(params.get("expected", 0)), int(params.get("seen", 0))
+    client = shop_client(store)
+    while window < len(spans):
+        start, end = spans[window]
+        result = client.orders_page(
+            date_from=start, date_to=end, state=states[state], page=page, size=settings.KASPI_ORDERS_PAGE_SIZE
+        )
+        if page == 0:  # "X of Y" where Y grows as each window and state reports its count
+            expected += result.total_count
+        with transaction.atomic():
+            stored = orders_upsert(store=store, orders=result.orders)
+        entries = 0
+        for order in stored:
+            if order.entries_synced_at is None:
+                entries += order_entries_sync(order=order, client=client)
+        seen += len(result.orders)
+        add = {"orders": len(result.orders), "entries": entries, "pages": 1}
+        page += 1
+        if not result.orders or page >= result.page_count:  # the next state, or the next window
+            page, state = 0, state + 1
+            if state >= len(states):
+                state, window = 0, window + 1
+                add["windows"] = 1
+        step.checkpoint(
+            params={"window": window, "state": state, "page": page, "expected": expected, "seen": seen},
+            done=seen,
+            total=max(expected, seen),
+            add=add,
+        )
+        if window < len(spans) and step.over():
+            return False
+    KaspiStore.objects.filter(pk=store.pk).update(
+        orders_synced_until=date_to, last_orders_sync_at=timezone.now(), last_error=""
+    )
+    return True
+
+
+def orders_sync(*, run: SyncRun) -> SyncRun:
+    """Every window, state and page of the run in this process (the worker runs the same steps as a
+    chain of messages)."""
+    from .products import RETRY, store_error
+
+    return sync_run_execute(run=run, step=orders_step, retry=RETRY, on_error=store_error)
 
 
 def order_accept(*, order: KaspiOrder) -> KaspiOrder:

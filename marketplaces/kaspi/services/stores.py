@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from core.exceptions import IntegrationError
 from core.models import Merchant, SyncRun
-from core.services import sync_run_create
+from core.services import UNFINISHED, sync_run_create
+from core.steps import sync_run_redrive
 
 from ..models import KaspiStore, SessionState
 
@@ -116,17 +117,20 @@ def _pending(store: KaspiStore, kind: str) -> bool:
         kind=kind,
         account_ref=str(store.pk),
         created_at__gte=recent,
-        status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
+        status__in=UNFINISHED,
     ).exists()
 
 
 def sync_scheduled() -> list[int]:
     """The periodic job: every active store gets an orders run (with a Shop API token) and a products
     run (with cabinet credentials, unless parked in needs_relogin), unless one is still pending."""
+    from .. import tasks
     from .orders import KIND as ORDERS
     from .products import KIND as PRODUCTS
 
-    queued: list[int] = []
+    # Runs nobody executes any more (a killed worker, a lost message) resume from their checkpoint.
+    queued: list[int] = sync_run_redrive(kinds=[PRODUCTS], task=tasks.products_sync_execute)
+    queued += sync_run_redrive(kinds=[ORDERS], task=tasks.orders_sync_execute)
     for store in KaspiStore.objects.filter(is_active=True).select_related("merchant"):
         products = (
             store.session_state != SessionState.NEEDS_RELOGIN

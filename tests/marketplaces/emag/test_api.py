@@ -192,8 +192,13 @@ def test_health_drops_when_errors_cross_the_threshold(emag, make_account) -> Non
     client, _, merchant = owner_client()
     account = make_account(sim, merchant=merchant)
     sim.faults.error_rate, sim.faults.error_status = 1.0, 500
-    with override_settings(EMAG_MAX_RETRIES=0), pytest.raises(EmagServerError):
-        orders.orders_sync(account=account)
+    run = orders.sync_request(account=account, enqueue=False)
+    for _ in range(orders.RETRY.max_retries + 1):  # retrying is not failing; the last retry fails it
+        assert client.get(f"{BASE}/management/health").json()["sync"]["failed"] == 0
+        with override_settings(EMAG_MAX_RETRIES=0), pytest.raises(EmagServerError):
+            orders.orders_sync(account=account, run=run)
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED and run.attempts == orders.RETRY.max_retries
     health = client.get(f"{BASE}/management/health").json()
     assert health["score"] < 50 and {a["metric"] for a in health["alerts"]} >= {"error_rate", "sync_success_rate"}
 

@@ -86,7 +86,9 @@ def test_the_requested_window_starts_before_the_last_synced_instant(make_store: 
     assert (start, end) == (now - timedelta(days=3, hours=1), now)
 
 
-def test_a_shop_api_outage_fails_the_run_and_keeps_stored_orders(kaspi: Callable[..., Any], make_store: Any) -> None:
+def test_a_shop_api_outage_leaves_the_run_retrying_and_its_retry_ends_it_done(
+    kaspi: Callable[..., Any], make_store: Any
+) -> None:
     sim = kaspi(orders=10, days=5)
     store = make_store()
     orders_service.orders_sync(run=_orders_run(store, days=6))
@@ -97,9 +99,13 @@ def test_a_shop_api_outage_fails_the_run_and_keeps_stored_orders(kaspi: Callable
         orders_service.orders_sync(run=run)
 
     run.refresh_from_db()
-    assert run.status == SyncRun.Status.FAILED and "502" in run.error
+    assert run.status == SyncRun.Status.RETRYING and "502" in run.error
     assert "502" in KaspiStore.objects.get(pk=store.pk).last_error
     assert KaspiOrder.objects.filter(store=store).count() == 10
+    sim.faults.update({"error_rate": 0.0})
+    run = orders_service.orders_sync(run=run)  # the retry of the same run
+    assert run.status == SyncRun.Status.SUCCEEDED and run.error == ""
+    assert run.counters["orders"] == run.items_done == 10  # counted once
 
 
 def test_accept_order_sets_accepted_by_merchant_at_kaspi(kaspi: Callable[..., Any], make_store: Any) -> None:
@@ -128,7 +134,7 @@ def test_an_archived_order_cannot_be_accepted(kaspi: Callable[..., Any], make_st
         orders_service.order_accept(order=order)
 
 
-def test_a_hanging_shop_api_times_out_into_a_failed_run(
+def test_a_hanging_shop_api_times_out_into_a_retrying_run(
     kaspi: Callable[..., Any], make_store: Any, settings: Any
 ) -> None:
     sim = kaspi(orders=5, days=3)
@@ -139,7 +145,7 @@ def test_a_hanging_shop_api_times_out_into_a_failed_run(
     with pytest.raises(Exception):
         orders_service.orders_sync(run=run)
     run.refresh_from_db()
-    assert run.status == SyncRun.Status.FAILED and "timeout" in run.error
+    assert run.status == SyncRun.Status.RETRYING and "timeout" in run.error
     assert "timeout" in KaspiStore.objects.get(pk=store.pk).last_error
 
 
