@@ -26,7 +26,7 @@ from core.transitions import StateTable
 
 from ..models import PosterAccount, WebhookLog, WebhookStatus
 from . import alerts
-from .sync import WEBHOOK_OBJECTS, object_sync
+from .objects import WEBHOOK_OBJECTS, object_sync
 
 log = logging.getLogger("poster_sync.webhooks")
 

@@ -1,0 +1,119 @@
+"""Single objects changed at Poster (webhooks): read in order, a burst coalesced (SPEC POS-4, PERF-6).
+
+A webhook only says "this object changed"; the value is read from Poster. Two reads of one object
+in flight at once can answer out of order, and the earlier answer stored last would leave an old
+value behind. So the reads of one account's entity never overlap: a webhook marks its object in the
+entity's lane (``core.singleflight``) and, when no read of that lane is running, becomes its
+holder and reads; otherwise it leaves at once and the running holder reads again after its current
+read, which covers every change marked before that read started. Poster sends no version to
+compare (API_CONTRACTS "Poster POS"), so order is the only guarantee there is.
+
+What the holder reads, per snapshot of what is pending: removals are applied without a read (the
+webhook is Poster saying so; in order with the reads around it); one changed ingredient is one
+``menu.getIngredient``; several changed objects, an object of an entity with no single-item
+method, or a ``stock``/``supply`` change (any ingredient's leftovers) are one list call — a burst
+costs one paced call, not one per object.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from core.singleflight import SingleFlight, Snapshot
+
+from ..clients.poster import PosterClient, PosterItem
+from ..models import Entity, PosterAccount
+from .accounts import account_client
+from .sync import ENTITIES, items_remove, items_upsert
+
+log = logging.getLogger(__name__)
+
+# Webhook object → the entity it changes. ``stock`` and ``supply`` move ingredients' leftovers.
+WEBHOOK_OBJECTS: dict[str, str] = {
+    "ingredient": Entity.INGREDIENTS,
+    "ingredients_category": Entity.INGREDIENT_CATEGORIES,
+    "category": Entity.CATEGORIES,
+    "storage": Entity.STORAGES,
+    "stock": Entity.INGREDIENTS,
+    "supply": Entity.INGREDIENTS,
+}
+ALL = "*"  # the whole entity (stock, supply, an id that is not a Poster id)
+REMOVED = "removed"
+READ = "read"
+
+
+def object_lane(*, account: PosterAccount, entity: str) -> SingleFlight:
+    return SingleFlight(f"poster:{account.pk}:{entity}")
+
+
+def object_sync(
+    *, account: PosterAccount, object: str, object_id: str, action: str, client: PosterClient | None = None
+) -> str:
+    """Bring one changed object in line with Poster; returns what was done (or that it was coalesced)."""
+    entity = WEBHOOK_OBJECTS.get(object)
+    if entity is None:
+        return f"ignored: {object} is not synced"
+    poster_id = int(object_id) if object_id.isdigit() and len(object_id) <= 18 else None  # fits a bigint
+    member = ALL if object in ("stock", "supply") or poster_id is None else str(poster_id)
+    lane = object_lane(account=account, entity=entity)
+    if not lane.mark(member, REMOVED if action == REMOVED and member != ALL else READ):
+        return f"coalesced: {entity} {member} is read by this account's sync already running"
+    outcomes: dict[str, str] = {}
+    try:
+        while True:
+            snapshot = lane.snapshot()
+            if snapshot is None:  # the lock expired under us; its new holder reads after our change
+                break
+            if snapshot:
+                client = client or account_client(account=account)
+                outcomes.update(objects_read(account=account, entity=entity, snapshot=snapshot, client=client))
+            if lane.done(snapshot) != 0:
+                break
+    except BaseException:
+        lane.release()  # what is pending stays pending: the retry, or the next webhook, reads it
+        raise
+    return outcomes.get(member) or f"{entity} {member}: read already by another worker"
+
+
+def objects_read(*, account: PosterAccount, entity: str, snapshot: Snapshot, client: PosterClient) -> dict[str, str]:
+    """Read and store what one snapshot of a lane names; member → what was done."""
+    notes = snapshot.notes
+    full = ALL in snapshot.generations
+    removed = sorted(int(m) for m in snapshot.generations if m != ALL and notes.get(m) == REMOVED)
+    wanted = sorted(int(m) for m in snapshot.generations if m != ALL and notes.get(m) != REMOVED)
+    out: dict[str, str] = {}
+    if full or len(wanted) > 1 or (wanted and entity != Entity.INGREDIENTS):
+        items = ENTITIES[entity].fetch(client)
+        by_id = {item.poster_id: item for item in items}
+        with transaction.atomic():
+            if full:
+                ids = items_upsert(account=account, entity=entity, items=items)
+                items_remove(account=account, entity=entity, keep=ids)
+                out[ALL] = f"{entity}: {len(items)} refreshed"
+            else:
+                items_upsert(account=account, entity=entity, items=[by_id[i] for i in wanted if i in by_id])
+                items_remove(account=account, entity=entity, poster_ids=[i for i in wanted if i not in by_id])
+        for poster_id in wanted:
+            out[str(poster_id)] = _outcome(entity, poster_id, by_id.get(poster_id))
+    elif wanted:
+        poster_id = wanted[0]
+        item = client.ingredient(poster_id)
+        if item is None:
+            items_remove(account=account, entity=entity, poster_ids=[poster_id])
+        else:
+            items_upsert(account=account, entity=entity, items=[item])
+        out[str(poster_id)] = _outcome(entity, poster_id, item)
+    if removed:
+        items_remove(account=account, entity=entity, poster_ids=removed)
+        out.update({str(i): f"{entity} {i} removed" for i in removed})
+    if len(snapshot.generations) > 1:
+        log.info("poster %s %s: %d pending objects read together", account.pk, entity, len(snapshot.generations))
+    return out
+
+
+def _outcome(entity: str, poster_id: int, item: PosterItem | None) -> str:
+    if item is None:  # Poster no longer has it
+        return f"{entity} {poster_id} gone at Poster: removed"
+    return f"{entity} {poster_id} {'removed' if item.deleted else 'updated'}"
