@@ -350,7 +350,7 @@ class EmagSimulator(Simulator):
             if internal:
                 self.internal_error_next -= 1
         if internal:
-            return _envelope(error="Internal error, please retry", **headers)
+            return _envelope(error="Internal error, please retry", status=200, **headers)
         response = super().handle(request)
         for name, value in headers.items():
             response.headers.setdefault(name, value)
