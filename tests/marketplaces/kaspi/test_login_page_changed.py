@@ -33,9 +33,9 @@ def chromium(settings: Any) -> str:
 def test_a_login_page_without_the_email_field_needs_relogin_long_before_the_browser_timeout(
     kaspi: Callable[..., Any], make_store: Any, settings: Any
 ) -> None:
-    settings.KASPI_LOGIN_TIMEOUT_SECONDS = 2 * OLD_WAIT
-    settings.KASPI_LOGIN_FIELD_SECONDS = 2.0
     sim = kaspi()
+    settings.KASPI_LOGIN_TIMEOUT_SECONDS = 2 * OLD_WAIT  # after kaspi(), which sets a test default
+    settings.KASPI_LOGIN_FIELD_SECONDS = 2.0
     with sim.lock:
         sim.state["changed_page"] = True
     store = make_store()
@@ -53,8 +53,8 @@ def test_a_login_page_without_the_email_field_needs_relogin_long_before_the_brow
 def test_a_login_form_drawn_by_a_script_after_the_page_loaded_still_logs_in(
     kaspi: Callable[..., Any], make_store: Any, settings: Any
 ) -> None:
-    settings.KASPI_LOGIN_FIELD_SECONDS = 5.0
     sim = kaspi()
+    settings.KASPI_LOGIN_FIELD_SECONDS = 5.0
     with sim.lock:
         sim.state["login_render_ms"] = 1500  # well inside the field allowance
     store = session_service.session_login(store=make_store())
