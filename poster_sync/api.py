@@ -4,16 +4,21 @@ GET  /api/v1/poster/sync   → {"status": {"suppliers": {"lastSyncAt", "needsSyn
 POST /api/v1/poster/sync   {"entities": [...], "force": bool} → 202 with the queued runs; 429 +
                            Retry-After when a manual sync of an entity was started moments ago
 GET  /api/v1/poster/{accounts,suppliers,ingredients,storages,categories,ingredient-categories,webhook-logs}/
+POST /api/v1/poster/accounts/connect/   {"merchant": id?} → {"authorize_url", "expires_in"}: open the URL
+                           to connect (or reconnect) a Poster account through OAuth (SPEC POS-1)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Model
+from django.urls import reverse
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -22,6 +27,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import error_body
 from core.api.tenancy import MerchantRolePermission, MerchantScopedMixin, account_pick
+from core.selectors import merchants_for_user
 
 from . import selectors
 from .models import (
@@ -35,6 +41,7 @@ from .models import (
     WebhookStatus,
 )
 from .services import sync
+from .services.accounts import ConnectError, merchants_connectable, oauth_redirect_uri, oauth_start
 
 BIGINT_MAX = 2**63 - 1
 
@@ -142,10 +149,57 @@ class AccountOutput(serializers.ModelSerializer):
         ]
 
 
+class ConnectInput(serializers.Serializer):
+    merchant = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+
+
 class AccountViewSet(MerchantScopedMixin, viewsets.ReadOnlyModelViewSet):
     queryset = PosterAccount.objects.order_by("id")
     serializer_class = AccountOutput
     filterset_fields = ["merchant", "is_active"]
+
+    @extend_schema(
+        request=ConnectInput,
+        responses={
+            200: inline_serializer(
+                "PosterConnectStart",
+                {
+                    "authorize_url": serializers.URLField(help_text="open it in the browser to approve at Poster"),
+                    "merchant": serializers.IntegerField(),
+                    "expires_in": serializers.IntegerField(help_text="seconds the request stays valid"),
+                },
+            )
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="connect")
+    def connect(self, request: Request) -> Response:
+        """Start connecting Poster: the URL of Poster's approval page, bound to your merchant (single-use)."""
+        params = ConnectInput(data=request.data)
+        params.is_valid(raise_exception=True)
+        wanted = params.validated_data.get("merchant")
+        writable = merchants_connectable(user=request.user)
+        if wanted is not None:
+            merchant = next((m for m in writable if m.pk == wanted), None)
+            if merchant is None:
+                if merchants_for_user(user=request.user).filter(pk=wanted).exists():
+                    raise PermissionDenied(MerchantRolePermission.message)
+                raise NotFound("No such merchant.")
+        elif len(writable) == 1:
+            merchant = writable[0]
+        elif writable:
+            raise serializers.ValidationError({"merchant": ["You have several merchants: choose one."]})
+        elif merchants_for_user(user=request.user).exists():
+            raise PermissionDenied(MerchantRolePermission.message)
+        else:
+            raise NotFound("You belong to no merchant.")
+        redirect_uri = oauth_redirect_uri(default=request.build_absolute_uri(reverse("poster-oauth-callback")))
+        try:
+            url = oauth_start(user=request.user, merchant=merchant, redirect_uri=redirect_uri)
+        except ConnectError as exc:
+            return Response(error_body("not_configured", str(exc)), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(
+            {"authorize_url": url, "merchant": merchant.pk, "expires_in": settings.POSTER_OAUTH_STATE_SECONDS}
+        )
 
 
 COMMON = ["id", "account", "poster_id", "name", "raw", "removed_at", "synced_at"]
