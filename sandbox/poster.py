@@ -12,7 +12,8 @@ secret. Nothing here is kind beyond the contract: deliveries can repeat and arri
 Control (besides the harness's faults/reset/stats):
     POST /_sandbox/poster/change  {"object": "ingredient", "object_id": 1, "action": "changed",
                                    "fields": {"ingredient_name": "..."}, "data": {...}?, "forged": false,
-                                   "form": false, "send": true}   (answers with the webhook body)
+                                   "form": false, "send": true, "account": "..."?}   (answers with the webhook body)
+    POST /_sandbox/poster/accounts {"account": "name"}  another account with its own catalogue → {"token"}
     POST /_sandbox/poster/config  {"webhook_url", "app_secret", "rate_restriction_next", "expire_tokens",
                                    "calls_per_second", "webhook_retries", "webhook_retry_delay",
                                    "hold_next_read": "menu.getIngredient", "release_reads": true}
@@ -548,7 +549,15 @@ class PosterSimulator(Simulator):
             if body.get("expire_tokens"):
                 self.expire_tokens()
             return json_response({"ok": True, "webhook_url": self.webhook_url})
+        if request.path == "/_sandbox/poster/accounts" and request.method == "POST":
+            name = str(body.get("account", ""))
+            if not name or not name.replace("-", "").isalnum() or len(name) > 64:
+                return json_response({"error": "account: letters, digits and dashes"}, 400)
+            return json_response({"ok": True, "token": self.add_account(name)})
         if request.path == "/_sandbox/poster/change" and request.method == "POST":
+            account = str(body.get("account") or SANDBOX_ACCOUNT)
+            if account not in self.state["accounts"]:
+                return json_response({"error": "unknown account"}, 400)
             if str(body.get("object")) not in OBJECTS or not str(body.get("object_id", "")).isdigit():
                 return json_response({"error": f"object must be one of {sorted(OBJECTS)}, object_id digits"}, 400)
             sent = self.change(
@@ -561,6 +570,7 @@ class PosterSimulator(Simulator):
                 form=bool(body.get("form")),
                 send=bool(body.get("send", True)),
                 sync=bool(body.get("sync", False)),
+                account=account,
             )
             return json_response({"ok": True, "webhook": sent})
         return json_response({"error": "unknown control path"}, 404)
