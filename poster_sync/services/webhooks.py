@@ -5,6 +5,13 @@ string received), time, application_secret]))``. An authentic delivery is stored
 ``delivery_key`` (account + verify, which covers every field and the time), so Poster's
 redeliveries and replays hit the constraint and are processed once; processing is enqueued after
 the commit. A forged delivery is logged with ``signature_valid=False`` and changes nothing else.
+
+Two changes of one object within the same second have identical bodies (``time`` is in seconds and
+``verify`` covers nothing else that differs), so the second one looks like a redelivery of the
+first. Its change must not be lost: an authentic duplicate that arrives within
+``DUPLICATE_REREAD_SECONDS`` of the stored one marks the object again (``object_refresh``), which
+costs at most one more read (none while a read of that entity is running); a later one — Poster
+redelivering after an answer it did not get, or a replay — changes nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ from . import alerts
 from .objects import WEBHOOK_OBJECTS, object_sync
 
 log = logging.getLogger("poster_sync.webhooks")
+
+# Poster's own redeliveries come minutes apart; a same-second twin comes within a moment.
+DUPLICATE_REREAD_SECONDS = 10
 
 WEBHOOK_STATUS = StateTable(
     WebhookLog,
@@ -123,7 +133,16 @@ def webhook_receive(*, delivery: Delivery, payload: dict[str, Any], remote_addr:
 
                 transaction.on_commit(lambda: task.delay(entry.pk))
     except IntegrityError:
-        return Received("duplicate", None)  # a redelivery or replay of a stored delivery: processed once
+        # A redelivery or replay of a stored delivery: processed once. Unless it is a twin of a
+        # moment ago — possibly a second change within the same second: read the object again.
+        if status == WebhookStatus.RECEIVED and account is not None:
+            recent = timezone.now() - timedelta(seconds=DUPLICATE_REREAD_SECONDS)
+            if WebhookLog.objects.filter(delivery_key=key, received_at__gte=recent).exists():
+                from ..tasks import object_refresh
+
+                account_id, fields = account.pk, (delivery.object, delivery.object_id, delivery.action)
+                transaction.on_commit(lambda: object_refresh.delay(account_id, *fields))
+        return Received("duplicate", None)
     return Received("accepted" if status == WebhookStatus.RECEIVED else "ignored", entry.pk)
 
 
@@ -169,6 +188,14 @@ def webhook_process(*, log_id: int, final: bool = False) -> str:
     if entity:
         alerts.status_object_succeeded(account=account, entity=entity)
     return outcome
+
+
+def object_refresh(*, account_id: int, object: str, object_id: str, action: str) -> str:
+    """Read one object again for a same-second twin of a stored delivery (no log entry of its own)."""
+    account = PosterAccount.objects.filter(pk=account_id, is_active=True).first()
+    if account is None:
+        return "ignored"
+    return object_sync(account=account, object=object, object_id=object_id, action=action)
 
 
 def webhooks_due(*, stuck_after_seconds: int = 300) -> list[int]:

@@ -4,6 +4,7 @@ one account's objects is read together, not once per webhook."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -11,9 +12,10 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 
 from poster_sync.models import Ingredient, WebhookLog, WebhookStatus
-from poster_sync.services.webhooks import webhook_process
+from poster_sync.services.webhooks import object_refresh, webhook_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -116,3 +118,43 @@ def test_a_burst_of_webhooks_for_several_objects_is_read_in_one_call(poster, mak
     assert names == {1: "first", 5: "burst 5", 6: "burst 6", 7: "burst 7"}
     # Seven webhooks, two reads: the held one, then one list call for everything that came meanwhile.
     assert poster.sim.state["methods"] == ["menu.getIngredient", "menu.getIngredients"]
+
+
+def test_a_second_change_within_the_same_second_is_not_lost_as_a_duplicate(poster, make_account, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Poster's ``time`` is in seconds: two changes of one object in one second send identical bodies."""
+    account = make_account()
+    queued: dict[str, list[tuple[Any, ...]]] = {"webhook": [], "refresh": []}
+    monkeypatch.setattr("poster_sync.tasks.webhook_process.delay", lambda *a: queued["webhook"].append(a))
+    monkeypatch.setattr("poster_sync.tasks.object_refresh.delay", lambda *a: queued["refresh"].append(a))
+    web = Client()
+    second = int(time.time())
+
+    def change(name: str) -> int:
+        poster.sim.change("ingredient", 3, fields={"ingredient_name": name}, send=False)
+        number = poster.sim.state["accounts"][account.account]["number"]
+        body = poster.sim.webhook_body(
+            account=account.account,
+            account_number=number,
+            object="ingredient",
+            object_id="3",
+            action="changed",
+            at=second,
+        )
+        return web.post("/webhooks/poster/", data=json.dumps(body), content_type="application/json").status_code
+
+    assert change("A") == 200
+    (log_id,) = queued["webhook"].pop()
+    poster.sim.hold_next_read("menu.getIngredient")
+    thread, result = in_thread(lambda: webhook_process(log_id=log_id))
+    try:
+        wait_for(lambda: poster.sim.held_reads() == 1)
+        assert change("B") == 200  # the same body: stored once, but the object is marked again
+        assert WebhookLog.objects.count() == 1 and len(queued["refresh"]) == 1
+        assert object_refresh(
+            **dict(zip(("account_id", "object", "object_id", "action"), queued["refresh"][0], strict=True))
+        ).startswith("coalesced")
+    finally:
+        poster.sim.release_reads()
+        thread.join(60)
+    assert "error" not in result, result
+    assert Ingredient.objects.get(account=account, poster_id=3).name == "B"
