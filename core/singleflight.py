@@ -8,12 +8,15 @@ the earlier one last leaves an old value in the database. A lane (Redis) holds:
 - ``pending``: member → a generation that every ``mark`` increments, and member → the last note
   (e.g. the webhook's action).
 
-``mark`` records the change and tries the lock in one round trip. The caller that gets it is the
-holder: it takes a ``snapshot``, reads and stores, then calls ``done(snapshot)``, which forgets
-only the members whose generation did not move meanwhile and releases the lock only when nothing is
-left; otherwise the holder loops and reads again. A caller that does not get the lock leaves at
-once: the holder's next read starts after its change, so its answer covers it. A burst of changes
-to one lane costs at most the read in flight plus one more, and reads of a lane never overlap.
+``mark`` records the change and (``take=True``) tries the lock in one round trip; a change can also
+be marked where it is noticed (a webhook's web request) and the lock tried later by whoever is to
+read (``acquire``, in the task): then a burst's marks all land before the first read starts, and the
+tasks after it find nothing left to read. The caller that gets the lock is the holder: it takes a
+``snapshot``, reads and stores, then calls ``done(snapshot)``, which forgets only the members whose
+generation did not move meanwhile and releases the lock only when nothing is left; otherwise the
+holder loops and reads again. A caller that does not get the lock leaves at once: the holder's next
+read starts after its change, so its answer covers it. A burst of changes to one lane costs at most
+the read in flight plus one more, and reads of a lane never overlap.
 
 A holder that dies leaves its pending members behind (they expire after ``pending_ttl``): the next
 ``mark`` of the lane, or a retry of the dead holder's own work, picks them up.
@@ -36,7 +39,7 @@ redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
-if redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', ARGV[4]) then return 1 end
+if ARGV[6] == '1' and redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', ARGV[4]) then return 1 end
 return 0
 """
 
@@ -104,10 +107,21 @@ class SingleFlight:
         url = self.redis_url or settings.REDIS_URL
         return _script(url, source)(keys=keys, args=args, client=shared_redis(url))
 
-    def mark(self, member: str, note: str = "") -> bool:
-        """Record a change of ``member``; True when this caller became the holder."""
+    def mark(self, member: str, note: str = "", *, take: bool = True) -> bool:
+        """Record a change of ``member``; True when this caller (``take``) became the holder."""
         token = secrets.token_hex(12)
-        got = self._run(_MARK, self.keys, [member, note, token, self.lock_ms, self.pending_ttl])
+        args: list[str | int] = [member, note, token, self.lock_ms, self.pending_ttl, "1" if take else "0"]
+        got = self._run(_MARK, self.keys, args)
+        if got:
+            self.token = token
+        return bool(got)
+
+    def acquire(self) -> bool:
+        """Try to become the holder (the changes were marked before); False while another holds it."""
+        from django.conf import settings
+
+        token = secrets.token_hex(12)
+        got = shared_redis(self.redis_url or settings.REDIS_URL).set(self.keys[2], token, nx=True, px=self.lock_ms)
         if got:
             self.token = token
         return bool(got)

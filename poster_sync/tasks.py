@@ -49,8 +49,9 @@ def entity_sync_run(self: Any, run_id: int) -> str:
     max_retries=max(0, settings.POSTER_WEBHOOK_MAX_ATTEMPTS - 1),
     ignore_result=True,
 )
-def webhook_process(self: Any, log_id: int) -> str:
-    return webhooks.webhook_process(log_id=log_id, final=self.request.retries >= self.max_retries)
+def webhook_process(self: Any, log_id: int, marked: bool = False) -> str:
+    # ``marked``: the webhook's request noted the change (the sweep's and the admin's re-runs do not).
+    return webhooks.webhook_process(log_id=log_id, final=self.request.retries >= self.max_retries, marked=marked)
 
 
 @shared_task(

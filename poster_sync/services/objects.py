@@ -2,10 +2,11 @@
 
 A webhook only says "this object changed"; the value is read from Poster. Two reads of one object
 in flight at once can answer out of order, and the earlier answer stored last would leave an old
-value behind. So the reads of one account's entity never overlap: a webhook marks its object in the
-entity's lane (``core.singleflight``) and, when no read of that lane is running, becomes its
-holder and reads; otherwise it leaves at once and the running holder reads again after its current
-read, which covers every change marked before that read started. Poster sends no version to
+value behind. So the reads of one account's entity never overlap: the webhook's request marks its
+object in the entity's lane (``core.singleflight``) before queuing its task; the task, when no read
+of that lane is running, becomes its holder and reads everything marked; otherwise it leaves at
+once and the running holder reads again after its current read, which covers every change marked
+before that read started. A task whose object a read already covered reads nothing. Poster sends no version to
 compare (API_CONTRACTS "Poster POS"), so order is the only guarantee there is.
 
 What the holder reads, per snapshot of what is pending: removals are applied without a read (the
@@ -48,17 +49,43 @@ def object_lane(*, account: PosterAccount, entity: str) -> SingleFlight:
     return SingleFlight(f"poster:{account.pk}:{entity}")
 
 
+def _member(object: str, object_id: str) -> str:
+    poster_id = int(object_id) if object_id.isdigit() and len(object_id) <= 18 else None  # fits a bigint
+    return ALL if object in ("stock", "supply") or poster_id is None else str(poster_id)
+
+
+def object_mark(*, account: PosterAccount, object: str, object_id: str, action: str) -> bool:
+    """Note a change where it is noticed (the webhook's request), before its task is queued; False
+    when the object is not synced. The task then reads with ``object_sync(..., marked=True)``."""
+    entity = WEBHOOK_OBJECTS.get(object)
+    if entity is None:
+        return False
+    member = _member(object, object_id)
+    note = REMOVED if action == REMOVED and member != ALL else READ
+    object_lane(account=account, entity=entity).mark(member, note, take=False)
+    return True
+
+
 def object_sync(
-    *, account: PosterAccount, object: str, object_id: str, action: str, client: PosterClient | None = None
+    *,
+    account: PosterAccount,
+    object: str,
+    object_id: str,
+    action: str,
+    client: PosterClient | None = None,
+    marked: bool = False,
 ) -> str:
-    """Bring one changed object in line with Poster; returns what was done (or that it was coalesced)."""
+    """Bring one changed object in line with Poster; returns what was done (or that it was coalesced).
+
+    ``marked``: ``object_mark`` noted the change already, so only the lock is tried; a read that
+    started after the mark (by this task or another) covers it. Otherwise the change is marked here."""
     entity = WEBHOOK_OBJECTS.get(object)
     if entity is None:
         return f"ignored: {object} is not synced"
-    poster_id = int(object_id) if object_id.isdigit() and len(object_id) <= 18 else None  # fits a bigint
-    member = ALL if object in ("stock", "supply") or poster_id is None else str(poster_id)
+    member = _member(object, object_id)
     lane = object_lane(account=account, entity=entity)
-    if not lane.mark(member, REMOVED if action == REMOVED and member != ALL else READ):
+    note = REMOVED if action == REMOVED and member != ALL else READ
+    if not (lane.acquire() if marked else lane.mark(member, note)):
         return f"coalesced: {entity} {member} is read by this account's sync already running"
     outcomes: dict[str, str] = {}
     try:
@@ -74,7 +101,7 @@ def object_sync(
     except BaseException:
         lane.release()  # what is pending stays pending: the retry, or the next webhook, reads it
         raise
-    return outcomes.get(member) or f"{entity} {member}: read already by another worker"
+    return outcomes.get(member) or f"coalesced: {entity} {member} was covered by a read that started after it"
 
 
 def objects_read(*, account: PosterAccount, entity: str, snapshot: Snapshot, client: PosterClient) -> dict[str, str]:

@@ -33,7 +33,7 @@ from core.transitions import StateTable
 
 from ..models import PosterAccount, WebhookLog, WebhookStatus
 from . import alerts
-from .objects import WEBHOOK_OBJECTS, object_sync
+from .objects import WEBHOOK_OBJECTS, object_mark, object_sync
 
 log = logging.getLogger("poster_sync.webhooks")
 
@@ -116,6 +116,10 @@ def webhook_receive(*, delivery: Delivery, payload: dict[str, Any], remote_addr:
     synced = delivery.object in WEBHOOK_OBJECTS
     status = WebhookStatus.RECEIVED if account is not None and synced else WebhookStatus.IGNORED
     key = hashlib.sha256(f"{delivery.account}:{delivery.verify.lower()}".encode()).hexdigest()
+    if status == WebhookStatus.RECEIVED and account is not None:
+        # Marked before the task is queued: a burst's marks land before the first read, which then
+        # covers them all, and the tasks after it have nothing left to read (PERF-6).
+        object_mark(account=account, object=delivery.object, object_id=delivery.object_id, action=delivery.action)
     try:
         with transaction.atomic():
             entry = WebhookLog.objects.create(
@@ -131,7 +135,7 @@ def webhook_receive(*, delivery: Delivery, payload: dict[str, Any], remote_addr:
             if status == WebhookStatus.RECEIVED:
                 from ..tasks import webhook_process as task
 
-                transaction.on_commit(lambda: task.delay(entry.pk))
+                transaction.on_commit(lambda: task.delay(entry.pk, True))
     except IntegrityError:
         # A redelivery or replay of a stored delivery: processed once. Unless it is a twin of a
         # moment ago — possibly a second change within the same second: read the object again.
@@ -146,10 +150,12 @@ def webhook_receive(*, delivery: Delivery, payload: dict[str, Any], remote_addr:
     return Received("accepted" if status == WebhookStatus.RECEIVED else "ignored", entry.pk)
 
 
-def webhook_process(*, log_id: int, final: bool = False) -> str:
-    """Sync the delivery's object. A transient failure is re-raised for the task's retry (the log
-    says ``failed`` meanwhile); the last attempt, or a permanent error, leaves it ``failed`` and
-    counts toward the staff alert. A crash mid-way leaves ``processing``: the sweep retries it."""
+def webhook_process(*, log_id: int, final: bool = False, marked: bool = False) -> str:
+    """Sync the delivery's object (``marked``: the webhook's request noted the change already).
+
+    A transient failure is re-raised for the task's retry (the log says ``failed`` meanwhile); the
+    last attempt, or a permanent error, leaves it ``failed`` and counts toward the staff alert. A
+    crash mid-way leaves ``processing``: the sweep retries it."""
     if (
         WEBHOOK_STATUS.advance(
             pk=log_id,
@@ -167,7 +173,9 @@ def webhook_process(*, log_id: int, final: bool = False) -> str:
         return "ignored"
     entity = WEBHOOK_OBJECTS.get(entry.object, "")
     try:
-        outcome = object_sync(account=account, object=entry.object, object_id=entry.object_id, action=entry.action)
+        outcome = object_sync(
+            account=account, object=entry.object, object_id=entry.object_id, action=entry.action, marked=marked
+        )
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         WEBHOOK_STATUS.advance(pk=log_id, to=WebhookStatus.FAILED, error=error)
@@ -191,11 +199,11 @@ def webhook_process(*, log_id: int, final: bool = False) -> str:
 
 
 def object_refresh(*, account_id: int, object: str, object_id: str, action: str) -> str:
-    """Read one object again for a same-second twin of a stored delivery (no log entry of its own)."""
+    """Read what a same-second twin of a stored delivery marked (it has no log entry of its own)."""
     account = PosterAccount.objects.filter(pk=account_id, is_active=True).first()
     if account is None:
         return "ignored"
-    return object_sync(account=account, object=object, object_id=object_id, action=action)
+    return object_sync(account=account, object=object, object_id=object_id, action=action, marked=True)
 
 
 def webhooks_due(*, stuck_after_seconds: int = 300) -> list[int]:

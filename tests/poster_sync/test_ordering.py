@@ -143,9 +143,9 @@ def test_a_second_change_within_the_same_second_is_not_lost_as_a_duplicate(poste
         return web.post("/webhooks/poster/", data=json.dumps(body), content_type="application/json").status_code
 
     assert change("A") == 200
-    (log_id,) = queued["webhook"].pop()
+    log_id, marked = queued["webhook"].pop()
     poster.sim.hold_next_read("menu.getIngredient")
-    thread, result = in_thread(lambda: webhook_process(log_id=log_id))
+    thread, result = in_thread(lambda: webhook_process(log_id=log_id, marked=marked))
     try:
         wait_for(lambda: poster.sim.held_reads() == 1)
         assert change("B") == 200  # the same body: stored once, but the object is marked again
@@ -158,3 +158,32 @@ def test_a_second_change_within_the_same_second_is_not_lost_as_a_duplicate(poste
         thread.join(60)
     assert "error" not in result, result
     assert Ingredient.objects.get(account=account, poster_id=3).name == "B"
+
+
+def test_webhooks_marked_on_arrival_are_read_once_by_the_first_task_and_the_rest_read_nothing(  # type: ignore[no-untyped-def]
+    poster, make_account, monkeypatch
+) -> None:
+    account = make_account()
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr("poster_sync.tasks.webhook_process.delay", lambda *a: queued.append(a))
+    number = poster.sim.state["accounts"][account.account]["number"]
+    web = Client()
+    for n, poster_id in enumerate((2, 3, 4, 3, 5)):  # a burst, one object twice
+        poster.sim.change("ingredient", poster_id, fields={"ingredient_name": f"burst {n}"}, send=False)
+        body = poster.sim.webhook_body(
+            account=account.account,
+            account_number=number,
+            object="ingredient",
+            object_id=str(poster_id),
+            action="changed",
+            at=1_700_000_000 + n,
+        )
+        assert web.post("/webhooks/poster/", data=json.dumps(body), content_type="application/json").status_code == 200
+    # The worker picks the tasks up after the burst arrived (as it does when busy).
+    outcomes = [webhook_process(log_id=log_id, marked=marked) for log_id, marked in queued]
+    assert outcomes[0] == "ingredients 2 updated"
+    assert all(o.startswith("coalesced") for o in outcomes[1:]), outcomes
+    assert poster.sim.state["methods"] == ["menu.getIngredients"]  # one read for five webhooks
+    names = dict(Ingredient.objects.filter(account=account).values_list("poster_id", "name"))
+    assert names == {2: "burst 0", 3: "burst 3", 4: "burst 2", 5: "burst 4"}
+    assert set(WebhookLog.objects.values_list("status", flat=True)) == {WebhookStatus.PROCESSED}
