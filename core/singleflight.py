@@ -6,7 +6,11 @@ the earlier one last leaves an old value in the database. A lane (Redis) holds:
 
 - a lock with a token (one holder; a TTL so a dead holder does not block the lane for ever);
 - ``pending``: member → a generation that every ``mark`` increments, and member → the last note
-  (e.g. the webhook's action).
+  (e.g. the webhook's action);
+- ``queued``: a flag saying a reader is on its way or reading (``mark_queued`` sets it and says
+  whether it was set already; the holder clears it when it lets go, atomically with the check that
+  nothing is pending), so a burst queues one task, not one each, and a change after the holder let
+  go queues a new one.
 
 ``mark`` records the change and (``take=True``) tries the lock in one round trip; a change can also
 be marked where it is noticed (a webhook's web request) and the lock tried later by whoever is to
@@ -34,14 +38,17 @@ from .redis_client import shared_redis
 
 NAMESPACE = "merchant-ops:flight"
 
+# 1: the caller holds the lock now (take); 2: the caller must send a reader (queue).
 _MARK = """
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 if ARGV[6] == '1' and redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', ARGV[4]) then return 1 end
+if ARGV[7] == '1' and redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[8]) then return 2 end
 return 0
 """
+
 
 # Returns {gen hash, note hash} flattened, and refreshes the holder's lock; nothing when the lock
 # is no longer this holder's.
@@ -62,14 +69,14 @@ for i = 2, #ARGV, 2 do
 end
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
 if redis.call('HLEN', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[3])
+  redis.call('DEL', KEYS[3], KEYS[4])
   return 1
 end
 return 0
 """
 
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1], KEYS[2]) end
 return 0
 """
 
@@ -92,10 +99,17 @@ class SingleFlight:
     """One lane, e.g. ``poster:<account>:ingredients``. ``lock_ms`` must outlast one read and store."""
 
     def __init__(
-        self, key: str, *, lock_ms: int = 120_000, pending_ttl: int = 86_400, redis_url: str | None = None
+        self,
+        key: str,
+        *,
+        lock_ms: int = 120_000,
+        pending_ttl: int = 86_400,
+        queued_ms: int = 60_000,
+        redis_url: str | None = None,
     ) -> None:
         self.key = f"{NAMESPACE}:{key}"
-        self.keys = [f"{self.key}:gen", f"{self.key}:note", f"{self.key}:lock"]
+        self.keys = [f"{self.key}:gen", f"{self.key}:note", f"{self.key}:lock", f"{self.key}:queued"]
+        self.queued_ms = queued_ms  # a reader lost on its way: the next mark after this sends another
         self.lock_ms = lock_ms
         self.pending_ttl = pending_ttl
         self.redis_url = redis_url
@@ -109,15 +123,26 @@ class SingleFlight:
 
     def mark(self, member: str, note: str = "", *, take: bool = True) -> bool:
         """Record a change of ``member``; True when this caller (``take``) became the holder."""
+        return self._mark(member, note, take=take, queue=False) == 1
+
+    def mark_queued(self, member: str, note: str = "") -> bool:
+        """Record a change of ``member``; True when no reader is on its way: the caller sends one
+        (which then calls ``acquire``). False: the reader already queued will read this too."""
+        return self._mark(member, note, take=False, queue=True) == 2
+
+    def _mark(self, member: str, note: str, *, take: bool, queue: bool) -> int:
         token = secrets.token_hex(12)
-        args: list[str | int] = [member, note, token, self.lock_ms, self.pending_ttl, "1" if take else "0"]
-        got = self._run(_MARK, self.keys, args)
-        if got:
+        args: list[str | int] = [member, note, token, self.lock_ms, self.pending_ttl]
+        args += ["1" if take else "0", "1" if queue else "0", self.queued_ms]
+        got = int(self._run(_MARK, self.keys, args))  # type: ignore[call-overload]
+        if got == 1:
             self.token = token
-        return bool(got)
+        return got
 
     def acquire(self) -> bool:
-        """Try to become the holder (the changes were marked before); False while another holds it."""
+        """Try to become the holder (the changes were marked before); False while another holds it.
+        ``queued`` stays set while the holder reads: a change marked before it lets go is read by
+        its loop (``done`` sees the generation move); it is cleared when the holder lets go."""
         from django.conf import settings
 
         token = secrets.token_hex(12)
@@ -152,7 +177,7 @@ class SingleFlight:
     def release(self) -> None:
         """Give the lane up without forgetting anything (a failed read): the next mark takes it."""
         if self.token:
-            self._run(_RELEASE, [self.keys[2]], [self.token])
+            self._run(_RELEASE, [self.keys[2], self.keys[3]], [self.token])
             self.token = ""
 
     def reset(self) -> None:

@@ -19,6 +19,7 @@ costs one paced call, not one per object.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.db import transaction
 
@@ -55,15 +56,15 @@ def _member(object: str, object_id: str) -> str:
 
 
 def object_mark(*, account: PosterAccount, object: str, object_id: str, action: str) -> bool:
-    """Note a change where it is noticed (the webhook's request), before its task is queued; False
-    when the object is not synced. The task then reads with ``object_sync(..., marked=True)``."""
+    """Note a change where it is noticed (the webhook's request), before any task is queued. True:
+    no reader is on its way for this account's entity, so the caller queues one, which reads with
+    ``object_sync(..., marked=True)``; False: one is queued or reading already and covers this."""
     entity = WEBHOOK_OBJECTS.get(object)
     if entity is None:
         return False
     member = _member(object, object_id)
     note = REMOVED if action == REMOVED and member != ALL else READ
-    object_lane(account=account, entity=entity).mark(member, note, take=False)
-    return True
+    return object_lane(account=account, entity=entity).mark_queued(member, note)
 
 
 def object_sync(
@@ -74,11 +75,14 @@ def object_sync(
     action: str,
     client: PosterClient | None = None,
     marked: bool = False,
+    on_released: Callable[[], object] | None = None,
 ) -> str:
     """Bring one changed object in line with Poster; returns what was done (or that it was coalesced).
 
     ``marked``: ``object_mark`` noted the change already, so only the lock is tried; a read that
-    started after the mark (by this task or another) covers it. Otherwise the change is marked here."""
+    started after the mark (by this task or another) covers it. Otherwise the change is marked here.
+    ``on_released``: called when this holder lets the lane go with nothing pending — every change
+    marked before that instant has been read and stored."""
     entity = WEBHOOK_OBJECTS.get(object)
     if entity is None:
         return f"ignored: {object} is not synced"
@@ -96,7 +100,10 @@ def object_sync(
             if snapshot:
                 client = client or account_client(account=account)
                 outcomes.update(objects_read(account=account, entity=entity, snapshot=snapshot, client=client))
-            if lane.done(snapshot) != 0:
+            state = lane.done(snapshot)
+            if state == 1 and on_released is not None:
+                on_released()
+            if state != 0:
                 break
     except BaseException:
         lane.release()  # what is pending stays pending: the retry, or the next webhook, reads it
