@@ -237,13 +237,11 @@ def test_perf6_poster_webhook_to_database(start_worker) -> None:
         # Two changes of one object within a second send identical bodies: stored once (the twin only
         # marks the object again), so the stored deliveries are what must all end processed.
         expected = WebhookLog.objects.count()
-        assert expected >= 2 * DELIVERIES
-        settle = time.monotonic() + 10  # the row is written just before its log is marked processed
+        settle = time.monotonic() + 60  # a busy worker may still be marking the last bursts' logs
         while (processed := WebhookLog.objects.filter(status=WebhookStatus.PROCESSED).count()) < expected:
             if time.monotonic() > settle:
                 break
             time.sleep(0.05)
-        assert processed == expected, f"{processed} of {expected} deliveries processed"
         coalesced = WebhookLog.objects.filter(error__startswith="coalesced").count()
         reads = sim_reads(http, sim_url)
         p95_answer = pct(answers, 95)
@@ -267,6 +265,8 @@ def test_perf6_poster_webhook_to_database(start_worker) -> None:
             f"\n  (POSTER_RATE_PER_SECOND={settings.POSTER_RATE_PER_SECOND:g}/s per account; the machine is "
             "shared, so figures move from run to run)"
         )
+        assert expected >= 2 * DELIVERIES
+        assert processed == expected, f"{processed} of {expected} deliveries processed"
     finally:
         for proc in procs.values():
             stop(proc)
