@@ -6,6 +6,7 @@ POST /api/v1/poster/sync   {"entities": [...], "force": bool} → 202 with the q
 GET  /api/v1/poster/{accounts,suppliers,ingredients,storages,categories,ingredient-categories,webhook-logs}/
 POST /api/v1/poster/accounts/connect/   {"merchant": id?} → {"authorize_url", "expires_in"}: open the URL
                            to connect (or reconnect) a Poster account through OAuth (SPEC POS-1)
+POST /api/v1/poster/webhook-logs/{id}/retry/   a failed delivery processed again (202; 409 if not failed)
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from .models import (
     WebhookLog,
     WebhookStatus,
 )
-from .services import sync
+from .services import sync, webhooks
 from .services.accounts import ConnectError, merchants_connectable, oauth_redirect_uri, oauth_start
 
 BIGINT_MAX = 2**63 - 1
@@ -281,3 +282,17 @@ class WebhookLogViewSet(MerchantScopedMixin, viewsets.ReadOnlyModelViewSet):
     merchant_field = "account__merchant"
     filterset_class = WebhookLogFilter
     ordering_fields = ["received_at"]
+
+    @extend_schema(
+        request=None, responses={202: inline_serializer("PosterWebhookRetried", {"id": serializers.IntegerField()})}
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Process a failed delivery again (what staff do from the admin); owners and managers only."""
+        entry = self.get_object()
+        if not webhooks.webhook_retry(log_id=entry.pk):
+            return Response(
+                error_body("not_failed", f"Only failed deliveries are retried; this one is {entry.status}."),
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response({"id": entry.pk}, status=status.HTTP_202_ACCEPTED)

@@ -1,7 +1,7 @@
 """An owner connects Poster without an admin session (SPEC POS-1, PLAT-4; issue 20 point 3): the API
 answers the approval URL with a signed, expiring, single-use state naming the merchant, and the
 callback needs no session and refuses a state that is forged, expired, reused, or whose user may not
-connect that merchant."""
+connect that merchant. Likewise an owner retries a failed webhook delivery from the API."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.models import Membership
-from poster_sync.models import PosterAccount
+from poster_sync.models import PosterAccount, WebhookLog, WebhookStatus
 from tests.factories import MembershipFactory, MerchantFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +140,34 @@ def test_staff_keep_the_admin_way(poster, admin_client) -> None:  # type: ignore
     done = admin_client.get(approve_at_poster(start_page["Location"], poster))
     assert done.status_code == 200 and b"Poster connected" in done.content
     assert PosterAccount.objects.get().merchant == merchant
+
+
+def test_an_owner_retries_a_failed_delivery_from_the_api_as_staff_do_from_the_admin(  # type: ignore[no-untyped-def]
+    poster, make_account, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    owner = MembershipFactory(role=Membership.Role.OWNER)
+    account = make_account(owner.merchant)
+    failed = WebhookLog.objects.create(
+        account=account,
+        account_name=account.account,
+        object="ingredient",
+        object_id="3",
+        action="changed",
+        signature_valid=True,
+        delivery_key="failed-1",
+        status=WebhookStatus.FAILED,
+        error="PosterError: error 500",
+    )
+    sent: list[tuple[int, ...]] = []
+    monkeypatch.setattr("poster_sync.tasks.webhook_process.delay", lambda *a: sent.append(a))
+    url = f"/api/v1/poster/webhook-logs/{failed.pk}/retry/"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_for(owner.user).post(url)
+    assert response.status_code == 202 and sent == [(failed.pk,)]
+    failed.status = WebhookStatus.PROCESSED
+    failed.save(update_fields=["status"])
+    assert api_for(owner.user).post(url).status_code == 409  # only failed ones
+    viewer = MembershipFactory(merchant=owner.merchant, role=Membership.Role.VIEWER)
+    assert api_for(viewer.user).post(url).status_code == 403
+    stranger = MembershipFactory(role=Membership.Role.OWNER)
+    assert api_for(stranger.user).post(url).status_code == 404
