@@ -197,7 +197,8 @@ class AccountViewSet(MerchantScopedMixin, viewsets.ReadOnlyModelViewSet):
         try:
             url = oauth_start(user=request.user, merchant=merchant, redirect_uri=redirect_uri)
         except ConnectError as exc:
-            return Response(error_body("not_configured", str(exc)), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            # 409, not 5xx: the request is fine, this installation has no Poster application (REL-3).
+            return Response(error_body("not_configured", str(exc)), status=status.HTTP_409_CONFLICT)
         return Response(
             {"authorize_url": url, "merchant": merchant.pk, "expires_in": settings.POSTER_OAUTH_STATE_SECONDS}
         )

@@ -171,3 +171,10 @@ def test_an_owner_retries_a_failed_delivery_from_the_api_as_staff_do_from_the_ad
     assert api_for(viewer.user).post(url).status_code == 403
     stranger = MembershipFactory(role=Membership.Role.OWNER)
     assert api_for(stranger.user).post(url).status_code == 404
+
+
+def test_connect_without_a_poster_application_is_a_clear_409(poster, settings) -> None:  # type: ignore[no-untyped-def]
+    owner = MembershipFactory(role=Membership.Role.OWNER)
+    settings.POSTER_APP_SECRET = ""
+    response = api_for(owner.user).post(CONNECT, {}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "not_configured"
