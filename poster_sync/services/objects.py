@@ -19,10 +19,13 @@ costs one paced call, not one per object.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.db import transaction
 
+from core.exceptions import TransientError
 from core.singleflight import SingleFlight, Snapshot
 
 from ..clients.poster import PosterClient, PosterItem
@@ -91,6 +94,19 @@ def object_sync(
     note = REMOVED if action == REMOVED and member != ALL else READ
     if not (lane.acquire() if marked else lane.mark(member, note)):
         return f"coalesced: {entity} {member} is read by this account's sync already running"
+    outcomes = lane_hold(lane=lane, account=account, entity=entity, client=client, on_released=on_released)
+    return outcomes.get(member) or f"coalesced: {entity} {member} was covered by a read that started after it"
+
+
+def lane_hold(
+    *,
+    lane: SingleFlight,
+    account: PosterAccount,
+    entity: str,
+    client: PosterClient | None = None,
+    on_released: Callable[[], object] | None = None,
+) -> dict[str, str]:
+    """As the lane's holder: read what is pending until nothing is, then let go; member → outcome."""
     outcomes: dict[str, str] = {}
     try:
         while True:
@@ -108,7 +124,34 @@ def object_sync(
     except BaseException:
         lane.release()  # what is pending stays pending: the retry, or the next webhook, reads it
         raise
-    return outcomes.get(member) or f"coalesced: {entity} {member} was covered by a read that started after it"
+    return outcomes
+
+
+class LaneBusy(TransientError):
+    """A single-object read of the entity kept the lane longer than a full sync waits."""
+
+
+@contextmanager
+def lane_exclusive(
+    *, account: PosterAccount, entity: str, client: PosterClient | None = None, wait: float = 30.0
+) -> Iterator[None]:
+    """Hold the entity's lane around a full sync, so a webhook's read and a full list never overlap
+    (a list read before a change and stored after its object's read would bring the old value back).
+    What was marked before the list was read is covered by it; what was marked meanwhile is read after."""
+    lane = object_lane(account=account, entity=entity)
+    deadline = time.monotonic() + wait
+    while not lane.acquire():
+        if time.monotonic() > deadline:
+            raise LaneBusy(f"the {entity} of Poster account {account.pk} are being read; try again", service="poster")
+        time.sleep(0.05)
+    try:
+        covered = lane.snapshot() or Snapshot(generations={}, notes={})
+        yield
+    except BaseException:
+        lane.release()
+        raise
+    if lane.done(covered) == 0:
+        lane_hold(lane=lane, account=account, entity=entity, client=client)
 
 
 def objects_read(*, account: PosterAccount, entity: str, snapshot: Snapshot, client: PosterClient) -> dict[str, str]:

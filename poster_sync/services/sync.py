@@ -135,12 +135,16 @@ def entity_sync(*, run: SyncRun, client: PosterClient | None = None, final: bool
     spec = ENTITIES[entity]
     if not sync_run_start(run=run):
         return run  # finished already (a redelivered task message)
+    from .objects import lane_exclusive  # objects builds on this module
+
     try:
-        items = spec.fetch(client or account_client(account=account))
-        sync_run_progress(run=run, total=len(items))
-        with transaction.atomic():
-            ids = items_upsert(account=account, entity=entity, items=items)
-            removed = items_remove(account=account, entity=entity, keep=ids)
+        # Never beside a webhook's read of the same entity: the older of two answers could land last.
+        with lane_exclusive(account=account, entity=entity, client=client):
+            items = spec.fetch(client or account_client(account=account))
+            sync_run_progress(run=run, total=len(items))
+            with transaction.atomic():
+                ids = items_upsert(account=account, entity=entity, items=items)
+                removed = items_remove(account=account, entity=entity, keep=ids)
         sync_run_progress(run=run, done=len(items), counters={"received": len(items), "removed": removed})
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"

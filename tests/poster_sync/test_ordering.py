@@ -14,7 +14,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from core.services import sync_run_create
 from poster_sync.models import Ingredient, WebhookLog, WebhookStatus
+from poster_sync.services.sync import entity_sync
 from poster_sync.services.webhooks import webhook_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -185,3 +187,21 @@ def test_a_burst_of_webhooks_queues_one_reader_which_reads_once_and_marks_every_
     names = dict(Ingredient.objects.filter(account=account).values_list("poster_id", "name"))
     assert names == {2: "burst 0", 3: "burst 3", 4: "burst 2", 5: "burst 4"}
     assert set(WebhookLog.objects.values_list("status", flat=True)) == {WebhookStatus.PROCESSED}
+
+
+def test_a_full_sync_read_before_a_change_does_not_overwrite_the_webhooks_newer_value(poster, make_account) -> None:  # type: ignore[no-untyped-def]
+    account = make_account()
+    poster.sim.change("ingredient", 3, fields={"ingredient_name": "A"}, send=False)
+    run = sync_run_create(merchant=account.merchant, kind="poster.ingredients", account_ref=str(account.pk))
+    poster.sim.hold_next_read("menu.getIngredients")  # the nightly list, answered late
+    thread, result = in_thread(lambda: entity_sync(run=run).status)
+    try:
+        wait_for(lambda: poster.sim.held_reads() == 1)
+        poster.sim.change("ingredient", 3, fields={"ingredient_name": "B"}, send=False)
+        assert webhook_process(log_id=delivery(account, 3).pk).startswith("coalesced")
+    finally:
+        poster.sim.release_reads()
+        thread.join(60)
+    assert result.get("outcome") == "succeeded", result
+    assert Ingredient.objects.get(account=account, poster_id=3).name == "B"
+    assert poster.sim.state["methods"] == ["menu.getIngredients", "menu.getIngredient"]  # the list, then 3 again
