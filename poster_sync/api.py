@@ -4,16 +4,22 @@ GET  /api/v1/poster/sync   → {"status": {"suppliers": {"lastSyncAt", "needsSyn
 POST /api/v1/poster/sync   {"entities": [...], "force": bool} → 202 with the queued runs; 429 +
                            Retry-After when a manual sync of an entity was started moments ago
 GET  /api/v1/poster/{accounts,suppliers,ingredients,storages,categories,ingredient-categories,webhook-logs}/
+POST /api/v1/poster/accounts/connect/   {"merchant": id?} → {"authorize_url", "expires_in"}: open the URL
+                           to connect (or reconnect) a Poster account through OAuth (SPEC POS-1)
+POST /api/v1/poster/webhook-logs/{id}/retry/   a failed delivery processed again (202; 409 if not failed)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Model
+from django.urls import reverse
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -22,6 +28,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import error_body
 from core.api.tenancy import MerchantRolePermission, MerchantScopedMixin, account_pick
+from core.selectors import merchants_for_user
 
 from . import selectors
 from .models import (
@@ -34,7 +41,8 @@ from .models import (
     WebhookLog,
     WebhookStatus,
 )
-from .services import sync
+from .services import sync, webhooks
+from .services.accounts import ConnectError, merchants_connectable, oauth_redirect_uri, oauth_start
 
 BIGINT_MAX = 2**63 - 1
 
@@ -142,10 +150,58 @@ class AccountOutput(serializers.ModelSerializer):
         ]
 
 
+class ConnectInput(serializers.Serializer):
+    merchant = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+
+
 class AccountViewSet(MerchantScopedMixin, viewsets.ReadOnlyModelViewSet):
     queryset = PosterAccount.objects.order_by("id")
     serializer_class = AccountOutput
     filterset_fields = ["merchant", "is_active"]
+
+    @extend_schema(
+        request=ConnectInput,
+        responses={
+            200: inline_serializer(
+                "PosterConnectStart",
+                {
+                    "authorize_url": serializers.URLField(help_text="open it in the browser to approve at Poster"),
+                    "merchant": serializers.IntegerField(),
+                    "expires_in": serializers.IntegerField(help_text="seconds the request stays valid"),
+                },
+            )
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="connect")
+    def connect(self, request: Request) -> Response:
+        """Start connecting Poster: the URL of Poster's approval page, bound to your merchant (single-use)."""
+        params = ConnectInput(data=request.data)
+        params.is_valid(raise_exception=True)
+        wanted = params.validated_data.get("merchant")
+        writable = merchants_connectable(user=request.user)
+        if wanted is not None:
+            merchant = next((m for m in writable if m.pk == wanted), None)
+            if merchant is None:
+                if merchants_for_user(user=request.user).filter(pk=wanted).exists():
+                    raise PermissionDenied(MerchantRolePermission.message)
+                raise NotFound("No such merchant.")
+        elif len(writable) == 1:
+            merchant = writable[0]
+        elif writable:
+            raise serializers.ValidationError({"merchant": ["You have several merchants: choose one."]})
+        elif merchants_for_user(user=request.user).exists():
+            raise PermissionDenied(MerchantRolePermission.message)
+        else:
+            raise NotFound("You belong to no merchant.")
+        redirect_uri = oauth_redirect_uri(default=request.build_absolute_uri(reverse("poster-oauth-callback")))
+        try:
+            url = oauth_start(user=request.user, merchant=merchant, redirect_uri=redirect_uri)
+        except ConnectError as exc:
+            # 409, not 5xx: the request is fine, this installation has no Poster application (REL-3).
+            return Response(error_body("not_configured", str(exc)), status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"authorize_url": url, "merchant": merchant.pk, "expires_in": settings.POSTER_OAUTH_STATE_SECONDS}
+        )
 
 
 COMMON = ["id", "account", "poster_id", "name", "raw", "removed_at", "synced_at"]
@@ -227,3 +283,17 @@ class WebhookLogViewSet(MerchantScopedMixin, viewsets.ReadOnlyModelViewSet):
     merchant_field = "account__merchant"
     filterset_class = WebhookLogFilter
     ordering_fields = ["received_at"]
+
+    @extend_schema(
+        request=None, responses={202: inline_serializer("PosterWebhookRetried", {"id": serializers.IntegerField()})}
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Process a failed delivery again (what staff do from the admin); owners and managers only."""
+        entry = self.get_object()
+        if not webhooks.webhook_retry(log_id=entry.pk):
+            return Response(
+                error_body("not_failed", f"Only failed deliveries are retried; this one is {entry.status}."),
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response({"id": entry.pk}, status=status.HTTP_202_ACCEPTED)

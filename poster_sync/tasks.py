@@ -35,8 +35,23 @@ def entity_sync_run(step: Step) -> bool:
     max_retries=max(0, settings.POSTER_WEBHOOK_MAX_ATTEMPTS - 1),
     ignore_result=True,
 )
-def webhook_process(self: Any, log_id: int) -> str:
-    return webhooks.webhook_process(log_id=log_id, final=self.request.retries >= self.max_retries)
+def webhook_process(self: Any, log_id: int, marked: bool = False) -> str:
+    # ``marked``: the webhook's request noted the change (the sweep's and the admin's re-runs do not).
+    return webhooks.webhook_process(log_id=log_id, final=self.request.retries >= self.max_retries, marked=marked)
+
+
+@shared_task(
+    name="poster_sync.tasks.object_refresh",
+    queue="sync",
+    autoretry_for=(TransientError,),
+    retry_backoff=1,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=max(0, settings.POSTER_WEBHOOK_MAX_ATTEMPTS - 1),
+    ignore_result=True,
+)
+def object_refresh(account_id: int, object: str, object_id: str, action: str) -> str:
+    return webhooks.object_refresh(account_id=account_id, object=object, object_id=object_id, action=action)
 
 
 @shared_task(name="poster_sync.tasks.sync_daily", queue="sync", ignore_result=True)

@@ -1,8 +1,9 @@
-"""Poster OAuth connect flow (SPEC POS-1): /poster/oauth/authorize/ → Poster → /poster/oauth/callback/.
+"""Poster OAuth connect flow (SPEC POS-1): start → Poster → /poster/oauth/callback/.
 
-The signed-in user picks the merchant (one they own or manage; staff: any), a random ``state`` is
-kept in the session, and Poster's code is exchanged for a token on return. A callback without a
-pending authorisation of this session, or with a ``state`` that differs, changes nothing.
+Owners start from the API (``POST /api/v1/poster/accounts/connect/`` answers the URL to open);
+staff from the admin at ``/poster/oauth/authorize/?merchant=<id>``. Either way the merchant and
+the user ride in a signed, expiring, single-use ``state`` (``services.accounts``), so the callback
+needs no session: it connects only what a valid state vouches for, and says why otherwise.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from core.models import Merchant
-from core.selectors import merchants_for_user
-
-from .services.accounts import ConnectError, account_connect_oauth, oauth_redirect_uri, oauth_start
+from .services.accounts import (
+    ConnectError,
+    StateRefused,
+    account_connect_oauth,
+    merchants_connectable,
+    oauth_redirect_uri,
+    oauth_start,
+    oauth_state_redeem,
+)
 
 log = logging.getLogger(__name__)
-SESSION_KEY = "poster_oauth"
 
 
 def _page(request: HttpRequest, title: str, text: str, status: int = 200, account_url: str = "") -> HttpResponse:
@@ -33,16 +38,14 @@ def _page(request: HttpRequest, title: str, text: str, status: int = 200, accoun
     )
 
 
-def _merchants(request: HttpRequest) -> list[Merchant]:
-    if request.user.is_staff:
-        return list(Merchant.objects.all())
-    return list(merchants_for_user(user=request.user, write=True))
+def callback_url(request: HttpRequest) -> str:
+    return oauth_redirect_uri(default=request.build_absolute_uri(reverse("poster-oauth-callback")))
 
 
 @require_GET
 @login_required(login_url="admin:login")
 def authorize(request: HttpRequest) -> HttpResponse:
-    merchants = _merchants(request)
+    merchants = merchants_connectable(user=request.user)
     wanted = request.GET.get("merchant", "")
     if wanted:
         merchant = next((m for m in merchants if str(m.pk) == wanted), None)
@@ -55,25 +58,22 @@ def authorize(request: HttpRequest) -> HttpResponse:
             "Open this page with ?merchant=<id> of a merchant you own or manage.",
             status=400,
         )
-    redirect_uri = oauth_redirect_uri(default=request.build_absolute_uri(reverse("poster-oauth-callback")))
     try:
-        url, state = oauth_start(redirect_uri=redirect_uri)
+        url = oauth_start(user=request.user, merchant=merchant, redirect_uri=callback_url(request))
     except ConnectError as exc:
         return _page(request, "Poster is not configured", str(exc), status=503)
-    request.session[SESSION_KEY] = {"state": state, "merchant": merchant.pk, "redirect_uri": redirect_uri}
     return HttpResponseRedirect(url)
 
 
 @require_GET
-@login_required(login_url="admin:login")
 def callback(request: HttpRequest) -> HttpResponse:
-    pending = request.session.pop(SESSION_KEY, None)
-    if not isinstance(pending, dict):
-        return _page(request, "Nothing to connect", "Start from the “Connect Poster” link again.", status=400)
-    returned_state = request.GET.get("state")
-    if returned_state is not None and returned_state != pending.get("state"):
-        log.warning("Poster OAuth callback with a foreign state for user %s", request.user.pk)
-        return _page(request, "Connection refused", "This answer does not belong to your request.", status=400)
+    state = request.GET.get("state", "")
+    if not state:
+        return _page(request, "Nothing to connect", "Start connecting Poster again.", status=400)
+    try:
+        grant = oauth_state_redeem(state=state)
+    except StateRefused as exc:
+        return _page(request, "Connection refused", str(exc), status=403 if exc.forbidden else 400)
     code, account_name = request.GET.get("code", ""), request.GET.get("account", "")
     if not code or not account_name:
         error = request.GET.get("error", "")
@@ -83,12 +83,9 @@ def callback(request: HttpRequest) -> HttpResponse:
             f"Poster answered without a code{': ' + error[:200] if error else ''}.",
             status=400,
         )
-    merchant = next((m for m in _merchants(request) if m.pk == pending.get("merchant")), None)
-    if merchant is None:
-        return _page(request, "Connection refused", "You may no longer manage this merchant.", status=403)
     try:
         account = account_connect_oauth(
-            merchant=merchant, account_name=account_name, code=code, redirect_uri=str(pending.get("redirect_uri", ""))
+            merchant=grant.merchant, account_name=account_name, code=code, redirect_uri=grant.redirect_uri
         )
     except ConnectError as exc:
         return _page(request, "Poster connection failed", str(exc), status=400)
@@ -96,7 +93,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     return _page(
         request,
         "Poster connected",
-        f"Account “{account.account}” is connected to {merchant}. Its catalogue syncs nightly; "
+        f"Account “{account.account}” is connected to {grant.merchant}. Its catalogue syncs nightly; "
         "start a sync now from the admin or POST /api/v1/poster/sync.",
         account_url=url,
     )

@@ -10,7 +10,10 @@ sends ``X-RateLimit-Limit-3second``/``X-RateLimit-Remaining-3second``. Sends new
 before they are acknowledged, as real customers and eMAG do.
 
 Control (besides the harness's): ``POST /_sandbox/emag`` with ``{"new_orders": n}``,
-``{"callback_url": "..."}``, ``{"edit": id}``, ``{"cancel": id, "reason": code}``, ``{"send_callbacks": true}``.
+``{"callback_url": "..."}``, ``{"edit": id}``, ``{"cancel": id, "reason": code}``, ``{"send_callbacks": true}``,
+``{"internal_error_next": n}`` (the next n API requests answer HTTP 200 with ``isError: true`` and
+"Internal error, please retry", as eMAG does when it fails inside; the harness's ``html_next`` fault
+answers 200 with a gateway's HTML page).
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class EmagSimulator(Simulator):
             "next_line_id": 9_000_001,
         }
         self.violations = 0
+        self.internal_error_next = 0
         self._accepted: dict[tuple[str, str], dict[tuple[str, int], int]] = {}
         self.arrivals: dict[str, list[float]] = {"orders": [], "other": []}
         for _ in range(getattr(self, "_initial_orders", 0)):
@@ -341,6 +345,12 @@ class EmagSimulator(Simulator):
             return _envelope(error="Too many requests: the rate limit was exceeded", status=429, **headers)
         if self._user(request) is None:
             return _envelope(error="Invalid username or password, or this IP is not whitelisted", status=401, **headers)
+        with self.lock:
+            internal = self.internal_error_next > 0
+            if internal:
+                self.internal_error_next -= 1
+        if internal:
+            return _envelope(error="Internal error, please retry", status=200, **headers)
         response = super().handle(request)
         for name, value in headers.items():
             response.headers.setdefault(name, value)
@@ -510,6 +520,9 @@ class EmagSimulator(Simulator):
             self.edit_order(int(body["edit"]))
         if body.get("cancel"):
             self.cancel_order(int(body["cancel"]), int(body.get("reason", 2)))
+        if body.get("internal_error_next") is not None:
+            with self.lock:
+                self.internal_error_next = int(body["internal_error_next"])
         if body.get("send_callbacks"):
             threading.Thread(target=self.send_callbacks, daemon=True).start()
         return json_response({"ok": True, "created": created, **self.stats()})

@@ -9,7 +9,9 @@ One server plays the four Kaspi hosts under their own path prefixes:
   /yml/offer-view/offers/{productId}  public competitor offers (browser Origin/Referer required)
 
 Knobs (``POST /_sandbox/kaspi``): ``session_ttl_seconds``, ``expire_sessions``, ``changed_page`` (the login
-page loses its e-mail field), ``login_status`` (answer the login page with e.g. 503). Counters: ``logins``.
+page loses its e-mail field), ``login_status`` (answer the login page with e.g. 503),
+``login_render_ms`` (the login form is drawn by a script that long after the page loaded, as a
+single-page app does). Counters: ``logins``.
 The credentials below are public fakes of the simulator, not secrets.
 """
 
@@ -80,6 +82,7 @@ class KaspiSimulator(Simulator):
             "login_attempts": 0,
             "changed_page": False,
             "login_status": 200,
+            "login_render_ms": 0,
             "shop_tokens": {SANDBOX_SHOP_TOKEN: SANDBOX_MERCHANT_UID},
             "offers": {SANDBOX_MERCHANT_UID: [self._offer(i) for i in range(self.n_offers)]},
             "orders": {SANDBOX_MERCHANT_UID: [self._order(i, now_ms) for i in range(self.n_orders)]},
@@ -186,6 +189,8 @@ class KaspiSimulator(Simulator):
                 self.state["changed_page"] = bool(body["changed_page"])
             if "login_status" in body:
                 self.state["login_status"] = int(body["login_status"])
+            if "login_render_ms" in body:
+                self.state["login_render_ms"] = int(body["login_render_ms"])
             return json_response(
                 {
                     "logins": self.state["logins"],
@@ -217,6 +222,7 @@ class KaspiSimulator(Simulator):
         with self.lock:
             status = self.state["login_status"]
             changed = self.state["changed_page"]
+            render_ms = self.state["login_render_ms"]
         if status != 200:
             return Response(status=status, body="<h1>Сервис временно недоступен</h1>", content_type="text/html")
         if changed:
@@ -225,15 +231,18 @@ class KaspiSimulator(Simulator):
                 "<h1>Новый вход</h1><form><input id=login_input name=login>"
                 "<button class='button is-primary'>Далее</button></form>",
             )
-        return _page(
-            "Вход — Kaspi Магазин",
-            (
-                "<h1 class=title>Вход для партнёров</h1>"
-                "<form method=post action=/login/email>"
-                "<input class=input id=user_email_field name=email type=email placeholder='E-mail'>"
-                "<button class='button is-primary' type=submit>Продолжить</button></form>"
-            ),
+        form = (
+            "<form method=post action=/login/email>"
+            "<input class=input id=user_email_field name=email type=email placeholder='E-mail'>"
+            "<button class='button is-primary' type=submit>Продолжить</button></form>"
         )
+        if render_ms:
+            form = (
+                f"<div id=root></div><template id=form>{form}</template><script>setTimeout(function () {{"
+                "document.getElementById('root').appendChild(document.getElementById('form').content.cloneNode(true));"
+                f"}}, {render_ms});</script>"
+            )
+        return _page("Вход — Kaspi Магазин", "<h1 class=title>Вход для партнёров</h1>" + form)
 
     def login_email(self, request: Request) -> Response:
         email = request.form().get("email", "")

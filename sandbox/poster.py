@@ -12,9 +12,14 @@ secret. Nothing here is kind beyond the contract: deliveries can repeat and arri
 Control (besides the harness's faults/reset/stats):
     POST /_sandbox/poster/change  {"object": "ingredient", "object_id": 1, "action": "changed",
                                    "fields": {"ingredient_name": "..."}, "data": {...}?, "forged": false,
-                                   "form": false, "send": true}   (answers with the webhook body)
+                                   "form": false, "send": true, "account": "..."?}   (answers with the webhook body)
+    POST /_sandbox/poster/accounts {"account": "name"}  another account with its own catalogue → {"token"}
     POST /_sandbox/poster/config  {"webhook_url", "app_secret", "rate_restriction_next", "expire_tokens",
-                                   "calls_per_second", "webhook_retries", "webhook_retry_delay"}
+                                   "calls_per_second", "webhook_retries", "webhook_retry_delay",
+                                   "hold_next_read": "menu.getIngredient", "release_reads": true}
+         ``hold_next_read``: the next call of that method is answered with the catalogue as it is when
+         the call arrives, but the answer is held back until ``release_reads`` (at most the harness's
+         hang limit): a slow network path, so an earlier read can answer after a later one.
     GET  /_sandbox/poster/deliveries   what was sent and the receiver's HTTP status
 """
 
@@ -35,7 +40,7 @@ from typing import Any
 
 from poster_sync.demo_account import SANDBOX_ACCOUNT, SANDBOX_ACCOUNT_NUMBER, SANDBOX_TOKEN
 
-from .harness import Request, Response, Simulator, json_response, post, serve_until_interrupted
+from .harness import MAX_HANG_SECONDS, Request, Response, Simulator, json_response, post, serve_until_interrupted
 from .registry import SimulatorSpec, register_simulator
 
 # webhook object → (entity in state, id field)
@@ -160,6 +165,8 @@ class PosterSimulator(Simulator):
         super().__init__(**options)
 
     def reset_state(self) -> None:
+        for event in getattr(self, "state", {}).get("held", []):
+            event.set()  # nothing held stays held across a reset
         self.state = {
             "accounts": {
                 SANDBOX_ACCOUNT: {
@@ -175,6 +182,8 @@ class PosterSimulator(Simulator):
             "calls": deque(maxlen=10_000),
             "deliveries": [],
             "methods": [],
+            "hold_next": [],  # method names whose next call is held back
+            "held": [],  # events the held calls wait on
         }
 
     def setup(self) -> None:
@@ -197,7 +206,35 @@ class PosterSimulator(Simulator):
         return json_response({"error": {"code": code, "message": message}})  # HTTP 200, as Poster does
 
     def method(self, request: Request) -> Response:
+        """The answer is taken as the catalogue is when the call arrives; a held call sends it later."""
         name = request.params["method"]
+        with self.lock:
+            held: threading.Event | None = None
+            if name in self.state["hold_next"]:
+                self.state["hold_next"].remove(name)
+                held = threading.Event()
+                self.state["held"].append(held)
+            response = self._method(name, request)
+        if held is not None:
+            held.wait(MAX_HANG_SECONDS)
+        return response
+
+    def hold_next_read(self, method: str) -> None:
+        with self.lock:
+            self.state["hold_next"].append(method)
+
+    def held_reads(self) -> int:
+        """Calls answered but held back now."""
+        with self.lock:
+            return sum(1 for event in self.state["held"] if not event.is_set())
+
+    def release_reads(self) -> None:
+        with self.lock:
+            for event in self.state["held"]:
+                event.set()
+            self.state["held"] = []
+
+    def _method(self, name: str, request: Request) -> Response:
         token = request.arg("token") or ""
         with self.lock:
             self.state["methods"].append(name)
@@ -505,10 +542,22 @@ class PosterSimulator(Simulator):
                     self.webhook_retries = int(body["webhook_retries"])
                 if "webhook_retry_delay" in body:
                     self.webhook_retry_delay = float(body["webhook_retry_delay"])
+                if body.get("hold_next_read"):
+                    self.hold_next_read(str(body["hold_next_read"]))
+            if body.get("release_reads"):
+                self.release_reads()
             if body.get("expire_tokens"):
                 self.expire_tokens()
             return json_response({"ok": True, "webhook_url": self.webhook_url})
+        if request.path == "/_sandbox/poster/accounts" and request.method == "POST":
+            name = str(body.get("account", ""))
+            if not name or not name.replace("-", "").isalnum() or len(name) > 64:
+                return json_response({"error": "account: letters, digits and dashes"}, 400)
+            return json_response({"ok": True, "token": self.add_account(name)})
         if request.path == "/_sandbox/poster/change" and request.method == "POST":
+            account = str(body.get("account") or SANDBOX_ACCOUNT)
+            if account not in self.state["accounts"]:
+                return json_response({"error": "unknown account"}, 400)
             if str(body.get("object")) not in OBJECTS or not str(body.get("object_id", "")).isdigit():
                 return json_response({"error": f"object must be one of {sorted(OBJECTS)}, object_id digits"}, 400)
             sent = self.change(
@@ -521,6 +570,7 @@ class PosterSimulator(Simulator):
                 form=bool(body.get("form")),
                 send=bool(body.get("send", True)),
                 sync=bool(body.get("sync", False)),
+                account=account,
             )
             return json_response({"ok": True, "webhook": sent})
         return json_response({"error": "unknown control path"}, 404)

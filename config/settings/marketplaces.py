@@ -14,6 +14,9 @@ CHROMIUM_EXECUTABLE = env("CHROMIUM_EXECUTABLE", default="")
 
 # Seconds the browser may spend on one login (each page step is bounded by it as well).
 KASPI_LOGIN_TIMEOUT_SECONDS = env.float("KASPI_LOGIN_TIMEOUT_SECONDS", default=60.0)
+# A login page that has loaded and still shows no e-mail field after this many seconds is a page
+# Kaspi changed: the store says "needs re-login" then, not after the whole timeout.
+KASPI_LOGIN_FIELD_SECONDS = env.float("KASPI_LOGIN_FIELD_SECONDS", default=5.0)
 # Cabinet calls per second per merchant (Kaspi reportedly bans a merchant for ~30 min on a 429).
 KASPI_CABINET_RATE_PER_SECOND = env.float("KASPI_CABINET_RATE_PER_SECOND", default=2.0)
 # Shop API calls per second per store.

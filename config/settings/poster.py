@@ -15,6 +15,8 @@ POSTER_APP_ID = env("POSTER_APP_ID", default="")
 POSTER_APP_SECRET = env("POSTER_APP_SECRET", default="")
 # Where Poster sends the owner back after the OAuth page; must match the application's setting.
 POSTER_REDIRECT_URI = env("POSTER_REDIRECT_URI", default="")
+# How long a started OAuth connection may take (its signed, single-use state expires after it).
+POSTER_OAUTH_STATE_SECONDS = env.int("POSTER_OAUTH_STATE_SECONDS", default=600)
 
 # An entity synced longer ago than this needs a sync (smart sync, GET /api/v1/poster/sync).
 POSTER_STALE_AFTER_HOURS = env.int("POSTER_STALE_AFTER_HOURS", default=24)

@@ -1,12 +1,24 @@
-"""Poster accounts: the API client of an account, the OAuth connect flow (SPEC POS-1)."""
+"""Poster accounts: the API client of an account, the OAuth connect flow (SPEC POS-1).
+
+The flow carries no session: the ``state`` sent to Poster is signed (``django.core.signing``), names
+the merchant, the user who started and the redirect URI, expires after
+``POSTER_OAUTH_STATE_SECONDS``, and is single-use (a nonce kept in Redis until it is redeemed or
+expires). So an owner can start from the API (``POST /api/v1/poster/accounts/connect/``) and the
+callback trusts only what it can verify: a forged, expired or reused state, or one naming a merchant
+its user no longer owns or manages, connects nothing. Staff start from the admin the same way.
+"""
 
 from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -14,6 +26,8 @@ from django.utils import timezone
 from core.logging import untrusted
 from core.models import Merchant
 from core.ratelimit import Pacer
+from core.redis_client import shared_redis
+from core.selectors import merchants_for_user
 
 from ..clients.poster import PosterClient
 from ..models import PosterAccount, account_name_validator
@@ -23,6 +37,72 @@ log = logging.getLogger(__name__)
 
 class ConnectError(Exception):
     """The OAuth connection could not be completed; the message is safe to show to the owner."""
+
+
+class StateRefused(ConnectError):
+    """The callback's ``state`` is forged, expired, used already, or its user may not connect its merchant."""
+
+    def __init__(self, message: str, *, forbidden: bool = False) -> None:
+        super().__init__(message)
+        self.forbidden = forbidden  # 403 rather than 400
+
+
+STATE_SALT = "poster_sync.oauth.state"
+
+
+def _nonce_key(nonce: str) -> str:
+    return f"merchant-ops:poster:oauth:{nonce}"
+
+
+@dataclass(frozen=True)
+class OAuthGrant:
+    """What a redeemed ``state`` vouches for."""
+
+    merchant: Merchant
+    user: Any
+    redirect_uri: str
+
+
+def merchants_connectable(*, user: Any) -> list[Merchant]:
+    """Merchants whose Poster the user may connect: staff any, others those they own or manage."""
+    if getattr(user, "is_staff", False) and user.is_active:
+        return list(Merchant.objects.order_by("pk"))
+    return list(merchants_for_user(user=user, write=True).order_by("pk"))
+
+
+def oauth_state_issue(*, user: Any, merchant: Merchant, redirect_uri: str) -> str:
+    """A signed, expiring, single-use ``state`` binding the merchant, the user and the redirect URI."""
+    if merchant.pk not in {m.pk for m in merchants_connectable(user=user)}:
+        raise StateRefused("You may not connect Poster for this merchant.", forbidden=True)
+    nonce = secrets.token_urlsafe(16)
+    shared_redis().set(_nonce_key(nonce), str(user.pk), ex=max(1, settings.POSTER_OAUTH_STATE_SECONDS))
+    return signing.dumps({"m": merchant.pk, "u": user.pk, "r": redirect_uri, "n": nonce}, salt=STATE_SALT)
+
+
+def oauth_state_redeem(*, state: str) -> OAuthGrant:
+    """Check and use up a ``state``; ``StateRefused`` says why it connects nothing."""
+    try:
+        data = signing.loads(state, salt=STATE_SALT, max_age=settings.POSTER_OAUTH_STATE_SECONDS)
+    except signing.SignatureExpired as exc:
+        raise StateRefused("This connection request has expired: start connecting Poster again.") from exc
+    except signing.BadSignature as exc:
+        raise StateRefused("This answer does not belong to a connection request of ours.") from exc
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("m"), int)
+        and isinstance(data.get("u"), int)
+        and isinstance(data.get("r"), str)
+        and isinstance(data.get("n"), str)
+    ):
+        raise StateRefused("This answer does not belong to a connection request of ours.")
+    if not shared_redis().delete(_nonce_key(data["n"])):
+        raise StateRefused("This connection request was used already: start connecting Poster again.")
+    user = get_user_model().objects.filter(pk=data["u"], is_active=True).first()
+    merchant = next((m for m in merchants_connectable(user=user) if m.pk == data["m"]), None) if user else None
+    if merchant is None:
+        log.warning("Poster OAuth callback for merchant %s refused: user %s may not connect it", data["m"], data["u"])
+        raise StateRefused("The user who started this connection may not connect this merchant.", forbidden=True)
+    return OAuthGrant(merchant=merchant, user=user, redirect_uri=data["r"])
 
 
 def account_api_url(*, account_name: str) -> str:
@@ -51,11 +131,11 @@ def oauth_redirect_uri(*, default: str) -> str:
     return settings.POSTER_REDIRECT_URI or default
 
 
-def oauth_start(*, redirect_uri: str) -> tuple[str, str]:
-    """The Poster authorisation URL to send the owner to, and the ``state`` to remember."""
+def oauth_start(*, user: Any, merchant: Merchant, redirect_uri: str) -> str:
+    """The Poster authorisation URL to send the user to, with a fresh ``state``."""
     if not settings.POSTER_APP_ID or not settings.POSTER_APP_SECRET:
         raise ConnectError("Poster is not configured: set POSTER_APP_ID and POSTER_APP_SECRET.")
-    state = secrets.token_urlsafe(24)
+    state = oauth_state_issue(user=user, merchant=merchant, redirect_uri=redirect_uri)
     query = urlencode(
         {
             "application_id": settings.POSTER_APP_ID,
@@ -64,7 +144,7 @@ def oauth_start(*, redirect_uri: str) -> tuple[str, str]:
             "state": state,
         }
     )
-    return f"{settings.POSTER_API_URL.rstrip('/')}/auth?{query}", state
+    return f"{settings.POSTER_API_URL.rstrip('/')}/auth?{query}"
 
 
 def account_connect_oauth(*, merchant: Merchant, account_name: str, code: str, redirect_uri: str) -> PosterAccount:

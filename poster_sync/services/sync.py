@@ -135,10 +135,14 @@ def entity_step(step: Step, *, client: PosterClient | None = None) -> bool:
     run = step.run
     entity = run.kind.removeprefix(KIND_PREFIX)
     account = PosterAccount.objects.select_related("merchant").get(pk=int(run.account_ref))
-    items = ENTITIES[entity].fetch(client or account_client(account=account))
-    with transaction.atomic():
-        ids = items_upsert(account=account, entity=entity, items=items)
-        removed = items_remove(account=account, entity=entity, keep=ids)
+    from .objects import lane_exclusive  # objects builds on this module
+
+    # Never beside a webhook's read of the same entity: the older of two answers could land last.
+    with lane_exclusive(account=account, entity=entity, client=client):
+        items = ENTITIES[entity].fetch(client or account_client(account=account))
+        with transaction.atomic():
+            ids = items_upsert(account=account, entity=entity, items=items)
+            removed = items_remove(account=account, entity=entity, keep=ids)
     step.checkpoint(done=len(items), total=len(items), counters={"received": len(items), "removed": removed})
     alerts.status_sync_succeeded(account=account, entity=entity, items=len(items))
     if account.last_error:
@@ -256,47 +260,3 @@ def sync_status(*, account: PosterAccount) -> dict[str, dict[str, Any]]:
             "age": int((now - last).total_seconds() // 60) if last else None,
         }
     return out
-
-
-# --- single object (webhooks) -------------------------------------------------------------------------------
-
-# Webhook object → the entity it changes. ``stock`` and ``supply`` move ingredients' leftovers.
-WEBHOOK_OBJECTS: dict[str, str] = {
-    "ingredient": Entity.INGREDIENTS,
-    "ingredients_category": Entity.INGREDIENT_CATEGORIES,
-    "category": Entity.CATEGORIES,
-    "storage": Entity.STORAGES,
-    "stock": Entity.INGREDIENTS,
-    "supply": Entity.INGREDIENTS,
-}
-
-
-def object_sync(
-    *, account: PosterAccount, object: str, object_id: str, action: str, client: PosterClient | None = None
-) -> str:
-    """Bring one changed object in line with Poster; returns what was done."""
-    entity = WEBHOOK_OBJECTS.get(object)
-    if entity is None:
-        return f"ignored: {object} is not synced"
-    poster_id = int(object_id) if object_id.isdigit() and len(object_id) <= 18 else None  # fits a bigint
-    if object in ("stock", "supply") or poster_id is None:
-        client = client or account_client(account=account)
-        items = ENTITIES[entity].fetch(client)
-        with transaction.atomic():
-            ids = items_upsert(account=account, entity=entity, items=items)
-            items_remove(account=account, entity=entity, keep=ids)
-        return f"{entity}: {len(items)} refreshed"
-    if action == "removed":
-        items_remove(account=account, entity=entity, poster_ids=[poster_id])
-        return f"{entity} {poster_id} removed"
-    client = client or account_client(account=account)
-    item: PosterItem | None
-    if entity == Entity.INGREDIENTS:
-        item = client.ingredient(poster_id)
-    else:
-        item = next((i for i in ENTITIES[entity].fetch(client) if i.poster_id == poster_id), None)
-    if item is None:  # Poster no longer has it
-        items_remove(account=account, entity=entity, poster_ids=[poster_id])
-        return f"{entity} {poster_id} gone at Poster: removed"
-    items_upsert(account=account, entity=entity, items=[item])
-    return f"{entity} {poster_id} {'removed' if item.deleted else 'updated'}"

@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from core.models import Merchant
 from poster_sync.models import PosterAccount
+from poster_sync.services.objects import object_lane
 from poster_sync.services.sync import ENTITY_NAMES, _manual_limiter
 from sandbox.harness import SandboxServer
 from sandbox.poster import SANDBOX_ACCOUNT, SANDBOX_TOKEN, PosterSimulator
@@ -58,8 +59,9 @@ def make_account(poster: PosterSandbox) -> Callable[..., PosterAccount]:
             account_number=poster.sim.state["accounts"][name]["number"],
             **fields,
         )
-        for entity in ENTITY_NAMES:  # the limiter lives in Redis, beyond the test's transaction
+        for entity in ENTITY_NAMES:  # the limiter and the lanes live in Redis, beyond the test's transaction
             _manual_limiter(account, entity).reset()
+            object_lane(account=account, entity=entity).reset()
         return account
 
     return make

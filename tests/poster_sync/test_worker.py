@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -83,3 +84,47 @@ def test_a_sync_run_hit_by_a_lasting_rate_restriction_is_visibly_retrying_then_d
     )
     assert (done.status, done.error, done.attempts) == (SyncRun.Status.SUCCEEDED, "", 1)
     assert done.items_done == done.counters["received"] == 2  # the sandbox's two storages, counted once
+
+
+def test_bursts_of_two_accounts_through_the_worker_end_with_the_newest_values_and_few_reads(  # type: ignore[no-untyped-def]
+    poster, make_account, live_server, celery_worker
+) -> None:
+    first, second = make_account(), make_account(name="second-coffee")
+    poster.sim.webhook_url = f"{live_server.url}/webhooks/poster/"
+    before = poster.sim.request_count
+    final: dict[tuple[str, int], str] = {}
+    threads = []
+    for account, ids in ((first, [1, 2, 3, 4, 5, 6, 7, 8]), (second, [1, 2])):
+        for n in range(2):  # each object changed twice, a webhook each time, all at once
+            for poster_id in ids:
+                name = f"{account.account} {poster_id} v{n}"
+                final[(account.account, poster_id)] = name
+                poster.sim.change(
+                    "ingredient", poster_id, fields={"ingredient_name": name}, account=account.account, send=False
+                )
+                body = poster.sim.webhook_body(
+                    account=account.account,
+                    account_number=account.account_number,
+                    object="ingredient",
+                    object_id=str(poster_id),
+                    action="changed",
+                    at=1_700_000_000 + n,
+                )
+                threads.append(threading.Thread(target=poster.sim.deliver, args=(body,)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert all(d["status"] == 200 for d in poster.sim.state["deliveries"])
+
+    def stored() -> dict[tuple[str, int], str]:
+        rows = Ingredient.objects.filter(account__in=[first, second]).values_list(
+            "account__account", "poster_id", "name"
+        )
+        return {(account, poster_id): name for account, poster_id, name in rows}
+
+    wait_for(lambda: stored() == final)
+    wait_for(lambda: not WebhookLog.objects.exclude(status=WebhookStatus.PROCESSED).exists())
+    assert WebhookLog.objects.count() == len(threads)
+    # 20 webhooks: the reads are a few per account (one per moment a reader found changes), not 20.
+    assert poster.sim.request_count - before <= len(threads) // 2, poster.sim.state["methods"]

@@ -17,6 +17,7 @@ Orders are returned as eMAG's own dicts: ``order/save`` wants the whole order as
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -41,6 +42,14 @@ MAX_FILTER_SPAN = timedelta(days=28)  # "span ≤ 1 month": 28 days is within ev
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 # 4xx answers (other than 408/429) come back to us so their envelope's messages reach the caller.
 _ANSWERED = frozenset(range(200, 500)) - {408, 429}
+# ``isError`` messages that say eMAG failed, not the request: worth the same request again. An error
+# with no message at all says nothing about the request either. Everything else (a field, a value,
+# a missing entity) is the request's fault and is not repeated.
+_TRANSIENT_MESSAGE = re.compile(
+    r"internal (server )?error|please (retry|try again)|try again later|temporar|timed? ?out|"
+    r"service unavailable|unavailable at the moment|overloaded|maintenance",
+    re.IGNORECASE,
+)
 
 Recorder = Callable[[str, str, float], None]  # (route kind, outcome, elapsed ms)
 
@@ -87,6 +96,12 @@ class EmagRateLimitError(TransientError, EmagError):
 
 class EmagServerError(TransientError, EmagError):
     kind = "server"
+
+
+class EmagBadAnswer(EmagServerError):
+    """A 2xx that is not a usable answer: an HTML page (a proxy's, a gateway's) instead of the envelope,
+    or ``isError: true`` saying only that eMAG failed ("Internal error, please retry"). Transient:
+    retried like a 5xx, within the limits; a validation error (``isError`` naming what is wrong) is not."""
 
 
 class EmagNetworkError(TransientError, EmagError):
@@ -196,13 +211,27 @@ class EmagClient:
         started = time.monotonic()
         outcome = "ok"
         try:
-            return self._call(kind, path, payload)
+            return self._call_retrying(kind, path, payload)
         except EmagError as exc:
             outcome = exc.kind
             raise
         finally:
             if self.recorder is not None:
                 self.recorder(kind, outcome, (time.monotonic() - started) * 1000)
+
+    def _call_retrying(self, kind: str, path: str, payload: Any) -> Any:
+        """A bad answer on a 2xx is retried like a 5xx: same backoff, same count, each attempt paced."""
+        http = self._http[kind]
+        attempt = 0
+        while True:
+            try:
+                return self._call(kind, path, payload)
+            except EmagBadAnswer as exc:
+                if attempt >= http.retries_allowed():
+                    raise
+                log.warning("%.300s; retrying (attempt %d)", exc, attempt + 1)
+                http.sleep(http.retry.delay(attempt))
+                attempt += 1
 
     def _call(self, kind: str, path: str, payload: Any) -> Any:
         try:
@@ -234,8 +263,14 @@ class EmagClient:
         if status == 404:
             raise EmagNotFoundError(f"{path}: not found ({text})", status_code=status, messages=messages)
         if not isinstance(body, dict):
-            raise EmagServerError(f"{path}: the answer is not an eMAG envelope (HTTP {status})", status_code=status)
+            content_type = response.headers.get("Content-Type", "")[:40]
+            raise EmagBadAnswer(
+                f"{path}: the answer is not an eMAG envelope (HTTP {status}, {content_type!r})", status_code=status
+            )
         if body.get("isError") is not False or status >= 400:
+            failed_inside = not messages or all(_TRANSIENT_MESSAGE.search(m) for m in messages)
+            if body.get("isError") is True and status < 400 and failed_inside:
+                raise EmagBadAnswer(f"{path}: eMAG failed: {text}", status_code=status, messages=messages)
             raise EmagValidationError(f"{path}: {text}", status_code=status, messages=messages)
         return body.get("results")
 

@@ -4,6 +4,9 @@
 the password, and waits for one of: the cabinet (``nav.navbar``) → the session cookies; the error
 notification (``.notification.is-danger``) → wrong credentials; an SMS-code field → a person must
 log in; anything else → an unknown page. Every failure carries a PNG of what the browser showed.
+A login page without the e-mail field is known for what it is (Kaspi changed the page) once the page
+has loaded and ``field_timeout`` more seconds passed without the field, not after the whole
+``timeout``: a page that is only slow still has ``timeout`` to load.
 It runs in a thread of its own, so Playwright's event loop never meets the caller's (Django's ORM
 refuses to run inside one), and it returns plain data: the caller stores it.
 """
@@ -62,7 +65,13 @@ def find_chromium(configured: str = "") -> str | None:
 
 
 def browser_login(
-    *, login_url: str, email: str, password: str, chromium: str | None, timeout: float = 60.0
+    *,
+    login_url: str,
+    email: str,
+    password: str,
+    chromium: str | None,
+    timeout: float = 60.0,
+    field_timeout: float = 5.0,
 ) -> LoginResult:
     """Log in once. Raises LoginFailed (a person must act) or LoginUnavailable (try later)."""
     if not chromium:
@@ -72,7 +81,12 @@ def browser_login(
     def run() -> None:
         try:
             outcome["result"] = _login(
-                login_url=login_url, email=email, password=password, chromium=chromium, timeout=timeout
+                login_url=login_url,
+                email=email,
+                password=password,
+                chromium=chromium,
+                timeout=timeout,
+                field_timeout=field_timeout,
             )
         except BaseException as exc:  # handed to the calling thread
             outcome["error"] = exc
@@ -87,7 +101,9 @@ def browser_login(
     return outcome["result"]  # type: ignore[no-any-return]
 
 
-def _login(*, login_url: str, email: str, password: str, chromium: str, timeout: float) -> LoginResult:
+def _login(
+    *, login_url: str, email: str, password: str, chromium: str, timeout: float, field_timeout: float
+) -> LoginResult:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
@@ -125,12 +141,7 @@ def _login(*, login_url: str, email: str, password: str, chromium: str, timeout:
                 raise LoginUnavailable(f"the login page answered {response.status}", screenshot=shot())
             if response is not None and response.status == 429:
                 raise LoginUnavailable("the login page answered 429", screenshot=shot())
-            try:
-                page.wait_for_selector(EMAIL_FIELD, state="visible")
-            except PlaywrightTimeout as exc:
-                raise LoginFailed(
-                    f"unknown page: the e-mail field {EMAIL_FIELD} is missing (page changed?)", screenshot=shot()
-                ) from exc
+            _wait_for_login_form(page, step_ms=step_ms, field_ms=field_timeout * 1000, shot=shot)
             page.fill(EMAIL_FIELD, email)
             page.click(CONTINUE_BUTTON)
             try:
@@ -166,6 +177,31 @@ def _login(*, login_url: str, email: str, password: str, chromium: str, timeout:
             raise LoginUnavailable("the login page timed out") from exc
         finally:
             context.close()
+
+
+def _wait_for_login_form(page: Any, *, step_ms: float, field_ms: float, shot: Any) -> None:
+    """The e-mail field, or ``LoginFailed`` once the page has loaded and ``field_ms`` passed without it.
+
+    A page still loading has the whole step (``LoginUnavailable`` after it: Kaspi is slow); a page
+    that loaded is given ``field_ms`` more for scripts that draw the form, and then it is a page we
+    do not know — a person must look, and waiting longer would not change it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_selector(EMAIL_FIELD, state="visible", timeout=field_ms)
+        return
+    except PlaywrightTimeout:
+        pass
+    try:
+        page.wait_for_load_state("load", timeout=step_ms)
+    except PlaywrightTimeout as exc:
+        raise LoginUnavailable("the login page did not finish loading", screenshot=shot()) from exc
+    try:
+        page.wait_for_selector(EMAIL_FIELD, state="visible", timeout=field_ms)
+    except PlaywrightTimeout as exc:
+        raise LoginFailed(
+            f"unknown page: the e-mail field {EMAIL_FIELD} is missing (page changed?)", screenshot=shot()
+        ) from exc
 
 
 def _text(page: Any, selector: str) -> str:

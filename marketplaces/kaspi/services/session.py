@@ -209,6 +209,7 @@ def _login(store: KaspiStore) -> KaspiStore:
             password=str(store.cabinet_password),
             chromium=find_chromium(settings.CHROMIUM_EXECUTABLE),
             timeout=settings.KASPI_LOGIN_TIMEOUT_SECONDS,
+            field_timeout=settings.KASPI_LOGIN_FIELD_SECONDS,
         )
     except LoginFailed as exc:
         session_needs_relogin(store=store, reason=exc.reason, screenshot=exc.screenshot)
