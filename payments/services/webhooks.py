@@ -16,6 +16,8 @@ must not hold a web thread through retries (gunicorn kills a worker after 30 s).
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +26,9 @@ from django.conf import settings
 
 from core.exceptions import IntegrationError, TransientError
 from core.logging import untrusted
-from core.ratelimit import Rate, RateLimiter
+from core.redis_client import shared_redis
 
-from ..models import PaymentAccount
+from ..models import PaymentAccount, WebhookDelivery
 from . import providers
 from .payments import payment_for_notification, status_confirms, webhook_record
 
@@ -59,10 +61,38 @@ class Outcome:
 OK = Outcome(200)
 
 
-def _confirm_budget(provider: str, provider_payment_id: str) -> RateLimiter:
-    return RateLimiter(
-        f"webhook-confirm:{provider}:{provider_payment_id}", Rate(1, settings.WEBHOOK_CONFIRM_INTERVAL_SECONDS)
-    )
+class _Confirmation:
+    """At most one provider read in flight per unsigned payment id, and none for
+    ``WEBHOOK_CONFIRM_INTERVAL_SECONDS`` after a read that did not confirm (Redis, every web process).
+
+    Concurrent notifications of one payment wait for the read in flight instead of reading too: a
+    genuine duplicate then finds its event stored (200) and a forged one finds the payment marked
+    unconfirmed (429). So forged notifications cost at most one provider call per real payment id per
+    interval, and the provider's own concurrent redeliveries are never refused."""
+
+    def __init__(self, provider: str, provider_payment_id: str) -> None:
+        base = f"merchant-ops:webhook-confirm:{provider}:{provider_payment_id}"
+        self.reading, self.unconfirmed = f"{base}:reading", f"{base}:unconfirmed"
+        self.redis = shared_redis()
+        self.token = secrets.token_hex(8)
+
+    def spent(self) -> bool:
+        return bool(self.redis.exists(self.unconfirmed))
+
+    def take(self) -> bool:
+        hold_ms = int((settings.WEBHOOK_PROVIDER_TIMEOUT_SECONDS + 2) * 1000)  # outlives one bounded read
+        return bool(self.redis.set(self.reading, self.token, nx=True, px=hold_ms))
+
+    def release(self, *, confirmed: bool | None) -> None:
+        """``confirmed`` False: the answer did not confirm — spent for the interval; None: no answer."""
+        if confirmed is False:
+            self.redis.set(self.unconfirmed, "1", px=max(1, int(settings.WEBHOOK_CONFIRM_INTERVAL_SECONDS * 1000)))
+        if self.redis.get(self.reading) == self.token.encode():
+            self.redis.delete(self.reading)
+
+
+def _stored(n: Notification) -> bool:
+    return WebhookDelivery.objects.filter(provider=n.provider, event_key=n.event_key[:200]).exists()
 
 
 def webhook_receive(*, notification: Notification, remote_addr: str | None) -> Outcome:
@@ -90,10 +120,27 @@ def webhook_receive(*, notification: Notification, remote_addr: str | None) -> O
     # payment's budget spent for the interval (further ones: 429, the real provider redelivers); one
     # that confirms, or that got no answer in time, gives it back. A confirmed event is stored, and
     # its repeats never reach the provider.
-    budget = _confirm_budget(n.provider, n.provider_payment_id) if n.authenticate is None else None
-    if budget is not None and not budget.try_acquire():
-        log.warning("%s notification for payment %.64r: confirmation budget spent", n.provider, n.provider_payment_id)
-        return Outcome(429, "this payment was asked about recently; try later")
+    confirmation = _Confirmation(n.provider, n.provider_payment_id) if n.authenticate is None else None
+    if confirmation is not None:
+        deadline = time.monotonic() + settings.WEBHOOK_PROVIDER_TIMEOUT_SECONDS + 2
+        while True:
+            if confirmation.spent():
+                log.warning(
+                    "%s notification for payment %s: not confirmed recently",
+                    n.provider,
+                    untrusted(n.provider_payment_id),
+                )
+                return Outcome(429, "this payment was asked about recently; try later")
+            if confirmation.take():
+                break
+            if time.monotonic() > deadline:  # the read in flight outlived its bound: the provider redelivers
+                return Outcome(503, "provider unavailable")
+            time.sleep(0.05)
+            if _stored(n):  # the read in flight confirmed and stored this very event
+                return OK
+        if _stored(n):  # stored between our first look and taking the read
+            confirmation.release(confirmed=None)
+            return OK
     try:
         remote = providers.fetch(
             provider=n.provider,
@@ -108,23 +155,29 @@ def webhook_receive(*, notification: Notification, remote_addr: str | None) -> O
             untrusted(n.provider_payment_id),
             untrusted(str(exc), 200),
         )
-        if budget is not None:
-            budget.reset()  # no answer, nothing learned: the provider's redelivery may ask again at once
+        if confirmation is not None:
+            confirmation.release(confirmed=None)  # no answer, nothing learned: a redelivery may ask again
         return Outcome(503, "provider unavailable")
     except IntegrationError:
+        if confirmation is not None:
+            confirmation.release(confirmed=False)
         return Outcome(400, "payment not found at the provider")
     if (n.check_order and remote.order_id != str(payment.order_id)) or not status_confirms(n.claimed, remote.status):
+        if confirmation is not None:
+            confirmation.release(confirmed=False)
         return Outcome(400, f"provider reports {remote.status}, notification claims {n.claimed}")
-    if budget is not None:
-        budget.reset()
-    webhook_record(
-        provider=n.provider,
-        event_key=n.event_key,
-        event=n.event,
-        payment_id=payment.pk,
-        provider_payment_id=n.provider_payment_id,
-        verified_status=remote.status,
-        payload=n.payload,
-        remote_addr=remote_addr,
-    )
+    try:
+        webhook_record(
+            provider=n.provider,
+            event_key=n.event_key,
+            event=n.event,
+            payment_id=payment.pk,
+            provider_payment_id=n.provider_payment_id,
+            verified_status=remote.status,
+            payload=n.payload,
+            remote_addr=remote_addr,
+        )
+    finally:
+        if confirmation is not None:
+            confirmation.release(confirmed=True)
     return OK

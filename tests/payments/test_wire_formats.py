@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -20,15 +21,27 @@ def fixture(path: str) -> object:
     return json.loads((FIXTURES / path).read_text())
 
 
-def test_yookassa_documented_notification_is_accepted_once_confirmed(client: Client, shop, sims, eager) -> None:
+def test_yookassa_documented_notification_is_accepted_once_confirmed(
+    client: Client, shop, sims, eager, settings
+) -> None:
+    settings.WEBHOOK_CONFIRM_INTERVAL_SECONDS = 0.5  # the forged-notification budget, short for the test
     order = order_create(device=shop.device, drink=shop.drink, size="small").order
     body = fixture("yookassa/notification_waiting_for_capture.json")
     body["object"]["id"] = order.payment.provider_payment_id
     body["object"]["metadata"]["order_id"] = str(order.pk)
-    # Not yet paid at the provider: the documented body alone proves nothing.
+    # Not yet paid at the provider: the documented body alone proves nothing...
     assert client.post("/webhooks/yookassa/", body, content_type="application/json").status_code == 400
     sims.yookassa.pay(order.payment.provider_payment_id)
-    assert client.post("/webhooks/yookassa/", body, content_type="application/json").status_code == 200
+    reads = sims.yookassa.request_count
+    # ...and within the budget's interval no notification of that payment reaches the provider (429:
+    # YooKassa redelivers); after it, the redelivery is confirmed and applied.
+    assert client.post("/webhooks/yookassa/", body, content_type="application/json").status_code == 429
+    assert sims.yookassa.request_count == reads
+    deadline = time.monotonic() + 30
+    while (status := client.post("/webhooks/yookassa/", body, content_type="application/json").status_code) == 429:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert status == 200
     assert Order.objects.get(pk=order.pk).status == OrderStatus.SUCCESSFUL
     # The simulator's own notifications carry every top-level field of the documented one.
     ours = sims.yookassa.notification(
