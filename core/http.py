@@ -39,9 +39,12 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .exceptions import IntegrationError, TransientError
 from .logging import untrusted
+from .ratelimit import send_deadline
 
 log = logging.getLogger("core.http")
 
@@ -107,6 +110,59 @@ class RetryPolicy:
         return wait
 
 
+class SentTooLate(Exception):
+    """A paced request whose slot had passed when its first byte was about to leave: nothing was sent."""
+
+
+# A paced request may be re-queued this often before the call gives up (a machine too busy to send
+# anything on time); each re-queue waits for a new slot.
+MAX_LATE_REQUEUES = 20
+
+
+class _PacedSend:
+    """Checks the pacer's deadline (``core.ratelimit.send_deadline``) at the last moment before the
+    request's first byte is written — after the request was built and the pooled connection taken or
+    opened — so a stall anywhere between the grant and the socket cannot send it late."""
+
+    def send(self, data: Any) -> None:
+        deadline = send_deadline.get()
+        if deadline is not None:
+            if time.monotonic() > deadline:
+                raise SentTooLate
+            send_deadline.set(None)  # the rest of this request (its body) goes out regardless
+        super().send(data)  # type: ignore[misc]
+
+
+class _PacedHTTPConnection(_PacedSend, HTTPConnection):
+    pass
+
+
+class _PacedHTTPSConnection(_PacedSend, HTTPSConnection):
+    pass
+
+
+class _PacedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _PacedHTTPConnection
+
+
+class _PacedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _PacedHTTPSConnection
+
+
+_PACED_POOLS = {"http": _PacedHTTPConnectionPool, "https": _PacedHTTPSConnectionPool}
+
+
+class _PacedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_PACED_POOLS)  # type: ignore[assignment]
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = dict(_PACED_POOLS)
+        return manager
+
+
 @dataclass
 class HttpClient:
     service: str
@@ -135,7 +191,7 @@ class HttpClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+            adapter = _PacedAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.headers.update({"User-Agent": "merchant-ops/1.0", **self.default_headers})
@@ -183,10 +239,11 @@ class HttpClient:
         safe_to_repeat = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         retries = self.retries_allowed(max_retries)
         accepted = set(ok_statuses) if ok_statuses is not None else None
-        attempt = 0
+        attempt = late = 0
         while True:
+            send_deadline.set(None)
             if self.before_request is not None:
-                self.before_request()
+                self.before_request()  # a Pacer sets send_deadline for this request
             started = time.monotonic()
             try:
                 response = self.session.request(
@@ -199,6 +256,13 @@ class HttpClient:
                     auth=auth,
                     timeout=timeout or self.timeout,
                 )
+            except SentTooLate:
+                # Nothing was sent: its slot passed while this process was held up. Take the next one.
+                late += 1
+                if late > MAX_LATE_REQUEUES:
+                    raise TransientError(f"{self.service}: could not send on pace", service=self.service) from None
+                log.debug("%s %s %s: slot passed before sending; queued again", self.service, method, _loggable(url))
+                continue
             except (requests.Timeout, requests.ConnectionError) as exc:
                 elapsed = (time.monotonic() - started) * 1000
                 kind = "timeout" if isinstance(exc, requests.Timeout) else "connection error"

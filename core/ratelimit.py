@@ -11,6 +11,7 @@ Two tools, for two jobs:
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import random
@@ -31,6 +32,11 @@ from .exceptions import LanePaused, RateLimitTimeout
 from .redis_client import shared_redis
 
 NAMESPACE = "merchant-ops"
+# The moment (monotonic) by which the caller of the slot this context was last granted must have put
+# its request on the wire, or None. core.http's connections refuse to send after it (``SentTooLate``,
+# nothing sent; the client queues again): a process stalled between the grant and the socket would
+# otherwise send into the next slot's time, and at the provider's edge two such requests crowd a second.
+send_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("pacer_send_deadline", default=None)
 # A Pacer's caller that wakes this fraction of the spacing after its slot takes another slot.
 LATE_FRACTION = 0.25
 
@@ -212,6 +218,7 @@ class Pacer:
             waited += now - asked
             if self.late_after is None or now - (asked + wait) <= self.late_after:
                 self._granted.slot, self._granted.wait = float(slot_text), wait
+                send_deadline.set(None if self.late_after is None else asked + wait + self.late_after)
                 return waited
             log.debug(
                 "pacer %s: woke %.0f ms after its slot; taking the next one", self.key, (now - asked - wait) * 1000

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import pytest
@@ -188,3 +189,34 @@ def test_inside_a_task_with_autoretry_http_calls_are_single_attempts(echo: Sandb
     with pytest.raises(TransientError):
         client.get("/flaky/10/503")  # outside any task: the client's own retries again
     assert echo.simulator.request_count == 5 + 4
+
+
+def test_a_paced_request_held_up_after_its_grant_is_not_sent_late_but_queued_again(
+    echo: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy machine can stall a process anywhere between the pacer's grant and the socket. Sent
+    anyway, the request reaches the provider right before the next slot's and two crowd its second.
+    The deadline is checked as the first byte is about to be written: a late request sends nothing
+    and takes the next slot. Measured at the simulator, on the kernel's arrival times."""
+    import itertools
+    import uuid
+
+    from core.ratelimit import Pacer
+
+    pacer = Pacer(f"test-{uuid.uuid4().hex}", 10.0)  # one every 100 ms; a request must leave within 25 ms
+    client = HttpClient(service="echo", base_url=echo.url, before_request=lambda: pacer.acquire(timeout=10))
+    real_prepare, stalls = requests.Session.prepare_request, []
+
+    def stall_once(self: requests.Session, request: requests.Request) -> requests.PreparedRequest:
+        if len(stalls) == 1:  # the second request: held up 60 ms between its grant and the socket
+            time.sleep(0.06)
+        stalls.append(1)
+        return real_prepare(self, request)
+
+    monkeypatch.setattr(requests.Session, "prepare_request", stall_once)
+    for _ in range(4):
+        client.get("/echo")
+    arrivals = sorted(echo.simulator._request_times)
+    assert len(arrivals) == 4 and len(stalls) >= 5  # the held-up request was built again, sent once
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert min(gaps) > 0.1 - 0.025, gaps  # every request left within its slot's 25 ms: never crowded
