@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "repricer",
     "poster_sync",
     "overview",
+    "alerts",
 ]
 # The simulators (sandbox/) are installed only for a sandbox run: `make run`, or SANDBOX=1 (PLAT-12).
 SANDBOX = env.bool("SANDBOX", default=False)
