@@ -123,7 +123,6 @@ class RevenueView(APIView):
         )
 
 
-
 def _csv(lines: list[selectors.RevenueLine], data: dict[str, Any]) -> HttpResponse:
     buf = io.StringIO()
     writer = csv.writer(buf)

@@ -1,3 +1,5 @@
+# ruff: noqa: S608  -- every string here is built from this module's constants; the one setting
+# (TIME_ZONE) is checked against the zone database and quoted.
 """The revenue rollup's SQL: which rows count, and the triggers that keep it current (SPEC OWN-1).
 
 Each source table has one *contribution* query: for a set of its rows it yields
@@ -28,6 +30,8 @@ day's row adds up across channels); ``overview_local_day`` holds the zone and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
 
 TABLE = "overview_revenueday"
 DAY_FUNCTION = "overview_local_day"
@@ -114,7 +118,8 @@ SOURCES: tuple[Source, ...] = (
         # An order counts once; its amount is its lines' (the line trigger below moves amounts).
         "emag_order",
         "marketplaces_emag_emagorder",
-        f"""SELECT a.merchant_id, {DAY_FUNCTION}(COALESCE(o.date, o.first_seen_at)), 'emag', {EMAG_CURRENCY}, kinds.kind,
+        f"""SELECT a.merchant_id, {DAY_FUNCTION}(COALESCE(o.date, o.first_seen_at)), 'emag',
+              {EMAG_CURRENCY}, kinds.kind,
               1::bigint, COALESCE((SELECT sum({EMAG_LINE_AMOUNT}) FROM marketplaces_emag_emagorderitem i
                                    WHERE i.order_id = o.id), 0)
             FROM {{rows}} o JOIN marketplaces_emag_emagaccount a ON a.id = o.account_id
@@ -126,7 +131,8 @@ SOURCES: tuple[Source, ...] = (
         # A line moves the amount of its order's current kinds; the order itself counts the order.
         "emag_line",
         "marketplaces_emag_emagorderitem",
-        f"""SELECT a.merchant_id, {DAY_FUNCTION}(COALESCE(o.date, o.first_seen_at)), 'emag', {EMAG_CURRENCY}, kinds.kind,
+        f"""SELECT a.merchant_id, {DAY_FUNCTION}(COALESCE(o.date, o.first_seen_at)), 'emag',
+              {EMAG_CURRENCY}, kinds.kind,
               0::bigint, {EMAG_LINE_AMOUNT}
             FROM {{rows}} i JOIN marketplaces_emag_emagorder o ON o.id = i.order_id
             JOIN marketplaces_emag_emagaccount a ON a.id = o.account_id
@@ -151,7 +157,10 @@ def _contribution(source: Source, rows: str, sign: int, merchant: str = "") -> s
     inner = source.contribution.replace("{rows}", rows).replace("{merchant}", merchant)
     if sign > 0:
         return inner
-    return f"SELECT merchant_id, day, channel, currency, kind, -cnt, -amt FROM ({inner}) neg(merchant_id, day, channel, currency, kind, cnt, amt)"
+    return (
+        "SELECT merchant_id, day, channel, currency, kind, -cnt, -amt"
+        f" FROM ({inner}) neg(merchant_id, day, channel, currency, kind, cnt, amt)"
+    )
 
 
 def _named(source: Source, rows: str, sign: int) -> str:
@@ -160,6 +169,7 @@ def _named(source: Source, rows: str, sign: int) -> str:
 
 
 def day_function_sql(time_zone: str) -> str:
+    ZoneInfo(time_zone)  # an unknown zone fails here, not inside every later write
     zone = time_zone.replace("'", "''")
     return (
         f"CREATE OR REPLACE FUNCTION {DAY_FUNCTION}(ts timestamptz) RETURNS date "
@@ -200,9 +210,9 @@ def triggers_drop_sql() -> str:
     return "\n".join(parts)
 
 
-def rebuild_sql(*, merchant_id: int | None) -> list[tuple[str, list[object]]]:
+def rebuild_sql(*, merchant_id: int | None) -> list[tuple[str, list[Any]]]:
     """Delete and recount the rollup (of one merchant, or all) from the source tables."""
-    params: list[object] = []
+    params: list[Any] = []
     deletes = f"DELETE FROM {TABLE}" + (" WHERE merchant_id = %s" if merchant_id is not None else "")
     selects = []
     for source in REBUILD_SOURCES:

@@ -108,3 +108,20 @@ def dashboard_periods(*, merchant_id: int, today: date) -> list[ChannelPeriods]:
             if (today - line.day).days < days:
                 period.add(sale.count, net)
     return sorted(out.values(), key=lambda c: (c.channel, c.currency))
+
+
+def channel_list_links(*, merchant_id: int) -> dict[str, str]:
+    """The admin list each channel's figures come from, filtered to the merchant (OWN-2)."""
+    from marketplaces.emag.models import EmagAccount
+    from marketplaces.kaspi.models import KaspiStore
+    from vending.models import VendistaAccount
+
+    def ids(qs: QuerySet[Any]) -> str:
+        return ",".join(str(pk) for pk in qs.filter(merchant_id=merchant_id).values_list("pk", flat=True)) or "0"
+
+    return {
+        "qr": f"/admin/payments/order/?merchant__id__exact={merchant_id}",
+        "vendista": f"/admin/vending/transaction/?account__id__in={ids(VendistaAccount.objects.all())}",
+        "kaspi": f"/admin/marketplaces/kaspiorder/?store__id__in={ids(KaspiStore.objects.all())}",
+        "emag": f"/admin/marketplaces_emag/emagorder/?account__id__in={ids(EmagAccount.objects.all())}",
+    }

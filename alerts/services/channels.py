@@ -12,7 +12,7 @@ from ..clients import notify
 from ..models import AlertChannel, Delivery
 
 
-def _check(channel: AlertChannel) -> None:
+def alert_channel_check(channel: AlertChannel) -> None:
     errors: dict[str, str] = {}
     if channel.kind == AlertChannel.Kind.TELEGRAM:
         if not channel.secret:
@@ -41,7 +41,7 @@ def alert_channel_save(*, merchant: Any, data: dict[str, Any], account: AlertCha
         if name == "secret" and not value and account is not None:
             continue
         setattr(channel, name, value)
-    _check(channel)
+    alert_channel_check(channel)
     channel.save()
     return channel
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from datetime import timedelta
 
 from django.db import connection
@@ -42,7 +43,7 @@ class Found:
         return (self.merchant_id, self.condition, self.subject)
 
 
-def _rows(sql: str, params: list[object]) -> list[tuple[object, ...]]:
+def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
@@ -67,7 +68,7 @@ def _sync_failing() -> Iterator[Found]:
     for merchant_id, kind, account_ref, error, run_id in rows:
         subject = f"{kind} {account_ref}".strip()
         yield Found(
-            int(merchant_id),  # type: ignore[call-overload]
+            int(merchant_id),
             Condition.SYNC_FAILING,
             subject,
             f"Sync {subject} keeps failing",
@@ -95,7 +96,7 @@ def _brew_failing() -> Iterator[Found]:
     )
     for merchant_id, device_id, name in rows:
         yield Found(
-            int(merchant_id),  # type: ignore[call-overload]
+            int(merchant_id),
             Condition.BREW_FAILING,
             f"device {device_id}",
             f"Coffee machine {name} is not acknowledging brews",

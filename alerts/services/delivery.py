@@ -68,7 +68,9 @@ def delivery_send(*, delivery_id: int) -> bool:
             next_attempt_at=timezone.now() + backoff(attempts),
         )
         AlertChannel.objects.filter(pk=channel.pk).update(is_failing=True, last_error=str(exc)[:500])
-        log.warning("alert delivery %s to channel %s failed (attempt %s): %.120r", delivery.pk, channel.pk, attempts, str(exc))
+        log.warning(
+            "alert delivery %s to channel %s failed (attempt %s): %.120r", delivery.pk, channel.pk, attempts, str(exc)
+        )
         return False
     now = timezone.now()
     Delivery.objects.filter(pk=delivery.pk).update(

@@ -34,7 +34,9 @@ pytestmark = pytest.mark.django_db
 
 def _sync_failing(merchant: Any) -> Callable[[], None]:
     for _ in range(3):
-        SyncRun.objects.create(merchant=merchant, kind="vending.transactions", account_ref="7", status="failed", error="boom")
+        SyncRun.objects.create(
+            merchant=merchant, kind="vending.transactions", account_ref="7", status="failed", error="boom"
+        )
 
     def clear() -> None:
         SyncRun.objects.create(merchant=merchant, kind="vending.transactions", account_ref="7", status="succeeded")
@@ -54,7 +56,9 @@ def _brew_failing(merchant: Any) -> Callable[[], None]:
 
 
 def _kaspi_relogin(merchant: Any) -> Callable[[], None]:
-    store = KaspiStore.objects.create(merchant=merchant, name="s", merchant_uid=f"u{merchant.pk}", session_state="needs_relogin")
+    store = KaspiStore.objects.create(
+        merchant=merchant, name="s", merchant_uid=f"u{merchant.pk}", session_state="needs_relogin"
+    )
 
     def clear() -> None:
         KaspiStore.objects.filter(pk=store.pk).update(session_state="ok")
@@ -136,7 +140,8 @@ def test_a_storm_of_failing_syncs_is_one_alert(inbox: Inbox) -> None:
     merchant = MerchantFactory()
     channel(merchant, inbox.url)
     SyncRun.objects.bulk_create(
-        SyncRun(merchant=merchant, kind="emag.orders", account_ref="3", status="failed", error="500") for _ in range(1000)
+        SyncRun(merchant=merchant, kind="emag.orders", account_ref="3", status="failed", error="500")
+        for _ in range(1000)
     )
     alerts_evaluate()
     deliveries_send_due()

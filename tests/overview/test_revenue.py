@@ -134,7 +134,5 @@ def test_rebuild_gives_what_the_triggers_kept() -> None:
 def test_days_are_local_dates_of_the_project_time_zone() -> None:
     merchant = MerchantFactory()
     # 23:30 UTC on the 9th is 02:30 on the 10th in Moscow (TIME_ZONE).
-    helpers.vendista_tx(
-        helpers.vendista_account(merchant), sum_minor=100, at=datetime(2026, 3, 9, 23, 30, tzinfo=UTC)
-    )
+    helpers.vendista_tx(helpers.vendista_account(merchant), sum_minor=100, at=datetime(2026, 3, 9, 23, 30, tzinfo=UTC))
     assert list(figures(merchant)) == [(DAY, "vendista", "RUB", "sale")]

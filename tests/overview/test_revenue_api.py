@@ -172,7 +172,5 @@ def test_overview_equals_the_sum_of_the_channel_lists(qr: list, vend: list, kasp
             fig = line[kind]
             if fig["count"] or Decimal(fig["amount"]):
                 got[(line["day"], line["channel"], line["currency"], kind)] = (fig["count"], Decimal(fig["amount"]))
-    want = {
-        k: (c, a.quantize(Decimal("0.01"))) for k, (c, a) in expected.items() if c or a.quantize(Decimal("0.01"))
-    }
+    want = {k: (c, a.quantize(Decimal("0.01"))) for k, (c, a) in expected.items() if c or a.quantize(Decimal("0.01"))}
     assert got == want
