@@ -7,7 +7,7 @@ from core.scheduling import PeriodicJob, register
 # Every 20 seconds: open/close alerts from the domains' state and send due deliveries. A condition
 # stored at t is seen by t + 20 s and sent in the same run (Apprise's 4 s + 4 s timeouts per
 # message), which bounds "delivered within 60 s" while the default queue is not backlogged.
-register(
+JOB = register(
     PeriodicJob(
         name="alerts.run",
         task="alerts.tasks.alerts_run",
