@@ -62,8 +62,8 @@ def _generate(merchant_id: int) -> dict[str, float]:
             {"acc": vendista.pk, "n": VENDISTA},
         ),
         "qr orders": (
-            """INSERT INTO payments_order (id, merchant_id, device_id, drink_name, drink_external_id, size, amount, status,
-                 email, phone, error, created_at, updated_at, expires_at)
+            """INSERT INTO payments_order (id, merchant_id, device_id, drink_name, drink_external_id, size, amount,
+                 status, email, phone, error, created_at, updated_at, expires_at)
                SELECT gen_random_uuid(), %(m)s, %(dev)s, 'Latte', '1', 'small', 15000, 'successful', '', '', '', t, t, t
                FROM (SELECT %(start)s::timestamptz + (g * (%(seconds)s::float8 / %(n)s)) * interval '1 second' AS t
                      FROM generate_series(1::bigint, %(n)s) g) s""",
@@ -121,9 +121,7 @@ def _generate(merchant_id: int) -> dict[str, float]:
 
 def _raw_scan(merchant_id: int, first: date, last: date) -> None:
     """The same figures from the channel tables for the window (what the rollup saves us)."""
-    window = (
-        f" AND {revenue_sql.DAY_FUNCTION}({{col}}) BETWEEN %s AND %s"
-    )
+    window = f" AND {revenue_sql.DAY_FUNCTION}({{col}}) BETWEEN %s AND %s"
     cols = {
         "qr_payment": "p.created_at",
         "qr_refund": "p.created_at",
@@ -168,7 +166,8 @@ def test_perf7_overview_p95() -> None:
     latencies = []
     for first, last in windows:
         t0 = time.perf_counter()
-        response = client.get(url, {"date_from": first.isoformat(), "date_to": last.isoformat(), "merchant": merchant.pk})
+        params = {"date_from": first.isoformat(), "date_to": last.isoformat(), "merchant": merchant.pk}
+        response = client.get(url, params)
         latencies.append((time.perf_counter() - t0) * 1000)
         assert response.status_code == 200
     body = response.json()
@@ -211,7 +210,9 @@ def test_perf7_alert_delivery_bound(sandbox: object) -> None:
     runs = int(os.environ.get("PERF7_ALERTS", "30"))
     merchant = MerchantFactory()
     AlertSettings.objects.create(merchant=merchant, hourly_cap=1000)
-    AlertChannel.objects.create(merchant=merchant, name="inbox", kind="apprise", secret=f"json://{server.url[7:]}/inbox")
+    AlertChannel.objects.create(
+        merchant=merchant, name="inbox", kind="apprise", secret=f"json://{server.url[7:]}/inbox"
+    )
     durations = []
     for n in range(runs):
         VendistaAccountFactory(merchant=merchant, subscription_status=VendistaAccount.Subscription.UNPAID)
