@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
-BATCH = 50
+BATCH = 20  # × Apprise's 4 s + 4 s worst case stays under the task time limit
 
 
 def backoff(attempts: int) -> timedelta:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Alert, AlertChannel, AlertSettings, Delivery
@@ -87,7 +86,7 @@ def alerts_evaluate() -> tuple[int, int]:
     for key, found in current.items():
         alert = open_alerts.get(key)
         if alert is not None and (alert.detail != found.detail or alert.title != found.title[:300]):
-            Alert.objects.filter(pk=alert.pk).filter(Q(detail=alert.detail)).update(
+            Alert.objects.filter(pk=alert.pk, closed_at__isnull=True).update(
                 detail=found.detail, title=found.title[:300], link=found.link
             )
     return opened, closed
