@@ -87,4 +87,4 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(AlertSettings)
 class AlertSettingsAdmin(admin.ModelAdmin):
-    list_display = ["merchant", "sync_failures", "brew_failures", "hourly_cap"]
+    list_display = ["merchant", "sync_failures", "brew_failures", "emag_ack_minutes", "hourly_cap"]

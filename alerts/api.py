@@ -103,10 +103,10 @@ class AlertSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AlertSettings
-        fields = ["id", "merchant", "sync_failures", "brew_failures", "hourly_cap"]
+        fields = ["id", "merchant", "sync_failures", "brew_failures", "emag_ack_minutes", "hourly_cap"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        for name in ("sync_failures", "brew_failures", "hourly_cap"):
+        for name in ("sync_failures", "brew_failures", "emag_ack_minutes", "hourly_cap"):
             if name in attrs and not 1 <= attrs[name] <= 1000:
                 raise ValidationError({name: ["Give a number from 1 to 1000."]})
         if self.instance is None and AlertSettings.objects.filter(merchant=attrs.get("merchant")).exists():

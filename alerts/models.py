@@ -15,6 +15,7 @@ class Condition(models.TextChoices):
     KASPI_RELOGIN = "kaspi_relogin", "A Kaspi store needs re-login"
     SETTLEMENT_STUCK = "settlement_stuck", "A settlement the sweep could not finish"
     VENDISTA_UNPAID = "vendista_unpaid", "A Vendista account unpaid (402)"
+    EMAG_UNACKNOWLEDGED = "emag_unacknowledged", "New eMAG orders not acknowledged"
 
 
 class AlertSettings(models.Model):
@@ -23,6 +24,9 @@ class AlertSettings(models.Model):
     merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="alert_settings")
     sync_failures = models.PositiveIntegerField(default=3, help_text="Failed syncs in a row (per kind).")
     brew_failures = models.PositiveIntegerField(default=3, help_text="Failed brews in a row (per machine).")
+    emag_ack_minutes = models.PositiveIntegerField(
+        default=30, help_text="Minutes a new eMAG order may wait for its acknowledgement."
+    )
     hourly_cap = models.PositiveIntegerField(default=10, help_text="Messages per channel per hour; the rest: a digest.")
 
     def __str__(self) -> str:

@@ -148,7 +148,32 @@ def _vendista_unpaid() -> Iterator[Found]:
         )
 
 
-CHECKS = (_sync_failing, _brew_failing, _kaspi_relogin, _settlement_stuck, _vendista_unpaid)
+def _emag_unacknowledged() -> Iterator[Found]:
+    """New eMAG orders still not acknowledged after the merchant's minutes; one alert per account."""
+    rows = _rows(
+        """
+        SELECT a.merchant_id, a.id, a.name, count(*)
+        FROM marketplaces_emag_emagorder o JOIN marketplaces_emag_emagaccount a ON a.id = o.account_id
+        LEFT JOIN alerts_alertsettings s ON s.merchant_id = a.merchant_id
+        WHERE o.status = 1 AND o.acknowledged_at IS NULL AND a.is_active
+          AND o.first_seen_at < %s - make_interval(mins => COALESCE(s.emag_ack_minutes, %s)::int)
+          AND o.first_seen_at >= %s
+        GROUP BY a.merchant_id, a.id, a.name
+        """,
+        [timezone.now(), DEFAULTS["emag_ack_minutes"], timezone.now() - LOOKBACK],
+    )
+    for merchant_id, account_id, name, count in rows:
+        yield Found(
+            int(merchant_id),
+            Condition.EMAG_UNACKNOWLEDGED,
+            f"emag account {account_id}",
+            f"eMAG account {name}: new orders not acknowledged",
+            f"{count} new order(s) waiting for their acknowledgement.",
+            f"/admin/marketplaces_emag/emagorder/?account__id__exact={account_id}&status__exact=1",
+        )
+
+
+CHECKS = (_sync_failing, _brew_failing, _kaspi_relogin, _settlement_stuck, _vendista_unpaid, _emag_unacknowledged)
 
 
 def conditions_current() -> dict[Key, Found]:

@@ -84,12 +84,28 @@ def _vendista_unpaid(merchant: Any) -> Callable[[], None]:
     return clear
 
 
+def _emag_unacknowledged(merchant: Any) -> Callable[[], None]:
+    from marketplaces.emag.models import EmagAccount, EmagOrder
+
+    account = EmagAccount.objects.create(merchant=merchant, name="ro", api_user="u", api_password="p")
+    order = EmagOrder.objects.create(account=account, emag_id=1, status=1, raw={})
+    EmagOrder.objects.filter(pk=order.pk).update(first_seen_at=timezone.now() - timedelta(minutes=31))
+    fresh = EmagOrder.objects.create(account=account, emag_id=2, status=1, raw={})  # within its 30 minutes
+
+    def clear() -> None:
+        EmagOrder.objects.filter(pk=order.pk).update(status=2, acknowledged_at=timezone.now())
+        assert EmagOrder.objects.filter(pk=fresh.pk, acknowledged_at__isnull=True).exists()
+
+    return clear
+
+
 CONDITIONS = {
     Condition.SYNC_FAILING: _sync_failing,
     Condition.BREW_FAILING: _brew_failing,
     Condition.KASPI_RELOGIN: _kaspi_relogin,
     Condition.SETTLEMENT_STUCK: _settlement_stuck,
     Condition.VENDISTA_UNPAID: _vendista_unpaid,
+    Condition.EMAG_UNACKNOWLEDGED: _emag_unacknowledged,
 }
 
 
