@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -22,6 +23,11 @@ from .conditions import DEFAULTS, Found, conditions_current
 def alert_hourly_cap(merchant_id: int) -> int:
     row = AlertSettings.objects.filter(merchant_id=merchant_id).values_list("hourly_cap", flat=True).first()
     return int(row if row is not None else DEFAULTS["hourly_cap"])
+
+
+def _absolute(link: str) -> str:
+    # Messages are read outside the site (Telegram, mail): a path becomes a link that opens.
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{link}" if link.startswith("/") else link
 
 
 def deliveries_queue(*, alert: Alert, event: str) -> int:
@@ -43,7 +49,7 @@ def deliveries_queue(*, alert: Alert, event: str) -> int:
             event=event,
             status=Delivery.Status.HELD if held else Delivery.Status.PENDING,
             title=f"{verb}: {alert.title}"[:300],
-            body="\n".join(part for part in (alert.detail, alert.link) if part),
+            body="\n".join(part for part in (alert.detail, _absolute(alert.link)) if part),
             next_attempt_at=now,
         )
         queued += 1

@@ -204,3 +204,14 @@ def test_past_the_hourly_cap_messages_wait_for_one_digest(inbox: Inbox) -> None:
     assert len(inbox.messages) == 3
     assert "2 more alert" in inbox.messages[2]["title"]
     assert Delivery.objects.filter(status=Delivery.Status.DIGESTED).count() == 2
+
+
+def test_message_links_to_the_object_on_the_public_site(inbox: Inbox, settings: Any) -> None:
+    settings.PUBLIC_BASE_URL = "https://ops.example.com/"
+    merchant = MerchantFactory()
+    channel(merchant, inbox.url)
+    _kaspi_relogin(merchant)
+    alerts_evaluate()
+    deliveries_send_due()
+    store = KaspiStore.objects.get(merchant=merchant)
+    assert f"https://ops.example.com/admin/marketplaces/kaspistore/{store.pk}/change/" in inbox.messages[0]["message"]
