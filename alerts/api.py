@@ -103,7 +103,8 @@ class AlertSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AlertSettings
-        fields = ["id", "merchant", "sync_failures", "brew_failures", "emag_ack_minutes", "hourly_cap"]
+        fields = ["id", "merchant", "sync_failures", "brew_failures", "emag_ack_minutes", "hourly_cap", "quiet_from",
+                  "quiet_to"]  # fmt: skip
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         for name in ("sync_failures", "brew_failures", "emag_ack_minutes", "hourly_cap"):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -27,10 +31,25 @@ class AlertSettings(models.Model):
     emag_ack_minutes = models.PositiveIntegerField(
         default=30, help_text="Minutes a new eMAG order may wait for its acknowledgement."
     )
+    quiet_from = models.TimeField(null=True, blank=True, help_text="Quiet hours start (the merchant's time zone).")
+    quiet_to = models.TimeField(null=True, blank=True, help_text="Quiet hours end; messages wait for one digest.")
     hourly_cap = models.PositiveIntegerField(default=10, help_text="Messages per channel per hour; the rest: a digest.")
 
     def __str__(self) -> str:
         return f"alert settings of {self.merchant}"
+
+    def is_quiet(self, now: datetime) -> bool:
+        """Whether ``now`` falls in the quiet hours (which may span midnight) in the merchant's zone."""
+        if self.quiet_from is None or self.quiet_to is None or self.quiet_from == self.quiet_to:
+            return False
+        try:
+            zone = ZoneInfo(self.merchant.time_zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            zone = ZoneInfo(settings.TIME_ZONE)
+        local = now.astimezone(zone).time()
+        if self.quiet_from < self.quiet_to:
+            return self.quiet_from <= local < self.quiet_to
+        return local >= self.quiet_from or local < self.quiet_to
 
 
 class AlertChannel(models.Model):

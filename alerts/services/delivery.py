@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..clients import notify
 from ..models import AlertChannel, Delivery
-from .lifecycle import alert_hourly_cap
+from .lifecycle import alert_hourly_cap, alert_quiet_now
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def delivery_send(*, delivery_id: int) -> bool:
 
 
 def digests_queue() -> int:
-    """For a channel with held messages and room under its cap again: one digest of all of them."""
+    """For a channel with held messages, room under its cap and out of quiet hours: one digest of them all."""
     now = timezone.now()
     made = 0
     channel_ids = set(Delivery.objects.filter(status=Delivery.Status.HELD).values_list("channel_id", flat=True))
@@ -92,7 +92,7 @@ def digests_queue() -> int:
             .exclude(event=Delivery.Event.TEST)
             .count()
         )
-        if recent >= alert_hourly_cap(channel.merchant_id):
+        if recent >= alert_hourly_cap(channel.merchant_id) or alert_quiet_now(channel.merchant_id):
             continue
         with transaction.atomic():
             held = list(

@@ -25,15 +25,21 @@ def alert_hourly_cap(merchant_id: int) -> int:
     return int(row if row is not None else DEFAULTS["hourly_cap"])
 
 
+def alert_quiet_now(merchant_id: int) -> bool:
+    row = AlertSettings.objects.select_related("merchant").filter(merchant_id=merchant_id).first()
+    return row is not None and row.is_quiet(timezone.now())
+
+
 def _absolute(link: str) -> str:
     # Messages are read outside the site (Telegram, mail): a path becomes a link that opens.
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{link}" if link.startswith("/") else link
 
 
 def deliveries_queue(*, alert: Alert, event: str) -> int:
-    """One delivery per active channel; past the hourly cap it is held for the next digest."""
+    """One delivery per active channel; past the hourly cap or in quiet hours it is held for a digest."""
     now = timezone.now()
     cap = alert_hourly_cap(alert.merchant_id)
+    quiet = alert_quiet_now(alert.merchant_id)
     verb = "Resolved" if event == Delivery.Event.CLOSED else "Needs attention"
     queued = 0
     for channel in AlertChannel.objects.filter(merchant_id=alert.merchant_id, is_active=True):
@@ -42,7 +48,7 @@ def deliveries_queue(*, alert: Alert, event: str) -> int:
             created_at__gte=now - timedelta(hours=1),
             status__in=[Delivery.Status.PENDING, Delivery.Status.SENT, Delivery.Status.FAILED],
         ).exclude(event=Delivery.Event.TEST)
-        held = recent.count() >= cap
+        held = quiet or recent.count() >= cap
         Delivery.objects.create(
             channel=channel,
             alert=alert,

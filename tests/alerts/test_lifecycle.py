@@ -4,8 +4,9 @@ a storm is one alert; a failing channel is retried with backoff and shown failin
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -215,3 +216,20 @@ def test_message_links_to_the_object_on_the_public_site(inbox: Inbox, settings: 
     deliveries_send_due()
     store = KaspiStore.objects.get(merchant=merchant)
     assert f"https://ops.example.com/admin/marketplaces/kaspistore/{store.pk}/change/" in inbox.messages[0]["message"]
+
+
+def test_quiet_hours_hold_messages_for_one_digest_after(inbox: Inbox) -> None:
+    from datetime import time
+
+    merchant = MerchantFactory(time_zone="Europe/Moscow")
+    AlertSettings.objects.create(merchant=merchant, quiet_from=time(23), quiet_to=time(7))
+    channel(merchant, inbox.url)
+    night = timezone.make_aware(datetime(2026, 3, 10, 2, 0), ZoneInfo("Europe/Moscow"))
+    with time_machine.travel(night, tick=True):
+        _vendista_unpaid(merchant)
+        alerts_evaluate()
+        deliveries_send_due()
+    assert inbox.messages == []
+    with time_machine.travel(night + timedelta(hours=5, minutes=1), tick=True):  # 07:01
+        deliveries_send_due()
+    assert len(inbox.messages) == 1 and "1 more alert" in inbox.messages[0]["title"]
