@@ -20,13 +20,16 @@ class Condition(models.TextChoices):
     SETTLEMENT_STUCK = "settlement_stuck", "A settlement the sweep could not finish"
     VENDISTA_UNPAID = "vendista_unpaid", "A Vendista account unpaid (402)"
     EMAG_UNACKNOWLEDGED = "emag_unacknowledged", "New eMAG orders not acknowledged"
+    POSTER_WEBHOOKS_FAILING = "poster_webhooks_failing", "Poster webhooks failing"
 
 
 class AlertSettings(models.Model):
     """A merchant's thresholds (defaults apply while no row exists)."""
 
     merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="alert_settings")
-    sync_failures = models.PositiveIntegerField(default=3, help_text="Failed syncs in a row (per kind).")
+    sync_failures = models.PositiveIntegerField(
+        default=3, help_text="Failed syncs (per kind) or Poster webhooks (per account) in a row."
+    )
     brew_failures = models.PositiveIntegerField(default=3, help_text="Failed brews in a row (per machine).")
     emag_ack_minutes = models.PositiveIntegerField(
         default=30, help_text="Minutes a new eMAG order may wait for its acknowledgement."

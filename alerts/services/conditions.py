@@ -173,7 +173,42 @@ def _emag_unacknowledged() -> Iterator[Found]:
         )
 
 
-CHECKS = (_sync_failing, _brew_failing, _kaspi_relogin, _settlement_stuck, _vendista_unpaid, _emag_unacknowledged)
+def _poster_webhooks_failing() -> Iterator[Found]:
+    """The last N authentic webhooks of one Poster account all failed to process."""
+    rows = _rows(
+        """
+        SELECT x.merchant_id, x.account_id, max(x.error)
+        FROM (SELECT a.merchant_id, w.account_id, w.status, left(w.error, 200) AS error,
+                     row_number() OVER (PARTITION BY w.account_id ORDER BY w.received_at DESC, w.id DESC) AS rn
+              FROM poster_sync_webhooklog w JOIN poster_sync_posteraccount a ON a.id = w.account_id
+              WHERE w.status IN ('processed', 'ignored', 'failed') AND w.received_at >= %s) x
+        LEFT JOIN alerts_alertsettings s ON s.merchant_id = x.merchant_id
+        WHERE x.rn <= COALESCE(s.sync_failures, %s)
+        GROUP BY x.merchant_id, x.account_id, s.sync_failures
+        HAVING count(*) FILTER (WHERE x.status = 'failed') >= GREATEST(COALESCE(s.sync_failures, %s), 1)
+        """,
+        [timezone.now() - LOOKBACK, DEFAULTS["sync_failures"], DEFAULTS["sync_failures"]],
+    )
+    for merchant_id, account_id, error in rows:
+        yield Found(
+            int(merchant_id),
+            Condition.POSTER_WEBHOOKS_FAILING,
+            f"poster account {account_id}",
+            "Poster webhooks keep failing",
+            f"Last error: {error}" if error else "",
+            f"/admin/poster_sync/webhooklog/?account__id__exact={account_id}&status__exact=failed",
+        )
+
+
+CHECKS = (
+    _sync_failing,
+    _brew_failing,
+    _kaspi_relogin,
+    _settlement_stuck,
+    _vendista_unpaid,
+    _emag_unacknowledged,
+    _poster_webhooks_failing,
+)
 
 
 def conditions_current() -> dict[Key, Found]:

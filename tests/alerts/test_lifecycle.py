@@ -100,6 +100,19 @@ def _emag_unacknowledged(merchant: Any) -> Callable[[], None]:
     return clear
 
 
+def _poster_webhooks_failing(merchant: Any) -> Callable[[], None]:
+    from poster_sync.models import PosterAccount, WebhookLog
+
+    account = PosterAccount.objects.create(merchant=merchant, account=f"acc{merchant.pk}", access_token="t")
+    for _ in range(3):
+        WebhookLog.objects.create(account=account, payload={}, signature_valid=True, status="failed", error="500")
+
+    def clear() -> None:
+        WebhookLog.objects.create(account=account, payload={}, signature_valid=True, status="processed")
+
+    return clear
+
+
 CONDITIONS = {
     Condition.SYNC_FAILING: _sync_failing,
     Condition.BREW_FAILING: _brew_failing,
@@ -107,6 +120,7 @@ CONDITIONS = {
     Condition.SETTLEMENT_STUCK: _settlement_stuck,
     Condition.VENDISTA_UNPAID: _vendista_unpaid,
     Condition.EMAG_UNACKNOWLEDGED: _emag_unacknowledged,
+    Condition.POSTER_WEBHOOKS_FAILING: _poster_webhooks_failing,
 }
 
 
