@@ -136,3 +136,27 @@ def test_days_are_local_dates_of_the_project_time_zone() -> None:
     # 23:30 UTC on the 9th is 02:30 on the 10th in Moscow (TIME_ZONE).
     helpers.vendista_tx(helpers.vendista_account(merchant), sum_minor=100, at=datetime(2026, 3, 9, 23, 30, tzinfo=UTC))
     assert list(figures(merchant)) == [(DAY, "vendista", "RUB", "sale")]
+
+
+def test_vendista_ingest_upsert_that_corrects_a_row_moves_old_and_new_day() -> None:
+    """The ingest's INSERT … ON CONFLICT DO UPDATE inside a CTE: both transition tables are counted."""
+    merchant = MerchantFactory()
+    account = helpers.vendista_account(merchant)
+    upsert = """
+        WITH ins AS (
+          INSERT INTO vending_transaction AS t (account_id, term_id, vendista_id, time, sum_minor, card_number,
+              reverse_id, is_refund, raw, synced_at)
+          VALUES (%s, 1, 1, %s, %s, '', 0, false, %s, now()), (%s, 1, 2, %s, 700, '', 0, false, '{}', now())
+          ON CONFLICT (account_id, term_id, vendista_id) DO UPDATE SET time = EXCLUDED.time,
+              sum_minor = EXCLUDED.sum_minor, raw = EXCLUDED.raw
+          WHERE t.raw IS DISTINCT FROM EXCLUDED.raw RETURNING 1)
+        SELECT count(*) FROM ins"""
+    with connection.cursor() as cursor:
+        cursor.execute(upsert, [account.pk, at(), 1_000, '{"v": 1}', account.pk, at()])
+        assert figures(merchant) == {(DAY, "vendista", "RUB", "sale"): (2, Decimal("17.00"))}
+        later = DAY + timedelta(days=1)
+        cursor.execute(upsert, [account.pk, at(later), 4_000, '{"v": 2}', account.pk, at()])
+    assert figures(merchant) == {
+        (DAY, "vendista", "RUB", "sale"): (1, Decimal("7.00")),
+        (later, "vendista", "RUB", "sale"): (1, Decimal("40.00")),
+    }
