@@ -56,6 +56,9 @@ def _claim() -> list[int]:
 def delivery_send(*, delivery_id: int) -> bool:
     delivery = Delivery.objects.select_related("channel").get(pk=delivery_id)
     channel = delivery.channel
+    if not channel.is_active:  # switched off after the message was queued: not sent, and said so
+        Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.FAILED, last_error="channel switched off")
+        return False
     try:
         _send(channel, delivery.title, delivery.body)
     except notify.DeliveryError as exc:

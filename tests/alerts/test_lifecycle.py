@@ -247,3 +247,14 @@ def test_quiet_hours_hold_messages_for_one_digest_after(inbox: Inbox) -> None:
     with time_machine.travel(night + timedelta(hours=5, minutes=1), tick=True):  # 07:01
         deliveries_send_due()
     assert len(inbox.messages) == 1 and "1 more alert" in inbox.messages[0]["title"]
+
+
+def test_a_channel_switched_off_after_queueing_sends_nothing(inbox: Inbox) -> None:
+    merchant = MerchantFactory()
+    ch = channel(merchant, inbox.url)
+    _vendista_unpaid(merchant)
+    alerts_evaluate()
+    AlertChannel.objects.filter(pk=ch.pk).update(is_active=False)
+    deliveries_send_due()
+    assert inbox.messages == []
+    assert Delivery.objects.get().last_error == "channel switched off"
