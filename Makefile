@@ -42,7 +42,7 @@ lint: venv-dev check-deploy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run  # a development command: manage.py gives it the dev settings
-	$(VENV)/bin/mypy config core sandbox payments vending marketplaces poster_sync repricer
+	$(VENV)/bin/mypy config core sandbox payments vending marketplaces poster_sync repricer overview alerts
 
 # Django's deployment checks on the production settings (DEBUG off, every default as shipped), with
 # a throwaway SECRET_KEY and encryption key made for this run only; any warning fails (PLAT-13).

@@ -28,7 +28,16 @@ urlpatterns = [
 ]
 
 # Each domain app mounts its own URLs (buyer pages, webhooks, API) from <app>/urls.py.
-for _app in ("payments", "vending", "marketplaces", "marketplaces.emag", "repricer", "poster_sync"):
+for _app in (
+    "payments",
+    "vending",
+    "marketplaces",
+    "marketplaces.emag",
+    "repricer",
+    "poster_sync",
+    "overview",
+    "alerts",
+):
     try:
         urlpatterns.append(path("", include(f"{_app}.urls")))
     except ModuleNotFoundError as exc:

@@ -21,6 +21,7 @@ SIMULATOR_MODULES: list[str] = [
     "sandbox.kaspi",
     "sandbox.emag",
     "sandbox.poster",
+    "sandbox.alert_inbox",
     "sandbox.kaspi_market",  # replaces the "kaspi" entry with the moving market (same port)
 ]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCTION = ["config", "core", "payments", "vending", "marketplaces", "poster_sync", "repricer"]
+PRODUCTION = ["config", "core", "payments", "vending", "marketplaces", "poster_sync", "repricer", "overview", "alerts"]
 
 
 def _modules() -> list[Path]:

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "marketplaces.emag",
     "repricer",
     "poster_sync",
+    "overview",
+    "alerts",
 ]
 # The simulators (sandbox/) are installed only for a sandbox run: `make run`, or SANDBOX=1 (PLAT-12).
 SANDBOX = env.bool("SANDBOX", default=False)

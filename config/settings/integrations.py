@@ -23,3 +23,7 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=3.05)
 HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=15.0)
 HTTP_MAX_RETRIES = env.int("HTTP_MAX_RETRIES", default=3)
+
+# Alerts (SPEC OWN-4): the sandbox alert inbox `make run` points the demo merchant's channel at
+# (sandbox/alert_inbox.py); empty in production, where owners add their own channels.
+ALERTS_SANDBOX_URL = env("ALERTS_SANDBOX_URL", default="")
