@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from .services import loop, operations, proxies
 
@@ -17,8 +18,10 @@ def reprice_schedule() -> int:
     name="repricer.tasks.reprice_batch",
     queue="repricer",
     ignore_result=True,
-    soft_time_limit=1800,
-    time_limit=1900,
+    # Like a sync step: no new product after SYNC_STEP_SECONDS, stopped softly at half the visibility
+    # timeout and killed at three quarters, so the message is never handed out again while it runs.
+    soft_time_limit=settings.SYNC_STEP_SOFT_TIME_LIMIT,
+    time_limit=settings.SYNC_STEP_TIME_LIMIT,
 )
 def reprice_batch(rule_ids: list[int], dry_run: bool = False, force: bool = False) -> dict[str, int]:
     """Safe to run twice: each product's lease lets only one worker process it at a time."""

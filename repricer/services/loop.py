@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, deque
 from datetime import timedelta
 
@@ -55,18 +56,32 @@ def batches(ids: list[int], size: int | None = None) -> list[list[int]]:
 
 
 def rules_process(
-    *, rule_ids: list[int], dry_run: bool = False, force: bool = False, concurrency: int | None = None
+    *,
+    rule_ids: list[int],
+    dry_run: bool = False,
+    force: bool = False,
+    concurrency: int | None = None,
+    seconds: float | None = None,
 ) -> Counter[str]:
-    """Reprice these products with up to ``concurrency`` in flight; return how each ended."""
+    """Reprice these products with up to ``concurrency`` in flight; return how each ended.
+
+    No new product is started after ``seconds`` (default ``SYNC_STEP_SECONDS``), so a batch message
+    never outlives the broker's visibility timeout (PLAT-14) however slow the paced calls become:
+    the ones left (``left``) keep the claim's lease and are claimed again once it ends."""
     pending = deque(rule_ids)
     lock = threading.Lock()
     counts: Counter[str] = Counter()
     width = max(1, min(concurrency or settings.REPRICER_WORKER_CONCURRENCY, len(rule_ids)))
     chunk = max(1, min(CHUNK, len(rule_ids) // width))
     stores = Stores()
+    deadline = time.monotonic() + (settings.SYNC_STEP_SECONDS if seconds is None else seconds)
 
     def take() -> list[int]:
         with lock:  # smaller chunks as the queue drains, so no thread is left with a long tail alone
+            if time.monotonic() > deadline:
+                counts["left"] += len(pending)
+                pending.clear()
+                return []
             size = min(chunk, max(1, len(pending) // width))
             return [pending.popleft() for _ in range(min(size, len(pending)))]
 
@@ -80,8 +95,7 @@ def rules_process(
             connection.close()  # each thread has its own connection; do not leave it open
 
     if width == 1:
-        run_here = [rule_ids[i : i + chunk] for i in range(0, len(rule_ids), chunk)]
-        for ids in run_here:
+        while ids := take():
             counts.update(str(result) for result in _guarded(ids, dry_run=dry_run, force=force, stores=stores))
         return counts
     threads = [threading.Thread(target=run, name=f"repricer-{i}", daemon=True) for i in range(width)]
