@@ -4,8 +4,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html_join
 
 from core.admin_forms import SecretsKeptForm
@@ -147,6 +148,17 @@ class DeviceAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "merchant", "channel", "provider", "external_id", "is_active"]
     list_filter = ["is_active", "channel", "provider", "merchant"]
     search_fields = ["name", "code", "external_id"]
+
+    def save_model(self, request: HttpRequest, obj: Device, form: Any, change: bool) -> None:
+        with catalog.device_address_taken_is_invalid():  # a concurrent save took the address meanwhile
+            super().save_model(request, obj, form, change)
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except ValidationError as exc:  # raised by save_model: nothing was saved, say why
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(Drink)

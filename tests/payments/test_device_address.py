@@ -80,6 +80,33 @@ def test_the_admin_names_the_field_of_a_clashing_address(client: Client) -> None
 
 
 @pytest.mark.django_db
+def test_an_admin_save_losing_the_race_for_an_address_is_an_error_message_not_a_500(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    DeviceFactory(code="lobby", external_id="tm-42")
+    # Every check passed before the other save committed (the form's own constraint check included).
+    monkeypatch.setattr(catalog, "device_address_check", lambda **kwargs: None)
+    monkeypatch.setattr(Device, "validate_constraints", lambda self, exclude=None: None)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    form = {
+        "merchant": MerchantFactory().pk,
+        "code": "new-one",
+        "name": "New",
+        "location": "",
+        "channel": "mqtt",
+        "external_id": "tm-42",
+        "provider": "yookassa",
+        "ack_timeout_seconds": "",
+        "is_active": "on",
+    }
+    page = client.post(reverse("admin:payments_device_add"), form, follow=True)
+    assert page.status_code == 200
+    shown = [str(m) for m in page.context["messages"]]
+    assert any("address" in m for m in shown), (page.redirect_chain, shown)
+    assert not Device.objects.filter(code="new-one").exists()
+
+
+@pytest.mark.django_db
 def test_the_service_itself_holds_the_rule() -> None:
     DeviceFactory(code="lobby", external_id="tm-42")
     with pytest.raises(ValidationError) as raised:
