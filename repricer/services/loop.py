@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -67,8 +67,10 @@ def rules_process(
 
     No new product is started after ``seconds`` (default ``SYNC_STEP_SECONDS``), so a batch message
     never outlives the broker's visibility timeout (PLAT-14) however slow the paced calls become:
-    the ones left (``left``) keep the claim's lease and are claimed again once it ends."""
+    the ones left (``left``) are handed back, due at once, for the next schedule tick to claim."""
+    started = timezone.now()
     pending = deque(rule_ids)
+    left: list[int] = []
     lock = threading.Lock()
     counts: Counter[str] = Counter()
     width = max(1, min(concurrency or settings.REPRICER_WORKER_CONCURRENCY, len(rule_ids)))
@@ -79,7 +81,7 @@ def rules_process(
     def take() -> list[int]:
         with lock:  # smaller chunks as the queue drains, so no thread is left with a long tail alone
             if time.monotonic() > deadline:
-                counts["left"] += len(pending)
+                left.extend(pending)
                 pending.clear()
                 return []
             size = min(chunk, max(1, len(pending) // width))
@@ -97,13 +99,24 @@ def rules_process(
     if width == 1:
         while ids := take():
             counts.update(str(result) for result in _guarded(ids, dry_run=dry_run, force=force, stores=stores))
-        return counts
-    threads = [threading.Thread(target=run, name=f"repricer-{i}", daemon=True) for i in range(width)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    else:
+        threads = [threading.Thread(target=run, name=f"repricer-{i}", daemon=True) for i in range(width)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if left:
+        _hand_back(left, since=started)
+        counts["left"] += len(left)
     return counts
+
+
+def _hand_back(rule_ids: list[int], *, since: datetime) -> None:
+    """Products a batch had no time for: due again now (their claim pushed them a lease ahead), unless
+    another worker checked them meanwhile (a second delivery of the batch)."""
+    RepricingRule.objects.filter(pk__in=rule_ids).exclude(last_checked_at__gte=since).update(
+        next_check_at=timezone.now()
+    )
 
 
 def _guarded(rule_ids: list[int], *, dry_run: bool, force: bool, stores: Stores) -> list[Result]:

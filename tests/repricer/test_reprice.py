@@ -67,18 +67,17 @@ def test_products_reach_the_expected_prices_reading_every_page_of_offers(market:
 
 def test_a_batch_starts_no_product_after_its_step_time_and_leaves_the_rest_claimed(market: Callable[..., Any]) -> None:
     """PLAT-14: a batch message must not outlive the broker's visibility timeout, however slow the
-    paced calls get: after SYNC_STEP_SECONDS it starts nothing new; what it left keeps the claim's
-    lease (next check pushed forward) and is claimed again when that ends, never lost."""
+    paced calls get: after SYNC_STEP_SECONDS it starts nothing new, and what it left is handed back —
+    due at once for the next schedule tick, not parked for the claim's whole lease, never lost."""
     sim = market(competitors=3)
     rules = make_products(sim, make_store(sim), 6)
     ids = [r.pk for r in rules]
     claimed = rules_claim_due()
     assert set(ids) <= set(claimed)
+    assert not rules_claim_due()  # claimed: leased a while ahead
     assert rules_process(rule_ids=ids, concurrency=2, seconds=0) == {"left": 6}
     assert sim.counter("offers") == 0  # nothing was started
-    assert not rules_claim_due()  # still leased: no second batch takes them meanwhile
-    RepricingRule.objects.filter(pk__in=ids).update(next_check_at=timezone.now())  # the lease ends
-    assert set(rules_claim_due()) == set(ids)
+    assert set(rules_claim_due()) == set(ids)  # handed back: due again at once
     assert rules_process(rule_ids=ids, concurrency=2) == {"applied": 6}
 
 
