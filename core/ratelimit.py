@@ -171,7 +171,15 @@ class Pacer:
     monitoring: ``used_last_second()``.
     """
 
-    def __init__(self, key: str, rate: float, *, redis_url: str | None = None, counted: bool = False) -> None:
+    def __init__(
+        self,
+        key: str,
+        rate: float,
+        *,
+        redis_url: str | None = None,
+        counted: bool = False,
+        late_after: float | None = None,
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self._redis_url = redis_url
@@ -179,8 +187,12 @@ class Pacer:
         self.rate = rate
         self.interval = 1.0 / rate
         self.counted = counted
-        # A quarter of the spacing; none for lanes so fast that spacing means nothing (≥ 1000/s).
-        self.late_after: float | None = LATE_FRACTION * self.interval if self.interval >= 0.001 else None
+        # A quarter of the spacing, or less where the provider's counting leaves less room (``late_after``);
+        # none for lanes so fast that spacing means nothing (≥ 1000/s).
+        quarter = LATE_FRACTION * self.interval
+        self.late_after: float | None = (
+            (min(quarter, late_after) if late_after is not None else quarter) if self.interval >= 0.001 else None
+        )
         self._granted = threading.local()
 
     @property
