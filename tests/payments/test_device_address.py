@@ -20,6 +20,21 @@ def _post_device(client, merchant, **fields: object):
     return client.post("/api/v1/payments/devices/", body, format="json")
 
 
+def _admin_form() -> dict[str, object]:
+    """The admin's add form for a machine at the address another device already has (tm-42)."""
+    return {
+        "merchant": MerchantFactory().pk,
+        "code": "new-one",
+        "name": "New",
+        "location": "",
+        "channel": "mqtt",
+        "external_id": "tm-42",
+        "provider": "yookassa",
+        "ack_timeout_seconds": "",
+        "is_active": "on",
+    }
+
+
 @pytest.mark.django_db
 def test_the_api_refuses_an_address_another_merchants_device_has() -> None:
     theirs = DeviceFactory(code="lobby", external_id="tm-42")
@@ -61,17 +76,7 @@ def test_two_saves_racing_for_one_address_end_in_a_400_not_a_500(monkeypatch: py
 def test_the_admin_names_the_field_of_a_clashing_address(client: Client) -> None:
     DeviceFactory(code="lobby", external_id="tm-42")
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    form = {
-        "merchant": MerchantFactory().pk,
-        "code": "new-one",
-        "name": "New",
-        "location": "",
-        "channel": "mqtt",
-        "external_id": "tm-42",
-        "provider": "yookassa",
-        "ack_timeout_seconds": "",
-        "is_active": "on",
-    }
+    form = _admin_form()
     page = client.post(reverse("admin:payments_device_add"), form)
     assert page.status_code == 200
     errors = page.context["adminform"].form.errors
@@ -88,17 +93,7 @@ def test_an_admin_save_losing_the_race_for_an_address_is_an_error_message_not_a_
     monkeypatch.setattr(catalog, "device_address_check", lambda **kwargs: None)
     monkeypatch.setattr(Device, "validate_constraints", lambda self, exclude=None: None)
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    form = {
-        "merchant": MerchantFactory().pk,
-        "code": "new-one",
-        "name": "New",
-        "location": "",
-        "channel": "mqtt",
-        "external_id": "tm-42",
-        "provider": "yookassa",
-        "ack_timeout_seconds": "",
-        "is_active": "on",
-    }
+    form = _admin_form()
     page = client.post(reverse("admin:payments_device_add"), form, follow=True)
     assert page.status_code == 200
     shown = [str(m) for m in page.context["messages"]]

@@ -59,28 +59,8 @@ def private_broker(tmp: Path, users: dict[str, str]) -> Iterator[int]:
     port = _free_port()
     conf = tmp / "mosquitto.conf"
     conf.write_text(shipped_config(tmp, port))
-    log = (tmp / "mosquitto.log").open("wb")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mosquitto did not start: {(tmp / 'mosquitto.log').read_text()}") from None
-                time.sleep(0.05)
+    with _running(tmp, conf, port):
         yield port
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        log.close()
 
 
 @contextmanager
@@ -100,6 +80,13 @@ def anonymous_broker(tmp: Path) -> Iterator[int]:
         "\n".join([f"listener {port} 127.0.0.1", "allow_anonymous true", f"persistence_location {tmp}/", *keep])
         + f"\nuser {getpass.getuser()}\n"
     )
+    with _running(tmp, conf, port):
+        yield port
+
+
+@contextmanager
+def _running(tmp: Path, conf: Path, port: int) -> Iterator[None]:
+    """Mosquitto on ``conf`` until the block ends; stopped by its own PID whatever happens."""
     log = (tmp / "mosquitto.log").open("wb")
     proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -112,7 +99,7 @@ def anonymous_broker(tmp: Path) -> Iterator[int]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"mosquitto did not start: {(tmp / 'mosquitto.log').read_text()}") from None
                 time.sleep(0.05)
-        yield port
+        yield
     finally:
         if proc.poll() is None:
             proc.terminate()
