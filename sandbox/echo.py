@@ -19,7 +19,7 @@ class EchoSimulator(Simulator):
 
     def echo(self, request: Request) -> Response:
         with self.lock:
-            self.state["seen"].append({"method": request.method, "query": request.query})
+            self.state["seen"].append({"method": request.method, "query": request.query, "remote": request.remote_addr})
         return json_response({"method": request.method, "query": request.query, "headers": request.headers})
 
     def status(self, request: Request) -> Response:

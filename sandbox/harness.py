@@ -16,6 +16,10 @@ simulator thread that reads a backlog late would otherwise count it as one burst
 would blame the client for the simulator's own stall. So every connection has ``SO_TIMESTAMPNS``
 on, and each request carries the kernel's receive time of its first byte (``Request.arrived``,
 wall clock; ``arrived_monotonic()`` on the monotonic clock). Rate limits, bans and statistics use it.
+A request relayed by the sandbox's own forward proxy (``sandbox/proxy.py``, a thread of the test
+process that a busy CPU stalls too) carries the proxy's kernel time in ``PROXY_ARRIVED_HEADER``; an
+earlier time there is the moment the client sent it, which is what a real proxy (that does not stall
+for a Python process) would have passed on at once.
 """
 
 from __future__ import annotations
@@ -44,6 +48,45 @@ MAX_HANG_SECONDS = 60.0
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 SCM_TIMESTAMPNS = SO_TIMESTAMPNS
 _TIMESPEC = struct.Struct("@qq")
+PROXY_ARRIVED_HEADER = "X-Sandbox-Proxy-Arrived"
+_PROXY_TRUST_SECONDS = 30.0  # a relayed time further back than this is not a stall: ignored
+
+
+def stamp_arrivals(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp each packet's receive time on ``sock`` (a listener passes it on)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:  # not Linux: arrivals fall back to the handler's clock
+        return False
+    return True
+
+
+def kernel_arrival(connection: socket.socket) -> float | None:
+    """Wait for the next request's first byte without taking it (MSG_PEEK) and return the kernel's
+    receive time of it (wall clock), or None where there is none. The buffered reader holds nothing
+    between two requests: no client of ours pipelines (requests/urllib3, http.client and browsers send
+    the next request after the answer)."""
+    try:
+        data, ancillary, _flags, _addr = connection.recvmsg(1, socket.CMSG_SPACE(_TIMESPEC.size), socket.MSG_PEEK)
+    except OSError:  # the idle timeout or a reset: the reader sees it too
+        return None
+    if not data:
+        return None
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack(payload[: _TIMESPEC.size])
+            return float(seconds + nanoseconds / 1e9)
+    return None
+
+
+def _relayed_arrival(arrived: float | None, headers: dict[str, str]) -> float | None:
+    """The sandbox proxy's kernel time of a relayed request, where it is the earlier one."""
+    try:
+        relayed = float(headers.get(PROXY_ARRIVED_HEADER, ""))
+    except ValueError:
+        return arrived
+    own = arrived if arrived is not None else time.time()
+    return relayed if own - _PROXY_TRUST_SECONDS <= relayed <= own else arrived
 
 
 @dataclass
@@ -243,7 +286,7 @@ class Simulator:
             headers=headers,
             body=body,
             remote_addr=environ.get("REMOTE_ADDR", ""),
-            arrived=environ.get("sandbox.arrived"),
+            arrived=_relayed_arrival(environ.get("sandbox.arrived"), headers),
         )
         response = self.handle(request)
         if response.drop:
@@ -374,11 +417,7 @@ class _QuietHandler(WSGIRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            self._stamped = True
-        except OSError:  # not Linux: arrivals fall back to the handler's clock
-            self._stamped = False
+        self._stamped = stamp_arrivals(self.connection)
         self._arrived: float | None = None
 
     def get_environ(self) -> dict[str, Any]:
@@ -393,28 +432,8 @@ class _QuietHandler(WSGIRequestHandler):
         while not self.close_connection:
             self._handle_one()
 
-    def _kernel_arrival(self) -> float | None:
-        """Wait for the next request's first byte without taking it (MSG_PEEK) and return the kernel's
-        receive time of it. The buffered reader holds nothing between two requests: no client of ours
-        pipelines (requests/urllib3, http.client and browsers send the next request after the answer)."""
-        if not self._stamped:
-            return None
-        try:
-            data, ancillary, _flags, _addr = self.connection.recvmsg(
-                1, socket.CMSG_SPACE(_TIMESPEC.size), socket.MSG_PEEK
-            )
-        except OSError:  # the idle timeout or a reset: readline below sees it too
-            return None
-        if not data:
-            return None
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
-                seconds, nanoseconds = _TIMESPEC.unpack(payload[: _TIMESPEC.size])
-                return seconds + nanoseconds / 1e9
-        return None
-
     def _handle_one(self) -> None:
-        self._arrived = self._kernel_arrival()
+        self._arrived = kernel_arrival(self.connection) if self._stamped else None
         try:
             self.raw_requestline = self.rfile.readline(65537)
         except OSError:  # the idle timeout, or the peer went away
@@ -450,8 +469,7 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
         # On the listening socket, before any request: the kernel stamps a packet only while some
         # socket asks for stamps, and a connection inherits the option from its listener — so even
         # data that arrives before a stalled server accepts the connection carries its time.
-        with contextlib.suppress(OSError):
-            self.socket.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        stamp_arrivals(self.socket)
         super().server_bind()
 
     def process_request(self, request: Any, client_address: Any) -> None:

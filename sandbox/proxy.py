@@ -3,6 +3,10 @@
 Stands in for a real proxy in tests, benchmarks and `make run`: a simulator sees each proxy as a
 distinct client IP (``127.0.0.2``, ``127.0.0.3`` …), so per-IP limits behave as they do at Kaspi.
 Only loopback targets are forwarded (SPEC PLAT-12). Start it, use ``proxy.url``, stop it by handle.
+
+It runs as a thread of the test process, which a busy CPU stalls; a real proxy relays at once. So it
+passes on the kernel's receive time of each request (``PROXY_ARRIVED_HEADER``) and a simulator counts
+the request when our client sent it, not when a stalled relay got round to it (sandbox/harness.py).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from sandbox.harness import PROXY_ARRIVED_HEADER, kernel_arrival, stamp_arrivals
 
 _HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailers", "upgrade",
         "transfer-encoding"}  # fmt: skip
@@ -24,6 +30,15 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        self._stamped = stamp_arrivals(self.connection)
+        self._arrived: float | None = None
+
+    def handle_one_request(self) -> None:
+        self._arrived = kernel_arrival(self.connection) if self._stamped else None
+        super().handle_one_request()
+
     def _forward(self) -> None:
         target = urlsplit(self.path)
         if target.scheme != "http" or target.hostname not in ("127.0.0.1", "localhost"):
@@ -31,7 +46,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP | {PROXY_ARRIVED_HEADER.lower()}}
+        if self._arrived is not None:
+            headers[PROXY_ARRIVED_HEADER] = f"{self._arrived:.6f}"
         path = target.path + (f"?{target.query}" if target.query else "")
         key = (target.hostname, target.port or 80)
         conns = self.server.local.__dict__.setdefault("conns", {})
@@ -72,6 +89,10 @@ class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
     source_ip = "127.0.0.2"
     local = threading.local()
+
+    def server_bind(self) -> None:
+        stamp_arrivals(self.socket)  # before any connection: each one inherits it from the listener
+        super().server_bind()
 
 
 class ForwardProxy:

@@ -75,14 +75,14 @@ def test_reset_clears_state_and_knobs(echo: SandboxServer) -> None:
 
 _SENDER = """
 import json, socket, sys, time
-port, count, gap = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+port, count, gap, target = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 sent, conns = [], []
 start = time.time()
 for i in range(count):  # one connection each, answers read at the end: the kernel accepts for a stalled server
     time.sleep(max(0.0, start + i * gap - time.time()))
     conn = socket.create_connection(("127.0.0.1", port), timeout=30)
     sent.append(time.time())
-    conn.sendall(b"GET /echo HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+    conn.sendall(f"GET {target} HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n".encode())
     conns.append(conn)
 for conn in conns:
     while conn.recv(65536):
@@ -92,16 +92,14 @@ print(json.dumps(sent))
 """
 
 
-def test_arrival_times_are_the_kernels_so_a_stalled_simulator_does_not_bunch_them(echo: SandboxServer) -> None:
-    """A simulator shares the CPU with what it measures: when its threads stall (here: this process
-    holds the GIL for 1.5 s, as a busy machine can make it wait), requests that arrived 0.25 s apart
-    must still be counted 0.25 s apart — not as one burst when the simulator wakes up."""
+def _send_through_a_stall(port: int, target: str) -> list[float]:
+    """Six requests 0.25 s apart from another process while this one holds the GIL for 1.5 s."""
     import json
     import subprocess
     import sys
 
     sender = subprocess.Popen(
-        [sys.executable, "-c", _SENDER, str(echo.port), "6", "0.25"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _SENDER, str(port), "6", "0.25", target], stdout=subprocess.PIPE, text=True
     )
     try:
         time.sleep(0.3)  # the first request is answered before the stall
@@ -118,10 +116,43 @@ def test_arrival_times_are_the_kernels_so_a_stalled_simulator_does_not_bunch_the
         if sender.poll() is None:
             sender.kill()
             sender.wait(10)
-    sent = json.loads(out)
+    return list(json.loads(out))
+
+
+def _assert_not_bunched(echo: SandboxServer, sent: list[float]) -> None:
     times = sorted(echo.simulator._request_times)  # monotonic arrivals, as the rate checks use them
     assert len(times) == 6
     gaps = [b - a for a, b in itertools.pairwise(times)]
     # Without the kernel's stamp the requests sent during the stall are taken together when it ends.
     assert min(gaps) > 0.15, (gaps, sent)
     assert echo.simulator.max_requests_in_window(0.2) == 1
+
+
+def test_arrival_times_are_the_kernels_so_a_stalled_simulator_does_not_bunch_them(echo: SandboxServer) -> None:
+    """A simulator shares the CPU with what it measures: when its threads stall (here: this process
+    holds the GIL for 1.5 s, as a busy machine can make it wait), requests that arrived 0.25 s apart
+    must still be counted 0.25 s apart — not as one burst when the simulator wakes up."""
+    _assert_not_bunched(echo, _send_through_a_stall(echo.port, "/echo"))
+
+
+def test_a_stalled_sandbox_proxy_passes_on_when_the_client_sent_each_request(echo: SandboxServer) -> None:
+    """The sandbox's forward proxy is a thread of the test process too (the Kaspi repricer's per-IP
+    limits go through it). Stalled with it, it relays a backlog at once; the simulator must still
+    count each request when the client sent it (the proxy's kernel time), or a per-IP ban would
+    blame our pacing for the test's own stall. A client cannot make its requests look later."""
+    from sandbox.harness import PROXY_ARRIVED_HEADER
+    from sandbox.proxy import ForwardProxy
+
+    proxy = ForwardProxy(source_ip="127.0.0.2").start()
+    try:
+        port = int(proxy.url.rsplit(":", 1)[1])
+        sent = _send_through_a_stall(port, f"{echo.url}/echo")
+    finally:
+        proxy.stop()
+    _assert_not_bunched(echo, sent)
+    assert {seen["remote"] for seen in echo.simulator.state["seen"]} == {"127.0.0.2"}
+    # Sent directly, the header cannot move an arrival later than the kernel saw it.
+    before = len(echo.simulator._request_times)
+    later = f"{time.time() + 60:.6f}"
+    requests.get(f"{echo.url}/echo", headers={PROXY_ARRIVED_HEADER: later}, timeout=5)
+    assert echo.simulator._request_times[before] <= time.monotonic()
