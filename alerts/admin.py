@@ -87,4 +87,5 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(AlertSettings)
 class AlertSettingsAdmin(admin.ModelAdmin):
-    list_display = ["merchant", "sync_failures", "brew_failures", "emag_ack_minutes", "hourly_cap"]
+    list_display = ["merchant", "sync_failures", "brew_failures", "brew_silent_minutes", "emag_ack_minutes",
+                    "floor_hours", "emag_health_min", "hourly_cap"]  # fmt: skip

@@ -103,13 +103,16 @@ class AlertSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AlertSettings
-        fields = ["id", "merchant", "sync_failures", "brew_failures", "emag_ack_minutes", "hourly_cap", "quiet_from",
-                  "quiet_to"]  # fmt: skip
+        fields = ["id", "merchant", "sync_failures", "brew_failures", "brew_silent_minutes", "emag_ack_minutes",
+                  "floor_hours", "emag_health_min", "hourly_cap", "quiet_from", "quiet_to"]  # fmt: skip
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        for name in ("sync_failures", "brew_failures", "emag_ack_minutes", "hourly_cap"):
+        for name in ("sync_failures", "brew_failures", "brew_silent_minutes", "emag_ack_minutes", "floor_hours",
+                     "hourly_cap"):  # fmt: skip
             if name in attrs and not 1 <= attrs[name] <= 1000:
                 raise ValidationError({name: ["Give a number from 1 to 1000."]})
+        if "emag_health_min" in attrs and not 1 <= attrs["emag_health_min"] <= 100:
+            raise ValidationError({"emag_health_min": ["Give a score from 1 to 100."]})
         if self.instance is None and AlertSettings.objects.filter(merchant=attrs.get("merchant")).exists():
             raise ValidationError({"merchant": ["This merchant has its settings already: update them."]})
         if self.instance is not None and attrs.get("merchant", self.instance.merchant) != self.instance.merchant:

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -21,6 +22,9 @@ class Condition(models.TextChoices):
     VENDISTA_UNPAID = "vendista_unpaid", "A Vendista account unpaid (402)"
     EMAG_UNACKNOWLEDGED = "emag_unacknowledged", "New eMAG orders not acknowledged"
     POSTER_WEBHOOKS_FAILING = "poster_webhooks_failing", "Poster webhooks failing"
+    POSTER_RECONNECT = "poster_reconnect", "A Poster account needs reconnecting"
+    PRICE_AT_FLOOR = "price_at_floor", "Kaspi prices held at their floor"
+    EMAG_HEALTH = "emag_health", "An eMAG health score under its threshold"
 
 
 class AlertSettings(models.Model):
@@ -31,8 +35,19 @@ class AlertSettings(models.Model):
         default=3, help_text="Failed syncs (per kind) or Poster webhooks (per account) in a row."
     )
     brew_failures = models.PositiveIntegerField(default=3, help_text="Failed brews in a row (per machine).")
+    brew_silent_minutes = models.PositiveIntegerField(
+        default=30, help_text="Minutes a paid brew may wait for its machine's acknowledgement."
+    )
     emag_ack_minutes = models.PositiveIntegerField(
         default=30, help_text="Minutes a new eMAG order may wait for its acknowledgement."
+    )
+    floor_hours = models.PositiveIntegerField(
+        default=6, help_text="Hours a Kaspi product may be held at its price floor (competitors below it)."
+    )
+    emag_health_min = models.PositiveIntegerField(
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="eMAG health score (0-100) under which an account needs a look.",
     )
     quiet_from = models.TimeField(null=True, blank=True, help_text="Quiet hours start (the merchant's time zone).")
     quiet_to = models.TimeField(null=True, blank=True, help_text="Quiet hours end; messages wait for one digest.")

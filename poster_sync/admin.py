@@ -3,6 +3,8 @@ status, "sync now" and "force sync" (queued, rate-limited), the catalogue read-o
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -34,6 +36,12 @@ class PosterAccountForm(SecretsKeptForm):
         model = PosterAccount
         fields = ["merchant", "account", "account_number", "access_token", "source", "api_url", "is_active"]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.data.get(self.add_prefix("access_token")):
+            self.instance.needs_reconnect = False  # a new token: Poster has not refused this one
+        return data
+
 
 class SyncStatusInline(ReadOnlyInline):
     model = SyncStatus
@@ -60,11 +68,12 @@ class PosterAccountAdmin(admin.ModelAdmin):
         "masked_token",
         "is_active",
         "connected_at",
+        "needs_reconnect",
         "last_error",
     ]
-    list_filter = ["is_active", "source", "merchant"]
+    list_filter = ["is_active", "needs_reconnect", "source", "merchant"]
     search_fields = ["account", "account_number", "merchant__name"]
-    readonly_fields = ["masked_token", "connected_at", "created_at", "last_error", "connect_link"]
+    readonly_fields = ["masked_token", "connected_at", "created_at", "needs_reconnect", "last_error", "connect_link"]
     inlines = [SyncStatusInline]
     actions = ["sync_now", "sync_force"]
 

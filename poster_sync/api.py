@@ -144,6 +144,7 @@ class AccountOutput(serializers.ModelSerializer):
             "account_number",
             "source",
             "is_active",
+            "needs_reconnect",
             "last_error",
             "connected_at",
             "created_at",

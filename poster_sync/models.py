@@ -41,6 +41,9 @@ class PosterAccount(models.Model):
     )
     is_active = models.BooleanField(default=True)
     last_error = models.TextField(blank=True, default="")
+    needs_reconnect = models.BooleanField(
+        default=False, help_text="Poster refused the token: the owner must connect the account again."
+    )
     connected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -84,7 +84,7 @@ class RepricingRuleAdmin(admin.ModelAdmin):
     raw_id_fields = ["product"]
     readonly_fields = [
         "chart", "next_check_at", "processing_until", "last_checked_at", "last_competitor_best", "last_reason",
-        "last_target", "feed_price", "consecutive_failures", "last_error",
+        "last_target", "at_floor_since", "feed_price", "consecutive_failures", "last_error",
     ]  # fmt: skip
     inlines = [PriceChangeInline]
     actions = ["reprice_now", "dry_run_now"]

@@ -63,11 +63,11 @@ class RuleSerializer(serializers.ModelSerializer):
             "id", "product", "is_active", "min_price", "max_price", "step", "strategy", "top_n",
             "ignored_merchant_ids", "max_delivery_days", "city_id", "check_interval_seconds", "is_priority",
             "work_from", "work_to", "max_change_percent", "next_check_at", "last_checked_at",
-            "last_competitor_best", "last_reason", "feed_price", "consecutive_failures", "last_error",
-            "created_at", "updated_at",
+            "last_competitor_best", "last_reason", "at_floor_since", "feed_price", "consecutive_failures",
+            "last_error", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = [
-            "next_check_at", "last_checked_at", "last_competitor_best", "last_reason", "feed_price",
+            "next_check_at", "last_checked_at", "last_competitor_best", "last_reason", "at_floor_since", "feed_price",
             "consecutive_failures", "last_error", "created_at", "updated_at",
         ]  # fmt: skip
         validators: list[Any] = []

@@ -80,6 +80,8 @@ class RepricingRule(models.Model):
     last_competitor_best = models.PositiveIntegerField(null=True, blank=True)
     last_reason = models.CharField(max_length=32, blank=True, default="")
     last_target = models.PositiveIntegerField(null=True, blank=True)
+    # Since when every check wanted a price under the floor (competitors below it); None when not.
+    at_floor_since = models.DateTimeField(null=True, blank=True)
     # The price the repricer wants Kaspi to show; the XML price list serves it when uploads cannot.
     feed_price = models.PositiveIntegerField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from marketplaces.kaspi.models import KaspiStore, SessionState
 from payments.models import Payment
+from poster_sync.models import PosterAccount
+from repricer.models import RepricingRule
 from vending.models import VendistaAccount
 
 from ..models import AlertSettings, Condition
@@ -101,6 +103,37 @@ def _brew_failing() -> Iterator[Found]:
             f"device {device_id}",
             f"Coffee machine {name} is not acknowledging brews",
             "Its last brews all failed: check that it is on and connected.",
+            f"/admin/payments/device/{device_id}/change/",
+        )
+
+
+def _brew_silent() -> Iterator[Found]:
+    """A machine has left a paid brew unacknowledged for the merchant's minutes: its oldest brew not
+    done since its last done one is older than that. Catches the lone failure the count above
+    misses (one buyer, then nobody for an hour); the same subject, so one alert with either cause."""
+    now = timezone.now()
+    rows = _rows(
+        """
+        SELECT o.merchant_id, o.device_id, d.name, min(b.created_at)
+        FROM payments_brewcommand b JOIN payments_order o ON o.id = b.order_id
+        JOIN payments_device d ON d.id = o.device_id
+        LEFT JOIN alerts_alertsettings s ON s.merchant_id = o.merchant_id
+        WHERE b.status <> 'done' AND d.is_active AND b.created_at >= %s
+          AND b.created_at < %s - make_interval(mins => COALESCE(s.brew_silent_minutes, %s)::int)
+          AND NOT EXISTS (SELECT 1 FROM payments_brewcommand b2 JOIN payments_order o2 ON o2.id = b2.order_id
+                          WHERE o2.device_id = o.device_id AND b2.status = 'done' AND b2.created_at > b.created_at)
+        GROUP BY o.merchant_id, o.device_id, d.name
+        """,
+        [now - LOOKBACK, now, DEFAULTS["brew_silent_minutes"]],
+    )
+    for merchant_id, device_id, name, since in rows:
+        minutes = int((now - since).total_seconds() // 60)
+        yield Found(
+            int(merchant_id),
+            Condition.BREW_FAILING,
+            f"device {device_id}",
+            f"Coffee machine {name} is not acknowledging brews",
+            f"No brew acknowledged for {minutes} minutes since a buyer paid: check that it is on and connected.",
             f"/admin/payments/device/{device_id}/change/",
         )
 
@@ -200,14 +233,87 @@ def _poster_webhooks_failing() -> Iterator[Found]:
         )
 
 
+def _thresholds(name: str, merchant_ids: set[int]) -> dict[int, int]:
+    """Each merchant's ``name`` threshold (the default where it has no settings)."""
+    found = dict(AlertSettings.objects.filter(merchant_id__in=merchant_ids).values_list("merchant_id", name))
+    return {merchant_id: found.get(merchant_id, DEFAULTS[name]) for merchant_id in merchant_ids}
+
+
+def _price_at_floor() -> Iterator[Found]:
+    """Products whose every check for the merchant's hours wanted a price under the floor; one alert
+    per store however many products (a market move takes many at once)."""
+    now = timezone.now()
+    rows = list(
+        RepricingRule.objects.filter(is_active=True, at_floor_since__isnull=False, at_floor_since__lt=now)
+        .values("product__store__merchant_id", "product__store_id", "product__store__name", "at_floor_since")
+        .order_by()
+    )
+    hours = _thresholds("floor_hours", {row["product__store__merchant_id"] for row in rows})
+    stores: dict[tuple[int, int, str], list[datetime]] = {}
+    for row in rows:
+        merchant_id, since = row["product__store__merchant_id"], row["at_floor_since"]
+        if since is not None and since <= now - timedelta(hours=hours[merchant_id]):
+            key = (merchant_id, row["product__store_id"], row["product__store__name"])
+            stores.setdefault(key, []).append(since)
+    for (merchant_id, store_id, name), times in stores.items():
+        held = int((now - min(times)).total_seconds() // 3600)
+        yield Found(
+            merchant_id,
+            Condition.PRICE_AT_FLOOR,
+            f"kaspi store {store_id} floor",
+            f"Kaspi store {name}: prices held at their floor",
+            f"{len(times)} product(s) held at the price floor for {hours[merchant_id]}+ hours (the longest "
+            f"{held} h): competitors sell below it. Lower the floor or accept the position.",
+            f"/admin/repricer/repricingrule/?product__store__id__exact={store_id}&last_reason__exact=floor",
+        )
+
+
+def _emag_health() -> Iterator[Found]:
+    """An eMAG account's health score (errors, latency, failed syncs, limiter use) under the threshold."""
+    from marketplaces.emag.models import EmagAccount
+    from marketplaces.emag.services.monitoring import health_get
+
+    accounts = list(EmagAccount.objects.filter(is_active=True).only("id", "merchant_id", "name"))
+    minimum = _thresholds("emag_health_min", {a.merchant_id for a in accounts})
+    for account in accounts:
+        health = health_get(account=account)
+        if health["score"] < minimum[account.merchant_id]:
+            why = ", ".join(str(a["metric"]) for a in health["alerts"]) or "low score"
+            yield Found(
+                account.merchant_id,
+                Condition.EMAG_HEALTH,
+                f"emag account {account.pk} health",
+                f"eMAG account {account.name}: health score {health['score']}",
+                f"Under {minimum[account.merchant_id]} ({why}); see GET /api/v1/marketplaces/emag/management/health.",
+                f"/admin/marketplaces_emag/emagaccount/{account.pk}/change/",
+            )
+
+
+def _poster_reconnect() -> Iterator[Found]:
+    accounts = PosterAccount.objects.filter(is_active=True, needs_reconnect=True)
+    for account in accounts.only("id", "merchant_id", "account", "last_error"):
+        yield Found(
+            account.merchant_id,
+            Condition.POSTER_RECONNECT,
+            f"poster account {account.pk} token",
+            f"Poster account {account.account} needs reconnecting",
+            account.last_error[:300],
+            f"/admin/poster_sync/posteraccount/{account.pk}/change/",
+        )
+
+
 CHECKS = (
     _sync_failing,
     _brew_failing,
+    _brew_silent,
     _kaspi_relogin,
     _settlement_stuck,
     _vendista_unpaid,
     _emag_unacknowledged,
     _poster_webhooks_failing,
+    _poster_reconnect,
+    _price_at_floor,
+    _emag_health,
 )
 
 

@@ -122,9 +122,11 @@ def account_client(*, account: PosterAccount) -> PosterClient:
     return PosterClient(base_url=base, token=str(account.access_token or ""), before_request=acquire)
 
 
-def account_mark_error(*, account: PosterAccount, error: str) -> None:
-    PosterAccount.objects.filter(pk=account.pk).update(last_error=error[:2000])
+def account_mark_error(*, account: PosterAccount, error: str, needs_reconnect: bool = False) -> None:
+    """The account's last error ("" once it works); ``needs_reconnect`` when Poster refused the token."""
+    PosterAccount.objects.filter(pk=account.pk).update(last_error=error[:2000], needs_reconnect=needs_reconnect)
     account.last_error = error[:2000]
+    account.needs_reconnect = needs_reconnect
 
 
 def oauth_redirect_uri(*, default: str) -> str:
@@ -177,6 +179,7 @@ def account_connect_oauth(*, merchant: Merchant, account_name: str, code: str, r
         account.source = PosterAccount.Source.OAUTH
         account.is_active = True
         account.last_error = ""
+        account.needs_reconnect = False
         account.connected_at = timezone.now()
         account.save()
     log.info("Poster account %s connected to merchant %s", untrusted(account_name), merchant.pk)

@@ -145,7 +145,7 @@ def entity_step(step: Step, *, client: PosterClient | None = None) -> bool:
             removed = items_remove(account=account, entity=entity, keep=ids)
     step.checkpoint(done=len(items), total=len(items), counters={"received": len(items), "removed": removed})
     alerts.status_sync_succeeded(account=account, entity=entity, items=len(items))
-    if account.last_error:
+    if account.last_error or account.needs_reconnect:
         account_mark_error(account=account, error="")
     log.info("poster %s %s: %d items, %d removed", untrusted(str(account)), entity, len(items), removed)
     return True
@@ -157,7 +157,7 @@ def entity_error(run: SyncRun, exc: BaseException) -> None:
     if account is None:
         return
     if isinstance(exc, PosterTokenError):
-        account_mark_error(account=account, error=f"Reconnect the account: {exc}")
+        account_mark_error(account=account, error=f"Reconnect the account: {exc}", needs_reconnect=True)
     alerts.status_failed(
         account=account, entity=run.kind.removeprefix(KIND_PREFIX), error=f"{type(exc).__name__}: {exc}"
     )

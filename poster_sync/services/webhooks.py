@@ -32,8 +32,10 @@ from core.exceptions import TransientError
 from core.logging import untrusted
 from core.transitions import StateTable
 
+from ..clients.poster import PosterTokenError
 from ..models import PosterAccount, WebhookLog, WebhookStatus
 from . import alerts
+from .accounts import account_mark_error
 from .objects import WEBHOOK_OBJECTS, object_mark, object_sync
 
 log = logging.getLogger("poster_sync.webhooks")
@@ -190,6 +192,8 @@ def webhook_process(*, log_id: int, final: bool = False, marked: bool = False) -
         WEBHOOK_STATUS.advance(pk=log_id, to=WebhookStatus.FAILED, error=error)
         if entity:
             alerts.status_failed(account=account, entity=entity, error=error, full_sync=False)
+        if isinstance(exc, PosterTokenError):
+            account_mark_error(account=account, error=f"Reconnect the account: {exc}", needs_reconnect=True)
         retry = isinstance(exc, TransientError) and not final
         log.warning(
             "Poster webhook %s failed (attempt %d%s): %s",

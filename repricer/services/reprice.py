@@ -48,7 +48,7 @@ from marketplaces.kaspi.models import KaspiProduct, KaspiStore, SessionState
 from marketplaces.kaspi.services.session import SessionUnavailable, with_cabinet
 
 from ..clients.price_upload import upload_price
-from ..decision import Action, Decision, DecisionRule, price_decide
+from ..decision import Action, Decision, DecisionRule, Reason, price_decide
 from ..models import Outcome, PriceChange, RepricingRule, StoreRepricing
 from .limits import ip_pause, ip_pause_key, merchant_pause, offers_limiter, store_settings, upload_limiter
 from .proxies import Route, proxy_record, proxy_routes_in_turn
@@ -370,6 +370,7 @@ def _act(ctx: _Context, decision: Decision, offers: list[CompetitorOffer], *, no
         "last_competitor_best": decision.competitor_best,
         "last_reason": str(decision.reason),
         "last_target": decision.target,
+        "at_floor_since": (rule.at_floor_since or now) if decision.reason == Reason.FLOOR else None,
         "consecutive_failures": 0,
         "last_error": "",
     }

@@ -113,28 +113,104 @@ def _poster_webhooks_failing(merchant: Any) -> Callable[[], None]:
     return clear
 
 
-CONDITIONS = {
-    Condition.SYNC_FAILING: _sync_failing,
-    Condition.BREW_FAILING: _brew_failing,
-    Condition.KASPI_RELOGIN: _kaspi_relogin,
-    Condition.SETTLEMENT_STUCK: _settlement_stuck,
-    Condition.VENDISTA_UNPAID: _vendista_unpaid,
-    Condition.EMAG_UNACKNOWLEDGED: _emag_unacknowledged,
-    Condition.POSTER_WEBHOOKS_FAILING: _poster_webhooks_failing,
+def _brew_silent(merchant: Any) -> Callable[[], None]:
+    """One buyer paid, the machine never acknowledged, nobody else came: no count of failures in
+    a row reaches its threshold, the minutes do."""
+    device = DeviceFactory(merchant=merchant)
+    brew = BrewCommandFactory(order=OrderFactory(device=device), status=BrewCommand.Status.SENT)
+    BrewCommand.objects.filter(pk=brew.pk).update(created_at=timezone.now() - timedelta(minutes=31))
+    # Another machine's failure of a moment ago: not (yet) an alert.
+    BrewCommandFactory(order=OrderFactory(device=DeviceFactory(merchant=merchant)), status=BrewCommand.Status.FAILED)
+
+    def clear() -> None:
+        BrewCommandFactory(order=OrderFactory(device=device), status=BrewCommand.Status.DONE)
+
+    return clear
+
+
+def _poster_reconnect(merchant: Any) -> Callable[[], None]:
+    from poster_sync.models import PosterAccount
+
+    account = PosterAccount.objects.create(
+        merchant=merchant, account=f"acc{merchant.pk}", access_token="t", needs_reconnect=True
+    )
+    PosterAccount.objects.create(merchant=merchant, account=f"off{merchant.pk}", needs_reconnect=True, is_active=False)
+
+    def clear() -> None:
+        PosterAccount.objects.filter(pk=account.pk).update(needs_reconnect=False)
+
+    return clear
+
+
+def _price_at_floor(merchant: Any) -> Callable[[], None]:
+    from marketplaces.kaspi.models import KaspiProduct
+    from repricer.models import RepricingRule
+
+    store = KaspiStore.objects.create(merchant=merchant, name="s", merchant_uid=f"f{merchant.pk}")
+    rules = [
+        RepricingRule.objects.create(
+            product=KaspiProduct.objects.create(store=store, sku=f"sku{n}", kaspi_product_id=f"{merchant.pk}0{n}"),
+            min_price=100,
+            max_price=200,
+            at_floor_since=timezone.now() - timedelta(hours=hours),
+        )
+        for n, hours in enumerate((7, 8, 1))  # two past the 6 hours, one not yet: one alert for the store
+    ]
+
+    def clear() -> None:
+        RepricingRule.objects.filter(pk__in=[r.pk for r in rules]).update(at_floor_since=None)
+
+    return clear
+
+
+def _emag_health(merchant: Any) -> Callable[[], None]:
+    from marketplaces.emag.models import EmagAccount
+
+    AlertSettings.objects.create(merchant=merchant, emag_health_min=80)
+    account = EmagAccount.objects.create(merchant=merchant, name="ro", api_user="u", api_password="p")
+    for _ in range(2):  # every sync of the day failed: 30 points off (two: under the failing-sync count)
+        SyncRun.objects.create(merchant=merchant, kind="emag.orders", account_ref=str(account.pk), status="failed")
+
+    def clear() -> None:
+        for _ in range(18):
+            SyncRun.objects.create(
+                merchant=merchant, kind="emag.orders", account_ref=str(account.pk), status="succeeded"
+            )
+
+    return clear
+
+
+SCENARIOS = {
+    "sync_failing": (Condition.SYNC_FAILING, _sync_failing),
+    "brew_failing": (Condition.BREW_FAILING, _brew_failing),
+    "brew_silent": (Condition.BREW_FAILING, _brew_silent),
+    "kaspi_relogin": (Condition.KASPI_RELOGIN, _kaspi_relogin),
+    "settlement_stuck": (Condition.SETTLEMENT_STUCK, _settlement_stuck),
+    "vendista_unpaid": (Condition.VENDISTA_UNPAID, _vendista_unpaid),
+    "emag_unacknowledged": (Condition.EMAG_UNACKNOWLEDGED, _emag_unacknowledged),
+    "emag_health": (Condition.EMAG_HEALTH, _emag_health),
+    "poster_webhooks_failing": (Condition.POSTER_WEBHOOKS_FAILING, _poster_webhooks_failing),
+    "poster_reconnect": (Condition.POSTER_RECONNECT, _poster_reconnect),
+    "price_at_floor": (Condition.PRICE_AT_FLOOR, _price_at_floor),
 }
+
+
+def test_every_condition_has_a_scenario() -> None:
+    assert {condition for condition, _ in SCENARIOS.values()} == set(Condition.values)
 
 
 def channel(merchant: Any, url: str) -> AlertChannel:
     return AlertChannel.objects.create(merchant=merchant, name="sandbox", kind="apprise", secret=url)
 
 
-@pytest.mark.parametrize("condition", list(CONDITIONS), ids=str)
-def test_condition_opens_once_and_closes_once_with_one_message_each_way(condition: str, inbox: Inbox) -> None:
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_condition_opens_once_and_closes_once_with_one_message_each_way(scenario: str, inbox: Inbox) -> None:
     merchant = MerchantFactory()
     channel(merchant, inbox.url)
     bystander = MerchantFactory()
     channel(bystander, inbox.url.replace("/inbox", "/other"))
-    clear = CONDITIONS[condition](merchant)
+    condition, make = SCENARIOS[scenario]
+    clear = make(merchant)
 
     alerts_evaluate()
     alerts_evaluate()

@@ -155,7 +155,26 @@ def test_token_errors_are_permanent_and_ask_to_reconnect(poster, make_account, t
     account.refresh_from_db()
     run.refresh_from_db()
     assert run.status == SyncRun.Status.FAILED and "Reconnect" in account.last_error
+    assert account.needs_reconnect  # an alert condition (OWN-3), cleared by a sync that works again
     assert SyncStatus.objects.get(account=account, entity="suppliers").consecutive_failures == 1
+
+
+def test_a_webhook_refused_for_its_token_asks_to_reconnect_and_a_working_sync_clears_it(poster, make_account) -> None:  # type: ignore[no-untyped-def]
+    account = make_account()
+    poster.sim.expire_tokens()
+    entry = WebhookLog.objects.create(
+        account=account, account_name=account.account, object="ingredient", object_id="5", action="changed",
+        signature_valid=True, delivery_key="tok1",
+    )  # fmt: skip
+    assert webhook_process(log_id=entry.pk, final=True) == "failed"
+    account.refresh_from_db()
+    assert account.needs_reconnect and "Reconnect" in account.last_error
+
+    account.access_token = poster.sim.add_account(account.account)  # the owner connected it again
+    account.save()
+    run_entity(account, "storages")
+    account.refresh_from_db()
+    assert not account.needs_reconnect and account.last_error == ""
 
 
 def test_staff_get_one_email_after_repeated_failures_and_success_resets(poster, make_account, settings) -> None:  # type: ignore[no-untyped-def]

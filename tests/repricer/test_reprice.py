@@ -332,3 +332,27 @@ def test_a_batch_reads_each_store_about_once_a_second_and_sees_a_pause_after_it(
     monkeypatch.setattr(Stores, "FRESH_SECONDS", 0.0)  # a second later
     with django_assert_num_queries(1):
         assert stores.get({store.pk})[store.pk].repricing.is_paused is True
+
+
+def test_time_held_at_the_floor_is_kept_while_competitors_stay_below_it(market: Callable[..., Any]) -> None:
+    """SPEC OWN-3 "a price held at its floor": the rule remembers since when every check wanted a
+    price under the floor — the first such check, not the latest — and forgets it once one does not."""
+    sim = market(competitors=3)
+    rule = make_products(sim, make_store(sim), 1)[0]
+    card = rule.product.kaspi_product_id
+    RepricingRule.objects.filter(pk=rule.pk).update(min_price=5000, max_price=9000)
+    sim.set_competitors(card, [{"merchantId": "A", "price": 4000}])
+    rules_process(rule_ids=[rule.pk])  # moved down to the floor
+    rule.refresh_from_db()
+    since = rule.at_floor_since
+    assert since is not None and KaspiProduct.objects.get(pk=rule.product_id).price == 5000
+
+    RepricingRule.objects.filter(pk=rule.pk).update(next_check_at=timezone.now())
+    rules_process(rule_ids=[rule.pk])  # held there
+    rule.refresh_from_db()
+    assert rule.last_reason == "floor" and rule.at_floor_since == since
+
+    sim.set_competitors(card, [{"merchantId": "A", "price": 7000}])
+    rules_process(rule_ids=[rule.pk])  # competitors rose above it: off the floor
+    rule.refresh_from_db()
+    assert rule.at_floor_since is None and KaspiProduct.objects.get(pk=rule.product_id).price == 6999
