@@ -126,8 +126,14 @@ def failed_tests(report: Path) -> list[str]:
     return failed
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the burners and the suite as Ctrl-C does (the finally below)
+
+
 def main(argv: list[str]) -> int:
     from tests.bootstrap import Services
+
+    signal.signal(signal.SIGTERM, _terminate)
 
     bench = bool(argv) and argv[0] == "--bench"
     if bench:
