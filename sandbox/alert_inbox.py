@@ -39,6 +39,7 @@ class AlertInboxSimulator(Simulator):
             self.state["messages"].append(
                 {
                     "at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    "arrived": request.arrived_wall(),  # the kernel's receive time (benchmarks)
                     "title": str(payload.get("title", ""))[:500],
                     "message": str(payload.get("message", ""))[:5000],
                     "type": str(payload.get("type", ""))[:20],

@@ -18,6 +18,7 @@ import random
 import statistics
 import time
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -225,3 +226,53 @@ def test_perf7_alert_delivery_bound(sandbox: object) -> None:
     print(f"\nPERF-7 alerts: condition → message, the job's run p95 {p95:.1f} ms over {runs} runs;")
     print(f"  worst case = period {JOB.every_seconds:.0f} s + run {p95 / 1000:.2f} s = {bound:.1f} s (target < 60 s)")
     assert bound < 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_perf7_alert_delivered_within_a_minute_end_to_end(sandbox: object, start_worker: Any) -> None:
+    """OWN-4 "a condition is delivered to its channel within 60 s (p95)", end to end as in
+    production: the periodic job from django-celery-beat's database schedule, a real worker on the
+    ``default`` queue, Apprise to the sandbox inbox. Each condition is stored at a random moment of
+    the job's period; the time is from its commit to the kernel's receipt of the message. The
+    baseline printed beside it is the job's period (the least a polled condition can take, worst case)."""
+    from django.core.management import call_command
+    from django_celery_beat.models import PeriodicTask
+
+    from alerts.models import AlertChannel, AlertSettings
+    from alerts.periodic import JOB
+    from sandbox.alert_inbox import AlertInboxSimulator
+    from tests.factories import MerchantFactory, VendistaAccountFactory
+    from vending.models import VendistaAccount
+
+    server = sandbox(AlertInboxSimulator())  # type: ignore[operator]
+    inbox = server.simulator
+    runs = int(os.environ.get("PERF7_E2E_ALERTS", "10"))
+    merchant = MerchantFactory()
+    AlertSettings.objects.create(merchant=merchant, hourly_cap=1000)
+    AlertChannel.objects.create(
+        merchant=merchant, name="inbox", kind="apprise", secret=f"json://{server.url[7:]}/inbox"
+    )
+    call_command("install_periodic_tasks", verbosity=0)
+    PeriodicTask.objects.exclude(name=JOB.name).update(enabled=False)  # only the alerts job runs here
+    start_worker(
+        queues="default",
+        concurrency=1,
+        extra_args=["-B", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
+    )
+    rng = random.Random(7)
+    latencies = []
+    for n in range(runs):
+        time.sleep(rng.uniform(0, JOB.every_seconds))  # type: ignore[operator]  # anywhere in the period
+        stored = time.time()
+        VendistaAccountFactory(merchant=merchant, subscription_status=VendistaAccount.Subscription.UNPAID)
+        deadline = time.monotonic() + 120
+        while len(inbox.state["messages"]) < n + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(inbox.state["messages"]) == n + 1, f"message {n + 1} not delivered within 120 s"
+        latencies.append(inbox.state["messages"][n]["arrived"] - stored)
+    p95 = percentile(latencies, 0.95)
+    print(f"\nPERF-7 alerts end to end (beat + worker + Apprise), {runs} conditions: p50 "
+          f"{statistics.median(latencies):.1f} s, p95 {p95:.1f} s, max {max(latencies):.1f} s")  # fmt: skip
+    print(f"  p95 / target 60 s = {p95 / 60:.2f} (target < 1.0); p95 / job period "
+          f"{JOB.every_seconds:.0f} s (baseline) = {p95 / JOB.every_seconds:.2f}")  # type: ignore[operator]  # fmt: skip
+    assert p95 < 60

@@ -29,6 +29,7 @@ class WorkerProcess:
         extra_env: dict[str, str] | None = None,
         log_path: Path | None = None,
         purge: bool = True,
+        extra_args: list[str] | None = None,
     ) -> None:
         self.queues = queues
         self.concurrency = concurrency
@@ -36,6 +37,7 @@ class WorkerProcess:
         self.extra_env = extra_env or {}
         self.log_path = log_path
         self.purge = purge  # False: a worker taking over from a killed one keeps the queued messages
+        self.extra_args = extra_args or []  # e.g. ["-B", ...]: the beat embedded in this worker
         self.process: subprocess.Popen[bytes] | None = None
         self._log = None
 
@@ -76,6 +78,7 @@ class WorkerProcess:
                 "INFO",
                 "-n",
                 f"test-{os.getpid()}-{time.time_ns()}@%h",
+                *self.extra_args,
             ],
             cwd=ROOT,
             env=env,
