@@ -8,6 +8,8 @@ channel holds a sending worker for seconds, never longer.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import apprise
 from django.conf import settings
 from django.core.mail import send_mail
@@ -21,11 +23,40 @@ def url_valid(url: str) -> bool:
     return bool(apprise.Apprise().add(url))
 
 
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url.strip()).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def url_refusal(url: str) -> str | None:
+    """Why this Apprise URL may not be used (a sentence for the owner), or None when it may: a service
+    on ``ALERTS_APPRISE_SCHEMES``, or a host on ``ALERTS_APPRISE_HOSTS`` (SSRF: never just any host)."""
+    scheme = url.strip().split("://", 1)[0].lower() if "://" in url else ""
+    if scheme and scheme in {s.lower() for s in settings.ALERTS_APPRISE_SCHEMES}:
+        return None
+    host = _host(url)
+    allowed = {h.lower() for h in settings.ALERTS_APPRISE_HOSTS}
+    if settings.ALERTS_SANDBOX_URL:
+        allowed.add(_host(settings.ALERTS_SANDBOX_URL))
+    if host and host in allowed:
+        return None
+    services = ", ".join(f"{s}://" for s in settings.ALERTS_APPRISE_SCHEMES) or "none"
+    return (
+        f"This service or host is not allowed here. Allowed services: {services}; other hosts only when the "
+        "operator lists them in ALERTS_APPRISE_HOSTS."
+    )
+
+
 def telegram_url(*, token: str, chat_id: str) -> str:
     return f"tgram://{token}/{chat_id}"
 
 
 def send_apprise(*, url: str, title: str, body: str) -> None:
+    refusal = url_refusal(url)
+    if refusal is not None:  # a channel saved before the operator narrowed the lists
+        raise DeliveryError(refusal)
     notifier = apprise.Apprise()
     if not notifier.add(url):
         raise DeliveryError("The channel's URL is not one Apprise understands.")

@@ -29,6 +29,8 @@ def alert_channel_check(channel: AlertChannel) -> None:
             errors["secret"] = "Give the Apprise URL, e.g. slack://… or json://host/path."
         elif not notify.url_valid(channel.secret):
             errors["secret"] = "Apprise does not understand this URL."
+        elif (refusal := notify.url_refusal(channel.secret)) is not None:
+            errors["secret"] = refusal
     if errors:
         raise ValidationError(errors)
 

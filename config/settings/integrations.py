@@ -27,3 +27,12 @@ HTTP_MAX_RETRIES = env.int("HTTP_MAX_RETRIES", default=3)
 # Alerts (SPEC OWN-4): the sandbox alert inbox `make run` points the demo merchant's channel at
 # (sandbox/alert_inbox.py); empty in production, where owners add their own channels.
 ALERTS_SANDBOX_URL = env("ALERTS_SANDBOX_URL", default="")
+# Which Apprise URLs an owner may give a channel: one of these services, whose servers Apprise itself
+# names (the URL carries only credentials and ids: tgram://token/chat, slack://…, discord://…) …
+ALERTS_APPRISE_SCHEMES = env.list(
+    "ALERTS_APPRISE_SCHEMES", default=["tgram", "slack", "discord", "msteams", "pover", "pbul"]
+)
+# … or any URL whose host is on this list (a self-hosted ntfy or Gotify, a json:// webhook). Empty by
+# default: an owner must not point the workers at an address inside the network (SSRF). The host of
+# ALERTS_SANDBOX_URL is always allowed (`make run`'s sandbox inbox).
+ALERTS_APPRISE_HOSTS = env.list("ALERTS_APPRISE_HOSTS", default=[])

@@ -58,3 +58,6 @@ HTTP_MAX_RETRIES = 3
 
 # The simulators' app (management commands run_sandbox, sandbox_env) is under test too.
 INSTALLED_APPS = [*(a for a in INSTALLED_APPS if a != "sandbox"), "sandbox", "tests.testapp"]  # noqa: F405
+# The sandbox inboxes the alert tests start listen on loopback; tests/alerts/test_api.py proves that
+# the production default (no host) refuses such a URL.
+ALERTS_APPRISE_HOSTS = ["127.0.0.1", "localhost"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from alerts.models import Alert, AlertChannel, Delivery
 from alerts.services.delivery import deliveries_send_due
@@ -49,6 +53,42 @@ def test_bad_channel_is_a_clear_400(data: dict[str, str]) -> None:
     response = client.post("/api/v1/alert-channels/", {"merchant": merchant.pk, "name": "x", **data}, format="json")
     assert response.status_code == 400
     assert response.json()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "json://169.254.169.254/latest/meta-data",  # a cloud metadata address
+        "jsons://10.0.0.5:8443/hook",
+        "ntfy://127.0.0.1:6379/topic",  # a service on the worker's own loopback
+        "mailto://user:pass@internal.example",
+    ],
+)
+def test_an_apprise_url_to_any_host_is_refused_unless_the_operator_lists_it(url: str, settings: object) -> None:
+    """OWN-4 without SSRF: by default a channel may name a service (slack://, tgram:// …) whose servers
+    Apprise knows, never a host of the owner's choosing; a stored one is refused at send time too."""
+    settings.ALERTS_APPRISE_HOSTS = []  # type: ignore[attr-defined]  # the production default
+    settings.ALERTS_SANDBOX_URL = ""  # type: ignore[attr-defined]
+    client, _, merchant = owner_client()
+
+    def save(name: str, secret: str) -> Any:
+        data = {"merchant": merchant.pk, "name": name, "kind": "apprise", "secret": secret}
+        return client.post("/api/v1/alert-channels/", data, format="json")
+
+    response = save("x", url)
+    assert response.status_code == 400
+    assert "ALERTS_APPRISE_HOSTS" in str(response.json())
+    slack = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"  # Apprise's documentation example
+    ok = save("s", slack)
+    assert ok.status_code == 201, ok.json()
+
+    stored = AlertChannel.objects.create(merchant=merchant, name="old", kind="apprise", secret=url)
+    Delivery.objects.create(channel=stored, event="test", title="t", next_attempt_at=timezone.now())
+    deliveries_send_due()
+    delivery = Delivery.objects.get(channel=stored)
+    assert delivery.status == Delivery.Status.PENDING and "not allowed" in delivery.last_error
+    settings.ALERTS_APPRISE_HOSTS = [urlsplit(url).hostname]  # type: ignore[attr-defined]  # the operator's word
+    assert save("y", url).status_code == 201
 
 
 def test_send_test_reaches_the_channel(inbox: Inbox) -> None:
