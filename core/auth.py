@@ -20,6 +20,9 @@ from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminAuthenticationForm
 
 from core.api.errors import error_body
@@ -27,7 +30,7 @@ from core.models import User
 
 log = logging.getLogger("core.auth")
 
-LOCKED_MESSAGE = "Too many failed logins. Try again later."
+LOCKED_MESSAGE = _("Too many failed logins. Try again later.")
 
 
 def client_str(username: str | None, ip_address: str, user_agent: str, path_info: Any, request: Any) -> str:
@@ -48,12 +51,17 @@ def lockout_response(
     """django-axes' answer to a locked-out login (AXES_LOCKOUT_CALLABLE): 429 with Retry-After."""
     seconds = lockout_seconds(request)
     if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse(error_body("throttled", LOCKED_MESSAGE), status=429)
+        response: HttpResponse = JsonResponse(error_body("throttled", str(LOCKED_MESSAGE)), status=429)
     else:
         response = HttpResponse(
-            f"<!doctype html><title>Too many failed logins</title><h1>Too many failed logins</h1>"
-            f"<p>{LOCKED_MESSAGE} Sign-in is possible again {math.ceil(seconds / 60)} minutes after the last "
-            f"failed attempt.</p>",
+            format_html(
+                "<!doctype html><title>{}</title><h1>{}</h1><p>{} {}</p>",
+                gettext("Too many failed logins"),
+                gettext("Too many failed logins"),
+                LOCKED_MESSAGE,
+                gettext("Sign-in is possible again %(minutes)s minutes after the last failed attempt.")
+                % {"minutes": math.ceil(seconds / 60)},
+            ),
             status=429,
         )
     if seconds:
