@@ -127,9 +127,9 @@ class Device(models.Model):
 
 
 class Size(models.TextChoices):
-    SMALL = "small", _("Маленький")
-    MEDIUM = "medium", _("Средний")
-    BIG = "big", _("Большой")
+    SMALL = "small", "Маленький"
+    MEDIUM = "medium", "Средний"
+    BIG = "big", "Большой"
 
 
 class Drink(models.Model):
