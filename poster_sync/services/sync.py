@@ -7,6 +7,8 @@ or marks ``delete = "1"``; running it twice changes nothing, so a retried task i
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -75,7 +77,10 @@ ENTITY_NAMES: list[str] = [str(e) for e in Entity]
 
 class SyncRateLimited(Exception):
     def __init__(self, entity: str, retry_after: float) -> None:
-        super().__init__(f"A manual sync of {entity} was started moments ago; try again in {math.ceil(retry_after)} s.")
+        super().__init__(
+            gettext("A manual sync of %(entity)s was started moments ago; try again in %(seconds)s s.")
+            % {"entity": entity, "seconds": math.ceil(retry_after)}
+        )
         self.entity = entity
         self.retry_after = max(1, math.ceil(retry_after))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 import logging
 from datetime import timedelta
 from typing import Any
@@ -99,7 +101,9 @@ def sync_now(*, store: KaspiStore) -> list[SyncRun]:
     products = bool(store.cabinet_email and store.cabinet_password)
     orders = bool(store.shop_api_token)
     if not (products or orders):
-        raise NothingToSync("Set the Shop API token (orders) or the cabinet e-mail and password (products) first.")
+        raise NothingToSync(
+            gettext("Set the Shop API token (orders) or the cabinet e-mail and password (products) first.")
+        )
     return sync_request(store=store, products=products, orders=orders)
 
 
