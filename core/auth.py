@@ -91,7 +91,7 @@ class AdminSiteWithOTP(AdminSite):
         return not settings.ADMIN_REQUIRE_OTP or bool(request.user.is_verified())  # type: ignore[union-attr]
 
     # Properties, not per-request assignments: one site instance serves every thread.
-    def _build_app_dict(self, request: HttpRequest, label: str | None = None) -> dict[str, Any]:
+    def _build_app_dict(self, request: HttpRequest, label: Any = None) -> dict[str, Any]:
         """Django capitalises model names on the index ("EMAG accounts"); a name that starts with a brand
         written in mixed case ("eMAG accounts") keeps its spelling (SPEC OWN-5)."""
         app_dict: dict[str, Any] = super()._build_app_dict(request, label) or {}

@@ -7,8 +7,6 @@ or marks ``delete = "1"``; running it twice changes nothing, so a retried task i
 
 from __future__ import annotations
 
-from django.utils.translation import gettext
-
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -19,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.logging import untrusted
 from core.models import SyncRun

@@ -62,10 +62,11 @@ def is_translated(text: Any) -> bool:
 
 
 def project_admins() -> list[tuple[type[models.Model], admin.ModelAdmin]]:
+    registered = admin.site._registry.items()
     return sorted(
-        ((model, model_admin) for model, model_admin in admin.site._registry.items() if model._meta.app_label in PROJECT_APPS),
+        ((model, model_admin) for model, model_admin in registered if model._meta.app_label in PROJECT_APPS),
         key=lambda pair: pair[0]._meta.label,
-    )  # fmt: skip
+    )
 
 
 def labels_of(model: type[models.Model], model_admin: admin.ModelAdmin) -> dict[str, Any]:
@@ -77,7 +78,7 @@ def labels_of(model: type[models.Model], model_admin: admin.ModelAdmin) -> dict[
         "verbose_name_plural": opts.verbose_name_plural,
     }
     for field in opts.get_fields():
-        if not getattr(field, "concrete", False) or field.auto_created and not field.primary_key:
+        if not getattr(field, "concrete", False) or (field.auto_created and not field.primary_key):
             continue
         found[f"field {field.name}"] = field.verbose_name
         if field.help_text:
@@ -106,7 +107,9 @@ def labels_of(model: type[models.Model], model_admin: admin.ModelAdmin) -> dict[
     ("model", "model_admin"), project_admins(), ids=[model._meta.label for model, _ in project_admins()]
 )
 def test_every_admin_name_of_the_model_is_translated(model: type[models.Model], model_admin: admin.ModelAdmin) -> None:
-    untranslated = {where: str(text) for where, text in labels_of(model, model_admin).items() if not is_translated(text)}
+    untranslated = {
+        where: str(text) for where, text in labels_of(model, model_admin).items() if not is_translated(text)
+    }
     assert untranslated == {}
 
 
@@ -162,9 +165,10 @@ def english_left(html: str, english: set[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def english_msgids() -> set[str]:
-    """The catalogue's English texts whose Russian differs (proper names excluded), also capitalised."""
+    """The catalogue's English texts, also capitalised: proper names (the same in Russian) and formats left out.
+    An entry whose translation went missing stays in, so its English on a Russian page fails."""
     catalogue = polib.pofile(str(PO_PATH))
-    texts = {e.msgid for e in catalogue if e.msgstr and e.msgstr != e.msgid and "%" not in e.msgid}
+    texts = {e.msgid for e in catalogue if e.msgstr != e.msgid and e.msgid not in SAME_IN_BOTH and "%" not in e.msgid}
     return texts | {capfirst(t) for t in texts}
 
 
@@ -184,9 +188,11 @@ def admin_pages() -> list[str]:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("page", admin_pages())
-def test_admin_pages_in_russian_have_no_english_label_left(page: str, staff_ru: Client, english_msgids: set[str]) -> None:
+def test_admin_pages_in_russian_have_no_english_label_left(
+    page: str, staff_ru: Client, english_msgids: set[str]
+) -> None:
     MerchantFactory(name="Кофейня")  # the dashboard on the index shows its table for a merchant
-    name, _, app = page.partition(":app_list:")
+    _, _, app = page.partition(":app_list:")
     try:
         url = reverse("admin:app_list", args=[app]) if app else reverse(page)
     except NoReverseMatch:
@@ -250,20 +256,20 @@ def test_admin_code_writes_no_text_outside_gettext(path: Path) -> None:
         texts: list[ast.AST | None] = []
         if name in ("display", "action"):
             texts = [k.value for k in node.keywords if k.arg == "description"]
-        elif name == "message_user" and len(node.args) > 1:
-            texts = [node.args[1]]
-        elif name in ("info", "success", "warning", "error") and len(node.args) > 1:
+        elif (name == "message_user" and len(node.args) > 1) or (
+            name in ("info", "success", "warning", "error") and len(node.args) > 1
+        ):
             texts = [node.args[1]]
         elif name == "format_html" and node.args:
             # A template with words in it must come from gettext; markup-only templates ("{}: {}") are fine.
             first = node.args[0]
-            if isinstance(first, ast.Constant) and re.search(r"[A-Za-z]{3,}", re.sub(r"<[^>]*>|\{[^}]*\}", "", first.value)):
+            if isinstance(first, ast.Constant) and WORD.search(re.sub(r"<[^>]*>|\{[^}]*\}", "", first.value)):
                 texts = [first]
         offenders += [f"{path.name}:{t.lineno}" for t in texts if _plain_text(t)]  # type: ignore[union-attr]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "title" for t in node.targets):
-            if _plain_text(node.value):
-                offenders.append(f"{path.name}:{node.lineno}")
+        is_title = isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "title" for t in node.targets)
+        if is_title and _plain_text(node.value):  # type: ignore[attr-defined]
+            offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []
 
 
