@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_forms import SecretsKeptForm
 from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
@@ -43,22 +45,22 @@ class AlertChannelAdmin(admin.ModelAdmin):
     readonly_fields = ["is_failing", "last_error", "last_sent_at", "created_at"]
     actions = ["send_test"]
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, obj: AlertChannel) -> str:
         if obj.is_failing:
-            return format_html('<span style="color:#ba2121">failing: {}</span>', obj.last_error[:120])
-        return "ok"
+            return format_html('<span style="color:#ba2121">{}: {}</span>', gettext("failing"), obj.last_error[:120])
+        return gettext("ok")
 
     def save_model(self, request: HttpRequest, obj: AlertChannel, form: Any, change: bool) -> None:
         data = {k: v for k, v in form.cleaned_data.items() if k != "merchant"}
         saved = alert_channel_save(merchant=form.cleaned_data["merchant"], data=data, account=obj if change else None)
         obj.pk = saved.pk
 
-    @admin.action(description="Send a test message")
+    @admin.action(description=_("Send a test message"))
     def send_test(self, request: HttpRequest, queryset: QuerySet[AlertChannel]) -> None:
         for channel in queryset.filter(is_active=True):
             alert_channel_test(channel=channel)
-        messages.info(request, "Test messages queued; their deliveries show here within seconds.")
+        messages.info(request, gettext("Test messages queued; their deliveries show here within seconds."))
 
 
 class DeliveryInline(ReadOnlyInline):
@@ -74,9 +76,9 @@ class AlertAdmin(ReadOnlyAdmin):
     search_fields = ["title", "subject"]
     inlines = [DeliveryInline]
 
-    @admin.display(description="object")
+    @admin.display(description=_("object"))
     def object_link(self, obj: Alert) -> str:
-        return format_html('<a href="{}">open</a>', obj.link) if obj.link else "-"
+        return format_html('<a href="{}">{}</a>', obj.link, gettext("open")) if obj.link else "-"
 
 
 @admin.register(Delivery)

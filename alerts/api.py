@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -93,7 +94,7 @@ class AlertChannelViewSet(AccountViewSet):
     def test(self, request: Request, pk: str | None = None) -> Response:
         channel = self.get_object()  # another merchant's: 404; a viewer: 403
         if not channel.is_active:
-            raise ValidationError({"is_active": ["The channel is switched off."]})
+            raise ValidationError({"is_active": [gettext("The channel is switched off.")]})
         delivery = alert_channel_test(channel=channel)
         return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)
 
@@ -110,13 +111,13 @@ class AlertSettingsSerializer(serializers.ModelSerializer):
         for name in ("sync_failures", "brew_failures", "brew_silent_minutes", "emag_ack_minutes", "floor_hours",
                      "hourly_cap"):  # fmt: skip
             if name in attrs and not 1 <= attrs[name] <= 1000:
-                raise ValidationError({name: ["Give a number from 1 to 1000."]})
+                raise ValidationError({name: [gettext("Give a number from 1 to 1000.")]})
         if "emag_health_min" in attrs and not 1 <= attrs["emag_health_min"] <= 100:
-            raise ValidationError({"emag_health_min": ["Give a score from 1 to 100."]})
+            raise ValidationError({"emag_health_min": [gettext("Give a score from 1 to 100.")]})
         if self.instance is None and AlertSettings.objects.filter(merchant=attrs.get("merchant")).exists():
-            raise ValidationError({"merchant": ["This merchant has its settings already: update them."]})
+            raise ValidationError({"merchant": [gettext("This merchant has its settings already: update them.")]})
         if self.instance is not None and attrs.get("merchant", self.instance.merchant) != self.instance.merchant:
-            raise ValidationError({"merchant": ["Settings cannot move to another merchant."]})
+            raise ValidationError({"merchant": [gettext("Settings cannot move to another merchant.")]})
         return attrs
 
 

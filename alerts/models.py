@@ -9,49 +9,76 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
 from core.models import Merchant
 
 
 class Condition(models.TextChoices):
-    SYNC_FAILING = "sync_failing", "A sync failing again and again"
-    BREW_FAILING = "brew_failing", "A coffee machine not acknowledging"
-    KASPI_RELOGIN = "kaspi_relogin", "A Kaspi store needs re-login"
-    SETTLEMENT_STUCK = "settlement_stuck", "A settlement the sweep could not finish"
-    VENDISTA_UNPAID = "vendista_unpaid", "A Vendista account unpaid (402)"
-    EMAG_UNACKNOWLEDGED = "emag_unacknowledged", "New eMAG orders not acknowledged"
-    POSTER_WEBHOOKS_FAILING = "poster_webhooks_failing", "Poster webhooks failing"
-    POSTER_RECONNECT = "poster_reconnect", "A Poster account needs reconnecting"
-    PRICE_AT_FLOOR = "price_at_floor", "Kaspi prices held at their floor"
-    EMAG_HEALTH = "emag_health", "An eMAG health score under its threshold"
+    SYNC_FAILING = "sync_failing", _("A sync failing again and again")
+    BREW_FAILING = "brew_failing", _("A coffee machine not acknowledging")
+    KASPI_RELOGIN = "kaspi_relogin", _("A Kaspi store needs re-login")
+    SETTLEMENT_STUCK = "settlement_stuck", _("A settlement the sweep could not finish")
+    VENDISTA_UNPAID = "vendista_unpaid", _("A Vendista account unpaid (402)")
+    EMAG_UNACKNOWLEDGED = "emag_unacknowledged", _("New eMAG orders not acknowledged")
+    POSTER_WEBHOOKS_FAILING = "poster_webhooks_failing", _("Poster webhooks failing")
+    POSTER_RECONNECT = "poster_reconnect", _("A Poster account needs reconnecting")
+    PRICE_AT_FLOOR = "price_at_floor", _("Kaspi prices held at their floor")
+    EMAG_HEALTH = "emag_health", _("An eMAG health score under its threshold")
 
 
 class AlertSettings(models.Model):
     """A merchant's thresholds (defaults apply while no row exists)."""
 
-    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="alert_settings")
-    sync_failures = models.PositiveIntegerField(
-        default=3, help_text="Failed syncs (per kind) or Poster webhooks (per account) in a row."
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, related_name="alert_settings", verbose_name=_("merchant")
     )
-    brew_failures = models.PositiveIntegerField(default=3, help_text="Failed brews in a row (per machine).")
+    sync_failures = models.PositiveIntegerField(
+        default=3,
+        help_text=_("Failed syncs (per kind) or Poster webhooks (per account) in a row."),
+        verbose_name=_("sync failures"),
+    )
+    brew_failures = models.PositiveIntegerField(
+        default=3, help_text=_("Failed brews in a row (per machine)."), verbose_name=_("brew failures")
+    )
     brew_silent_minutes = models.PositiveIntegerField(
-        default=30, help_text="Minutes a paid brew may wait for its machine's acknowledgement."
+        default=30,
+        help_text=_("Minutes a paid brew may wait for its machine's acknowledgement."),
+        verbose_name=_("brew silent minutes"),
     )
     emag_ack_minutes = models.PositiveIntegerField(
-        default=30, help_text="Minutes a new eMAG order may wait for its acknowledgement."
+        default=30,
+        help_text=_("Minutes a new eMAG order may wait for its acknowledgement."),
+        verbose_name=_("eMAG ack minutes"),
     )
     floor_hours = models.PositiveIntegerField(
-        default=6, help_text="Hours a Kaspi product may be held at its price floor (competitors below it)."
+        default=6,
+        help_text=_("Hours a Kaspi product may be held at its price floor (competitors below it)."),
+        verbose_name=_("hours at the floor"),
     )
     emag_health_min = models.PositiveIntegerField(
         default=50,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="eMAG health score (0-100) under which an account needs a look.",
+        help_text=_("eMAG health score (0-100) under which an account needs a look."),
+        verbose_name=_("lowest eMAG health score"),
     )
-    quiet_from = models.TimeField(null=True, blank=True, help_text="Quiet hours start (the merchant's time zone).")
-    quiet_to = models.TimeField(null=True, blank=True, help_text="Quiet hours end; messages wait for one digest.")
-    hourly_cap = models.PositiveIntegerField(default=10, help_text="Messages per channel per hour; the rest: a digest.")
+    quiet_from = models.TimeField(
+        null=True,
+        blank=True,
+        help_text=_("Quiet hours start (the merchant's time zone)."),
+        verbose_name=_("quiet from"),
+    )
+    quiet_to = models.TimeField(
+        null=True, blank=True, help_text=_("Quiet hours end; messages wait for one digest."), verbose_name=_("quiet to")
+    )
+    hourly_cap = models.PositiveIntegerField(
+        default=10, help_text=_("Messages per channel per hour; the rest: a digest."), verbose_name=_("hourly cap")
+    )
+
+    class Meta:
+        verbose_name = _("alert settings")
+        verbose_name_plural = _("alert settings")
 
     def __str__(self) -> str:
         return f"alert settings of {self.merchant}"
@@ -72,25 +99,31 @@ class AlertSettings(models.Model):
 
 class AlertChannel(models.Model):
     class Kind(models.TextChoices):
-        TELEGRAM = "telegram", "Telegram"
-        EMAIL = "email", "E-mail"
-        APPRISE = "apprise", "Any Apprise URL"
+        TELEGRAM = "telegram", _("Telegram")
+        EMAIL = "email", _("E-mail")
+        APPRISE = "apprise", _("Any Apprise URL")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="alert_channels")
-    name = models.CharField(max_length=120)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="alert_channels", verbose_name=_("merchant")
+    )
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
     # telegram: the bot token; apprise: the whole URL (it holds the service's credentials).
-    secret = EncryptedTextField(help_text="Telegram bot token, or the Apprise URL.")
-    telegram_chat_id = models.CharField(max_length=64, blank=True, default="")
-    email_to = models.EmailField(blank=True, default="")
-    is_active = models.BooleanField(default=True)
-    is_failing = models.BooleanField(default=False, help_text="The last delivery attempt failed.")
-    last_error = models.CharField(max_length=500, blank=True, default="")
-    last_sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    secret = EncryptedTextField(help_text=_("Telegram bot token, or the Apprise URL."), verbose_name=_("secret"))
+    telegram_chat_id = models.CharField(max_length=64, blank=True, default="", verbose_name=_("telegram chat ID"))
+    email_to = models.EmailField(blank=True, default="", verbose_name=_("email to"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    is_failing = models.BooleanField(
+        default=False, help_text=_("The last delivery attempt failed."), verbose_name=_("is failing")
+    )
+    last_error = models.CharField(max_length=500, blank=True, default="", verbose_name=_("last error"))
+    last_sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last sent at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["merchant_id", "name", "id"]
+        verbose_name = _("alert channel")
+        verbose_name_plural = _("alert channels")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
@@ -99,14 +132,20 @@ class AlertChannel(models.Model):
 class Alert(models.Model):
     """One condition of one subject: opened once, closed once (a partial unique index)."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="alerts")
-    condition = models.CharField(max_length=32, choices=Condition.choices)
-    subject = models.CharField(max_length=200, help_text="what it is about, e.g. 'vending.transactions' or 'device 5'")
-    title = models.CharField(max_length=300)
-    detail = models.TextField(blank=True, default="")
-    link = models.CharField(max_length=300, blank=True, default="", help_text="admin path of the object")
-    opened_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("merchant"))
+    condition = models.CharField(max_length=32, choices=Condition.choices, verbose_name=_("condition"))
+    subject = models.CharField(
+        max_length=200,
+        help_text=_("what it is about, e.g. 'vending.transactions' or 'device 5'"),
+        verbose_name=_("subject"),
+    )
+    title = models.CharField(max_length=300, verbose_name=_("title"))
+    detail = models.TextField(blank=True, default="", verbose_name=_("detail"))
+    link = models.CharField(
+        max_length=300, blank=True, default="", help_text=_("admin path of the object"), verbose_name=_("link")
+    )
+    opened_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("opened at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -117,6 +156,8 @@ class Alert(models.Model):
                 name="uniq_open_alert",
             )
         ]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
 
     def __str__(self) -> str:
         return self.title
@@ -128,33 +169,40 @@ class Alert(models.Model):
 
 class Delivery(models.Model):
     class Event(models.TextChoices):
-        OPENED = "opened", "Opened"
-        CLOSED = "closed", "Closed"
-        DIGEST = "digest", "Digest"
-        TEST = "test", "Test message"
+        OPENED = "opened", _("Opened")
+        CLOSED = "closed", _("Closed")
+        DIGEST = "digest", _("Digest")
+        TEST = "test", _("Test message")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        HELD = "held", "Held for the digest (hourly cap)"
-        DIGESTED = "digested", "Sent in a digest"
-        FAILED = "failed", "Failed (gave up)"
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        HELD = "held", _("Held for the digest (hourly cap)")
+        DIGESTED = "digested", _("Sent in a digest")
+        FAILED = "failed", _("Failed (gave up)")
 
-    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries")
-    event = models.CharField(max_length=8, choices=Event.choices)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
-    title = models.CharField(max_length=300)
-    body = models.TextField(blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(db_index=True)
-    last_error = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    channel = models.ForeignKey(
+        AlertChannel, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("channel")
+    )
+    alert = models.ForeignKey(
+        Alert, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries", verbose_name=_("alert")
+    )
+    event = models.CharField(max_length=8, choices=Event.choices, verbose_name=_("event"))
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True, verbose_name=_("status")
+    )
+    title = models.CharField(max_length=300, verbose_name=_("title"))
+    body = models.TextField(blank=True, default="", verbose_name=_("body"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(db_index=True, verbose_name=_("next attempt at"))
+    last_error = models.CharField(max_length=500, blank=True, default="", verbose_name=_("last error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
 
     def __str__(self) -> str:
         return f"{self.event} → {self.channel} ({self.status})"

@@ -20,6 +20,8 @@ api_v1: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The admin's language switch posts here (Django's set_language: a cookie, then back to the page).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("health/", health.live, name="health-live"),
     path("health/ready/", health.ready, name="health-ready"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .models import Membership, Merchant, SyncRun, User
 
@@ -43,12 +45,12 @@ class SyncRunAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in SyncRun._meta.fields]
 
-    @admin.display(description="progress")
+    @admin.display(description=_("progress"))
     def progress(self, run: SyncRun) -> str:
         total = "?" if run.items_total is None else str(run.items_total)
         percent = run.progress_percent
         bar = f" ({percent:.0f}%)" if percent is not None else ""
-        return format_html("{} of {}{}", run.items_done, total, bar)
+        return format_html(gettext("{} of {}{}"), run.items_done, total, bar)
 
     def has_add_permission(self, request: object) -> bool:
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
 
 from .fields import EncryptedTextField
 
@@ -20,7 +21,7 @@ class SecretsKeptForm(forms.ModelForm):
             field.required = False
             field.widget = forms.PasswordInput(render_value=False)
             if self.instance.pk:
-                field.help_text = "Leave blank to keep the stored value."
+                field.help_text = gettext("Leave blank to keep the stored value.")
 
     def secret_fields(self) -> list[str]:
         return [

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
     name = "core"
-    verbose_name = "Core: tenancy and integrations"
+    verbose_name = _("Platform")
 
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun

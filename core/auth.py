@@ -20,6 +20,10 @@ from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminAuthenticationForm
 
 from core.api.errors import error_body
@@ -27,13 +31,20 @@ from core.models import User
 
 log = logging.getLogger("core.auth")
 
-LOCKED_MESSAGE = "Too many failed logins. Try again later."
+LOCKED_MESSAGE = _("Too many failed logins. Try again later.")
 
 
 def client_str(username: str | None, ip_address: str, user_agent: str, path_info: Any, request: Any) -> str:
     """How django-axes names a client in its log lines: values from outside escaped and cut."""
     path = path_info[0] if isinstance(path_info, (tuple, list)) else path_info
     return f"{{username={username!r:.66}, ip={ip_address!r:.48}, path={path!r:.66}}}"
+
+
+def proper_capfirst(text: Any) -> str:
+    """``capfirst`` that leaves a brand in mixed case alone: "eMAG accounts", not "EMAG accounts"."""
+    text = str(text)
+    first = text.split(" ", 1)[0]
+    return text if first[1:] != first[1:].lower() else capfirst(text)
 
 
 def lockout_seconds(request: HttpRequest | None = None) -> int:
@@ -48,12 +59,17 @@ def lockout_response(
     """django-axes' answer to a locked-out login (AXES_LOCKOUT_CALLABLE): 429 with Retry-After."""
     seconds = lockout_seconds(request)
     if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse(error_body("throttled", LOCKED_MESSAGE), status=429)
+        response: HttpResponse = JsonResponse(error_body("throttled", str(LOCKED_MESSAGE)), status=429)
     else:
         response = HttpResponse(
-            f"<!doctype html><title>Too many failed logins</title><h1>Too many failed logins</h1>"
-            f"<p>{LOCKED_MESSAGE} Sign-in is possible again {math.ceil(seconds / 60)} minutes after the last "
-            f"failed attempt.</p>",
+            format_html(
+                "<!doctype html><title>{}</title><h1>{}</h1><p>{} {}</p>",
+                gettext("Too many failed logins"),
+                gettext("Too many failed logins"),
+                LOCKED_MESSAGE,
+                gettext("Sign-in is possible again %(minutes)s minutes after the last failed attempt.")
+                % {"minutes": math.ceil(seconds / 60)},
+            ),
             status=429,
         )
     if seconds:
@@ -75,6 +91,15 @@ class AdminSiteWithOTP(AdminSite):
         return not settings.ADMIN_REQUIRE_OTP or bool(request.user.is_verified())  # type: ignore[union-attr]
 
     # Properties, not per-request assignments: one site instance serves every thread.
+    def _build_app_dict(self, request: HttpRequest, label: Any = None) -> dict[str, Any]:
+        """Django capitalises model names on the index ("EMAG accounts"); a name that starts with a brand
+        written in mixed case ("eMAG accounts") keeps its spelling (SPEC OWN-5)."""
+        app_dict: dict[str, Any] = super()._build_app_dict(request, label) or {}
+        for app in [app_dict] if "models" in app_dict else app_dict.values():
+            for model in app.get("models", []):
+                model["name"] = proper_capfirst(model["model"]._meta.verbose_name_plural)
+        return app_dict
+
     @property
     def login_form(self) -> type[AdminAuthenticationForm]:  # type: ignore[override]
         return OTPAdminAuthenticationForm if settings.ADMIN_REQUIRE_OTP else AdminAuthenticationForm

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 from rest_framework import exceptions, parsers
 from rest_framework.utils.json import strict_constant
 
@@ -73,4 +74,4 @@ class JSONParser(parsers.JSONParser):
         try:
             return loads(body.decode(encoding), parse_constant=strict_constant if self.strict else None)
         except (UnicodeDecodeError, JSONInputError) as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+            raise exceptions.ParseError(gettext("JSON parse error - %(detail)s") % {"detail": exc}) from None

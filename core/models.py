@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from knox.models import AbstractAuthToken
 
 
@@ -14,22 +15,26 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]  # knox's swap
 
     class Meta:
         db_table = "core_user"
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
 
 
 class Merchant(models.Model):
     """The tenant: every owner-facing object belongs to exactly one merchant."""
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True)
-    is_active = models.BooleanField(default=True)
-    time_zone = models.CharField(max_length=64, default="Europe/Moscow")
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    time_zone = models.CharField(max_length=64, default="Europe/Moscow", verbose_name=_("time zone"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Membership", related_name="merchants", blank=True
+        settings.AUTH_USER_MODEL, through="Membership", related_name="merchants", blank=True, verbose_name=_("members")
     )
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
 
     def __str__(self) -> str:
         return self.name
@@ -37,19 +42,25 @@ class Merchant(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MANAGER = "manager", "Manager"
-        VIEWER = "viewer", "Viewer"
+        OWNER = "owner", _("Owner")
+        MANAGER = "manager", _("Manager")
+        VIEWER = "viewer", _("Viewer")
 
     WRITE_ROLES = (Role.OWNER, Role.MANAGER)
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.OWNER)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("merchant")
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.OWNER, verbose_name=_("role"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="uniq_membership")]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.merchant} ({self.role})"
@@ -59,36 +70,48 @@ class SyncRun(models.Model):
     """One run of one sync of any app, with live progress ("X of Y")."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
         # A transient error stopped it; a retry (its message is queued) resumes it from the checkpoint.
-        RETRYING = "retrying", "Retrying"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        RETRYING = "retrying", _("Retrying")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="sync_runs")
-    kind = models.CharField(max_length=64, help_text="e.g. vending.transactions, poster.ingredients")
-    mode = models.CharField(max_length=32, blank=True, default="")
-    account_ref = models.CharField(max_length=64, blank=True, default="", help_text="id of the synced account")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    items_done = models.PositiveIntegerField(default=0)
-    items_total = models.PositiveIntegerField(null=True, blank=True)
-    counters = models.JSONField(default=dict, blank=True)
-    params = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True, default="")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="sync_runs", verbose_name=_("merchant")
+    )
+    kind = models.CharField(
+        max_length=64, help_text=_("e.g. vending.transactions, poster.ingredients"), verbose_name=_("kind")
+    )
+    mode = models.CharField(max_length=32, blank=True, default="", verbose_name=_("mode"))
+    account_ref = models.CharField(
+        max_length=64, blank=True, default="", help_text=_("id of the synced account"), verbose_name=_("account ref")
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True, verbose_name=_("status")
+    )
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    items_done = models.PositiveIntegerField(default=0, verbose_name=_("items done"))
+    items_total = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("items total"))
+    counters = models.JSONField(default=dict, blank=True, verbose_name=_("counters"))
+    params = models.JSONField(default=dict, blank=True, verbose_name=_("params"))
+    error = models.TextField(blank=True, default="", verbose_name=_("error"))
     # The lease (core.steps): who may execute the run now and until when. A step message carries a
     # ticket that the previous step wrote here; an execution replaces it with its own token and keeps
     # ``lease_until`` in the future by a heartbeat. Compared with the database's clock only.
-    lease_token = models.CharField(max_length=64, blank=True, default="")
-    lease_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0, help_text="transient failures retried so far")
-    created_at = models.DateTimeField(auto_now_add=True)
+    lease_token = models.CharField(max_length=64, blank=True, default="", verbose_name=_("lease token"))
+    lease_until = models.DateTimeField(null=True, blank=True, verbose_name=_("lease until"))
+    attempts = models.PositiveIntegerField(
+        default=0, help_text=_("transient failures retried so far"), verbose_name=_("attempts")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["merchant", "kind", "-created_at"])]
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} {self.status}"
@@ -112,13 +135,15 @@ class ApiToken(AbstractAuthToken):
     client name per user. ``id`` names it for listing and revoking; the secret itself is shown once."""
 
     # knox keys its table by the digest; an ordinary id is what an owner sees and revokes.
-    id = models.BigAutoField(primary_key=True)
-    digest = models.CharField(max_length=128, unique=True)
-    client = models.CharField(max_length=64, default="default")
+    id = models.BigAutoField(primary_key=True, verbose_name=_("ID"))
+    digest = models.CharField(max_length=128, unique=True, verbose_name=_("digest"))
+    client = models.CharField(max_length=64, default="default", verbose_name=_("client"))
 
     class Meta:
         db_table = "core_api_token"
         constraints = [models.UniqueConstraint(fields=["user", "client"], name="api_token_one_per_client")]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
 
     def __str__(self) -> str:
         return f"{self.user} / {self.client}"

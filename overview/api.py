@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, serializers
 from rest_framework.exceptions import NotFound, ValidationError
@@ -54,9 +55,11 @@ class RevenueInput(serializers.Serializer):
         date_to = attrs.get("date_to") or today
         date_from = attrs.get("date_from") or date_to - timedelta(days=29)
         if date_from > date_to:
-            raise ValidationError({"date_from": ["date_from is after date_to."]})
+            raise ValidationError({"date_from": [gettext("date_from is after date_to.")]})
         if (date_to - date_from).days + 1 > MAX_DAYS:
-            raise ValidationError({"date_from": [f"Ask for at most {MAX_DAYS} days at a time."]})
+            raise ValidationError(
+                {"date_from": [gettext("Ask for at most %(days)s days at a time.") % {"days": MAX_DAYS}]}
+            )
         attrs["date_from"], attrs["date_to"] = date_from, date_to
         return attrs
 
@@ -85,7 +88,7 @@ class RevenueView(APIView):
         data = params.validated_data
         merchant_id = data.get("merchant")
         if merchant_id is not None and not merchants_for_user(user=request.user).filter(pk=merchant_id).exists():
-            raise NotFound("No such merchant.")
+            raise NotFound(gettext("No such merchant."))
         lines, totals = selectors.revenue_for_user(
             user=request.user,
             date_from=data["date_from"],

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_forms import SecretsKeptForm
 from core.crypto import mask
@@ -58,11 +60,11 @@ class PaymentAccountAdmin(admin.ModelAdmin):
         "two_stage",
     ]
 
-    @admin.display(description="YooKassa secret")
+    @admin.display(description=_("YooKassa secret"))
     def yookassa_key(self, obj: PaymentAccount) -> str:
         return mask(obj.yookassa_secret_key)
 
-    @admin.display(description="T-Bank password")
+    @admin.display(description=_("T-Bank password"))
     def tbank_pw(self, obj: PaymentAccount) -> str:
         return mask(obj.tbank_password)
 
@@ -82,7 +84,7 @@ class TmetrAccountAdmin(admin.ModelAdmin):
     list_display = ["merchant", "username", "token", "access_expires_at", "refresh_expires_at", "updated_at"]
     readonly_fields = ["access_expires_at", "refresh_expires_at", "updated_at"]
 
-    @admin.display(description="access token")
+    @admin.display(description=_("access token"))
     def token(self, obj: TmetrAccount) -> str:
         return mask(obj.access_token)
 
@@ -215,44 +217,47 @@ class OrderAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="payment / brew / refund")
+    @admin.display(description=_("payment / brew / refund"))
     def money_history(self, order: Order) -> str:
         rows: list[tuple[str, str]] = []
         payment = Payment.objects.filter(order=order).first()
         if payment:
             rows.append(
                 (
-                    "payment",
+                    gettext("payment"),
                     f"{payment.provider} {payment.provider_payment_id} {payment.status}, "
-                    f"settlement {payment.settlement}",
+                    + gettext("settlement")
+                    + f" {payment.settlement}",
                 )
             )
             refund = Refund.objects.filter(payment=payment).first()
             if refund:
-                rows.append(("refund", f"{refund.kind} {refund.status} {refund.reason} {refund.error}"))
+                rows.append((gettext("refund"), f"{refund.kind} {refund.status} {refund.reason} {refund.error}"))
         brew = BrewCommand.objects.filter(order=order).first()
         if brew:
-            rows.append(("brew", f"{brew.channel} {brew.command_id} {brew.status} {brew.error}"))
+            rows.append((gettext("brew"), f"{brew.channel} {brew.command_id} {brew.status} {brew.error}"))
         return format_html_join("\n", "<div><b>{}</b>: {}</div>", rows)
 
-    @admin.action(description="Return the money (cancel the hold or refund)")
+    @admin.action(description=_("Return the money (cancel the hold or refund)"))
     def return_money(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         started = 0
         for order in queryset:
             payment = Payment.objects.filter(order=order).first()
             if payment and money_back(payment_id=payment.pk, reason=f"admin {request.user}", after_capture=True):
                 started += 1
-        self.message_user(request, f"Money return started for {started} order(s).", messages.INFO)
+        self.message_user(
+            request, gettext("Money return started for %(count)d order(s).") % {"count": started}, messages.INFO
+        )
 
 
 class StuckSettlementFilter(admin.SimpleListFilter):
     """Captures, cancels and refunds due and unconfirmed past the grace period, or failed (REL-1)."""
 
-    title = "stuck settlements"
+    title = _("stuck settlements")
     parameter_name = "stuck"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Stuck (not confirmed in time)"), ("failed", "Failed (needs attention)")]
+        return [("yes", gettext("Stuck (not confirmed in time)")), ("failed", gettext("Failed (needs attention)"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Payment]) -> QuerySet[Payment]:
         if self.value() == "yes":
@@ -272,7 +277,7 @@ class PaymentAdmin(ReadOnlyAdmin):
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("payments.change_payment"))
 
-    @admin.action(description="Retry settlement now (same idempotence key)", permissions=["retry"])
+    @admin.action(description=_("Retry settlement now (same idempotence key)"), permissions=["retry"])
     def retry_settlement(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
         """The sweep's own service, now: a stuck capture/cancel/refund runs again; a failed return re-opens."""
         results: dict[str, int] = {}
@@ -280,11 +285,11 @@ class PaymentAdmin(ReadOnlyAdmin):
             try:
                 outcome = settlement_retry(payment_id=payment.pk, staff=True)
             except Exception as exc:  # shown to staff; the sweep tries again
-                outcome = f"not done yet ({type(exc).__name__})"
-                messages.warning(request, f"payment {payment.pk}: {exc}")
+                outcome = gettext("not done yet (%(error)s)") % {"error": type(exc).__name__}
+                messages.warning(request, gettext("payment %(id)s: %(error)s") % {"id": payment.pk, "error": exc})
             results[outcome] = results.get(outcome, 0) + 1
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(results.items()))
-        self.message_user(request, f"Settlement retried — {summary}", messages.INFO)
+        self.message_user(request, gettext("Settlement retried — %(summary)s") % {"summary": summary}, messages.INFO)
 
 
 @admin.register(Refund)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from django_filters import rest_framework as filters
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -201,8 +202,10 @@ class OrderViewSet(MerchantScopedMixin, viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         payment = Payment.objects.filter(order=order).first()
         if payment is None or not payment.holds_money:
-            raise ValidationError({"order": ["Nothing was paid for this order."]})
+            raise ValidationError({"order": [gettext("Nothing was paid for this order.")]})
         refund = money_back(payment_id=payment.pk, reason=data.validated_data["reason"], after_capture=True)
         if refund is None:
-            raise ValidationError({"order": ["The money of this order is already being returned or was returned."]})
+            raise ValidationError(
+                {"order": [gettext("The money of this order is already being returned or was returned.")]}
+            )
         return Response(RefundOut(refund).data, status=status.HTTP_202_ACCEPTED)

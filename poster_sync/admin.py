@@ -10,6 +10,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_forms import SecretsKeptForm
 from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
@@ -77,16 +79,16 @@ class PosterAccountAdmin(admin.ModelAdmin):
     inlines = [SyncStatusInline]
     actions = ["sync_now", "sync_force"]
 
-    @admin.display(description="token")
+    @admin.display(description=_("token"))
     def masked_token(self, account: PosterAccount) -> str:
         return mask(account.access_token)
 
-    @admin.display(description="connect through Poster (OAuth)")
+    @admin.display(description=_("connect through Poster (OAuth)"))
     def connect_link(self, account: PosterAccount) -> str:
         if not account.pk:
             return "—"
         url = reverse("poster-oauth-authorize") + f"?merchant={account.merchant_id}"
-        return format_html('<a href="{}">Connect or reconnect with Poster</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Connect or reconnect with Poster"))
 
     def _sync(self, request: HttpRequest, queryset: QuerySet[PosterAccount], force: bool) -> None:
         for account in queryset.select_related("merchant"):
@@ -99,7 +101,10 @@ class PosterAccountAdmin(admin.ModelAdmin):
             if not queued:
                 self.message_user(
                     request,
-                    f"{account}: every entity is fresh (synced in the last 24 h); use “Force sync” to sync anyway.",
+                    gettext(
+                        "%(account)s: every entity is fresh (synced in the last 24 h); use “Force sync” to sync anyway."
+                    )
+                    % {"account": account},
                     messages.INFO,
                 )
                 continue
@@ -108,13 +113,13 @@ class PosterAccountAdmin(admin.ModelAdmin):
                 '<a href="{}">{} #{}</a>',
                 ((reverse("admin:core_syncrun_change", args=[run.pk]), e, run.pk) for e, run in queued.items()),
             )
-            self.message_user(request, format_html("{}: queued {}", account, links), messages.SUCCESS)
+            self.message_user(request, format_html(gettext("{}: queued {}"), account, links), messages.SUCCESS)
 
-    @admin.action(description="Sync now (entities older than 24 h)")
+    @admin.action(description=_("Sync now (entities older than 24 h)"))
     def sync_now(self, request: HttpRequest, queryset: QuerySet[PosterAccount]) -> None:
         self._sync(request, queryset, force=False)
 
-    @admin.action(description="Force sync (every entity)")
+    @admin.action(description=_("Force sync (every entity)"))
     def sync_force(self, request: HttpRequest, queryset: QuerySet[PosterAccount]) -> None:
         self._sync(request, queryset, force=True)
 
@@ -197,14 +202,16 @@ class WebhookLogAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     actions = ["retry"]
 
-    @admin.display(description="error / outcome")
+    @admin.display(description=_("error / outcome"))
     def short_error(self, entry: WebhookLog) -> str:
         return entry.error[:120]
 
-    @admin.action(description="Retry processing (failed deliveries)")
+    @admin.action(description=_("Retry processing (failed deliveries)"))
     def retry(self, request: HttpRequest, queryset: QuerySet[WebhookLog]) -> None:
         count = sum(
             webhooks.webhook_retry(log_id=pk)
             for pk in queryset.filter(status=WebhookStatus.FAILED).values_list("pk", flat=True)
         )
-        self.message_user(request, f"{count} failed deliveries queued again.", messages.SUCCESS)
+        self.message_user(
+            request, gettext("%(count)d failed deliveries queued again.") % {"count": count}, messages.SUCCESS
+        )

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Model
 from django.urls import reverse
+from django.utils.translation import gettext
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
@@ -68,7 +69,7 @@ def _pick_account(request: Request, account_id: int | None, *, write: bool) -> P
     if account is None:
         if write and readable.exists():
             raise PermissionDenied(MerchantRolePermission.message)
-        raise NotFound("No Poster account is connected to your merchant.")
+        raise NotFound(gettext("No Poster account is connected to your merchant."))
     return account
 
 
@@ -185,15 +186,15 @@ class AccountViewSet(MerchantScopedMixin, viewsets.ReadOnlyModelViewSet):
             if merchant is None:
                 if merchants_for_user(user=request.user).filter(pk=wanted).exists():
                     raise PermissionDenied(MerchantRolePermission.message)
-                raise NotFound("No such merchant.")
+                raise NotFound(gettext("No such merchant."))
         elif len(writable) == 1:
             merchant = writable[0]
         elif writable:
-            raise serializers.ValidationError({"merchant": ["You have several merchants: choose one."]})
+            raise serializers.ValidationError({"merchant": [gettext("You have several merchants: choose one.")]})
         elif merchants_for_user(user=request.user).exists():
             raise PermissionDenied(MerchantRolePermission.message)
         else:
-            raise NotFound("You belong to no merchant.")
+            raise NotFound(gettext("You belong to no merchant."))
         redirect_uri = oauth_redirect_uri(default=request.build_absolute_uri(reverse("poster-oauth-callback")))
         try:
             url = oauth_start(user=request.user, merchant=merchant, redirect_uri=redirect_uri)
@@ -294,7 +295,10 @@ class WebhookLogViewSet(MerchantScopedMixin, viewsets.ReadOnlyModelViewSet):
         entry = self.get_object()
         if not webhooks.webhook_retry(log_id=entry.pk):
             return Response(
-                error_body("not_failed", f"Only failed deliveries are retried; this one is {entry.status}."),
+                error_body(
+                    "not_failed",
+                    gettext("Only failed deliveries are retried; this one is %(status)s.") % {"status": entry.status},
+                ),
                 status=status.HTTP_409_CONFLICT,
             )
         return Response({"id": entry.pk}, status=status.HTTP_202_ACCEPTED)

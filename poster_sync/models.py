@@ -9,68 +9,86 @@ from __future__ import annotations
 
 from django.core.validators import RegexValidator, URLValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
 from core.models import Merchant
 
 # Poster account names are sub-domains ({account}.joinposter.com): nothing else may reach a URL.
-account_name_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{0,62}$", "A Poster account name: a-z, 0-9 and '-'.")
+account_name_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{0,62}$", _("A Poster account name: a-z, 0-9 and '-'."))
 
 
 class PosterAccount(models.Model):
     class Source(models.TextChoices):
-        OAUTH = "oauth", "OAuth (application)"
-        PERSONAL = "personal", "Personal integration token"
+        OAUTH = "oauth", _("OAuth (application)")
+        PERSONAL = "personal", _("Personal integration token")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="poster_accounts")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="poster_accounts", verbose_name=_("merchant")
+    )
     account = models.CharField(
         max_length=63,
         unique=True,
         validators=[account_name_validator],
-        help_text="Poster account name, as in https://<account>.joinposter.com",
+        help_text=_("Poster account name, as in https://<account>.joinposter.com"),
+        verbose_name=_("account"),
     )
-    account_number = models.CharField(max_length=32, blank=True, default="")
-    access_token = EncryptedTextField(help_text="Poster access token (OAuth or a pasted personal-integration token).")
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.PERSONAL)
+    account_number = models.CharField(max_length=32, blank=True, default="", verbose_name=_("account number"))
+    access_token = EncryptedTextField(
+        help_text=_("Poster access token (OAuth or a pasted personal-integration token)."),
+        verbose_name=_("access token"),
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.PERSONAL, verbose_name=_("source"))
     api_url = models.CharField(
         max_length=200,
         blank=True,
         default="",
         validators=[URLValidator(schemes=["http", "https"])],
-        help_text="Empty: POSTER_ACCOUNT_API_URL for this account (https://<account>.joinposter.com/api).",
+        help_text=_("Empty: POSTER_ACCOUNT_API_URL for this account (https://<account>.joinposter.com/api)."),
+        verbose_name=_("API URL"),
     )
-    is_active = models.BooleanField(default=True)
-    last_error = models.TextField(blank=True, default="")
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
     needs_reconnect = models.BooleanField(
-        default=False, help_text="Poster refused the token: the owner must connect the account again."
+        default=False,
+        help_text=_("Poster refused the token: the owner must connect the account again."),
+        verbose_name=_("needs reconnecting"),
     )
-    connected_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    connected_at = models.DateTimeField(null=True, blank=True, verbose_name=_("connected at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["merchant_id", "account"]
+        verbose_name = _("Poster account")
+        verbose_name_plural = _("Poster accounts")
 
     def __str__(self) -> str:
         return self.account
 
 
 class Entity(models.TextChoices):
-    SUPPLIERS = "suppliers", "Suppliers"
-    INGREDIENTS = "ingredients", "Ingredients"
-    STORAGES = "storages", "Storages"
-    CATEGORIES = "categories", "Categories"
-    INGREDIENT_CATEGORIES = "ingredient_categories", "Ingredient categories"
+    SUPPLIERS = "suppliers", _("Suppliers")
+    INGREDIENTS = "ingredients", _("Ingredients")
+    STORAGES = "storages", _("Storages")
+    CATEGORIES = "categories", _("Categories")
+    INGREDIENT_CATEGORIES = "ingredient_categories", _("Ingredient categories")
 
 
 class PosterObject(models.Model):
-    account = models.ForeignKey(PosterAccount, on_delete=models.CASCADE, related_name="+")
-    poster_id = models.BigIntegerField()
-    name = models.CharField(max_length=300, blank=True, default="")
-    raw = models.JSONField(default=dict, help_text="the item as Poster sent it (all values strings)")
-    removed_at = models.DateTimeField(
-        null=True, blank=True, db_index=True, help_text="set when Poster removed the object (soft delete)"
+    account = models.ForeignKey(PosterAccount, on_delete=models.CASCADE, related_name="+", verbose_name=_("account"))
+    poster_id = models.BigIntegerField(verbose_name=_("Poster ID"))
+    name = models.CharField(max_length=300, blank=True, default="", verbose_name=_("name"))
+    raw = models.JSONField(
+        default=dict, help_text=_("the item as Poster sent it (all values strings)"), verbose_name=_("raw")
     )
-    synced_at = models.DateTimeField(auto_now=True)
+    removed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_("set when Poster removed the object (soft delete)"),
+        verbose_name=_("removed at"),
+    )
+    synced_at = models.DateTimeField(auto_now=True, verbose_name=_("synced at"))
 
     class Meta:
         abstract = True
@@ -89,85 +107,108 @@ def _unique(name: str) -> list[models.BaseConstraint]:
 
 
 class Supplier(PosterObject):
-    phone = models.CharField(max_length=100, blank=True, default="")
-    address = models.CharField(max_length=500, blank=True, default="")
-    comment = models.TextField(blank=True, default="")
-    tin = models.CharField(max_length=64, blank=True, default="")
+    phone = models.CharField(max_length=100, blank=True, default="", verbose_name=_("phone"))
+    address = models.CharField(max_length=500, blank=True, default="", verbose_name=_("address"))
+    comment = models.TextField(blank=True, default="", verbose_name=_("comment"))
+    tin = models.CharField(max_length=64, blank=True, default="", verbose_name=_("TIN"))
 
     class Meta(PosterObject.Meta):
         constraints = _unique("supplier")
+        verbose_name = _("supplier")
+        verbose_name_plural = _("suppliers")
 
 
 class Storage(PosterObject):
-    address = models.CharField(max_length=500, blank=True, default="")
+    address = models.CharField(max_length=500, blank=True, default="", verbose_name=_("address"))
 
     class Meta(PosterObject.Meta):
         constraints = _unique("storage")
+        verbose_name = _("storage")
+        verbose_name_plural = _("storages")
 
 
 class IngredientCategory(PosterObject):
     class Meta(PosterObject.Meta):
         constraints = _unique("ingredient_category")
-        verbose_name_plural = "ingredient categories"
+        verbose_name = _("ingredient category")
+        verbose_name_plural = _("ingredient categories")
 
 
 class Category(PosterObject):
     """A menu category; one with a parent is a section of it."""
 
-    parent_poster_id = models.BigIntegerField(null=True, blank=True)
-    hidden = models.BooleanField(default=False)
-    level = models.IntegerField(null=True, blank=True)
-    sort_order = models.IntegerField(null=True, blank=True)
+    parent_poster_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("parent Poster ID"))
+    hidden = models.BooleanField(default=False, verbose_name=_("hidden"))
+    level = models.IntegerField(null=True, blank=True, verbose_name=_("level"))
+    sort_order = models.IntegerField(null=True, blank=True, verbose_name=_("sort order"))
 
     class Meta(PosterObject.Meta):
         constraints = _unique("category")
-        verbose_name_plural = "categories"
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
 
 
 class Ingredient(PosterObject):
-    category_poster_id = models.BigIntegerField(null=True, blank=True)
-    unit = models.CharField(max_length=32, blank=True, default="")
+    category_poster_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("category Poster ID"))
+    unit = models.CharField(max_length=32, blank=True, default="", verbose_name=_("unit"))
     left = models.DecimalField(
-        max_digits=20, decimal_places=4, null=True, blank=True, help_text="ingredient_left: stock left"
+        max_digits=20,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_("ingredient_left: stock left"),
+        verbose_name=_("left"),
     )
-    ingredient_type = models.IntegerField(null=True, blank=True, help_text="ingredients_type")
-    hidden = models.BooleanField(default=False)
+    ingredient_type = models.IntegerField(
+        null=True, blank=True, help_text=_("ingredients_type"), verbose_name=_("ingredient type")
+    )
+    hidden = models.BooleanField(default=False, verbose_name=_("hidden"))
 
     class Meta(PosterObject.Meta):
         constraints = _unique("ingredient")
+        verbose_name = _("ingredient")
+        verbose_name_plural = _("ingredients")
 
 
 class SyncStatus(models.Model):
     """Per (account, entity): when it was last synced, last succeeded, how often, the last error."""
 
-    account = models.ForeignKey(PosterAccount, on_delete=models.CASCADE, related_name="sync_statuses")
-    entity = models.CharField(max_length=32, choices=Entity.choices)
-    last_sync_at = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    sync_count = models.PositiveIntegerField(default=0)
-    items_count = models.PositiveIntegerField(default=0, help_text="objects received by the last successful sync")
-    last_error = models.TextField(blank=True, default="")
-    consecutive_failures = models.PositiveIntegerField(default=0)
+    account = models.ForeignKey(
+        PosterAccount, on_delete=models.CASCADE, related_name="sync_statuses", verbose_name=_("account")
+    )
+    entity = models.CharField(max_length=32, choices=Entity.choices, verbose_name=_("entity"))
+    last_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last sync at"))
+    last_success_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last success at"))
+    sync_count = models.PositiveIntegerField(default=0, verbose_name=_("sync count"))
+    items_count = models.PositiveIntegerField(
+        default=0, help_text=_("objects received by the last successful sync"), verbose_name=_("items count")
+    )
+    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
+    consecutive_failures = models.PositiveIntegerField(default=0, verbose_name=_("consecutive failures"))
     alerted_at = models.DateTimeField(
-        null=True, blank=True, help_text="staff e-mailed about the current failure streak"
+        null=True,
+        blank=True,
+        help_text=_("staff e-mailed about the current failure streak"),
+        verbose_name=_("alerted at"),
     )
 
     class Meta:
         ordering = ["account_id", "entity"]
         constraints = [models.UniqueConstraint(fields=["account", "entity"], name="uniq_poster_sync_status")]
-        verbose_name_plural = "sync statuses"
+        verbose_name = _("sync status")
+        verbose_name_plural = _("sync statuses")
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.entity}"
 
 
 class WebhookStatus(models.TextChoices):
-    RECEIVED = "received", "Received"
-    PROCESSING = "processing", "Processing"
-    PROCESSED = "processed", "Processed"
-    IGNORED = "ignored", "Ignored (authentic, nothing to sync)"
-    FAILED = "failed", "Failed"
-    REJECTED = "rejected", "Rejected (bad signature)"
+    RECEIVED = "received", _("Received")
+    PROCESSING = "processing", _("Processing")
+    PROCESSED = "processed", _("Processed")
+    IGNORED = "ignored", _("Ignored (authentic, nothing to sync)")
+    FAILED = "failed", _("Failed")
+    REJECTED = "rejected", _("Rejected (bad signature)")
 
 
 class WebhookLog(models.Model):
@@ -176,26 +217,35 @@ class WebhookLog(models.Model):
     the constraint and is processed once; forged ones are kept with ``signature_valid=False``."""
 
     account = models.ForeignKey(
-        PosterAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_logs"
+        PosterAccount,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="webhook_logs",
+        verbose_name=_("account"),
     )
-    account_name = models.CharField(max_length=100, blank=True, default="")
-    object = models.CharField(max_length=64, blank=True, default="")
-    object_id = models.CharField(max_length=64, blank=True, default="")
-    action = models.CharField(max_length=32, blank=True, default="")
-    payload = models.JSONField(default=dict)
-    signature_valid = models.BooleanField(default=False)
-    delivery_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
-    status = models.CharField(max_length=16, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED)
-    attempts = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    account_name = models.CharField(max_length=100, blank=True, default="", verbose_name=_("account name"))
+    object = models.CharField(max_length=64, blank=True, default="", verbose_name=_("object"))
+    object_id = models.CharField(max_length=64, blank=True, default="", verbose_name=_("object ID"))
+    action = models.CharField(max_length=32, blank=True, default="", verbose_name=_("action"))
+    payload = models.JSONField(default=dict, verbose_name=_("payload"))
+    signature_valid = models.BooleanField(default=False, verbose_name=_("signature valid"))
+    delivery_key = models.CharField(max_length=128, null=True, blank=True, unique=True, verbose_name=_("delivery key"))
+    status = models.CharField(
+        max_length=16, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED, verbose_name=_("status")
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    error = models.TextField(blank=True, default="", verbose_name=_("error"))
+    remote_addr = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("remote addr"))
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("received at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
 
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["status", "received_at"], name="poster_webhook_status_idx")]
+        verbose_name = _("webhook log entry")
+        verbose_name_plural = _("webhook log")
 
     def __str__(self) -> str:
         return f"{self.account_name} {self.object} {self.object_id} {self.action}"

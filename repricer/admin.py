@@ -11,6 +11,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_forms import SecretsKeptForm
 from marketplaces.kaspi.models import SessionState
@@ -32,7 +34,7 @@ def price_chart(rule: RepricingRule) -> SafeString:
     best = [(t, b) for t, _, _, b, _ in rows if b]
     values = [v for _, v in ours + best if v]
     if len(rows) < 2 or not values:
-        return mark_safe("<p>Not enough history for a chart yet.</p>")
+        return format_html("<p>{}</p>", gettext("Not enough history for a chart yet."))
     width, height, pad = 640, 220, 30
     t0, t1 = rows[0][0].timestamp(), rows[-1][0].timestamp()
     low, high = min(values), max(values)
@@ -47,15 +49,16 @@ def price_chart(rule: RepricingRule) -> SafeString:
         )
 
     return format_html(
-        '<svg width="{w}" height="{h}" role="img" aria-label="Our price and best competitor price">'
+        '<svg width="{w}" height="{h}" role="img" aria-label="{label}">'
         '<rect width="100%" height="100%" fill="#fff" stroke="#ccc"/>'
         '<polyline fill="none" stroke="#2563eb" stroke-width="2" points="{ours}"/>'
         '<polyline fill="none" stroke="#ea580c" stroke-width="2" stroke-dasharray="4 3" points="{best}"/>'
         '<text x="4" y="14" font-size="11">{high} ₸</text><text x="4" y="{bottom}" font-size="11">{low} ₸</text>'
-        '<text x="{legend}" y="14" font-size="11" fill="#2563eb">ours</text>'
-        '<text x="{legend}" y="28" font-size="11" fill="#ea580c">best competitor</text></svg>',
+        '<text x="{legend}" y="14" font-size="11" fill="#2563eb">{ours_label}</text>'
+        '<text x="{legend}" y="28" font-size="11" fill="#ea580c">{best_label}</text></svg>',
         w=width, h=height, ours=points(ours), best=points(best), high=high, low=low, bottom=height - 6,
-        legend=width - 110,
+        legend=width - 110, label=gettext("Our price and best competitor price"), ours_label=gettext("ours"),
+        best_label=gettext("best competitor"),
     )  # fmt: skip
 
 
@@ -89,27 +92,31 @@ class RepricingRuleAdmin(admin.ModelAdmin):
     inlines = [PriceChangeInline]
     actions = ["reprice_now", "dry_run_now"]
 
-    @admin.display(description="store")
+    @admin.display(description=_("store"))
     def store(self, rule: RepricingRule) -> str:
         return str(rule.product.store)
 
-    @admin.display(description="our price")
+    @admin.display(description=_("our price"))
     def own_price(self, rule: RepricingRule) -> int | None:
         return rule.product.price
 
-    @admin.display(description="our price vs best competitor")
+    @admin.display(description=_("our price vs best competitor"))
     def chart(self, rule: RepricingRule) -> SafeString:
         return price_chart(rule) if rule.pk else mark_safe("")
 
-    @admin.action(description="Reprice now")
+    @admin.action(description=_("Reprice now"))
     def reprice_now(self, request: HttpRequest, queryset: QuerySet[RepricingRule]) -> None:
         count = operations.reprice_now(rule_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} products queued on the repricer queue.", messages.SUCCESS)
+        self.message_user(
+            request, gettext("%(count)d products queued on the repricer queue.") % {"count": count}, messages.SUCCESS
+        )
 
-    @admin.action(description="Dry run now (decide and record, never upload)")
+    @admin.action(description=_("Dry run now (decide and record, never upload)"))
     def dry_run_now(self, request: HttpRequest, queryset: QuerySet[RepricingRule]) -> None:
         count = operations.reprice_now(rule_ids=list(queryset.values_list("pk", flat=True)), dry_run=True)
-        self.message_user(request, f"{count} products queued for a dry run.", messages.SUCCESS)
+        self.message_user(
+            request, gettext("%(count)d products queued for a dry run.") % {"count": count}, messages.SUCCESS
+        )
 
 
 @admin.register(PriceChange)
@@ -128,11 +135,11 @@ class PriceChangeAdmin(admin.ModelAdmin):
 
 
 class NeedsPersonFilter(admin.SimpleListFilter):
-    title = "needs a person"
+    title = _("needs a person")
     parameter_name = "needs_person"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Needs a person"), ("no", "Running")]
+        return [("yes", gettext("Needs a person")), ("no", gettext("Running"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> QuerySet[StoreRepricing]:
         attention = needs_person_q()
@@ -164,45 +171,49 @@ class StoreRepricingAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[StoreRepricing]:
         return super().get_queryset(request).select_related("store").distinct()
 
-    @admin.display(description="needs a person because")
+    @admin.display(description=_("needs a person because"))
     def attention(self, switches: StoreRepricing) -> str:
         reasons = []
         if switches.store.session_state == SessionState.NEEDS_RELOGIN:
-            reasons.append(f"cabinet login: {switches.store.session_reason or 'log in again'}")
+            reasons.append(
+                gettext("cabinet login: %(reason)s")
+                % {"reason": switches.store.session_reason or gettext("log in again")}
+            )
         if switches.is_rate_limited():
-            reasons.append(f"Kaspi 429 ban until {timezone.localtime(switches.rate_limited_until):%H:%M}")
+            until = timezone.localtime(switches.rate_limited_until)
+            reasons.append(gettext("Kaspi 429 ban until %(time)s") % {"time": f"{until:%H:%M}"})
         if switches.is_paused:
-            reasons.append("paused")
+            reasons.append(gettext("paused"))
         return "; ".join(reasons) or "—"
 
     def save_model(self, request: HttpRequest, obj: StoreRepricing, form: Any, change: bool) -> None:
         operations.store_switches_update(store=obj.store, is_paused=obj.is_paused, dry_run=obj.dry_run)
 
-    @admin.action(description="Pause repricing")
+    @admin.action(description=_("Pause repricing"))
     def pause(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
         for switches in queryset:
             operations.store_switches_update(store=switches.store, is_paused=True)
 
-    @admin.action(description="Resume repricing")
+    @admin.action(description=_("Resume repricing"))
     def resume(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
         for switches in queryset:
             operations.store_switches_update(store=switches.store, is_paused=False)
 
-    @admin.action(description="Reprice every product of the store now")
+    @admin.action(description=_("Reprice every product of the store now"))
     def reprice_store_now(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
         total = sum(operations.reprice_store_now(store=s.store) for s in queryset)
-        self.message_user(request, f"{total} products queued.", messages.SUCCESS)
+        self.message_user(request, gettext("%(count)d products queued.") % {"count": total}, messages.SUCCESS)
 
-    @admin.action(description="Clear the 429 pause (the ban is over)")
+    @admin.action(description=_("Clear the 429 pause (the ban is over)"))
     def clear_rate_limit(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
         for switches in queryset:
             operations.store_rate_limit_clear(store=switches.store)
 
-    @admin.action(description="Rotate the secret price-list URL")
+    @admin.action(description=_("Rotate the secret price-list URL"))
     def rotate_feed(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
         for switches in queryset:
             operations.feed_token_rotate(store=switches.store)
-        self.message_user(request, "New price-list URLs: give them to Kaspi.", messages.WARNING)
+        self.message_user(request, gettext("New price-list URLs: give them to Kaspi."), messages.WARNING)
 
 
 class ProxyForm(SecretsKeptForm):
@@ -220,6 +231,6 @@ class ProxyAdmin(admin.ModelAdmin):
                        "counters_reset_at"]  # fmt: skip
     actions = ["release"]
 
-    @admin.action(description="Release from quarantine")
+    @admin.action(description=_("Release from quarantine"))
     def release(self, request: HttpRequest, queryset: QuerySet[Proxy]) -> None:
         queryset.update(quarantined_until=None, consecutive_failures=0)

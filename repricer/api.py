@@ -10,6 +10,7 @@ from typing import Any, cast
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils.translation import gettext
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -74,14 +75,14 @@ class RuleSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is not None and "product" in attrs and attrs["product"] != self.instance.product:
-            raise ValidationError({"product": ["A rule cannot move to another product."]})
+            raise ValidationError({"product": [gettext("A rule cannot move to another product.")]})
         product = attrs.get("product")
         if self.instance is None and product is not None and RepricingRule.objects.filter(product=product).exists():
-            raise ValidationError({"product": ["This product already has a rule."]})
+            raise ValidationError({"product": [gettext("This product already has a rule.")]})
         low = attrs.get("min_price", getattr(self.instance, "min_price", 0))
         high = attrs.get("max_price", getattr(self.instance, "max_price", 0))
         if low > high:
-            raise ValidationError({"max_price": ["Must be at least the min price."]})
+            raise ValidationError({"max_price": [gettext("Must be at least the min price.")]})
         return attrs
 
 

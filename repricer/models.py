@@ -6,6 +6,7 @@ import secrets
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
 from marketplaces.kaspi.models import KaspiProduct, KaspiStore
@@ -14,9 +15,9 @@ CITY_ALMATY = "750000000"
 
 
 class Strategy(models.TextChoices):
-    UNDERCUT = "undercut", "Undercut: cheapest competitor minus step"
-    TOP_N = "top_n", "Top N: n-th cheapest competitor price minus step"
-    MATCH = "match", "Match: equal to the cheapest competitor"
+    UNDERCUT = "undercut", _("Undercut: cheapest competitor minus step")
+    TOP_N = "top_n", _("Top N: n-th cheapest competitor price minus step")
+    MATCH = "match", _("Match: equal to the cheapest competitor")
 
 
 def _feed_token() -> str:
@@ -26,20 +27,26 @@ def _feed_token() -> str:
 class StoreRepricing(models.Model):
     """The repricer's switches for one Kaspi store (created on first use)."""
 
-    store = models.OneToOneField(KaspiStore, on_delete=models.CASCADE, related_name="repricing")
-    is_paused = models.BooleanField(default=False, help_text="No checks and no uploads while paused.")
-    dry_run = models.BooleanField(default=False, help_text="Decide and record, never upload.")
+    store = models.OneToOneField(
+        KaspiStore, on_delete=models.CASCADE, related_name="repricing", verbose_name=_("store")
+    )
+    is_paused = models.BooleanField(
+        default=False, help_text=_("No checks and no uploads while paused."), verbose_name=_("is paused")
+    )
+    dry_run = models.BooleanField(
+        default=False, help_text=_("Decide and record, never upload."), verbose_name=_("dry run")
+    )
     # Kaspi answered 429 to a price upload: it bans the merchant for ~30 minutes, so nothing of this
     # store is checked or uploaded before this instant (kept in the DB so every worker sees it).
-    rate_limited_until = models.DateTimeField(null=True, blank=True)
+    rate_limited_until = models.DateTimeField(null=True, blank=True, verbose_name=_("rate limited until"))
     # Secret part of the XML price list URL (kaspi_catalog) that Kaspi polls; rotatable.
-    feed_token = models.CharField(max_length=64, unique=True, default=_feed_token)
-    last_error = models.TextField(blank=True, default="")
-    updated_at = models.DateTimeField(auto_now=True)
+    feed_token = models.CharField(max_length=64, unique=True, default=_feed_token, verbose_name=_("feed token"))
+    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
-        verbose_name = "store repricing"
-        verbose_name_plural = "stores repricing"
+        verbose_name = _("store repricing")
+        verbose_name_plural = _("stores repricing")
 
     def __str__(self) -> str:
         return f"repricing of {self.store_id}"
@@ -50,44 +57,71 @@ class StoreRepricing(models.Model):
 
 
 class RepricingRule(models.Model):
-    product = models.OneToOneField(KaspiProduct, on_delete=models.CASCADE, related_name="repricing_rule")
-    is_active = models.BooleanField(default=True)
-    min_price = models.PositiveIntegerField(help_text="Whole tenge; the floor is max(min price, 10).")
-    max_price = models.PositiveIntegerField(help_text="Whole tenge; never above it.")
-    step = models.PositiveIntegerField(default=1, help_text="Tenge below the competitor price.")
-    strategy = models.CharField(max_length=16, choices=Strategy.choices, default=Strategy.UNDERCUT)
-    top_n = models.PositiveSmallIntegerField(default=1, help_text="For top_n: which distinct competitor price.")
+    product = models.OneToOneField(
+        KaspiProduct, on_delete=models.CASCADE, related_name="repricing_rule", verbose_name=_("product")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    min_price = models.PositiveIntegerField(
+        help_text=_("Whole tenge; the floor is max(min price, 10)."), verbose_name=_("min price")
+    )
+    max_price = models.PositiveIntegerField(help_text=_("Whole tenge; never above it."), verbose_name=_("max price"))
+    step = models.PositiveIntegerField(
+        default=1, help_text=_("Tenge below the competitor price."), verbose_name=_("step")
+    )
+    strategy = models.CharField(
+        max_length=16, choices=Strategy.choices, default=Strategy.UNDERCUT, verbose_name=_("strategy")
+    )
+    top_n = models.PositiveSmallIntegerField(
+        default=1, help_text=_("For top_n: which distinct competitor price."), verbose_name=_("top N")
+    )
     ignored_merchant_ids = models.JSONField(
-        default=list, blank=True, help_text="Kaspi merchant ids of linked shops to ignore (the store's own always is)."
+        default=list,
+        blank=True,
+        help_text=_("Kaspi merchant ids of linked shops to ignore (the store's own always is)."),
+        verbose_name=_("ignored merchant IDs"),
     )
     max_delivery_days = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Ignore competitors delivering slower than this many days."
+        null=True,
+        blank=True,
+        help_text=_("Ignore competitors delivering slower than this many days."),
+        verbose_name=_("max delivery days"),
     )
-    city_id = models.CharField(max_length=16, default=CITY_ALMATY)
-    check_interval_seconds = models.PositiveIntegerField(default=300)
-    is_priority = models.BooleanField(default=False, help_text="Checked first, at most every priority interval.")
-    work_from = models.TimeField(null=True, blank=True, help_text="Working hours start (local time).")
-    work_to = models.TimeField(null=True, blank=True, help_text="Working hours end (local time).")
+    city_id = models.CharField(max_length=16, default=CITY_ALMATY, verbose_name=_("city ID"))
+    check_interval_seconds = models.PositiveIntegerField(default=300, verbose_name=_("check interval seconds"))
+    is_priority = models.BooleanField(
+        default=False, help_text=_("Checked first, at most every priority interval."), verbose_name=_("is priority")
+    )
+    work_from = models.TimeField(
+        null=True, blank=True, help_text=_("Working hours start (local time)."), verbose_name=_("work from")
+    )
+    work_to = models.TimeField(
+        null=True, blank=True, help_text=_("Working hours end (local time)."), verbose_name=_("work to")
+    )
     max_change_percent = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True, help_text="Hold a change larger than this."
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Hold a change larger than this."),
+        verbose_name=_("max change percent"),
     )
     # The loop: due when next_check_at <= now. The scheduler pushes it forward when it claims the
     # product (a lease), the worker sets it to now + interval when done, or further back after errors.
-    next_check_at = models.DateTimeField(default=timezone.now)
+    next_check_at = models.DateTimeField(default=timezone.now, verbose_name=_("next check at"))
     # Set by the worker that is processing the product; another worker never starts it meanwhile.
-    processing_until = models.DateTimeField(null=True, blank=True)
-    last_checked_at = models.DateTimeField(null=True, blank=True)
-    last_competitor_best = models.PositiveIntegerField(null=True, blank=True)
-    last_reason = models.CharField(max_length=32, blank=True, default="")
-    last_target = models.PositiveIntegerField(null=True, blank=True)
+    processing_until = models.DateTimeField(null=True, blank=True, verbose_name=_("processing until"))
+    last_checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last checked at"))
+    last_competitor_best = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("last competitor best"))
+    last_reason = models.CharField(max_length=32, blank=True, default="", verbose_name=_("last reason"))
+    last_target = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("last target"))
     # Since when every check wanted a price under the floor (competitors below it); None when not.
-    at_floor_since = models.DateTimeField(null=True, blank=True)
+    at_floor_since = models.DateTimeField(null=True, blank=True, verbose_name=_("at the floor since"))
     # The price the repricer wants Kaspi to show; the XML price list serves it when uploads cannot.
-    feed_price = models.PositiveIntegerField(null=True, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    feed_price = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("feed price"))
+    consecutive_failures = models.PositiveIntegerField(default=0, verbose_name=_("consecutive failures"))
+    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["product_id"]
@@ -102,38 +136,50 @@ class RepricingRule(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(top_n__gte=1), name="repricer_top_n_positive"),
         ]
+        verbose_name = _("repricing rule")
+        verbose_name_plural = _("repricing rules")
 
     def __str__(self) -> str:
         return f"rule for product {self.product_id}"
 
 
 class Outcome(models.TextChoices):
-    PENDING = "pending", "Pending upload"
-    APPLIED = "applied", "Applied"
-    FAILED = "failed", "Failed"
-    HELD = "held", "Held"
-    DRY_RUN = "dry_run", "Dry run (not uploaded)"
+    PENDING = "pending", _("Pending upload")
+    APPLIED = "applied", _("Applied")
+    FAILED = "failed", _("Failed")
+    HELD = "held", _("Held")
+    DRY_RUN = "dry_run", _("Dry run (not uploaded)")
 
 
 class PriceChange(models.Model):
     """One decision: what we saw, what we chose, what happened to it."""
 
-    rule = models.ForeignKey(RepricingRule, on_delete=models.CASCADE, related_name="changes")
-    product = models.ForeignKey(KaspiProduct, on_delete=models.CASCADE, related_name="price_changes")
-    old_price = models.PositiveIntegerField(null=True, blank=True)
-    competitor_best = models.PositiveIntegerField(null=True, blank=True)
-    competitors = models.PositiveIntegerField(default=0, help_text="Competitor offers considered.")
-    new_price = models.PositiveIntegerField(null=True, blank=True)
-    reason = models.CharField(max_length=32)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING, db_index=True)
-    error = models.TextField(blank=True, default="")
-    upload_id = models.CharField(max_length=64, blank=True, default="", help_text="Kaspi price upload job id.")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    rule = models.ForeignKey(RepricingRule, on_delete=models.CASCADE, related_name="changes", verbose_name=_("rule"))
+    product = models.ForeignKey(
+        KaspiProduct, on_delete=models.CASCADE, related_name="price_changes", verbose_name=_("product")
+    )
+    old_price = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("old price"))
+    competitor_best = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("competitor best"))
+    competitors = models.PositiveIntegerField(
+        default=0, help_text=_("Competitor offers considered."), verbose_name=_("competitors")
+    )
+    new_price = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("new price"))
+    reason = models.CharField(max_length=32, verbose_name=_("reason"))
+    outcome = models.CharField(
+        max_length=16, choices=Outcome.choices, default=Outcome.PENDING, db_index=True, verbose_name=_("outcome")
+    )
+    error = models.TextField(blank=True, default="", verbose_name=_("error"))
+    upload_id = models.CharField(
+        max_length=64, blank=True, default="", help_text=_("Kaspi price upload job id."), verbose_name=_("upload ID")
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["product", "-created_at"])]
+        verbose_name = _("price change")
+        verbose_name_plural = _("price changes")
 
     def __str__(self) -> str:
         return f"{self.product_id}: {self.old_price} → {self.new_price} ({self.reason}, {self.outcome})"
@@ -142,28 +188,30 @@ class PriceChange(models.Model):
 class Proxy(models.Model):
     """An outgoing address for the public offers endpoint (Kaspi limits offers per IP)."""
 
-    label = models.CharField(max_length=100)
-    url = EncryptedTextField(help_text="http://user:password@host:port — kept encrypted.")
+    label = models.CharField(max_length=100, verbose_name=_("label"))
+    url = EncryptedTextField(help_text=_("http://user:password@host:port — kept encrypted."), verbose_name=_("URL"))
     store = models.ForeignKey(
         KaspiStore,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="proxies",
-        help_text="Bound proxies serve only this store; unbound ones serve every store without its own.",
+        help_text=_("Bound proxies serve only this store; unbound ones serve every store without its own."),
+        verbose_name=_("store"),
     )
-    is_active = models.BooleanField(default=True)
-    use_count = models.PositiveBigIntegerField(default=0)
-    failure_count = models.PositiveBigIntegerField(default=0)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    quarantined_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True, default="")
-    counters_reset_at = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    use_count = models.PositiveBigIntegerField(default=0, verbose_name=_("use count"))
+    failure_count = models.PositiveBigIntegerField(default=0, verbose_name=_("failure count"))
+    consecutive_failures = models.PositiveIntegerField(default=0, verbose_name=_("consecutive failures"))
+    quarantined_until = models.DateTimeField(null=True, blank=True, verbose_name=_("quarantined until"))
+    last_error = models.CharField(max_length=500, blank=True, default="", verbose_name=_("last error"))
+    counters_reset_at = models.DateTimeField(default=timezone.now, verbose_name=_("counters reset at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
-        verbose_name_plural = "proxies"
+        verbose_name = _("proxy")
+        verbose_name_plural = _("proxies")
 
     def __str__(self) -> str:
         return self.label

@@ -10,6 +10,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_forms import SecretsKeptForm
 from core.crypto import mask
@@ -65,24 +67,26 @@ class VendistaAccountAdmin(admin.ModelAdmin):
     ]
     actions = ["test_connection", "sync_now", "sync_full"]
 
-    @admin.display(description="token")
+    @admin.display(description=_("token"))
     def masked_token(self, account: VendistaAccount) -> str:
         return mask(account.token)
 
-    @admin.display(description="password")
+    @admin.display(description=_("password"))
     def masked_password(self, account: VendistaAccount) -> str:
         return mask(account.password)
 
-    @admin.display(description="latest run")
+    @admin.display(description=_("latest run"))
     def latest_run(self, account: VendistaAccount) -> str:
         run = SyncRun.objects.filter(kind=SyncKind.TRANSACTIONS, account_ref=str(account.pk)).first()
         if run is None:
             return "—"
         total = "?" if run.items_total is None else run.items_total
         url = reverse("admin:core_syncrun_change", args=[run.pk])
-        return format_html('<a href="{}">#{} {}: {} of {}</a>', url, run.pk, run.status, run.items_done, total)
+        return format_html(
+            gettext('<a href="{}">#{} {}: {} of {}</a>'), url, run.pk, run.get_status_display(), run.items_done, total
+        )
 
-    @admin.action(description="Test connection")
+    @admin.action(description=_("Test connection"))
     def test_connection(self, request: HttpRequest, queryset: QuerySet[VendistaAccount]) -> None:
         for account in queryset:
             result = services.account_test_connection(account=account)
@@ -96,7 +100,7 @@ class VendistaAccountAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 format_html(
-                    '{}: sync run <a href="{}">#{}</a> queued ({}); its progress shows as “X of Y”.',
+                    gettext('{}: sync run <a href="{}">#{}</a> queued ({}); its progress shows as “X of Y”.'),
                     account,
                     url,
                     run.pk,
@@ -105,11 +109,11 @@ class VendistaAccountAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
-    @admin.action(description="Sync now (incremental)")
+    @admin.action(description=_("Sync now (incremental)"))
     def sync_now(self, request: HttpRequest, queryset: QuerySet[VendistaAccount]) -> None:
         self._sync(request, queryset, SyncMode.INCREMENTAL)
 
-    @admin.action(description="Full sync")
+    @admin.action(description=_("Full sync"))
     def sync_full(self, request: HttpRequest, queryset: QuerySet[VendistaAccount]) -> None:
         self._sync(request, queryset, SyncMode.FULL)
 
@@ -157,7 +161,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # no COUNT(*) over millions of rows on every page
     list_select_related = ["account"]
 
-    @admin.display(description="sum", ordering="sum_minor")
+    @admin.display(description=_("sum"), ordering="sum_minor")
     def sum_display(self, tx: Transaction) -> str:
         return f"{tx.sum_minor / 100:.2f}"
 

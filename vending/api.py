@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -63,7 +64,7 @@ class RangeInput(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
-            raise serializers.ValidationError("date_from must not be after date_to.")
+            raise serializers.ValidationError(gettext("date_from must not be after date_to."))
         return attrs
 
 
@@ -77,7 +78,8 @@ class ReportInput(RangeInput):
         date_from = attrs.get("date_from") or date_to - timedelta(days=30)
         if (date_to - date_from).days + 1 > settings.VENDISTA_REPORT_MAX_DAYS:
             raise serializers.ValidationError(
-                f"The range is longer than {settings.VENDISTA_REPORT_MAX_DAYS} days; ask for a shorter one."
+                gettext("The range is longer than %(days)s days; ask for a shorter one.")
+                % {"days": settings.VENDISTA_REPORT_MAX_DAYS}
             )
         attrs["date_from"], attrs["date_to"] = date_from, date_to
         return attrs
@@ -89,12 +91,12 @@ def _pick_account(request: Request, account_id: int | None, *, write: bool) -> V
         account = accounts.filter(pk=account_id).first()
         if account is None:
             if write and selectors.accounts_for_user(user=request.user).filter(pk=account_id).exists():
-                raise PermissionDenied("Your role in this merchant allows reading only.")
-            raise NotFound("No such Vendista account.")
+                raise PermissionDenied(gettext("Your role in this merchant allows reading only."))
+            raise NotFound(gettext("No such Vendista account."))
         return account
     active = list(accounts.filter(is_active=True)[:2])
     if len(active) > 1:
-        raise ValidationError({"account": ["You have several Vendista accounts: choose one with `account`."]})
+        raise ValidationError({"account": [gettext("You have several Vendista accounts: choose one with `account`.")]})
     return active[0] if active else None
 
 
@@ -162,7 +164,7 @@ class SyncView(APIView):
                     },
                     status=status.HTTP_404_NOT_FOUND,
                 )
-            raise PermissionDenied("Your role in this merchant allows reading only.")
+            raise PermissionDenied(gettext("Your role in this merchant allows reading only."))
         if data.get("date_from") or data.get("date_to"):
             run = services.sync_request(
                 account=account, mode=SyncMode.RANGE, date_from=data.get("date_from"), date_to=data.get("date_to")
@@ -176,11 +178,11 @@ class SyncView(APIView):
         finished = run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED)
         synced = int(run.counters.get("received", run.items_done)) if finished else run.items_done
         if run.status == SyncRun.Status.FAILED:
-            message = f"Sync failed: {run.error}"
+            message = gettext("Sync failed: %(error)s") % {"error": run.error}
         elif finished:
-            message = f"Synced {synced} transactions."
+            message = gettext("Synced %(count)s transactions.") % {"count": synced}
         else:
-            message = f"Sync queued (run {run.pk}); follow it at /api/v1/vending/sync/runs."
+            message = gettext("Sync queued (run %(id)s); follow it at /api/v1/vending/sync/runs.") % {"id": run.pk}
         return Response(
             {
                 "ok": run.status != SyncRun.Status.FAILED,

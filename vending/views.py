@@ -12,6 +12,7 @@ from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from . import selectors
 from .models import VendistaAccount
@@ -30,13 +31,13 @@ def report_page(request: HttpRequest, *, site: AdminSite) -> HttpResponse:
     date_to = _parse_date(request.GET.get("date_to"))
     date_from = _parse_date(request.GET.get("date_from"))
     if request.GET.get("date_to") and date_to is None:
-        errors.append("date_to: enter a date as YYYY-MM-DD.")
+        errors.append(gettext("%(field)s: enter a date as YYYY-MM-DD.") % {"field": "date_to"})
     if request.GET.get("date_from") and date_from is None:
-        errors.append("date_from: enter a date as YYYY-MM-DD.")
+        errors.append(gettext("%(field)s: enter a date as YYYY-MM-DD.") % {"field": "date_from"})
     date_to = date_to or today
     date_from = date_from or date_to - timedelta(days=30)
     if date_from > date_to:
-        errors.append("date_from must not be after date_to.")
+        errors.append(gettext("date_from must not be after date_to."))
         date_from = date_to - timedelta(days=30)
     accounts = VendistaAccount.objects.select_related("merchant").all()
     account_id = request.GET.get("account")
@@ -55,7 +56,7 @@ def report_page(request: HttpRequest, *, site: AdminSite) -> HttpResponse:
     }
     context = {
         **site.each_context(request),
-        "title": "Vending report: revenue per day",
+        "title": gettext("Vending report: revenue per day"),
         "report": report,
         "chart": chart,
         "accounts": accounts,

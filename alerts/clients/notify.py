@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import apprise
 from django.conf import settings
 from django.core.mail import send_mail
+from django.utils.translation import gettext
 
 
 class DeliveryError(Exception):
@@ -42,11 +43,11 @@ def url_refusal(url: str) -> str | None:
         allowed.add(_host(settings.ALERTS_SANDBOX_URL))
     if host and host in allowed:
         return None
-    services = ", ".join(f"{s}://" for s in settings.ALERTS_APPRISE_SCHEMES) or "none"
-    return (
-        f"This service or host is not allowed here. Allowed services: {services}; other hosts only when the "
+    services = ", ".join(f"{s}://" for s in settings.ALERTS_APPRISE_SCHEMES) or "-"
+    return gettext(
+        "This service or host is not allowed here. Allowed services: %(services)s; other hosts only when the "
         "operator lists them in ALERTS_APPRISE_HOSTS."
-    )
+    ) % {"services": services}
 
 
 def telegram_url(*, token: str, chat_id: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..clients import notify
 from ..models import AlertChannel, Delivery
@@ -16,19 +17,19 @@ def alert_channel_check(channel: AlertChannel) -> None:
     errors: dict[str, str] = {}
     if channel.kind == AlertChannel.Kind.TELEGRAM:
         if not channel.secret:
-            errors["secret"] = "Give the Telegram bot token."
+            errors["secret"] = gettext("Give the Telegram bot token.")
         if not channel.telegram_chat_id:
-            errors["telegram_chat_id"] = "Give the Telegram chat id."
+            errors["telegram_chat_id"] = gettext("Give the Telegram chat id.")
         elif not notify.url_valid(notify.telegram_url(token=channel.secret or "x", chat_id=channel.telegram_chat_id)):
-            errors["secret"] = "This is not a Telegram bot token (digits:letters)."
+            errors["secret"] = gettext("This is not a Telegram bot token (digits:letters).")
     elif channel.kind == AlertChannel.Kind.EMAIL:
         if not channel.email_to:
-            errors["email_to"] = "Give the address to write to."
+            errors["email_to"] = gettext("Give the address to write to.")
     elif channel.kind == AlertChannel.Kind.APPRISE:
         if not channel.secret:
-            errors["secret"] = "Give the Apprise URL, e.g. slack://… or json://host/path."
+            errors["secret"] = gettext("Give the Apprise URL, e.g. slack://… or json://host/path.")
         elif not notify.url_valid(channel.secret):
-            errors["secret"] = "Apprise does not understand this URL."
+            errors["secret"] = gettext("Apprise does not understand this URL.")
         elif (refusal := notify.url_refusal(channel.secret)) is not None:
             errors["secret"] = refusal
     if errors:

@@ -27,8 +27,14 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 TIME_ZONE = env("TIME_ZONE", default="Europe/Moscow")
 USE_TZ = True
+# The admin and the owner API speak English and Russian (SPEC OWN-5): the language a staff member picked
+# (the admin's language switch, a cookie) or the request's Accept-Language; English when neither says.
+# Buyer pages are Russian whatever the language (their templates are written in Russian).
 LANGUAGE_CODE = "en-us"
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
 USE_I18N = True
+# The project catalogue (locale/ru/LC_MESSAGES/django.po, compiled .mo committed): `makemessages` + `compilemessages`.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 INSTALLED_APPS = [
     "core.admin_config.AdminConfig",  # django.contrib.admin, its site asking staff for a second factor
@@ -67,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions (the language a staff member picked), before CommonMiddleware (Django's order).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

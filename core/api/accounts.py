@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
@@ -66,5 +67,5 @@ class AccountViewSet(
         account: Any = serializer.instance
         merchant = data.pop("merchant", account.merchant)
         if merchant != account.merchant:
-            raise ValidationError({"merchant": ["An account cannot move to another merchant."]})
+            raise ValidationError({"merchant": [gettext("An account cannot move to another merchant.")]})
         serializer.instance = type(self).save(merchant=merchant, data=data, account=account)

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -56,15 +57,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail = _flatten(exc.detail)
         if isinstance(detail, dict):
             non_field = detail.pop("non_field_errors", None)
-            message = "; ".join(non_field) if non_field else "Invalid input."
+            message = "; ".join(non_field) if non_field else gettext("Invalid input.")
             response.data = error_body("validation_error", message, detail)
         else:
             items = detail if isinstance(detail, list) else [detail]
-            response.data = error_body("validation_error", "; ".join(map(str, items)) or "Invalid input.")
+            response.data = error_body("validation_error", "; ".join(map(str, items)) or gettext("Invalid input."))
         return response
     if isinstance(exc, exceptions.APIException):
         detail = exc.detail
-        message = str(detail) if not isinstance(detail, (dict, list)) else "Request failed."
+        message = str(detail) if not isinstance(detail, (dict, list)) else gettext("Request failed.")
         code = exc.get_codes() if not isinstance(exc.get_codes(), (dict, list)) else exc.default_code
         response.data = error_body(str(code), message)
     return response
@@ -80,7 +81,7 @@ def wants_json(request: HttpRequest) -> bool:
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
     if wants_json(request):
-        return json_error_response(request, status.HTTP_404_NOT_FOUND, "not_found", "Not found.")
+        return json_error_response(request, status.HTTP_404_NOT_FOUND, "not_found", gettext("Not found."))
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception or Http404())
@@ -88,7 +89,7 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
 
 def handler500(request: HttpRequest) -> Any:
     if wants_json(request):
-        return json_error_response(request, 500, "server_error", "Internal error; it has been logged.")
+        return json_error_response(request, 500, "server_error", gettext("Internal error; it has been logged."))
     from django.views.defaults import server_error
 
     return server_error(request)
@@ -96,7 +97,7 @@ def handler500(request: HttpRequest) -> Any:
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> Any:
     if wants_json(request):
-        return json_error_response(request, 400, "bad_request", "Bad request.")
+        return json_error_response(request, 400, "bad_request", gettext("Bad request."))
     from django.views.defaults import bad_request
 
     return bad_request(request, exception or Exception())

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 
@@ -21,7 +22,7 @@ class UtcIsoDateTimeField(IsoDateTimeField):
         try:
             return parsed.astimezone(UTC)
         except (OverflowError, ValueError) as exc:
-            raise ValidationError("Date and time out of range.", code="invalid") from exc
+            raise ValidationError(gettext("Date and time out of range."), code="invalid") from exc
 
 
 class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):

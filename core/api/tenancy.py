@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions, serializers
 from rest_framework.request import Request
 
@@ -21,7 +23,7 @@ from core.selectors import merchants_for_user, scope_to_user
 class MerchantRolePermission(permissions.IsAuthenticated):
     """Members read; owners and managers write (viewers get 403 on unsafe methods)."""
 
-    message = "Your role in this merchant allows reading only."
+    message = _("Your role in this merchant allows reading only.")
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         if request.method in permissions.SAFE_METHODS:
@@ -68,9 +70,11 @@ def account_pick(*, readable: QuerySet[Any], writable: QuerySet[Any], pk: int | 
         if account is None:
             if write and readable.filter(pk=pk).exists():
                 raise PermissionDenied(MerchantRolePermission.message)
-            raise NotFound(f"No such {label}.")
+            raise NotFound(gettext("No such %(thing)s.") % {"thing": label})
         return account
     active = list(accounts.filter(is_active=True)[:2])
     if len(active) > 1:
-        raise ValidationError({"account": [f"You have several {label}s: choose one with `account`."]})
+        raise ValidationError(
+            {"account": [gettext("You have several %(things)s: choose one with `account`.") % {"things": f"{label}s"}]}
+        )
     return active[0] if active else None

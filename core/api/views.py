@@ -72,7 +72,7 @@ class TokenView(APIView):
         valid = serializer.is_valid()
         # django-axes marks the request it saw in authenticate() (this DRF request) when it refused it.
         if getattr(request, "axes_locked_out", False):
-            raise exceptions.Throttled(wait=lockout_seconds(request._request), detail=LOCKED_MESSAGE)
+            raise exceptions.Throttled(wait=lockout_seconds(request._request), detail=str(LOCKED_MESSAGE))
         if not valid:
             raise exceptions.ValidationError(serializer.errors)
         user = serializer.validated_data["user"]

@@ -11,6 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_forms import SecretsKeptForm
 from core.crypto import mask
@@ -45,43 +47,52 @@ class EmagAccountAdmin(admin.ModelAdmin):
     readonly_fields = ["callback_path", "orders_modified_cursor", "last_sync_at", "last_error", "created_at"]
     actions = ["sync_now", "sync_offers", "backup_now"]
 
-    @admin.display(description="API user")
+    @admin.display(description=_("API user"))
     def masked_user(self, account: EmagAccount) -> str:
         return mask(account.api_user)
 
-    @admin.display(description="callback URL (set it in eMAG's seller portal)")
+    @admin.display(description=_("callback URL (set it in eMAG's seller portal)"))
     def callback_path(self, account: EmagAccount) -> str:
         if not account.pk:
             return "—"
         return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("emag-callback", args=[account.callback_token])
 
-    @admin.display(description="orders")
+    @admin.display(description=_("orders"))
     def orders_link(self, account: EmagAccount) -> str:
         url = reverse("admin:marketplaces_emag_emagorder_changelist") + f"?account__id__exact={account.pk}"
         return format_html('<a href="{}">{}</a>', url, account.orders.count())
 
-    @admin.action(description="Sync now (new and modified orders)")
+    @admin.action(description=_("Sync now (new and modified orders)"))
     def sync_now(self, request: HttpRequest, queryset: QuerySet[EmagAccount]) -> None:
         for account in queryset.select_related("merchant"):
             run = orders.sync_request(account=account)
             url = reverse("admin:core_syncrun_change", args=[run.pk])
             self.message_user(
                 request,
-                format_html('{}: order sync <a href="{}">#{}</a> queued.', account, url, run.pk),
+                format_html(gettext('{}: order sync <a href="{}">#{}</a> queued.'), account, url, run.pk),
                 messages.SUCCESS,
             )
 
-    @admin.action(description="Sync offers (prices, stock, competition)")
+    @admin.action(description=_("Sync offers (prices, stock, competition)"))
     def sync_offers(self, request: HttpRequest, queryset: QuerySet[EmagAccount]) -> None:
         for account in queryset:
             offers_sync.delay(account.pk)
-        self.message_user(request, f"Offer sync queued for {queryset.count()} account(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("Offer sync queued for %(count)d account(s).") % {"count": queryset.count()},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Back up now")
+    @admin.action(description=_("Back up now"))
     def backup_now(self, request: HttpRequest, queryset: QuerySet[EmagAccount]) -> None:
         for account in queryset:
             backup = backups.backup_create(account=account)
-            self.message_user(request, f"{account}: backup {backup.file_name} ({backup.counts}).", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(account)s: backup %(file)s (%(counts)s).")
+                % {"account": account, "file": backup.file_name, "counts": backup.counts},
+                messages.SUCCESS,
+            )
 
 
 class EmagOrderItemInline(admin.TabularInline):
@@ -133,27 +144,33 @@ class EmagOrderAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def status_display(self, order: EmagOrder) -> str:
         return order.status_label
 
-    @admin.display(description="payment", ordering="payment_mode_id")
+    @admin.display(description=_("payment"), ordering="payment_mode_id")
     def payment_display(self, order: EmagOrder) -> str:
         return order.payment_mode_label
 
-    @admin.display(description="cancellation reason", ordering="cancellation_reason")
+    @admin.display(description=_("cancellation reason"), ordering="cancellation_reason")
     def cancellation_display(self, order: EmagOrder) -> str:
         return order.cancellation_reason_label or "—"
 
-    @admin.action(description="Acknowledge (new → in progress)")
+    @admin.action(description=_("Acknowledge (new → in progress)"))
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[EmagOrder]) -> None:
         for order in queryset.select_related("account"):
             try:
                 orders.order_acknowledge(order=order)
             except EmagError as exc:
-                self.message_user(request, f"Order {order.emag_id}: {exc.args[0]}", messages.ERROR)
+                self.message_user(
+                    request,
+                    gettext("Order %(id)s: %(error)s") % {"id": order.emag_id, "error": exc.args[0]},
+                    messages.ERROR,
+                )
             else:
-                self.message_user(request, f"Order {order.emag_id} acknowledged.", messages.SUCCESS)
+                self.message_user(
+                    request, gettext("Order %(id)s acknowledged.") % {"id": order.emag_id}, messages.SUCCESS
+                )
 
 
 @admin.register(EmagOffer)
@@ -204,7 +221,7 @@ class EmagBackupAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Restore (idempotent: existing rows are updated, none duplicated)")
+    @admin.action(description=_("Restore (idempotent: existing rows are updated, none duplicated)"))
     def restore(self, request: HttpRequest, queryset: QuerySet[EmagBackup]) -> None:
         for backup in queryset.select_related("account"):
             try:
@@ -212,4 +229,9 @@ class EmagBackupAdmin(admin.ModelAdmin):
             except (OSError, ValueError) as exc:
                 self.message_user(request, f"{backup.file_name}: {exc}", messages.ERROR)
             else:
-                self.message_user(request, f"{backup.file_name}: restored {report['restored']}", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    gettext("%(file)s: restored %(restored)s")
+                    % {"file": backup.file_name, "restored": report["restored"]},
+                    messages.SUCCESS,
+                )

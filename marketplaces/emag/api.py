@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -46,7 +48,7 @@ def emag_call(fn: Callable[[], T]) -> T:
 class EmagUnavailable(exceptions.APIException):
     status_code = status.HTTP_502_BAD_GATEWAY
     default_code = "emag_error"
-    default_detail = "eMAG did not accept the request."
+    default_detail = _("eMAG did not accept the request.")
 
 
 # --- accounts ----------------------------------------------------------------------------------------------
@@ -236,16 +238,16 @@ class ManagementView(APIView):
         if account_id is not None:
             account = visible.filter(pk=account_id).first()
             if account is None:
-                raise exceptions.NotFound("No such eMAG account.")
+                raise exceptions.NotFound(gettext("No such eMAG account."))
         else:
             candidates = list(visible[:2])
             if not candidates:
-                raise exceptions.NotFound("No eMAG account is configured for your merchant.")
+                raise exceptions.NotFound(gettext("No eMAG account is configured for your merchant."))
             if len(candidates) > 1:
-                raise exceptions.ValidationError({"account": ["You have several eMAG accounts: choose one."]})
+                raise exceptions.ValidationError({"account": [gettext("You have several eMAG accounts: choose one.")]})
             account = candidates[0]
         if self.write and not selectors.accounts_for_user(user=request.user, write=True).filter(pk=account.pk).exists():
-            raise exceptions.PermissionDenied("Your role in this merchant allows reading only.")
+            raise exceptions.PermissionDenied(gettext("Your role in this merchant allows reading only."))
         return account
 
 
@@ -344,11 +346,14 @@ class BackupRestoreView(ManagementView):
         account = self.account(request)
         backup = selectors.backups_for_account(account=account).filter(pk=data.validated_data["backup"]).first()
         if backup is None:
-            raise exceptions.NotFound("No such backup for this account.")
+            raise exceptions.NotFound(gettext("No such backup for this account."))
         try:
             return Response(backups.backup_restore(backup=backup))
         except (OSError, ValueError) as exc:
-            return Response(error_body("backup_unreadable", f"The backup cannot be restored: {exc}"), status=409)
+            return Response(
+                error_body("backup_unreadable", gettext("The backup cannot be restored: %(error)s") % {"error": exc}),
+                status=409,
+            )
 
 
 class ScheduleInput(AccountChoice):

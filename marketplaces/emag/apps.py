@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class EmagConfig(AppConfig):
@@ -8,4 +9,4 @@ class EmagConfig(AppConfig):
 
     name = "marketplaces.emag"
     label = "marketplaces_emag"
-    verbose_name = "eMAG marketplace"
+    verbose_name = _("eMAG")

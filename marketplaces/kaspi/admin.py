@@ -12,6 +12,8 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_forms import SecretsKeptForm
 from core.crypto import mask
@@ -72,40 +74,41 @@ class KaspiStoreAdmin(admin.ModelAdmin):
     ]
     actions = ["log_in_now", "sync_now"]
 
-    @admin.display(description="reason")
+    @admin.display(description=_("reason"))
     def session_reason_short(self, store: KaspiStore) -> str:
         return store.session_reason[:80]
 
-    @admin.display(description="Shop API token")
+    @admin.display(description=_("Shop API token"))
     def masked_token(self, store: KaspiStore) -> str:
         return mask(store.shop_api_token)
 
-    @admin.display(description="cabinet e-mail")
+    @admin.display(description=_("cabinet e-mail"))
     def masked_email(self, store: KaspiStore) -> str:
         return mask(store.cabinet_email)
 
-    @admin.display(description="screenshot of the failed login")
+    @admin.display(description=_("screenshot of the failed login"))
     def screenshot(self, store: KaspiStore) -> str:
         if not store.session_screenshot:
             return "—"
         url = reverse("admin:marketplaces_kaspistore_screenshot", args=[store.pk])
         return format_html(
-            '<a href="{0}"><img src="{0}" alt="login screenshot" style="max-width:640px;border:1px solid #ccc"></a>',
+            '<a href="{0}"><img src="{0}" alt="{1}" style="max-width:640px;border:1px solid #ccc"></a>',
             url,
+            gettext("login screenshot"),
         )
 
-    @admin.display(description="latest runs")
+    @admin.display(description=_("latest runs"))
     def latest_runs(self, store: KaspiStore) -> str:
         runs = SyncRun.objects.filter(kind__startswith="kaspi.", account_ref=str(store.pk))[:4]
         if not runs:
             return "—"
         parts = [
             format_html(
-                '<a href="{}">#{} {} {}: {} of {}</a>',
+                gettext('<a href="{}">#{} {} {}: {} of {}</a>'),
                 reverse("admin:core_syncrun_change", args=[r.pk]),
                 r.pk,
                 r.kind,
-                r.status,
+                r.get_status_display(),
                 r.items_done,
                 "?" if r.items_total is None else r.items_total,
             )
@@ -118,15 +121,17 @@ class KaspiStoreAdmin(admin.ModelAdmin):
         if change and any(form.data.get(name) for name in stores_service.CREDENTIAL_FIELDS):
             session_service.session_credentials_changed(store=obj)
 
-    @admin.action(description="Log in now (real browser)")
+    @admin.action(description=_("Log in now (real browser)"))
     def log_in_now(self, request: HttpRequest, queryset: QuerySet[KaspiStore]) -> None:
         for store in queryset:
             stores_service.login_request(store=store)
             self.message_user(
-                request, f"{store}: login queued; the session state updates when it ends.", messages.SUCCESS
+                request,
+                gettext("%(store)s: login queued; the session state updates when it ends.") % {"store": store},
+                messages.SUCCESS,
             )
 
-    @admin.action(description="Sync now (products and orders)")
+    @admin.action(description=_("Sync now (products and orders)"))
     def sync_now(self, request: HttpRequest, queryset: QuerySet[KaspiStore]) -> None:
         for store in queryset.select_related("merchant"):
             try:
@@ -135,7 +140,10 @@ class KaspiStoreAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{store}: {exc}", messages.WARNING)
                 continue
             self.message_user(
-                request, f"{store}: queued runs {', '.join(f'#{r.pk} {r.kind}' for r in runs)}.", messages.SUCCESS
+                request,
+                gettext("%(store)s: queued runs %(runs)s.")
+                % {"store": store, "runs": ", ".join(f"#{r.pk} {r.kind}" for r in runs)},
+                messages.SUCCESS,
             )
 
     def get_urls(self) -> list[Any]:
@@ -196,15 +204,19 @@ class KaspiOrderAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Accept order at Kaspi")
+    @admin.action(description=_("Accept order at Kaspi"))
     def accept(self, request: HttpRequest, queryset: QuerySet[KaspiOrder]) -> None:
         for order in queryset.select_related("store"):
             try:
                 orders_service.order_accept(order=order)
             except IntegrationError as exc:
-                self.message_user(request, f"{order}: not accepted — {exc}", messages.ERROR)
+                self.message_user(
+                    request,
+                    gettext("%(order)s: not accepted — %(error)s") % {"order": order, "error": exc},
+                    messages.ERROR,
+                )
             else:
-                self.message_user(request, f"{order}: accepted.", messages.SUCCESS)
+                self.message_user(request, gettext("%(order)s: accepted.") % {"order": order}, messages.SUCCESS)
 
 
 @admin.register(Preorder)

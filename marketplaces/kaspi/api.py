@@ -9,6 +9,8 @@ from typing import Any, cast
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -30,13 +32,13 @@ from .services import stores as stores_service
 class KaspiUnavailable(APIException):
     status_code = status.HTTP_502_BAD_GATEWAY
     default_code = "kaspi_unavailable"
-    default_detail = "Kaspi did not answer; try again later."
+    default_detail = _("Kaspi did not answer; try again later.")
 
 
 class KaspiRefused(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "kaspi_refused"
-    default_detail = "Kaspi refused the request."
+    default_detail = _("Kaspi refused the request.")
 
 
 def _kaspi_error(exc: IntegrationError) -> APIException:
@@ -105,13 +107,13 @@ class StoreSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is not None and "merchant" in attrs and attrs["merchant"] != self.instance.merchant:
-            raise ValidationError({"merchant": ["A store cannot move to another merchant."]})
+            raise ValidationError({"merchant": [gettext("A store cannot move to another merchant.")]})
         uid = attrs.get("merchant_uid")
         if (
             uid
             and KaspiStore.objects.filter(merchant_uid=uid).exclude(pk=getattr(self.instance, "pk", 0) or 0).exists()
         ):
-            raise ValidationError({"merchant_uid": ["Another store already uses this Kaspi merchant id."]})
+            raise ValidationError({"merchant_uid": [gettext("Another store already uses this Kaspi merchant id.")]})
         return attrs
 
 
@@ -211,17 +213,17 @@ class PreorderSerializer(serializers.ModelSerializer):
 
     def validate_price(self, value: int) -> int:
         if value < 10:
-            raise ValidationError("Kaspi prices are whole tenge, at least 10.")
+            raise ValidationError(gettext("Kaspi prices are whole tenge, at least 10."))
         return value
 
     def validate_warehouses(self, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(item, (dict, str)) for item in value):
-            raise ValidationError('A list of pickup points, e.g. [{"storeId": "123_PP1", "available": true}].')
+            raise ValidationError(gettext('A list of pickup points, e.g. [{"storeId": "123_PP1", "available": true}].'))
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is not None and "store" in attrs and attrs["store"] != self.instance.store:
-            raise ValidationError({"store": ["A preorder cannot move to another store."]})
+            raise ValidationError({"store": [gettext("A preorder cannot move to another store.")]})
         store = attrs.get("store", getattr(self.instance, "store", None))
         article = attrs.get("article", getattr(self.instance, "article", None))
         if (
@@ -231,7 +233,7 @@ class PreorderSerializer(serializers.ModelSerializer):
             .exclude(pk=getattr(self.instance, "pk", 0) or 0)
             .exists()
         ):
-            raise ValidationError({"article": ["This store already has a preorder for this article."]})
+            raise ValidationError({"article": [gettext("This store already has a preorder for this article.")]})
         return attrs
 
 
@@ -271,7 +273,7 @@ class StoreViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
         store = self.get_object()
         name = store.session_screenshot.name if store.session_screenshot else ""
         if not name or not default_storage.exists(name):
-            raise NotFound("No screenshot: the last login did not fail.")
+            raise NotFound(gettext("No screenshot: the last login did not fail."))
         return FileResponse(default_storage.open(name, "rb"), content_type="image/png")
 
 

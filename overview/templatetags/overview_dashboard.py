@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from alerts.selectors import alerts_open
 from core.models import Merchant
@@ -15,7 +16,7 @@ from ..selectors import channel_list_links, dashboard_periods
 
 register = template.Library()
 
-CHANNEL_NAMES = {"qr": "QR coffee", "vendista": "Vendista", "kaspi": "Kaspi", "emag": "eMAG"}
+CHANNEL_NAMES = {"qr": _("QR coffee"), "vendista": "Vendista", "kaspi": "Kaspi", "emag": "eMAG"}
 
 
 @register.inclusion_tag("admin/overview/dashboard.html", takes_context=True)
@@ -30,7 +31,8 @@ def overview_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     periods = dashboard_periods(merchant_id=merchant.pk, today=today)
     links = channel_list_links(merchant_id=merchant.pk)
     rows: list[dict[str, Any]] = [
-        {"name": CHANNEL_NAMES.get(p.channel, p.channel), "link": links.get(p.channel, ""), "p": p} for p in periods
+        {"name": str(CHANNEL_NAMES.get(p.channel, p.channel)), "link": links.get(p.channel, ""), "p": p}
+        for p in periods
     ]
     chart = {
         "labels": [(today - timedelta(days=29 - i)).strftime("%d.%m") for i in range(30)],

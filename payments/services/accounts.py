@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from core.models import Merchant
 
@@ -33,9 +34,13 @@ def _apply(instance: Any, data: dict[str, Any], fields: tuple[str, ...]) -> set[
 def _pair(errors: dict[str, list[str]], account: Any, id_field: str, secret_field: str, label: str) -> None:
     identifier, secret = getattr(account, id_field), getattr(account, secret_field)
     if identifier and not secret:
-        errors.setdefault(secret_field, []).append(f"Required with {id_field} ({label}).")
+        errors.setdefault(secret_field, []).append(
+            gettext("Required with %(field)s (%(provider)s).") % {"field": id_field, "provider": label}
+        )
     if secret and not identifier:
-        errors.setdefault(id_field, []).append(f"Required with {secret_field} ({label}).")
+        errors.setdefault(id_field, []).append(
+            gettext("Required with %(field)s (%(provider)s).") % {"field": secret_field, "provider": label}
+        )
 
 
 def payment_account_save(
@@ -51,7 +56,7 @@ def payment_account_save(
     _pair(errors, account, "yookassa_shop_id", "yookassa_secret_key", "YooKassa")
     _pair(errors, account, "tbank_terminal_key", "tbank_password", "T-Bank")
     if not errors and not (account.yookassa_shop_id or account.tbank_terminal_key):
-        errors["non_field_errors"] = ["Give the credentials of YooKassa, T-Bank or both."]
+        errors["non_field_errors"] = [gettext("Give the credentials of YooKassa, T-Bank or both.")]
     if errors:
         raise ValidationError(errors)
     try:
@@ -59,7 +64,9 @@ def payment_account_save(
             account.save()
     except IntegrityError:
         if creating:  # the one-to-one: a concurrent or repeated create
-            raise ValidationError({"merchant": ["This merchant already has a payment account; update it."]}) from None
+            raise ValidationError(
+                {"merchant": [gettext("This merchant already has a payment account; update it.")]}
+            ) from None
         raise
     return account
 
@@ -84,7 +91,7 @@ def tmetr_account_save(
     errors: dict[str, list[str]] = {}
     _pair(errors, account, "username", "password", "Tmetr login")
     if not errors and not account.username and not account.access_token:
-        errors["non_field_errors"] = ["Give a username and password, or an access token."]
+        errors["non_field_errors"] = [gettext("Give a username and password, or an access token.")]
     if errors:
         raise ValidationError(errors)
     try:
@@ -92,6 +99,8 @@ def tmetr_account_save(
             account.save()
     except IntegrityError:
         if creating:
-            raise ValidationError({"merchant": ["This merchant already has a Tmetr account; update it."]}) from None
+            raise ValidationError(
+                {"merchant": [gettext("This merchant already has a Tmetr account; update it.")]}
+            ) from None
         raise
     return account

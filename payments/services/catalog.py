@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.utils.translation import gettext, gettext_lazy
 
 from core.models import Merchant
 
@@ -21,7 +22,7 @@ VAT_CODES = range(1, 11)  # 54-FZ
 PRICE_FIELDS = ("price_small", "price_medium", "price_big")
 
 
-ADDRESS_TAKEN = "Another device already has this address (MQTT topic id / deviceUuid)."
+ADDRESS_TAKEN = gettext_lazy("Another device already has this address (MQTT topic id / deviceUuid).")
 
 
 def device_check(
@@ -30,11 +31,11 @@ def device_check(
     """A Tmetr device needs its Tmetr id; a device never moves to another merchant; its address is
     its own (``device_address_check``)."""
     if channel == Device.Channel.TMETR and not external_id:
-        raise ValidationError({"external_id": "Required for Tmetr devices."})
+        raise ValidationError({"external_id": gettext("Required for Tmetr devices.")})
     if instance is not None and instance.pk is not None and merchant is not None:
         stored = Device.objects.filter(pk=instance.pk).values_list("merchant_id", flat=True).first()
         if stored is not None and stored != merchant.pk:
-            raise ValidationError({"merchant": "A device cannot move to another merchant."})
+            raise ValidationError({"merchant": gettext("A device cannot move to another merchant.")})
     device_address_check(instance=instance, external_id=external_id, code=code)
 
 
@@ -58,9 +59,9 @@ def device_address_check(*, instance: Device | None, external_id: str, code: str
     ):
         raise ValidationError({field: ADDRESS_TAKEN})
     if external_id and others.filter(code=external_id).exists():
-        raise ValidationError({"external_id": "This id is another device's code; addresses must be unique."})
+        raise ValidationError({"external_id": gettext("This id is another device's code; addresses must be unique.")})
     if code and others.filter(external_id=code).exists():
-        raise ValidationError({"code": "This code is another device's external id; addresses must be unique."})
+        raise ValidationError({"code": gettext("This code is another device's external id; addresses must be unique.")})
 
 
 @contextmanager
@@ -78,11 +79,11 @@ def device_address_taken_is_invalid() -> Iterator[None]:
 def device_delete(*, device: Device) -> None:
     """A device with orders stays (their history needs it): deactivate it instead."""
     if device.orders.exists():
-        raise ValidationError({"device": "The device has orders; deactivate it instead."})
+        raise ValidationError({"device": gettext("The device has orders; deactivate it instead.")})
     try:
         device.delete()
     except ProtectedError as exc:  # an order arrived in between
-        raise ValidationError({"device": "The device has orders; deactivate it instead."}) from exc
+        raise ValidationError({"device": gettext("The device has orders; deactivate it instead.")}) from exc
 
 
 def drink_check(
@@ -90,11 +91,11 @@ def drink_check(
 ) -> None:
     """VAT code 1..10; the device (if any) is the merchant's; at least one size has a price."""
     if vat_code is not None and vat_code not in VAT_CODES:
-        raise ValidationError({"vat_code": "VAT code must be 1..10 (54-FZ)."})
+        raise ValidationError({"vat_code": gettext("VAT code must be 1..10 (54-FZ).")})
     if device is not None and merchant is not None and device.merchant_id != merchant.pk:
-        raise ValidationError({"device": "The device belongs to another merchant."})
+        raise ValidationError({"device": gettext("The device belongs to another merchant.")})
     if not any(prices.get(name) for name in PRICE_FIELDS):
-        raise ValidationError({"price_small": "Give a price (kopecks) for at least one size."})
+        raise ValidationError({"price_small": gettext("Give a price (kopecks) for at least one size.")})
 
 
 def drink_values(drink: Drink | None, changes: dict) -> dict:

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.logging import untrusted
 from core.models import SyncRun
@@ -75,7 +76,10 @@ ENTITY_NAMES: list[str] = [str(e) for e in Entity]
 
 class SyncRateLimited(Exception):
     def __init__(self, entity: str, retry_after: float) -> None:
-        super().__init__(f"A manual sync of {entity} was started moments ago; try again in {math.ceil(retry_after)} s.")
+        super().__init__(
+            gettext("A manual sync of %(entity)s was started moments ago; try again in %(seconds)s s.")
+            % {"entity": entity, "seconds": math.ceil(retry_after)}
+        )
         self.entity = entity
         self.retry_after = max(1, math.ceil(retry_after))
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from marketplaces.kaspi.models import KaspiProduct, KaspiStore
 
@@ -46,23 +47,28 @@ def _check_plan_limit(*, store: KaspiStore, exclude_rule: int | None = None) -> 
     if exclude_rule is not None:
         active = active.exclude(pk=exclude_rule)
     if active.count() >= limit:
-        raise ValidationError({"is_active": f"your plan allows {limit} repriced products; pause another first"})
+        raise ValidationError(
+            {
+                "is_active": gettext("your plan allows %(limit)s repriced products; pause another first")
+                % {"limit": limit}
+            }
+        )
 
 
 def _validate(rule: RepricingRule) -> None:
     if rule.min_price > rule.max_price:
-        raise ValidationError({"max_price": "must be at least the min price"})
+        raise ValidationError({"max_price": gettext("must be at least the min price")})
     if rule.max_price < 10:
-        raise ValidationError({"max_price": "Kaspi prices are at least 10 tenge"})
+        raise ValidationError({"max_price": gettext("Kaspi prices are at least 10 tenge")})
     if rule.strategy == "top_n" and rule.top_n < 1:
-        raise ValidationError({"top_n": "must be 1 or more"})
+        raise ValidationError({"top_n": gettext("must be 1 or more")})
 
 
 @transaction.atomic
 def rule_create(*, product: KaspiProduct, **fields: Any) -> RepricingRule:
     unknown = set(fields) - RULE_FIELDS
     if unknown:
-        raise ValidationError({name: "unknown field" for name in unknown})
+        raise ValidationError({name: gettext("unknown field") for name in unknown})
     if fields.get("is_active", True):
         _check_plan_limit(store=product.store)
     rule = RepricingRule(product=product, **fields)
@@ -77,7 +83,7 @@ def rule_create(*, product: KaspiProduct, **fields: Any) -> RepricingRule:
 def rule_update(*, rule: RepricingRule, **fields: Any) -> RepricingRule:
     unknown = set(fields) - RULE_FIELDS
     if unknown:
-        raise ValidationError({name: "unknown field" for name in unknown})
+        raise ValidationError({name: gettext("unknown field") for name in unknown})
     rule = RepricingRule.objects.select_for_update().select_related("product__store").get(pk=rule.pk)
     if fields.get("is_active") and not rule.is_active:
         _check_plan_limit(store=rule.product.store, exclude_rule=rule.pk)

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from core.exceptions import IntegrationError
 from core.models import Merchant
@@ -89,7 +90,9 @@ def account_test_connection(*, account: VendistaAccount) -> ConnectionResult:
         subscription_status=VendistaAccount.Subscription.ACTIVE, last_error=""
     )
     account.subscription_status = VendistaAccount.Subscription.ACTIVE
-    return ConnectionResult(True, "ok", 200, f"Connected; Vendista reports {count} transactions.", count)
+    return ConnectionResult(
+        True, "ok", 200, gettext("Connected; Vendista reports %(count)s transactions.") % {"count": count}, count
+    )
 
 
 ACCOUNT_FIELDS = ("name", "login", "password", "token", "time_zone", "verify_tls", "ca_bundle_path", "rate_per_second",
@@ -114,17 +117,19 @@ def vendista_account_save(
         account.token = ""
     errors: dict[str, list[str]] = {}
     if account.login and not account.password:
-        errors["password"] = ["Required with login."]
+        errors["password"] = [gettext("Required with login.")]
     if account.password and not account.login:
-        errors["login"] = ["Required with password."]
+        errors["login"] = [gettext("Required with password.")]
     if not errors and not account.login and not account.token:
-        errors["non_field_errors"] = ["Give a login and password, or a token."]
+        errors["non_field_errors"] = [gettext("Give a login and password, or a token.")]
     if not account.name.strip():
-        errors["name"] = ["Required."]
+        errors["name"] = [gettext("Required.")]
     if not 0 < account.rate_per_second <= MAX_RATE_PER_SECOND:
-        errors["rate_per_second"] = [f"Must be above 0 and at most {MAX_RATE_PER_SECOND:g}."]
+        errors["rate_per_second"] = [
+            gettext("Must be above 0 and at most %(max)s.") % {"max": f"{MAX_RATE_PER_SECOND:g}"}
+        ]
     if account.ca_bundle_path and not account.verify_tls:
-        errors["ca_bundle_path"] = ["A CA bundle only applies when verify_tls is on."]
+        errors["ca_bundle_path"] = [gettext("A CA bundle only applies when verify_tls is on.")]
     if errors:
         raise ValidationError(errors)
     account.full_clean(exclude=["merchant", "password", "token"])  # the time zone validator

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from payments.models import Device
 
@@ -40,7 +41,9 @@ def terminals_sync(*, account: VendistaAccount, client: VendistaClient | None = 
 def terminal_link_device(*, terminal: Terminal, device: Device | None) -> Terminal:
     """Link (or unlink, ``None``) a terminal to the payments device of the same machine and merchant."""
     if device is not None and device.merchant_id != terminal.account.merchant_id:
-        raise ValidationError({"device": "The device belongs to another merchant than the terminal's account."})
+        raise ValidationError(
+            {"device": gettext("The device belongs to another merchant than the terminal's account.")}
+        )
     Terminal.objects.filter(pk=terminal.pk).update(device=device)
     terminal.device = device
     return terminal

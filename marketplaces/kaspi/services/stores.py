@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.exceptions import IntegrationError
 from core.models import Merchant, SyncRun
@@ -99,7 +100,9 @@ def sync_now(*, store: KaspiStore) -> list[SyncRun]:
     products = bool(store.cabinet_email and store.cabinet_password)
     orders = bool(store.shop_api_token)
     if not (products or orders):
-        raise NothingToSync("Set the Shop API token (orders) or the cabinet e-mail and password (products) first.")
+        raise NothingToSync(
+            gettext("Set the Shop API token (orders) or the cabinet e-mail and password (products) first.")
+        )
     return sync_request(store=store, products=products, orders=orders)
 
 
