@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from core.models import SyncRun
 from core.services import sync_run_create
@@ -107,7 +108,7 @@ def offer_update(
     errors = validation.offer_errors(entity, min_price=offer.min_sale_price, max_price=offer.max_sale_price)
     if len(entity) == 1:
         errors.setdefault("sale_price", []).append("Give a new sale_price or stock.")
-    validation.require_valid(errors, f"Offer {offer.emag_id}")
+    validation.require_valid(errors, gettext("Offer %(id)s") % {"id": offer.emag_id})
     client = client or account_client(account=offer.account)
     client.offers_save([entity])
     changes: dict[str, Any] = {}

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.models import SyncRun
 from core.services import UNFINISHED, sync_run_create, sync_run_finish, sync_run_is_stale
@@ -187,7 +188,7 @@ def order_acknowledge(*, order: EmagOrder, client: EmagClient | None = None) -> 
     """new → in progress at eMAG, then here (stops eMAG's repeated callbacks). Safe to repeat."""
     validation.require_valid(
         validation.acknowledge_errors(emag_id=order.emag_id, status=order.status),
-        f"Acknowledging order {order.emag_id}",
+        gettext("Acknowledging order %(id)s") % {"id": order.emag_id},
     )
     client = client or account_client(account=order.account)
     client.order_acknowledge(order.emag_id)
@@ -390,7 +391,7 @@ def _whole_order(order: EmagOrder, changes: dict[str, Any]) -> dict[str, Any]:
 
 def order_update(*, order: EmagOrder, changes: dict[str, Any], client: EmagClient | None = None) -> EmagOrder:
     entity = _whole_order(order, changes)
-    validation.require_valid(validation.order_errors(entity), f"Order {order.emag_id}")
+    validation.require_valid(validation.order_errors(entity), gettext("Order %(id)s") % {"id": order.emag_id})
     client = client or account_client(account=order.account)
     client.orders_save([entity])
     return order_fetch(account=order.account, emag_id=order.emag_id, client=client, acknowledge=False) or order
@@ -398,7 +399,8 @@ def order_update(*, order: EmagOrder, changes: dict[str, Any], client: EmagClien
 
 def order_cancel(*, order: EmagOrder, reason: int, client: EmagClient | None = None) -> EmagOrder:
     validation.require_valid(
-        validation.cancel_errors(status=order.status, reason=reason), f"Cancelling order {order.emag_id}"
+        validation.cancel_errors(status=order.status, reason=reason),
+        gettext("Cancelling order %(id)s") % {"id": order.emag_id},
     )
     return order_update(
         order=order, changes={"status": codes.STATUS_CANCELED, "cancellation_reason": reason}, client=client
@@ -407,7 +409,7 @@ def order_cancel(*, order: EmagOrder, reason: int, client: EmagClient | None = N
 
 def orders_bulk_save(*, account: EmagAccount, orders: list[dict[str, Any]], client: EmagClient | None = None) -> int:
     """Validate every order first (nothing is sent if one is bad), then save in batches of ≤ 50."""
-    validation.require_valid(validation.orders_bulk_errors(orders), "The bulk save")
+    validation.require_valid(validation.orders_bulk_errors(orders), gettext("The bulk save"))
     client = client or account_client(account=account)
     client.orders_save(orders)
     return len(orders)

@@ -135,6 +135,10 @@ def test_cancel_with_bad_input_is_a_field_error_and_sends_nothing(emag, make_acc
     assert response.status_code == 400 and "reason" in response.json()["error"]["fields"]
     response = client.post(f"{BASE}/orders/{order.pk}/acknowledge/")  # already in progress
     assert response.status_code == 400 and "status" in response.json()["error"]["fields"]
+    # In the owner's language (OWN-5): the same refusal in Russian, the field names and code unchanged.
+    russian = client.post(f"{BASE}/orders/{order.pk}/acknowledge/", HTTP_ACCEPT_LANGUAGE="ru")
+    assert russian.status_code == 400 and "status" in russian.json()["error"]["fields"]
+    assert "Подтвердить можно только новый заказ" in str(russian.json()["error"]["fields"]["status"]), russian.json()
     assert sim.requests_received() == before
 
 
