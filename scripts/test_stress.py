@@ -9,7 +9,8 @@ While pytest runs (the same command as `make test`), this keeps the CPU busy in 
   (or runs ``manage.py check`` every other time) — what other Django processes starting and
   migrating beside the suite do to its timing.
 
-At the end it lists the tests that failed (from pytest's JUnit report) and exits with pytest's
+``STRESS_SHAPE`` picks the shapes: ``both`` (the default), ``steady`` (burners only) or ``bursty``
+(the Django processes only). At the end it lists the tests that failed (from pytest's JUnit report) and exits with pytest's
 code. Everything started here is stopped by PID, whatever happens. Services the environment does
 not name are started once here (tests/bootstrap.py's embedded services) so the bursty migrations and
 the suite use the same PostgreSQL.
@@ -147,11 +148,16 @@ def main(argv: list[str]) -> int:
         for said in services.start_missing(env):
             print(f"stress: started {said}", flush=True)
         plain_env = dict(env)
-        count = int(env.get("STRESS_BURNERS", os.cpu_count() or 2))
+        shape = env.get("STRESS_SHAPE", "both")
+        if shape not in ("both", "steady", "bursty"):
+            raise SystemExit(f"STRESS_SHAPE must be both, steady or bursty, not {shape!r}")
+        count = int(env.get("STRESS_BURNERS", os.cpu_count() or 2)) if shape != "bursty" else 0
         burners = [_start([sys.executable, "-c", BURN], plain_env) for _ in range(count)]
-        burst = Burst(plain_env, float(env.get("STRESS_BURST_PAUSE", "2")))
-        burst.start()
-        print(f"stress: {count} CPU burners and one bursty Django process beside the suite", flush=True)
+        if shape != "steady":
+            burst = Burst(plain_env, float(env.get("STRESS_BURST_PAUSE", "2")))
+            burst.start()
+        bursty = "one bursty Django process" if burst is not None else "no bursty process"
+        print(f"stress ({shape}): {count} CPU burners and {bursty} beside the suite", flush=True)
         with tempfile.TemporaryDirectory(prefix="mo-stress-") as tmp:
             report = Path(tmp) / "junit.xml"
             workers = env.get("TEST_WORKERS", "2")
@@ -164,7 +170,7 @@ def main(argv: list[str]) -> int:
                 command += [f"--junitxml={report}"]
             code = subprocess.call([*command, *argv], cwd=ROOT, env=plain_env)
             failed = failed_tests(report)
-        runs = burst.runs
+        runs = burst.runs if burst is not None else 0
     finally:
         if burst is not None:
             burst.stop()
