@@ -59,5 +59,5 @@ def test_report_page_draws_the_revenue_chart(live_server: Any, page: Any, transa
 def test_report_page_says_run_a_sync_when_empty(live_server: Any, page: Any, transactional_db: None) -> None:
     login(page, live_server)
     page.goto(f"{live_server.url}/admin/vending/vendistaaccount/report/")
-    assert "No transactions yet — run a sync" in page.inner_text("#no-transactions")
+    assert "Транзакций пока нет — запустите синхронизацию" in page.inner_text("#no-transactions")  # ru-RU browser
     assert page.locator("#revenue-chart").count() == 0
