@@ -21,13 +21,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import accounts as accounts_api
 from core.api.errors import error_body
 from core.api.tenancy import MerchantField, MerchantScopedMixin
 
 from . import selectors
 from .clients.emag import EmagError, EmagValidationError
 from .models import EmagAccount, EmagBackup, EmagOffer, EmagOrder, EmagOrderItem
-from .services import backups, monitoring, offers, orders
+from .services import accounts, backups, monitoring, offers, orders
 
 T = TypeVar("T")
 BIGINT_MAX = 2**63 - 1
@@ -90,9 +91,12 @@ class BulkSaveInput(serializers.Serializer):
     orders = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000)
 
 
-class AccountViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
+class AccountViewSet(accounts_api.AccountViewSet):
+    """No DELETE (it would cascade the account's orders, offers and backups): ``is_active: false``."""
+
     queryset = EmagAccount.objects.select_related("merchant").order_by("name", "id")
     serializer_class = AccountSerializer
+    save = staticmethod(accounts.emag_account_save)
 
     @extend_schema(request=None, responses={202: dict})
     @action(detail=True, methods=["post"])

@@ -15,6 +15,7 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.accounts import AccountViewSet
 from core.api.tenancy import MerchantField, MerchantScopedMixin
 from core.api.views import SyncRunOutput
 from core.exceptions import IntegrationError
@@ -235,18 +236,13 @@ class PreorderSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class StoreViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
+class StoreViewSet(AccountViewSet):
+    """No DELETE (it would cascade the store's products, orders and preorders): ``is_active: false``."""
+
     queryset = KaspiStore.objects.select_related("merchant").order_by("name", "id")
     serializer_class = StoreSerializer
     filterset_fields = ["merchant", "is_active", "session_state"]
-
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
-        serializer.instance = stores_service.store_create(**serializer.validated_data)
-
-    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
-        data = dict(serializer.validated_data)
-        data.pop("merchant", None)
-        serializer.instance = stores_service.store_update(store=cast(KaspiStore, serializer.instance), **data)
+    save = staticmethod(stores_service.store_save)
 
     @action(detail=True, methods=["post"])
     def login(self, request: Request, pk: str | None = None) -> Response:

@@ -87,6 +87,24 @@ def test_owners_see_and_touch_only_their_own_merchant(emag, make_account) -> Non
     assert not SyncRun.objects.filter(merchant=mine).exists()
 
 
+def test_an_owner_cannot_delete_an_account_only_switch_it_off(emag, make_account) -> None:
+    """A DELETE would cascade the account's orders, offers and backups (issue 22): 405, and
+    ``is_active: false`` is how an owner stops one."""
+    sim = emag(orders=2, offers=1)
+    client, _, merchant = owner_client()
+    account = make_account(sim, merchant=merchant)
+    orders.orders_sync(account=account)
+    offers.offers_sync(account=account)
+
+    assert client.delete(f"{BASE}/accounts/{account.pk}/").status_code == 405
+    assert EmagAccount.objects.filter(pk=account.pk).exists()
+    assert (account.orders.count(), account.offers.count()) == (2, 1)
+    switched_off = client.patch(f"{BASE}/accounts/{account.pk}/", {"is_active": False}, format="json")
+    assert switched_off.status_code == 200 and switched_off.json()["is_active"] is False
+    account.refresh_from_db()
+    assert account.is_active is False and account.api_password in sim.users.values()  # credentials kept
+
+
 def test_viewer_cannot_write(make_account) -> None:
     _owner, _, merchant = owner_client()
     viewer, _, _ = owner_client(merchant, role=Membership.Role.VIEWER)
