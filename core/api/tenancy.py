@@ -74,3 +74,18 @@ def account_pick(*, readable: QuerySet[Any], writable: QuerySet[Any], pk: int | 
     if len(active) > 1:
         raise ValidationError({"account": [f"You have several {label}s: choose one with `account`."]})
     return active[0] if active else None
+
+
+def account_pick_required(
+    *, readable: QuerySet[Any], writable: QuerySet[Any], pk: int | None, write: bool, label: str, missing: str
+) -> Any:
+    """``account_pick`` for endpoints that need an account: none active is a 404 saying ``missing``,
+    or a 403 when the caller can read an active one but not write to it."""
+    from rest_framework.exceptions import NotFound, PermissionDenied
+
+    account = account_pick(readable=readable, writable=writable, pk=pk, write=write, label=label)
+    if account is None:
+        if write and readable.filter(is_active=True).exists():
+            raise PermissionDenied(MerchantRolePermission.message)
+        raise NotFound(missing)
+    return account

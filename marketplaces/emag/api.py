@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from core.api import accounts as accounts_api
 from core.api.errors import error_body
-from core.api.tenancy import MerchantField, MerchantScopedMixin
+from core.api.tenancy import MerchantField, MerchantScopedMixin, account_pick_required
 
 from . import selectors
 from .clients.emag import EmagError, EmagValidationError
@@ -235,22 +235,14 @@ class ManagementView(APIView):
         raw = source.get("account") if hasattr(source, "get") else None
         choice = AccountChoice(data={"account": raw} if raw not in (None, "") else {})
         choice.is_valid(raise_exception=True)
-        account_id = choice.validated_data.get("account")
-        visible = selectors.accounts_for_user(user=request.user)
-        if account_id is not None:
-            account = visible.filter(pk=account_id).first()
-            if account is None:
-                raise exceptions.NotFound("No such eMAG account.")
-        else:
-            candidates = list(visible[:2])
-            if not candidates:
-                raise exceptions.NotFound("No eMAG account is configured for your merchant.")
-            if len(candidates) > 1:
-                raise exceptions.ValidationError({"account": ["You have several eMAG accounts: choose one."]})
-            account = candidates[0]
-        if self.write and not selectors.accounts_for_user(user=request.user, write=True).filter(pk=account.pk).exists():
-            raise exceptions.PermissionDenied("Your role in this merchant allows reading only.")
-        return account
+        return account_pick_required(  # type: ignore[no-any-return]
+            readable=selectors.accounts_for_user(user=request.user),
+            writable=selectors.accounts_for_user(user=request.user, write=True),
+            pk=choice.validated_data.get("account"),
+            write=self.write,
+            label="eMAG account",
+            missing="No active eMAG account is configured for your merchant.",
+        )
 
 
 class HealthView(ManagementView):
