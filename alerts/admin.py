@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_forms import SecretsKeptForm, form_errors_add
 from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 
 from .models import Alert, AlertChannel, AlertSettings, Delivery
@@ -30,8 +30,7 @@ class AlertChannelForm(SecretsKeptForm):
         try:
             alert_channel_check(probe)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
+            form_errors_add(self, exc)
         return data
 
 

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html_join
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
 from core.crypto import mask
 
 from .models import (
@@ -25,12 +25,15 @@ from .models import (
     TmetrAccount,
     WebhookDelivery,
 )
-from .services import catalog
+from .services import accounts, catalog
 from .services.settlement import money_back, settlement_retry, stuck_settlements
 
 
-class PaymentAccountForm(SecretsKeptForm):
+class PaymentAccountForm(SecretsKeptForm, ServiceCheckedForm):
     """Secrets are write-only: an empty field keeps the stored value; the current one is shown masked."""
+
+    def check(self, instance: PaymentAccount) -> None:
+        accounts.payment_account_check(account=instance)
 
     class Meta:
         model = PaymentAccount
@@ -46,8 +49,9 @@ class PaymentAccountForm(SecretsKeptForm):
 
 
 @admin.register(PaymentAccount)
-class PaymentAccountAdmin(admin.ModelAdmin):
+class PaymentAccountAdmin(ServiceSavedAdmin):
     form = PaymentAccountForm
+    save_service = staticmethod(accounts.payment_account_save)
     list_display = [
         "merchant",
         "yookassa_shop_id",
@@ -67,31 +71,28 @@ class PaymentAccountAdmin(admin.ModelAdmin):
         return mask(obj.tbank_password)
 
 
-class TmetrAccountForm(SecretsKeptForm):
+class TmetrAccountForm(SecretsKeptForm, ServiceCheckedForm):
     class Meta:
         model = TmetrAccount
         fields = ["merchant", "username", "password", "access_token", "refresh_token"]
 
+    def check(self, instance: TmetrAccount) -> None:
+        accounts.tmetr_account_check(account=instance)
+
 
 @admin.register(TmetrAccount)
-class TmetrAccountAdmin(admin.ModelAdmin):
+class TmetrAccountAdmin(ServiceSavedAdmin):
     """The merchant's Tmetr login: set username/password and tokens are fetched and renewed by
     themselves; or paste a bearer token, used from the next call on (no restart)."""
 
     form = TmetrAccountForm
+    save_service = staticmethod(accounts.tmetr_account_save)
     list_display = ["merchant", "username", "token", "access_expires_at", "refresh_expires_at", "updated_at"]
     readonly_fields = ["access_expires_at", "refresh_expires_at", "updated_at"]
 
     @admin.display(description="access token")
     def token(self, obj: TmetrAccount) -> str:
         return mask(obj.access_token)
-
-    def save_model(self, request: HttpRequest, obj: TmetrAccount, form: Any, change: bool) -> None:
-        if request.POST.get("access_token"):
-            obj.access_expires_at = None  # pasted by hand: its lifetime is unknown, used until refused
-        if request.POST.get("refresh_token"):
-            obj.refresh_expires_at = None
-        super().save_model(request, obj, form, change)
 
 
 class DeviceForm(forms.ModelForm):

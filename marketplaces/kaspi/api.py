@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse
@@ -211,8 +212,10 @@ class PreorderSerializer(serializers.ModelSerializer):
         validators: list[Any] = []
 
     def validate_price(self, value: int) -> int:
-        if value < 10:
-            raise ValidationError("Kaspi prices are whole tenge, at least 10.")
+        try:
+            preorders_service.preorder_price_check(price=value)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict["price"]) from exc
         return value
 
     def validate_warehouses(self, value: Any) -> Any:
