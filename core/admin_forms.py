@@ -59,7 +59,7 @@ class ServiceCheckedForm(forms.ModelForm):
         raise NotImplementedError
 
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # ModelForm has it; the stubs do not
         if not self.errors:
             try:
                 self.check(self.instance)
