@@ -112,3 +112,15 @@ def test_no_function_but_the_modules_is_named_redis_client() -> None:
     ]
     assert defined == []
 
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_imports_another_modules_private_helper(path: Path) -> None:
+    """A ``_name`` is its module's own (issue 22): a helper two modules need lives in a public one."""
+    private = [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__"
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert private == []
