@@ -2,18 +2,19 @@
 
 Two tools, for two jobs:
 
-- ``Pacer``: evenly spaced grants (one per ``1/rate`` s). The default for calls to a provider:
-  latency stays at most one spacing, and jitter on the way cannot crowd a provider's second.
+- ``Pacer``: evenly spaced grants (one per ``1/rate`` s). The way every call to a provider is paced,
+  declared next to its client: latency stays at most one spacing, and jitter on the way cannot crowd
+  a provider's second. (Vendista, the Kaspi cabinet and the Kaspi Shop API still pace with a
+  ``RateLimiter``; issue 22 moves them here.)
 - ``RateLimiter``: the ``limits`` library's moving window ("never more than N in any window",
-  exact across processes, bursts allowed). For budgets rather than pacing: one manual sync per
-  minute, a provider that documents a window and tolerates bursts inside it.
+  exact across processes, bursts allowed). For budgets, not provider calls: one manual sync per
+  minute, a buyer's orders per window.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-import os
 import random
 import threading
 import time
