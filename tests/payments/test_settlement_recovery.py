@@ -128,7 +128,7 @@ def test_settlement_task_killed_is_redriven_by_the_sweep_exactly_once(
     if when == "before":
         wait_for(lambda: sim.faults.hang_next == 0, what="settlement call in flight", timeout=40)
     else:
-        wait_for(lambda: sim.lost_answers == 1, what="settlement applied, answer pending")
+        wait_for(lambda: sim.lost_answers == 1, what="settlement applied, answer pending", timeout=40)
     first.kill()
     expected_order = OrderStatus.SUCCESSFUL if op == "capture" else OrderStatus.FAILED
     assert Order.objects.get(pk=order.pk).status == expected_order  # the acknowledgement was applied
