@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_forms import SecretsKeptForm, form_errors_add
 from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 
 from .models import Alert, AlertChannel, AlertSettings, Delivery
@@ -32,8 +32,7 @@ class AlertChannelForm(SecretsKeptForm):
         try:
             alert_channel_check(probe)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
+            form_errors_add(self, exc)
         return data
 
 

@@ -13,6 +13,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from .redis_client import shared_redis
+
 CHECK_TIMEOUT = 2.0
 HEARTBEAT_KEY = "merchant-ops:worker-heartbeat"
 
@@ -23,16 +25,8 @@ def _check_database() -> None:
         cursor.fetchone()
 
 
-def _redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=CHECK_TIMEOUT, socket_connect_timeout=CHECK_TIMEOUT)
-
-
 def _check_redis() -> None:
-    client = _redis_client(settings.REDIS_URL)
-    try:
-        client.ping()
-    finally:
-        client.close()
+    shared_redis(timeout=CHECK_TIMEOUT).ping()
 
 
 def _check_broker() -> None:
@@ -57,9 +51,7 @@ def _timed(check: Callable[[], None]) -> dict[str, Any]:
 
 def last_worker_heartbeat() -> str | None:
     try:
-        client = _redis_client(settings.REDIS_URL)
-        value = client.get(HEARTBEAT_KEY)
-        client.close()
+        value = shared_redis(timeout=CHECK_TIMEOUT).get(HEARTBEAT_KEY)
     except redis.RedisError:
         return None
     if not value:

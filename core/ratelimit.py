@@ -2,18 +2,19 @@
 
 Two tools, for two jobs:
 
-- ``Pacer``: evenly spaced grants (one per ``1/rate`` s). The default for calls to a provider:
-  latency stays at most one spacing, and jitter on the way cannot crowd a provider's second.
+- ``Pacer``: evenly spaced grants (one per ``1/rate`` s). The way every call to a provider is paced,
+  declared next to its client: latency stays at most one spacing, and jitter on the way cannot crowd
+  a provider's second. (Vendista, the Kaspi cabinet and the Kaspi Shop API still pace with a
+  ``RateLimiter``; issue 22 moves them here.)
 - ``RateLimiter``: the ``limits`` library's moving window ("never more than N in any window",
-  exact across processes, bursts allowed). For budgets rather than pacing: one manual sync per
-  minute, a provider that documents a window and tolerates bursts inside it.
+  exact across processes, bursts allowed). For budgets, not provider calls: one manual sync per
+  minute, a buyer's orders per window.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-import os
 import random
 import threading
 import time
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-import redis
 from django.conf import settings
 from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
@@ -29,7 +29,7 @@ from limits.strategies import MovingWindowRateLimiter
 from redis.commands.core import Script
 
 from .exceptions import LanePaused, RateLimitTimeout
-from .redis_client import shared_redis
+from .redis_client import shared_redis, thread_redis
 
 NAMESPACE = "merchant-ops"
 # The moment (monotonic) by which the caller of the slot this context was last granted must have put
@@ -106,29 +106,6 @@ class RateLimiter:
 
     def reset(self) -> None:
         self.limiter.clear(self.item, self.key)
-
-
-_thread_clients = threading.local()
-
-
-def thread_redis(redis_url: str) -> redis.Redis:
-    """A Redis client with its own connection for the calling thread (and process).
-
-    For hot paths called from many threads at once (the repricer's pacing, hundreds of calls per
-    second): a shared pooled client takes the pool's lock, checks the connection with a poll and
-    records pool metrics on every command, and under the GIL that costs more than the command.
-    Keyed by process id too, so a forked worker never reuses its parent's socket.
-    """
-    key = (os.getpid(), redis_url)
-    clients: dict[tuple[int, str], redis.Redis] | None = getattr(_thread_clients, "clients", None)
-    if clients is None:
-        clients = _thread_clients.clients = {}
-    client = clients.get(key)
-    if client is None:
-        client = clients[key] = redis.Redis.from_url(
-            redis_url, socket_timeout=5, socket_connect_timeout=2, single_connection_client=True
-        )
-    return client
 
 
 @lru_cache(maxsize=4)

@@ -81,7 +81,8 @@ class StepRetry:
 
     def countdown(self, attempt: int) -> float:
         """Seconds before retry number ``attempt`` (1-based): "equal jitter" under a doubling ceiling,
-        never longer than half the visibility timeout (a waiting message must not be redelivered)."""
+        never longer than SYNC_RETRY_COUNTDOWN_MAX, 0.4 of the visibility timeout (a waiting message
+        must not be redelivered)."""
         ceiling = min(self.backoff_max, self.backoff * 2 ** max(0, attempt - 1), settings.SYNC_RETRY_COUNTDOWN_MAX)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 import logging
 import time
 
-import redis
 from celery import shared_task
-from django.conf import settings
 from django.utils import timezone
 
 from .health import HEARTBEAT_KEY
+from .redis_client import shared_redis
 
 log = logging.getLogger(__name__)
 
@@ -17,11 +16,7 @@ log = logging.getLogger(__name__)
 def heartbeat() -> str:
     """Proves beat → broker → worker end to end; /health/ready/ shows the last time it ran."""
     now = timezone.now().isoformat()
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-    try:
-        client.set(HEARTBEAT_KEY, now, ex=3600)
-    finally:
-        client.close()
+    shared_redis(timeout=2).set(HEARTBEAT_KEY, now, ex=3600)
     log.info("heartbeat executed by worker at %s", now)
     return now
 
@@ -37,8 +32,6 @@ def hop_mark(key: str) -> None:
     """A bare queue hop, for PERF-4's baseline: records (in a Redis list) when a worker started it.
     Like the webhook's brew task it stores no result, so nobody's round trip goes through the result
     backend; the bench reads the start time and subtracts the time it published."""
-    from .redis_client import shared_redis
-
     started = time.time()
     client = shared_redis()
     client.rpush(key, repr(started))

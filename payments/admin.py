@@ -11,7 +11,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
 from core.crypto import mask
 
 from .models import (
@@ -27,12 +27,15 @@ from .models import (
     TmetrAccount,
     WebhookDelivery,
 )
-from .services import catalog
+from .services import accounts, catalog
 from .services.settlement import money_back, settlement_retry, stuck_settlements
 
 
-class PaymentAccountForm(SecretsKeptForm):
+class PaymentAccountForm(SecretsKeptForm, ServiceCheckedForm):
     """Secrets are write-only: an empty field keeps the stored value; the current one is shown masked."""
+
+    def check(self, instance: PaymentAccount) -> None:
+        accounts.payment_account_check(account=instance)
 
     class Meta:
         model = PaymentAccount
@@ -48,8 +51,9 @@ class PaymentAccountForm(SecretsKeptForm):
 
 
 @admin.register(PaymentAccount)
-class PaymentAccountAdmin(admin.ModelAdmin):
+class PaymentAccountAdmin(ServiceSavedAdmin):
     form = PaymentAccountForm
+    save_service = staticmethod(accounts.payment_account_save)
     list_display = [
         "merchant",
         "yookassa_shop_id",
@@ -69,31 +73,28 @@ class PaymentAccountAdmin(admin.ModelAdmin):
         return mask(obj.tbank_password)
 
 
-class TmetrAccountForm(SecretsKeptForm):
+class TmetrAccountForm(SecretsKeptForm, ServiceCheckedForm):
     class Meta:
         model = TmetrAccount
         fields = ["merchant", "username", "password", "access_token", "refresh_token"]
 
+    def check(self, instance: TmetrAccount) -> None:
+        accounts.tmetr_account_check(account=instance)
+
 
 @admin.register(TmetrAccount)
-class TmetrAccountAdmin(admin.ModelAdmin):
+class TmetrAccountAdmin(ServiceSavedAdmin):
     """The merchant's Tmetr login: set username/password and tokens are fetched and renewed by
     themselves; or paste a bearer token, used from the next call on (no restart)."""
 
     form = TmetrAccountForm
+    save_service = staticmethod(accounts.tmetr_account_save)
     list_display = ["merchant", "username", "token", "access_expires_at", "refresh_expires_at", "updated_at"]
     readonly_fields = ["access_expires_at", "refresh_expires_at", "updated_at"]
 
     @admin.display(description=_("access token"))
     def token(self, obj: TmetrAccount) -> str:
         return mask(obj.access_token)
-
-    def save_model(self, request: HttpRequest, obj: TmetrAccount, form: Any, change: bool) -> None:
-        if request.POST.get("access_token"):
-            obj.access_expires_at = None  # pasted by hand: its lifetime is unknown, used until refused
-        if request.POST.get("refresh_token"):
-            obj.refresh_expires_at = None
-        super().save_model(request, obj, form, change)
 
 
 class DeviceForm(forms.ModelForm):

@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import error_body
-from core.api.tenancy import MerchantRolePermission, MerchantScopedMixin, account_pick
+from core.api.tenancy import MerchantRolePermission, MerchantScopedMixin, account_pick_required
 from core.selectors import merchants_for_user
 
 from . import selectors
@@ -65,12 +65,13 @@ class SyncInput(AccountInput):
 def _pick_account(request: Request, account_id: int | None, *, write: bool) -> PosterAccount:
     readable = selectors.accounts_for_user(user=request.user).select_related("merchant")
     writable = selectors.accounts_for_user(user=request.user, write=True).select_related("merchant")
-    account = account_pick(readable=readable, writable=writable, pk=account_id, write=write, label="Poster account")
-    if account is None:
-        if write and readable.exists():
-            raise PermissionDenied(MerchantRolePermission.message)
-        raise NotFound(gettext("No Poster account is connected to your merchant."))
-    return account
+    return account_pick_required(  # type: ignore[no-any-return]
+        readable=readable,
+        writable=writable,
+        pk=account_id,
+        write=write,
+        missing=gettext("No Poster account is connected to your merchant."),
+    )
 
 
 ENTITY_STATUS = inline_serializer(

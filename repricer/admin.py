@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
 from marketplaces.kaspi.models import SessionState
 
 from .models import PriceChange, Proxy, RepricingRule, StoreRepricing
@@ -75,8 +75,19 @@ class PriceChangeInline(admin.TabularInline):
         return super().get_queryset(request).order_by("-created_at", "-id")
 
 
+class RepricingRuleForm(ServiceCheckedForm):
+    class Meta:
+        model = RepricingRule
+        fields = "__all__"
+
+    def check(self, instance: RepricingRule) -> None:
+        operations.rule_check(rule=instance)
+
+
 @admin.register(RepricingRule)
-class RepricingRuleAdmin(admin.ModelAdmin):
+class RepricingRuleAdmin(ServiceSavedAdmin):
+    form = RepricingRuleForm
+    kept_on_change = ("product",)
     list_display = [
         "product", "store", "is_active", "strategy", "min_price", "max_price", "own_price", "last_competitor_best",
         "last_reason", "next_check_at", "consecutive_failures",
@@ -95,6 +106,12 @@ class RepricingRuleAdmin(admin.ModelAdmin):
     @admin.display(description=_("store"))
     def store(self, rule: RepricingRule) -> str:
         return str(rule.product.store)
+
+    def service_save(self, *, stored: RepricingRule | None, data: dict[str, Any]) -> RepricingRule:
+        product = data.pop("product", None)
+        if stored is None:
+            return operations.rule_create(product=product, **data)
+        return operations.rule_update(rule=stored, **data)
 
     @admin.display(description=_("our price"))
     def own_price(self, rule: RepricingRule) -> int | None:

@@ -10,8 +10,8 @@ While pytest runs (the same command as `make test`), this keeps the CPU busy in 
   migrating beside the suite do to its timing.
 
 ``STRESS_SHAPE`` picks the shapes: ``both`` (the default), ``steady`` (burners only) or ``bursty``
-(the Django processes only). At the end it lists the tests that failed (from pytest's JUnit report) and exits with pytest's
-code. Everything started here is stopped by PID, whatever happens. Services the environment does
+(the Django processes only). At the end it lists the tests that failed (from pytest's JUnit report)
+and exits with pytest's code. Everything started here is stopped by PID, whatever happens. Services the environment does
 not name are started once here (tests/bootstrap.py's embedded services) so the bursty migrations and
 the suite use the same PostgreSQL.
 

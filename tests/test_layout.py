@@ -74,3 +74,53 @@ def test_every_service_and_selector_is_called_by_production_code() -> None:
         if calls == 0 and sources[path].count(name) < 2:
             unused.append(f"{path.relative_to(ROOT)}:{name}")
     assert unused == []
+
+
+def _redis_clients_made(path: Path) -> list[int]:
+    """Lines that build a Redis client (``Redis(...)``, ``Redis.from_url(...)``, ``redis.from_url(...)``)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            owner = func.value if isinstance(func, ast.Attribute) else None
+            owner_name = getattr(owner, "attr", None) or getattr(owner, "id", None)
+            if name in ("Redis", "StrictRedis") or (name == "from_url" and owner_name in ("Redis", "redis")):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_redis_clients_come_only_from_core_redis_client() -> None:
+    """One place makes Redis clients (issue 22): ``shared_redis`` and ``thread_redis``; a module that
+    opens its own pays a connection per call and escapes the pooling and fork rules."""
+    made = {
+        str(path.relative_to(ROOT)): lines
+        for path in _modules()
+        if path != ROOT / "core" / "redis_client.py" and (lines := _redis_clients_made(path))
+    }
+    assert made == {}
+
+
+def test_no_function_but_the_modules_is_named_redis_client() -> None:
+    """``core.redis_client`` names where clients come from; a function of that name elsewhere (the
+    repricer's was a per-thread client) would mean a second kind under the same name."""
+    defined = [
+        str(path.relative_to(ROOT))
+        for path in _modules()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef) and node.name in ("redis_client", "_redis_client")
+    ]
+    assert defined == []
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_imports_another_modules_private_helper(path: Path) -> None:
+    """A ``_name`` is its module's own (issue 22): a helper two modules need lives in a public one."""
+    private = [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__"
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert private == []

@@ -21,12 +21,13 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.tenancy import account_pick
 from core.api.views import SyncRunOutput
 from core.models import SyncRun
 
@@ -86,18 +87,9 @@ class ReportInput(RangeInput):
 
 
 def _pick_account(request: Request, account_id: int | None, *, write: bool) -> VendistaAccount | None:
-    accounts = selectors.accounts_for_user(user=request.user, write=write).select_related("merchant")
-    if account_id is not None:
-        account = accounts.filter(pk=account_id).first()
-        if account is None:
-            if write and selectors.accounts_for_user(user=request.user).filter(pk=account_id).exists():
-                raise PermissionDenied(gettext("Your role in this merchant allows reading only."))
-            raise NotFound(gettext("No such Vendista account."))
-        return account
-    active = list(accounts.filter(is_active=True)[:2])
-    if len(active) > 1:
-        raise ValidationError({"account": [gettext("You have several Vendista accounts: choose one with `account`.")]})
-    return active[0] if active else None
+    readable = selectors.accounts_for_user(user=request.user).select_related("merchant")
+    writable = selectors.accounts_for_user(user=request.user, write=True).select_related("merchant")
+    return account_pick(readable=readable, writable=writable, pk=account_id, write=write)
 
 
 class SyncHealthView(APIView):

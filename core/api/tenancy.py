@@ -59,22 +59,44 @@ class MerchantField(serializers.PrimaryKeyRelatedField):
         return merchants_for_user(user=request.user, write=True)
 
 
-def account_pick(*, readable: QuerySet[Any], writable: QuerySet[Any], pk: int | None, write: bool, label: str) -> Any:
+def account_pick(*, readable: QuerySet[Any], writable: QuerySet[Any], pk: int | None, write: bool) -> Any:
     """The integration account an owner endpoint acts on: ``pk`` when given (another merchant's is a
-    404, a read-only member's is a 403 for writes), else the caller's only active one, else None."""
+    404, a read-only member's is a 403 for writes), else the caller's only active one, else None.
+    Messages name the account by its model's (translated) verbose names."""
     from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
+    meta = readable.model._meta
     accounts = writable if write else readable
     if pk is not None:
         account = accounts.filter(pk=pk).first()
         if account is None:
             if write and readable.filter(pk=pk).exists():
                 raise PermissionDenied(MerchantRolePermission.message)
-            raise NotFound(gettext("No such %(thing)s.") % {"thing": label})
+            raise NotFound(gettext("No such %(thing)s.") % {"thing": meta.verbose_name})
         return account
     active = list(accounts.filter(is_active=True)[:2])
     if len(active) > 1:
         raise ValidationError(
-            {"account": [gettext("You have several %(things)s: choose one with `account`.") % {"things": f"{label}s"}]}
+            {
+                "account": [
+                    gettext("You have several %(things)s: choose one with `account`.")
+                    % {"things": meta.verbose_name_plural}
+                ]
+            }
         )
     return active[0] if active else None
+
+
+def account_pick_required(
+    *, readable: QuerySet[Any], writable: QuerySet[Any], pk: int | None, write: bool, missing: str
+) -> Any:
+    """``account_pick`` for endpoints that need an account: none active is a 404 saying ``missing``,
+    or a 403 when the caller can read an active one but not write to it."""
+    from rest_framework.exceptions import NotFound, PermissionDenied
+
+    account = account_pick(readable=readable, writable=writable, pk=pk, write=write)
+    if account is None:
+        if write and readable.filter(is_active=True).exists():
+            raise PermissionDenied(MerchantRolePermission.message)
+        raise NotFound(missing)
+    return account

@@ -23,13 +23,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import accounts as accounts_api
 from core.api.errors import error_body
-from core.api.tenancy import MerchantField, MerchantScopedMixin
+from core.api.tenancy import MerchantField, MerchantScopedMixin, account_pick_required
 
 from . import selectors
 from .clients.emag import EmagError, EmagValidationError
 from .models import EmagAccount, EmagBackup, EmagOffer, EmagOrder, EmagOrderItem
-from .services import backups, monitoring, offers, orders
+from .services import accounts, backups, monitoring, offers, orders
 
 T = TypeVar("T")
 BIGINT_MAX = 2**63 - 1
@@ -92,9 +93,12 @@ class BulkSaveInput(serializers.Serializer):
     orders = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000)
 
 
-class AccountViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
+class AccountViewSet(accounts_api.AccountViewSet):
+    """No DELETE (it would cascade the account's orders, offers and backups): ``is_active: false``."""
+
     queryset = EmagAccount.objects.select_related("merchant").order_by("name", "id")
     serializer_class = AccountSerializer
+    save = staticmethod(accounts.emag_account_save)
 
     @extend_schema(request=None, responses={202: dict})
     @action(detail=True, methods=["post"])
@@ -233,22 +237,13 @@ class ManagementView(APIView):
         raw = source.get("account") if hasattr(source, "get") else None
         choice = AccountChoice(data={"account": raw} if raw not in (None, "") else {})
         choice.is_valid(raise_exception=True)
-        account_id = choice.validated_data.get("account")
-        visible = selectors.accounts_for_user(user=request.user)
-        if account_id is not None:
-            account = visible.filter(pk=account_id).first()
-            if account is None:
-                raise exceptions.NotFound(gettext("No such eMAG account."))
-        else:
-            candidates = list(visible[:2])
-            if not candidates:
-                raise exceptions.NotFound(gettext("No eMAG account is configured for your merchant."))
-            if len(candidates) > 1:
-                raise exceptions.ValidationError({"account": [gettext("You have several eMAG accounts: choose one.")]})
-            account = candidates[0]
-        if self.write and not selectors.accounts_for_user(user=request.user, write=True).filter(pk=account.pk).exists():
-            raise exceptions.PermissionDenied(gettext("Your role in this merchant allows reading only."))
-        return account
+        return account_pick_required(  # type: ignore[no-any-return]
+            readable=selectors.accounts_for_user(user=request.user),
+            writable=selectors.accounts_for_user(user=request.user, write=True),
+            pk=choice.validated_data.get("account"),
+            write=self.write,
+            missing=gettext("No active eMAG account is configured for your merchant."),
+        )
 
 
 class HealthView(ManagementView):

@@ -15,14 +15,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
 from core.crypto import mask
 from core.exceptions import IntegrationError
 from core.models import SyncRun
 
 from .models import KaspiOrder, KaspiOrderEntry, KaspiProduct, KaspiStore, Preorder
 from .services import orders as orders_service
-from .services import session as session_service
+from .services import preorders as preorders_service
 from .services import stores as stores_service
 
 
@@ -41,8 +41,9 @@ class KaspiStoreForm(SecretsKeptForm):
 
 
 @admin.register(KaspiStore)
-class KaspiStoreAdmin(admin.ModelAdmin):
+class KaspiStoreAdmin(ServiceSavedAdmin):
     form = KaspiStoreForm
+    save_service = staticmethod(stores_service.store_save)
     list_display = [
         "name",
         "merchant",
@@ -115,11 +116,6 @@ class KaspiStoreAdmin(admin.ModelAdmin):
             for r in runs
         ]
         return format_html("<br>".join(["{}"] * len(parts)), *parts)
-
-    def save_model(self, request: HttpRequest, obj: KaspiStore, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if change and any(form.data.get(name) for name in stores_service.CREDENTIAL_FIELDS):
-            session_service.session_credentials_changed(store=obj)
 
     @admin.action(description=_("Log in now (real browser)"))
     def log_in_now(self, request: HttpRequest, queryset: QuerySet[KaspiStore]) -> None:
@@ -219,9 +215,26 @@ class KaspiOrderAdmin(admin.ModelAdmin):
                 self.message_user(request, gettext("%(order)s: accepted.") % {"order": order}, messages.SUCCESS)
 
 
+class PreorderForm(ServiceCheckedForm):
+    class Meta:
+        model = Preorder
+        fields = "__all__"
+
+    def check(self, instance: Preorder) -> None:
+        preorders_service.preorder_price_check(price=instance.price)
+
+
 @admin.register(Preorder)
-class PreorderAdmin(admin.ModelAdmin):
+class PreorderAdmin(ServiceSavedAdmin):
+    form = PreorderForm
+    kept_on_change = ("store",)
     list_display = ["article", "name", "brand", "price", "delivery_days", "status", "store", "updated_at"]
     list_filter = ["status", "store"]
     search_fields = ["article", "name", "brand"]
     raw_id_fields = ["product"]
+
+    def service_save(self, *, stored: Preorder | None, data: dict[str, Any]) -> Preorder:
+        store = data.pop("store", None)
+        if stored is None:
+            return preorders_service.preorder_create(store=store, **data)
+        return preorders_service.preorder_update(preorder=stored, **data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse
@@ -17,6 +18,7 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.accounts import AccountViewSet
 from core.api.tenancy import MerchantField, MerchantScopedMixin
 from core.api.views import SyncRunOutput
 from core.exceptions import IntegrationError
@@ -212,8 +214,10 @@ class PreorderSerializer(serializers.ModelSerializer):
         validators: list[Any] = []
 
     def validate_price(self, value: int) -> int:
-        if value < 10:
-            raise ValidationError(gettext("Kaspi prices are whole tenge, at least 10."))
+        try:
+            preorders_service.preorder_price_check(price=value)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict["price"]) from exc
         return value
 
     def validate_warehouses(self, value: Any) -> Any:
@@ -237,18 +241,13 @@ class PreorderSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class StoreViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
+class StoreViewSet(AccountViewSet):
+    """No DELETE (it would cascade the store's products, orders and preorders): ``is_active: false``."""
+
     queryset = KaspiStore.objects.select_related("merchant").order_by("name", "id")
     serializer_class = StoreSerializer
     filterset_fields = ["merchant", "is_active", "session_state"]
-
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
-        serializer.instance = stores_service.store_create(**serializer.validated_data)
-
-    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
-        data = dict(serializer.validated_data)
-        data.pop("merchant", None)
-        serializer.instance = stores_service.store_update(store=cast(KaspiStore, serializer.instance), **data)
+    save = staticmethod(stores_service.store_save)
 
     @action(detail=True, methods=["post"])
     def login(self, request: Request, pk: str | None = None) -> Response:

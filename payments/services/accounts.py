@@ -19,7 +19,7 @@ from ..models import PaymentAccount, TmetrAccount
 
 PAYMENT_FIELDS = ("yookassa_shop_id", "yookassa_secret_key", "tbank_terminal_key", "tbank_password",
                   "issues_receipts", "two_stage")  # fmt: skip
-TMETR_FIELDS = ("username", "password", "access_token")
+TMETR_FIELDS = ("username", "password", "access_token", "refresh_token")  # refresh_token: the admin only
 
 
 def _apply(instance: Any, data: dict[str, Any], fields: tuple[str, ...]) -> set[str]:
@@ -52,13 +52,7 @@ def payment_account_save(
     if account is None:
         account = PaymentAccount(merchant=merchant)
     _apply(account, data, PAYMENT_FIELDS)
-    errors: dict[str, list[str]] = {}
-    _pair(errors, account, "yookassa_shop_id", "yookassa_secret_key", "YooKassa")
-    _pair(errors, account, "tbank_terminal_key", "tbank_password", "T-Bank")
-    if not errors and not (account.yookassa_shop_id or account.tbank_terminal_key):
-        errors["non_field_errors"] = [gettext("Give the credentials of YooKassa, T-Bank or both.")]
-    if errors:
-        raise ValidationError(errors)
+    payment_account_check(account=account)
     try:
         with transaction.atomic():
             account.save()
@@ -71,6 +65,17 @@ def payment_account_save(
     return account
 
 
+def payment_account_check(*, account: PaymentAccount) -> None:
+    """The rules of an account as it would be saved (the admin form runs them before saving)."""
+    errors: dict[str, list[str]] = {}
+    _pair(errors, account, "yookassa_shop_id", "yookassa_secret_key", "YooKassa")
+    _pair(errors, account, "tbank_terminal_key", "tbank_password", "T-Bank")
+    if not errors and not (account.yookassa_shop_id or account.tbank_terminal_key):
+        errors["non_field_errors"] = [gettext("Give the credentials of YooKassa, T-Bank or both.")]
+    if errors:
+        raise ValidationError(errors)
+
+
 def tmetr_account_save(
     *, merchant: Merchant, data: dict[str, Any], account: TmetrAccount | None = None
 ) -> TmetrAccount:
@@ -81,19 +86,16 @@ def tmetr_account_save(
     if account is None:
         account = TmetrAccount(merchant=merchant)
     changed = _apply(account, data, TMETR_FIELDS)
-    if changed & {"username", "password"} and "access_token" not in changed:
+    if changed & {"username", "password"} and not changed & {"access_token", "refresh_token"}:
         account.access_token = ""
         account.access_expires_at = None
         account.refresh_token = ""
         account.refresh_expires_at = None
     if "access_token" in changed:
         account.access_expires_at = None  # a pasted token: lifetime unknown until Tmetr rejects it
-    errors: dict[str, list[str]] = {}
-    _pair(errors, account, "username", "password", "Tmetr login")
-    if not errors and not account.username and not account.access_token:
-        errors["non_field_errors"] = [gettext("Give a username and password, or an access token.")]
-    if errors:
-        raise ValidationError(errors)
+    if "refresh_token" in changed:  # pasted by staff in the admin: the same
+        account.refresh_expires_at = None
+    tmetr_account_check(account=account)
     try:
         with transaction.atomic():
             account.save()
@@ -104,3 +106,13 @@ def tmetr_account_save(
             ) from None
         raise
     return account
+
+
+def tmetr_account_check(*, account: TmetrAccount) -> None:
+    """The rules of a login as it would be saved (the admin form runs them before saving)."""
+    errors: dict[str, list[str]] = {}
+    _pair(errors, account, "username", "password", "Tmetr login")
+    if not errors and not account.username and not account.access_token:
+        errors["non_field_errors"] = [gettext("Give a username and password, or an access token.")]
+    if errors:
+        raise ValidationError(errors)

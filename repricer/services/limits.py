@@ -16,13 +16,14 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from core.ratelimit import Pacer, thread_redis
+from core.ratelimit import Pacer
+from core.redis_client import thread_redis
 from marketplaces.kaspi.models import KaspiStore
 
 from ..models import StoreRepricing
 
 
-def redis_client() -> redis.Redis:
+def thread_redis_client() -> redis.Redis:
     """This thread's own Redis connection: the repricer's threads call it for every product."""
     return thread_redis(settings.REDIS_URL)
 
@@ -39,7 +40,7 @@ def upload_limiter(store: KaspiStore) -> Pacer:
 def ip_pause(ip_key: str, seconds: float | None = None) -> None:
     """Kaspi answered 403 to this IP: nobody uses it for a while."""
     ms = int(1000 * (settings.REPRICER_IP_PAUSE_SECONDS if seconds is None else seconds))
-    redis_client().set(ip_pause_key(ip_key), "1", px=max(ms, 1))
+    thread_redis_client().set(ip_pause_key(ip_key), "1", px=max(ms, 1))
 
 
 def ip_pause_key(ip_key: str) -> str:

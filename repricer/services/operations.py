@@ -64,15 +64,21 @@ def _validate(rule: RepricingRule) -> None:
         raise ValidationError({"top_n": gettext("must be 1 or more")})
 
 
+def rule_check(*, rule: RepricingRule) -> None:
+    """The rules of a rule as it would be saved (the admin form runs them before saving): the plan
+    limit when it becomes active, the price floor and range."""
+    if rule.is_active and not RepricingRule.objects.filter(pk=rule.pk, is_active=True).exists():
+        _check_plan_limit(store=rule.product.store, exclude_rule=rule.pk)
+    _validate(rule)
+
+
 @transaction.atomic
 def rule_create(*, product: KaspiProduct, **fields: Any) -> RepricingRule:
     unknown = set(fields) - RULE_FIELDS
     if unknown:
         raise ValidationError({name: gettext("unknown field") for name in unknown})
-    if fields.get("is_active", True):
-        _check_plan_limit(store=product.store)
     rule = RepricingRule(product=product, **fields)
-    _validate(rule)
+    rule_check(rule=rule)
     rule.full_clean(exclude=["product"])
     rule.save()
     store_settings(product.store)
@@ -85,11 +91,9 @@ def rule_update(*, rule: RepricingRule, **fields: Any) -> RepricingRule:
     if unknown:
         raise ValidationError({name: gettext("unknown field") for name in unknown})
     rule = RepricingRule.objects.select_for_update().select_related("product__store").get(pk=rule.pk)
-    if fields.get("is_active") and not rule.is_active:
-        _check_plan_limit(store=rule.product.store, exclude_rule=rule.pk)
     for name, value in fields.items():
         setattr(rule, name, value)
-    _validate(rule)
+    rule_check(rule=rule)
     rule.full_clean(exclude=["product"])
     # A changed rule is checked again soon rather than at the old schedule.
     rule.next_check_at = min(rule.next_check_at, timezone.now())

@@ -36,7 +36,7 @@ from django.test import override_settings
 
 from marketplaces.kaspi.models import KaspiProduct, KaspiStore, SessionState
 from repricer.models import Proxy, RepricingRule
-from repricer.services.limits import redis_client
+from repricer.services.limits import thread_redis_client
 from repricer.services.loop import rules_process
 from tests.factories import MerchantFactory
 
@@ -139,7 +139,7 @@ def _flush_limits() -> None:
     from repricer.services.proxies import proxy_routes_forget
 
     proxy_routes_forget()
-    client = redis_client()
+    client = thread_redis_client()
     for key in client.scan_iter("merchant-ops:pace:*", count=1000):
         client.delete(key)
     for key in client.scan_iter("repricer:*", count=1000):

@@ -26,3 +26,25 @@ def test_schema_and_docs_are_served() -> None:
     assert client.get("/api/schema/").status_code == 200
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+# Every integration account an owner connects (issue 22): a DELETE would cascade its orders, products,
+# offers, backups and history, so the API has none; ``is_active: false`` switches one off.
+ACCOUNT_PATHS = [
+    "/api/v1/marketplaces/kaspi/stores/{id}/",
+    "/api/v1/marketplaces/emag/accounts/{id}/",
+    "/api/v1/payments/accounts/{id}/",
+    "/api/v1/payments/tmetr-accounts/{id}/",
+    "/api/v1/vending/accounts/{id}/",
+    "/api/v1/poster/accounts/{id}/",
+    "/api/v1/alert-channels/{id}/",
+]
+
+
+def test_no_owner_endpoint_deletes_an_integration_account() -> None:
+    out = io.StringIO()
+    call_command("spectacular", stdout=out)
+    paths = yaml.safe_load(out.getvalue())["paths"]
+    for path in ACCOUNT_PATHS:
+        assert "get" in paths[path], path
+        assert "delete" not in paths[path], path

@@ -12,8 +12,7 @@ import os
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,20 +28,12 @@ from tests.payments.conftest import end_mqtt_session
 from tests.support import mosquitto
 from tests.support.processes import Processes
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 # The listener retries with backoff up to ACK_RETRY_MAX_DELAY; a loaded machine may add a little.
 APPLY_TIMEOUT = mqtt.ACK_RETRY_MAX_DELAY * 3
-
-
-def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 class ListenerProcess:
@@ -78,7 +69,11 @@ class ListenerProcess:
             lines.append(line)
 
     def wait_for(self, text: str, timeout: float) -> bool:
-        return _wait(lambda: any(text in line for line in self.lines), timeout)
+        try:
+            wait_for(lambda: any(text in line for line in self.lines), timeout, what=repr(text))
+        except AssertionError:
+            return False  # the caller's assertion shows the listener's output
+        return True
 
     def output(self) -> str:
         return "".join(self.lines[-60:])
@@ -142,18 +137,18 @@ def _paid_order_brewed_while_the_database_is_cut(shop, sims, machine, db_proxy: 
     db_proxy.cut()
     payment_apply_status(payment_id=payment.pk, status="waiting_for_capture", source="test")  # brew_send, eager
     command = BrewCommand.objects.get(order=created.order)
-    assert _wait(lambda: str(command.command_id) in machine.brewed, 10), "machine did not brew"
+    wait_for(lambda: str(command.command_id) in machine.brewed, 10, what="the machine to brew")
     return created.order, payment, command
 
 
 def _assert_brewed_and_captured(order, payment, command, machine) -> None:
-    assert _wait(lambda: BrewCommand.objects.get(pk=command.pk).status == BrewCommand.Status.DONE, APPLY_TIMEOUT)
+    wait_for(lambda: BrewCommand.objects.get(pk=command.pk).status == BrewCommand.Status.DONE, APPLY_TIMEOUT)
     command.refresh_from_db()
     assert command.accepted_at is not None  # the "accepted" acknowledgement was not lost either
     order.refresh_from_db()
     assert order.status == OrderStatus.SUCCESSFUL
     # The hold is captured by the payments worker, never cancelled or refunded.
-    assert _wait(lambda: Payment.objects.get(pk=payment.pk).status == "succeeded", 30)
+    wait_for(lambda: Payment.objects.get(pk=payment.pk).status == "succeeded", 30)
     assert not Refund.objects.filter(payment=payment).exists()
     assert len(machine.brewed) == 1
 

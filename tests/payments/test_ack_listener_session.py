@@ -20,6 +20,7 @@ from payments.models import BrewCommand, OrderStatus, Payment
 from payments.services.orders import order_create
 from payments.services.payments import payment_apply_status
 from tests.payments.conftest import end_mqtt_session
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -68,15 +69,6 @@ def listener(sims) -> Iterator[Listener]:
         end_mqtt_session(mqtt.listener_client_id(sims.prefix))
 
 
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def test_acks_sent_while_the_listener_is_down_complete_the_order(shop, sims, eager, machine, listener) -> None:
     listener.start()  # the first start creates the session and its QoS 1 subscription at the broker
     listener.stop()  # a restart / deploy begins
@@ -87,18 +79,18 @@ def test_acks_sent_while_the_listener_is_down_complete_the_order(shop, sims, eag
     payment_apply_status(payment_id=payment.pk, status="waiting_for_capture", source="test")
     command = BrewCommand.objects.get(order=created.order)
     # The machine brewed and acknowledged (accepted, done) while nobody was listening.
-    assert _wait(lambda: str(command.command_id) in machine.brewed, 10), "machine did not brew"
+    wait_for(lambda: str(command.command_id) in machine.brewed, 10, what="the machine to brew")
     time.sleep(0.5)  # its QoS 1 publishes reach the broker
     command.refresh_from_db()
     assert command.status == BrewCommand.Status.SENT  # nothing applied yet
 
     listener.start()  # back: the broker delivers what it queued for the session
-    assert _wait(lambda: BrewCommand.objects.get(pk=command.pk).status == BrewCommand.Status.DONE, 10)
+    wait_for(lambda: BrewCommand.objects.get(pk=command.pk).status == BrewCommand.Status.DONE, 10)
     command.refresh_from_db()
     assert command.accepted_at is not None
     created.order.refresh_from_db()
     assert created.order.status == OrderStatus.SUCCESSFUL
-    assert _wait(lambda: Payment.objects.get(pk=payment.pk).status == "succeeded", 10)  # captured, not refunded
+    wait_for(lambda: Payment.objects.get(pk=payment.pk).status == "succeeded", 10)  # captured, not refunded
     assert len(machine.brewed) == 1
 
 

@@ -4,8 +4,6 @@ webhooks over HTTP (live server). Exactly one brew or one refund, whatever arriv
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -15,21 +13,13 @@ from django.utils import timezone
 from payments.models import BrewCommand, Order, OrderStatus, Payment, Refund, WebhookDelivery
 from payments.services.orders import order_create
 from payments.tasks import DELIVERY_RETRY_SECONDS
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 # A stored notification is applied within the task's retry bound (payments.tasks.DELIVERY_RETRY_SECONDS,
 # no beat runs here), plus a minute for the attempts themselves on a machine whose cores are shared.
 DELIVERY_WAIT = DELIVERY_RETRY_SECONDS + 60
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def all_deliveries_processed() -> bool:
@@ -74,8 +64,10 @@ def test_twenty_concurrent_duplicate_notifications_brew_once(
     body = sims.yookassa.notification("payment.waiting_for_capture", sims.yookassa.state["payments"][payment_id])
     codes = post_concurrently(f"{live_server.url}/webhooks/yookassa/", body, 20)
     assert codes == [200] * 20
-    wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order")
-    wait_for(lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="capture")
+    wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order", timeout=30)
+    wait_for(
+        lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="capture", timeout=30
+    )
     assert len(machine.brewed) == 1
     assert {c["order_id"] for c in machine.received} == {str(order.pk)}
     assert BrewCommand.objects.filter(order=order).count() == 1
@@ -103,9 +95,11 @@ def test_out_of_order_and_mixed_events_concurrently(
         t.start()
     for t in threads:
         t.join(60)
-    wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order")
+    wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order", timeout=30)
     wait_for(all_deliveries_processed, timeout=DELIVERY_WAIT, what="every delivery processed")
-    wait_for(lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="kept")
+    wait_for(
+        lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="kept", timeout=30
+    )
     assert len(machine.brewed) == 1 and not Refund.objects.exists()
 
 
@@ -122,7 +116,9 @@ def test_late_payment_after_expiry_is_returned_never_brewed(
     sims.yookassa.pay(payment_id)
     body = sims.yookassa.notification("payment.waiting_for_capture", sims.yookassa.state["payments"][payment_id])
     assert post_concurrently(f"{live_server.url}/webhooks/yookassa/", body, 5) == [200] * 5
-    wait_for(lambda: Refund.objects.filter(payment__order=order, status="succeeded").exists(), what="refund")
+    wait_for(
+        lambda: Refund.objects.filter(payment__order=order, status="succeeded").exists(), what="refund", timeout=30
+    )
     assert status_of(order) == OrderStatus.NOT_PAID
     assert sims.yookassa.state["payments"][payment_id]["status"] == "canceled"
     assert not machine.received and not BrewCommand.objects.exists()
@@ -143,12 +139,16 @@ def test_brew_failure_or_silence_gives_money_back(
     body = sims.yookassa.notification("payment.waiting_for_capture", sims.yookassa.state["payments"][payment_id])
     assert requests.post(f"{live_server.url}/webhooks/yookassa/", json=body, timeout=30).status_code == 200
     if mode == "silence":
-        wait_for(lambda: BrewCommand.objects.filter(order=order, status="sent").exists(), what="command sent")
-        wait_for(lambda: deadline_passed(order), what="the acknowledgement deadline")
+        wait_for(
+            lambda: BrewCommand.objects.filter(order=order, status="sent").exists(), what="command sent", timeout=30
+        )
+        wait_for(lambda: deadline_passed(order), what="the acknowledgement deadline", timeout=30)
         from payments.tasks import brews_fail_late
 
         assert brews_fail_late.delay().get(timeout=20) == 1  # the periodic sweep
-    wait_for(lambda: Refund.objects.filter(payment__order=order, status="succeeded").exists(), what="money back")
+    wait_for(
+        lambda: Refund.objects.filter(payment__order=order, status="succeeded").exists(), what="money back", timeout=30
+    )
     assert status_of(order) == OrderStatus.FAILED
     assert sims.yookassa.state["payments"][payment_id]["status"] == "canceled"
     assert not machine.brewed
@@ -176,8 +176,10 @@ def test_tbank_one_stage_duplicates_brew_once_and_keep_the_money(live_server, sh
     for t in threads:
         t.join(60)
     assert answers == ["OK"] * 20
-    wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order")
-    wait_for(lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="kept")
+    wait_for(lambda: status_of(order) == OrderStatus.SUCCESSFUL, what="successful order", timeout=30)
+    wait_for(
+        lambda: Payment.objects.get(order=order).settlement == Payment.Settlement.CAPTURED, what="kept", timeout=30
+    )
     wait_for(all_deliveries_processed, timeout=DELIVERY_WAIT, what="every delivery processed")
     assert len(sims.tmetr.state["made"]) == 1 and len(sims.tmetr.state["commands"]) == 1
     assert not Refund.objects.exists()

@@ -6,8 +6,6 @@ on the real Redis broker.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -20,15 +18,9 @@ from payments.services.payments import payment_apply_status
 from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD, VendistaSimulator
 from tests.factories import MerchantFactory, VendistaAccountFactory
 from tests.support.celery_worker import procfile_workers
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def _settled(payment_id: int) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -23,18 +22,10 @@ from payments.services import brew, settlement
 from payments.services.orders import order_create
 from payments.services.payments import payment_apply_status
 from tests.factories import UserFactory
+from tests.support.waiting import wait_for
 
 Settlement = Payment.Settlement
 OP_NAMES = {("yookassa", "capture"): "capture", ("tbank", "capture"): "confirm"}
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 40.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _sim(sims, provider: str):
@@ -135,9 +126,9 @@ def test_settlement_task_killed_is_redriven_by_the_sweep_exactly_once(
     payment_apply_status(payment_id=order.payment.pk, status=_pay(sims, order, provider), source="test")
 
     if when == "before":
-        wait_for(lambda: sim.faults.hang_next == 0, what="settlement call in flight")
+        wait_for(lambda: sim.faults.hang_next == 0, what="settlement call in flight", timeout=40)
     else:
-        wait_for(lambda: sim.lost_answers == 1, what="settlement applied, answer pending")
+        wait_for(lambda: sim.lost_answers == 1, what="settlement applied, answer pending", timeout=40)
     first.kill()
     expected_order = OrderStatus.SUCCESSFUL if op == "capture" else OrderStatus.FAILED
     assert Order.objects.get(pk=order.pk).status == expected_order  # the acknowledgement was applied
@@ -177,7 +168,7 @@ def test_worker_killed_mid_tmetr_brew_never_brews_twice(live_server, shop, sims,
     sims.yookassa.pay(pid)
     body = sims.yookassa.notification("payment.waiting_for_capture", sims.yookassa.state["payments"][pid])
     assert requests.post(f"{live_server.url}/webhooks/yookassa/", json=body, timeout=30).status_code == 200
-    wait_for(lambda: sims.tmetr.request_count >= 1, what="brew request in flight")
+    wait_for(lambda: sims.tmetr.request_count >= 1, what="brew request in flight", timeout=40)
     first.kill()
     assert BrewCommand.objects.get(order=order).status == BrewCommand.Status.SENDING  # outcome unknown
     sims.tmetr.faults.latency_ms = 0
@@ -202,8 +193,9 @@ def test_worker_killed_mid_tmetr_brew_never_brews_twice(live_server, shop, sims,
             brews_fail_late.delay().get(timeout=20) >= 0 and Order.objects.get(pk=order.pk).status == OrderStatus.FAILED
         ),
         what="order failed",
+        timeout=40,
     )
-    wait_for(lambda: _final(order, "cancel"), what="money back")
+    wait_for(lambda: _final(order, "cancel"), what="money back", timeout=40)
     # At most one brew request ever reached the machine (whether the one in flight when the worker
     # died was applied depends on when the simulator noticed the dropped connection), and it was sent once.
     assert sims.tmetr.state["brew_requests"] <= 1

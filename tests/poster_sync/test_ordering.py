@@ -18,18 +18,9 @@ from core.services import sync_run_create
 from poster_sync.models import Ingredient, WebhookLog, WebhookStatus
 from poster_sync.services.sync import entity_sync
 from poster_sync.services.webhooks import webhook_process
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 def delivery(account, object_id: int, action: str = "changed", obj: str = "ingredient") -> WebhookLog:  # type: ignore[no-untyped-def]
@@ -68,7 +59,7 @@ def test_an_earlier_read_answered_after_a_later_one_does_not_overwrite_the_newer
     poster.sim.hold_next_read("menu.getIngredient")
     thread, result = in_thread(lambda: webhook_process(log_id=first.pk))
     try:
-        wait_for(lambda: poster.sim.held_reads() == 1)
+        wait_for(lambda: poster.sim.held_reads() == 1, timeout=30)
         # Meanwhile the ingredient changes again and its webhook is processed.
         poster.sim.change("ingredient", 3, fields={"ingredient_name": "B"}, send=False)
         second = delivery(account, 3)
@@ -91,7 +82,7 @@ def test_a_removal_during_a_read_in_flight_is_applied_after_that_read(poster, ma
     poster.sim.hold_next_read("menu.getIngredient")
     thread, result = in_thread(lambda: webhook_process(log_id=first.pk))
     try:
-        wait_for(lambda: poster.sim.held_reads() == 1)
+        wait_for(lambda: poster.sim.held_reads() == 1, timeout=30)
         poster.sim.change("ingredient", 4, action="removed", send=False)
         assert webhook_process(log_id=delivery(account, 4, action="removed").pk).startswith("coalesced")
     finally:
@@ -108,7 +99,7 @@ def test_a_burst_of_webhooks_for_several_objects_is_read_in_one_call(poster, mak
     poster.sim.hold_next_read("menu.getIngredient")
     thread, result = in_thread(lambda: webhook_process(log_id=first.pk))
     try:
-        wait_for(lambda: poster.sim.held_reads() == 1)
+        wait_for(lambda: poster.sim.held_reads() == 1, timeout=30)
         for poster_id in (5, 6, 7, 5, 6, 7):  # each changed twice, a webhook each time
             poster.sim.change("ingredient", poster_id, fields={"ingredient_name": f"burst {poster_id}"}, send=False)
             assert webhook_process(log_id=delivery(account, poster_id).pk).startswith("coalesced")
@@ -149,7 +140,7 @@ def test_a_second_change_within_the_same_second_is_not_lost_as_a_duplicate(poste
     poster.sim.hold_next_read("menu.getIngredient")
     thread, result = in_thread(lambda: webhook_process(log_id=log_id, marked=marked))
     try:
-        wait_for(lambda: poster.sim.held_reads() == 1)
+        wait_for(lambda: poster.sim.held_reads() == 1, timeout=30)
         assert change("B") == 200  # the same body: stored once, but the object is marked again
         # The reader in flight reads it: no other task is needed.
         assert WebhookLog.objects.count() == 1 and queued["refresh"] == [] and queued["webhook"] == []
@@ -196,7 +187,7 @@ def test_a_full_sync_read_before_a_change_does_not_overwrite_the_webhooks_newer_
     poster.sim.hold_next_read("menu.getIngredients")  # the nightly list, answered late
     thread, result = in_thread(lambda: entity_sync(run=run).status)
     try:
-        wait_for(lambda: poster.sim.held_reads() == 1)
+        wait_for(lambda: poster.sim.held_reads() == 1, timeout=30)
         poster.sim.change("ingredient", 3, fields={"ingredient_name": "B"}, send=False)
         assert webhook_process(log_id=delivery(account, 3).pk).startswith("coalesced")
     finally:

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from core.models import SyncRun
 from poster_sync.models import Ingredient, WebhookLog, WebhookStatus
 from poster_sync.services import sync
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_change_at_poster_reaches_the_database_through_webhook_and_worker(  # type: ignore[no-untyped-def]
@@ -36,17 +25,21 @@ def test_change_at_poster_reaches_the_database_through_webhook_and_worker(  # ty
     sent = poster.sim.change("ingredient", 7, fields={"ingredient_name": "Овсяное молоко", "ingredient_left": "3.5"})
     assert poster.sim.state["deliveries"][-1]["status"] == 200
     ingredient = wait_for(
-        lambda: Ingredient.objects.filter(account=account, poster_id=7, name="Овсяное молоко").first()
+        lambda: Ingredient.objects.filter(account=account, poster_id=7, name="Овсяное молоко").first(), timeout=30
     )
     assert str(ingredient.left) == "3.5000"
-    entry = wait_for(lambda: WebhookLog.objects.filter(object_id="7", status=WebhookStatus.PROCESSED).first())
+    entry = wait_for(
+        lambda: WebhookLog.objects.filter(object_id="7", status=WebhookStatus.PROCESSED).first(), timeout=30
+    )
     assert entry.status == WebhookStatus.PROCESSED and entry.attempts == 1 and entry.payload["verify"] == sent["verify"]
 
     # Poster's redelivery of the same webhook is accepted and not processed again.
     assert poster.sim.send(sent) == 200
     # A form-encoded delivery of a removal soft-deletes the row.
     poster.sim.change("ingredient", 8, action="removed", form=True)
-    wait_for(lambda: Ingredient.objects.filter(account=account, poster_id=8, removed_at__isnull=False).exists())
+    wait_for(
+        lambda: Ingredient.objects.filter(account=account, poster_id=8, removed_at__isnull=False).exists(), timeout=30
+    )
     # A forged delivery is refused and changes nothing.
     poster.sim.change("ingredient", 9, fields={"ingredient_name": "forged"}, forged=True)
     assert poster.sim.state["deliveries"][-1]["status"] == 403
@@ -64,7 +57,9 @@ def test_transient_failure_is_retried_by_the_worker_until_it_succeeds(  # type: 
     poster.sim.restrict_next(6)  # error 700 for longer than the client's own retries: the task retries
     poster.sim.change("ingredient", 2, fields={"ingredient_name": "После ретрая"})
     wait_for(lambda: Ingredient.objects.filter(account=account, poster_id=2, name="После ретрая").exists(), timeout=60)
-    entry = wait_for(lambda: WebhookLog.objects.filter(object_id="2", status=WebhookStatus.PROCESSED).first())
+    entry = wait_for(
+        lambda: WebhookLog.objects.filter(object_id="2", status=WebhookStatus.PROCESSED).first(), timeout=30
+    )
     assert entry.status == WebhookStatus.PROCESSED and entry.attempts >= 2
 
 
@@ -123,8 +118,8 @@ def test_bursts_of_two_accounts_through_the_worker_end_with_the_newest_values_an
         )
         return {(account, poster_id): name for account, poster_id, name in rows}
 
-    wait_for(lambda: stored() == final)
-    wait_for(lambda: not WebhookLog.objects.exclude(status=WebhookStatus.PROCESSED).exists())
+    wait_for(lambda: stored() == final, timeout=30)
+    wait_for(lambda: not WebhookLog.objects.exclude(status=WebhookStatus.PROCESSED).exists(), timeout=30)
     assert WebhookLog.objects.count() == len(threads)
     # 20 webhooks: the reads are a few per account (one per moment a reader found changes), not 20.
     assert poster.sim.request_count - before <= len(threads) // 2, poster.sim.state["methods"]

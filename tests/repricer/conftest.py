@@ -8,7 +8,7 @@ import pytest
 
 from marketplaces.kaspi.models import KaspiProduct, KaspiStore, SessionState
 from repricer.models import RepricingRule
-from repricer.services.limits import redis_client
+from repricer.services.limits import thread_redis_client
 from repricer.services.proxies import proxy_routes_forget
 from sandbox.kaspi import SANDBOX_EMAIL, SANDBOX_MERCHANT_UID, SANDBOX_PASSWORD
 from sandbox.kaspi_market import KaspiMarketSimulator
@@ -18,7 +18,7 @@ FIRST_CARD = 500_000_000
 
 
 def _flush_repricer_keys() -> None:
-    client = redis_client()
+    client = thread_redis_client()
     for pattern in ("repricer:*", "merchant-ops:pace:*kaspi:*", "LIMITS:*kaspi:*"):
         for key in client.scan_iter(pattern, count=1000):
             client.delete(key)

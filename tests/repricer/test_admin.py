@@ -68,3 +68,39 @@ def test_a_proxy_url_with_its_password_is_never_shown(staff: Client) -> None:
     assert response.status_code == 302
     proxy.refresh_from_db()
     assert proxy.label == "renamed" and str(proxy.url) == "http://user:s3cret-pass@127.0.0.1:3128"
+
+
+def _rule_form(product: KaspiProduct, **fields: object) -> dict[str, object]:
+    return {"product": product.pk, "is_active": "on", "min_price": 500, "max_price": 1000, "step": 1,
+            "strategy": "undercut", "top_n": 1, "ignored_merchant_ids": "[]", "city_id": "750000000",
+            "check_interval_seconds": 300, "changes-TOTAL_FORMS": 0, "changes-INITIAL_FORMS": 0, **fields}  # fmt: skip
+
+
+def test_a_rule_added_in_the_admin_gets_its_store_switches_and_keeps_the_price_floor(staff: Client) -> None:
+    store = KaspiStore.objects.create(merchant=MerchantFactory(), name="S", merchant_uid="1")
+    product = KaspiProduct.objects.create(store=store, sku="SKU-1", kaspi_product_id="5", price=900)
+    refused = staff.post("/admin/repricer/repricingrule/add/", _rule_form(product, min_price=1, max_price=5))
+    assert refused.status_code == 200 and "at least 10 tenge" in refused.content.decode()
+    assert not RepricingRule.objects.exists()
+    assert staff.post("/admin/repricer/repricingrule/add/", _rule_form(product)).status_code == 302
+    assert RepricingRule.objects.get().product == product
+    assert StoreRepricing.objects.filter(store=store).exists()  # pause, dry run, feed token
+
+
+def test_the_admin_holds_the_plan_limit_of_repriced_products(staff: Client, settings: object) -> None:
+    settings.REPRICER_PLAN_PRODUCT_LIMIT = 1  # type: ignore[attr-defined]
+    store = KaspiStore.objects.create(merchant=MerchantFactory(), name="S", merchant_uid="1")
+    first, second = (
+        KaspiProduct.objects.create(store=store, sku=f"SKU-{i}", kaspi_product_id=str(i), price=900) for i in (1, 2)
+    )
+    RepricingRule.objects.create(product=first, min_price=500, max_price=1000)
+    refused = staff.post("/admin/repricer/repricingrule/add/", _rule_form(second))
+    assert refused.status_code == 200 and "your plan allows 1 repriced products" in refused.content.decode()
+    assert RepricingRule.objects.count() == 1
+    paused = staff.post("/admin/repricer/repricingrule/add/", _rule_form(second, is_active=""))
+    assert paused.status_code == 302
+    rule = RepricingRule.objects.get(product=second)
+    activated = staff.post(f"/admin/repricer/repricingrule/{rule.pk}/change/", _rule_form(second))
+    assert activated.status_code == 200 and "your plan allows" in activated.content.decode()
+    rule.refresh_from_db()
+    assert rule.is_active is False

@@ -15,7 +15,7 @@ from marketplaces.kaspi.clients.offers import CompetitorOffer
 from marketplaces.kaspi.models import KaspiProduct
 from repricer.decision import price_decide
 from repricer.models import Outcome, PriceChange, Proxy, RepricingRule, StoreRepricing
-from repricer.services.limits import ip_pause_key, redis_client
+from repricer.services.limits import ip_pause_key, thread_redis_client
 from repricer.services.loop import rules_claim_due, rules_process
 from repricer.services.reprice import decision_rule
 from sandbox.kaspi_market import KaspiMarketSimulator
@@ -184,7 +184,7 @@ def test_a_403_pauses_that_ip_for_everyone(market: Callable[..., Any], settings:
     counts = rules_process(rule_ids=[r.pk for r in rules], concurrency=1)
 
     assert counts["deferred"] >= 1
-    assert redis_client().pttl(ip_pause_key("direct")) > 10_000  # ms
+    assert thread_redis_client().pttl(ip_pause_key("direct")) > 10_000  # ms
     assert sim.counter("offers_403") == 1  # after the first 403 nobody used that IP again
 
 

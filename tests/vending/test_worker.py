@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from django.db.models import Count
@@ -11,22 +10,13 @@ from django.db.models import Count
 from core.models import SyncRun
 from sandbox.vendista import VendistaSimulator
 from tests.factories import owner_client
+from tests.support.waiting import wait_for
 from tests.vending.test_sync import DyingVendista
 from vending import services
 from vending.models import DailyRollup, SyncMode, Transaction
 from vending.tasks import sync_run_execute
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def test_api_sync_runs_on_a_real_worker_and_feeds_the_report(sandbox, start_worker, make_account) -> None:

@@ -1,15 +1,29 @@
-"""Which client an account uses: its platform's base URL, its credentials, its shared limiters."""
+"""Accounts: the one write (owner API and admin), and which client an account uses: its platform's
+base URL, its credentials, its shared limiters."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+
+from core.models import Merchant
 
 from ..clients.emag import EmagClient
 from ..models import EmagAccount
 from . import monitoring
+
+
+def emag_account_save(*, merchant: Merchant, data: dict[str, Any], account: EmagAccount | None = None) -> EmagAccount:
+    """Create an account, or update ``account``; credentials left out are kept (write-only fields)."""
+    if account is None:
+        account = EmagAccount(merchant=merchant)
+    for name, value in data.items():
+        setattr(account, name, value)
+    account.save()
+    return account
 
 
 def account_base_url(*, account: EmagAccount) -> str:

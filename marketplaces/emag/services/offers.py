@@ -18,33 +18,33 @@ from ..models import EmagAccount, EmagOffer
 from . import validation
 from .accounts import account_client
 from .monitoring import KIND_OFFERS
-from .orders import _dec, _int, _text
+from .values import decimal_or_none, int_or_none, text_cut
 
 
 def _stock(value: Any) -> int | None:
     if isinstance(value, list):  # [{"warehouse_id": 1, "value": 5}, ...]
-        numbers = [_int(v.get("value")) for v in value if isinstance(v, dict)]
+        numbers = [int_or_none(v.get("value")) for v in value if isinstance(v, dict)]
         return sum(n for n in numbers if n is not None) if numbers else None
-    return _int(value)
+    return int_or_none(value)
 
 
 def offer_fields(payload: dict[str, Any]) -> dict[str, Any]:
     return {
-        "part_number_key": _text(payload.get("part_number_key"), 40),
-        "part_number": _text(payload.get("part_number"), 120),
-        "name": _text(payload.get("name"), 500),
-        "status": _int(payload.get("status")),
-        "sale_price": _dec(payload.get("sale_price")),
-        "recommended_price": _dec(payload.get("recommended_price")),
-        "min_sale_price": _dec(payload.get("min_sale_price")),
-        "max_sale_price": _dec(payload.get("max_sale_price")),
-        "currency": _text(payload.get("currency"), 8),
-        "vat_id": _int(payload.get("vat_id")),
+        "part_number_key": text_cut(payload.get("part_number_key"), 40),
+        "part_number": text_cut(payload.get("part_number"), 120),
+        "name": text_cut(payload.get("name"), 500),
+        "status": int_or_none(payload.get("status")),
+        "sale_price": decimal_or_none(payload.get("sale_price")),
+        "recommended_price": decimal_or_none(payload.get("recommended_price")),
+        "min_sale_price": decimal_or_none(payload.get("min_sale_price")),
+        "max_sale_price": decimal_or_none(payload.get("max_sale_price")),
+        "currency": text_cut(payload.get("currency"), 8),
+        "vat_id": int_or_none(payload.get("vat_id")),
         "stock": _stock(payload.get("stock")),
         "handling_time": _stock(payload.get("handling_time")),
-        "buy_button_rank": _int(payload.get("buy_button_rank")),
-        "best_offer_sale_price": _dec(payload.get("best_offer_sale_price")),
-        "number_of_offers": _int(payload.get("number_of_offers")),
+        "buy_button_rank": int_or_none(payload.get("buy_button_rank")),
+        "best_offer_sale_price": decimal_or_none(payload.get("best_offer_sale_price")),
+        "number_of_offers": int_or_none(payload.get("number_of_offers")),
         "raw": payload,
     }
 
@@ -60,7 +60,7 @@ def offers_step(step: Step, *, client: EmagClient | None = None) -> bool:
         results = client.offers_read(page=page, per_page=size)
         counters: Counter[str] = Counter()
         for payload in results:
-            emag_id = _int(payload.get("id"))
+            emag_id = int_or_none(payload.get("id"))
             if emag_id is None:
                 counters["skipped"] += 1
                 continue

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +30,7 @@ from ..models import EmagAccount, EmagCallback, EmagOrder, EmagOrderItem
 from . import validation
 from .accounts import account_client
 from .monitoring import KIND_OFFERS, KIND_ORDERS
+from .values import decimal_or_none, int_or_none, text_cut
 
 log = logging.getLogger(__name__)
 
@@ -51,29 +51,6 @@ ORDER_STATUS = StateTable(
 
 
 # --- mapping eMAG's order onto our columns ---------------------------------------------------------------
-def _dec(value: Any) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
-
-
-def _int(value: Any) -> int | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _text(value: Any, limit: int) -> str:
-    return "" if value is None else str(value)[:limit]
-
-
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -81,38 +58,39 @@ def _list(value: Any) -> list[Any]:
 def order_fields(payload: dict[str, Any]) -> dict[str, Any]:
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     details = payload.get("details")
+    status = int_or_none(payload.get("status"))
     return {
-        "status": _int(payload.get("status")) if _int(payload.get("status")) in codes.ORDER_STATUSES else 1,
-        "type": _int(payload.get("type")),
+        "status": status if status in codes.ORDER_STATUSES else 1,
+        "type": int_or_none(payload.get("type")),
         "date": parse_emag_datetime(payload.get("date")),
         "modified": parse_emag_datetime(payload.get("modified")),
-        "payment_mode_id": _int(payload.get("payment_mode_id")),
-        "payment_mode": _text(payload.get("payment_mode"), 80),
-        "detailed_payment_method": _text(payload.get("detailed_payment_method"), 120),
-        "payment_status": _int(payload.get("payment_status")),
-        "cashed_co": _dec(payload.get("cashed_co")),
-        "cashed_cod": _dec(payload.get("cashed_cod")),
-        "shipping_tax": _dec(payload.get("shipping_tax")),
+        "payment_mode_id": int_or_none(payload.get("payment_mode_id")),
+        "payment_mode": text_cut(payload.get("payment_mode"), 80),
+        "detailed_payment_method": text_cut(payload.get("detailed_payment_method"), 120),
+        "payment_status": int_or_none(payload.get("payment_status")),
+        "cashed_co": decimal_or_none(payload.get("cashed_co")),
+        "cashed_cod": decimal_or_none(payload.get("cashed_cod")),
+        "shipping_tax": decimal_or_none(payload.get("shipping_tax")),
         "shipping_tax_voucher_split": _list(payload.get("shipping_tax_voucher_split")),
-        "currency": _text(payload.get("currency"), 8),
+        "currency": text_cut(payload.get("currency"), 8),
         "customer": customer or {},
-        "customer_name": _text((customer or {}).get("name"), 200),
+        "customer_name": text_cut((customer or {}).get("name"), 200),
         "vouchers": _list(payload.get("vouchers")),
-        "cancellation_reason": _int(payload.get("cancellation_reason")),
-        "cancellation_request": _text(payload.get("cancellation_request"), 200),
+        "cancellation_reason": int_or_none(payload.get("cancellation_reason")),
+        "cancellation_request": text_cut(payload.get("cancellation_request"), 200),
         "is_storno": bool(payload.get("is_storno")),
         "is_complete": bool(payload.get("is_complete")),
-        "delivery_mode": _text(payload.get("delivery_mode"), 40),
+        "delivery_mode": text_cut(payload.get("delivery_mode"), 40),
         "details": details if isinstance(details, dict) else {"items": details} if details else {},
-        "refunded_amount": _dec(payload.get("refunded_amount")),
-        "refund_status": _text(payload.get("refund_status"), 40),
+        "refunded_amount": decimal_or_none(payload.get("refunded_amount")),
+        "refund_status": text_cut(payload.get("refund_status"), 40),
         "maximum_date_for_shipment": parse_emag_datetime(payload.get("maximum_date_for_shipment")),
         "finalization_date": parse_emag_datetime(payload.get("finalization_date")),
-        "late_shipment": _int(payload.get("late_shipment")),
-        "parent_id": _int(payload.get("parent_id")),
+        "late_shipment": int_or_none(payload.get("late_shipment")),
+        "parent_id": int_or_none(payload.get("parent_id")),
         "emag_club": bool(payload.get("emag_club")),
-        "observation": _text(payload.get("observation"), 5000),
-        "sales_channel": _text(payload.get("sales_channel"), 40),
+        "observation": text_cut(payload.get("observation"), 5000),
+        "sales_channel": text_cut(payload.get("sales_channel"), 40),
         "flags": _list(payload.get("flags")),
         "attachments": _list(payload.get("attachments")),
         "raw": payload,
@@ -122,18 +100,18 @@ def order_fields(payload: dict[str, Any]) -> dict[str, Any]:
 def item_fields(line: dict[str, Any]) -> dict[str, Any]:
     details = line.get("details")
     return {
-        "product_id": _int(line.get("product_id")),
-        "part_number": _text(line.get("part_number"), 120),
-        "part_number_key": _text(line.get("part_number_key"), 40),
-        "name": _text(line.get("name"), 500),
-        "quantity": _int(line.get("quantity")) or 0,
-        "initial_qty": _int(line.get("initial_qty")),
-        "storno_qty": _int(line.get("storno_qty")),
-        "sale_price": _dec(line.get("sale_price")),
-        "original_price": _dec(line.get("original_price")),
-        "vat": _text(line.get("vat"), 16),
-        "currency": _text(line.get("currency"), 8),
-        "status": _int(line.get("status")),
+        "product_id": int_or_none(line.get("product_id")),
+        "part_number": text_cut(line.get("part_number"), 120),
+        "part_number_key": text_cut(line.get("part_number_key"), 40),
+        "name": text_cut(line.get("name"), 500),
+        "quantity": int_or_none(line.get("quantity")) or 0,
+        "initial_qty": int_or_none(line.get("initial_qty")),
+        "storno_qty": int_or_none(line.get("storno_qty")),
+        "sale_price": decimal_or_none(line.get("sale_price")),
+        "original_price": decimal_or_none(line.get("original_price")),
+        "vat": text_cut(line.get("vat"), 16),
+        "currency": text_cut(line.get("currency"), 8),
+        "status": int_or_none(line.get("status")),
         "details": details if isinstance(details, dict) else {"items": details} if details else {},
         "raw": line,
     }
@@ -142,7 +120,7 @@ def item_fields(line: dict[str, Any]) -> dict[str, Any]:
 # --- storing ---------------------------------------------------------------------------------------------
 def order_store(*, account: EmagAccount, payload: dict[str, Any]) -> tuple[EmagOrder, str]:
     """Create or update the order from eMAG's dict; return it and "created", "updated", "unchanged" or "stale"."""
-    emag_id = _int(payload.get("id"))
+    emag_id = int_or_none(payload.get("id"))
     if emag_id is None or emag_id <= 0:
         raise EmagError(f"eMAG sent an order without a valid id: {payload.get('id')!r}", permanent=True)
     fields = order_fields(payload)
@@ -175,7 +153,7 @@ def _store_items(order: EmagOrder, products: Any) -> None:
     for line in products if isinstance(products, list) else []:
         if not isinstance(line, dict):
             continue
-        line_id = _int(line.get("id")) or _int(line.get("product_id"))
+        line_id = int_or_none(line.get("id")) or int_or_none(line.get("product_id"))
         if line_id is None:
             continue
         EmagOrderItem.objects.update_or_create(order=order, line_id=line_id, defaults=item_fields(line))

@@ -8,13 +8,13 @@ modes) are accepted as positive integers: what eMAG sent us must be sendable bac
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.translation import gettext
 
 from .. import codes
 from ..clients.emag import EmagValidationError
+from .values import decimal_or_none
 
 Errors = dict[str, list[str]]
 
@@ -25,16 +25,6 @@ def _add(errors: Errors, field: str, message: str) -> None:
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
 
 
 def order_errors(order: Any) -> Errors:
@@ -52,7 +42,7 @@ def order_errors(order: Any) -> Errors:
     if order.get("payment_mode_id") is not None and not _positive_int(order.get("payment_mode_id")):
         _add(errors, "payment_mode_id", gettext("The payment mode must be a positive integer code."))
     if order.get("shipping_tax") is not None:
-        tax = _decimal(order.get("shipping_tax"))
+        tax = decimal_or_none(order.get("shipping_tax"))
         if tax is None or tax < 0:
             _add(errors, "shipping_tax", gettext("The shipping tax must be a number ≥ 0."))
     products = order.get("products")
@@ -70,7 +60,7 @@ def order_errors(order: Any) -> Errors:
         quantity = line.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
             _add(errors, f"{prefix}.quantity", gettext("The quantity must be a whole number ≥ 0."))
-        price = _decimal(line.get("sale_price"))
+        price = decimal_or_none(line.get("sale_price"))
         if price is None or price < 0:
             _add(errors, f"{prefix}.sale_price", gettext("The sale price (ex-VAT) must be a number ≥ 0."))
         if line.get("status", 1) not in (0, 1):
@@ -131,9 +121,9 @@ def offer_errors(offer: Any, *, min_price: Any = None, max_price: Any = None) ->
     if not _positive_int(offer.get("id")):
         _add(errors, "id", gettext("The offer id must be a positive integer."))
     if "sale_price" in offer:
-        price = _decimal(offer.get("sale_price"))
-        low = _decimal(offer.get("min_sale_price", min_price))
-        high = _decimal(offer.get("max_sale_price", max_price))
+        price = decimal_or_none(offer.get("sale_price"))
+        low = decimal_or_none(offer.get("min_sale_price", min_price))
+        high = decimal_or_none(offer.get("max_sale_price", max_price))
         if price is None or price <= 0:
             _add(errors, "sale_price", gettext("The sale price (ex-VAT) must be a number > 0."))
         elif (low is not None and price < low) or (high is not None and price > high):

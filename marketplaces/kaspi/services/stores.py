@@ -61,6 +61,13 @@ def store_update(*, store: KaspiStore, **fields: Any) -> KaspiStore:
     return store
 
 
+def store_save(*, merchant: Merchant, data: dict[str, Any], account: KaspiStore | None = None) -> KaspiStore:
+    """The owner API's and the admin's one write (``core.api.accounts``): create, or update ``account``."""
+    if account is None:
+        return store_create(merchant=merchant, **data)
+    return store_update(store=account, **data)
+
+
 def sync_request(
     *, store: KaspiStore, products: bool = True, orders: bool = True, mode: str = "on_demand"
 ) -> list[SyncRun]:

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from core.models import Membership, SyncRun
 from marketplaces.emag.clients.emag import EmagServerError
-from marketplaces.emag.models import EmagAccount, EmagOrder
+from marketplaces.emag.models import EmagAccount, EmagBackup, EmagOrder
 from marketplaces.emag.services import offers, orders
 from tests.factories import owner_client
 
@@ -85,6 +85,37 @@ def test_owners_see_and_touch_only_their_own_merchant(emag, make_account) -> Non
         == 404
     )
     assert not SyncRun.objects.filter(merchant=mine).exists()
+
+
+def test_an_owner_cannot_delete_an_account_only_switch_it_off(emag, make_account) -> None:
+    """A DELETE would cascade the account's orders, offers and backups (issue 22): 405, and
+    ``is_active: false`` is how an owner stops one."""
+    sim = emag(orders=2, offers=1)
+    client, _, merchant = owner_client()
+    account = make_account(sim, merchant=merchant)
+    orders.orders_sync(account=account)
+    offers.offers_sync(account=account)
+
+    assert client.delete(f"{BASE}/accounts/{account.pk}/").status_code == 405
+    assert EmagAccount.objects.filter(pk=account.pk).exists()
+    assert (account.orders.count(), account.offers.count()) == (2, 1)
+    switched_off = client.patch(f"{BASE}/accounts/{account.pk}/", {"is_active": False}, format="json")
+    assert switched_off.status_code == 200 and switched_off.json()["is_active"] is False
+    account.refresh_from_db()
+    assert account.is_active is False and account.api_password in sim.users.values()  # credentials kept
+
+
+def test_an_inactive_account_is_never_picked_for_the_caller(make_account) -> None:
+    client, _, merchant = owner_client()
+    inactive = make_account(merchant=merchant, is_active=False)
+    assert client.get(f"{BASE}/management/health").status_code == 404
+    assert client.post(f"{BASE}/management/backup/create", {}, format="json").status_code == 404
+    active = make_account(merchant=merchant)
+    assert client.get(f"{BASE}/management/health").status_code == 200  # the one active, not "choose one"
+    assert client.post(f"{BASE}/management/backup/create", {}, format="json").status_code == 201
+    assert list(EmagBackup.objects.values_list("account", flat=True)) == [active.pk]
+    # Named by id, an inactive account is still the owner's to read and back up.
+    assert client.get(f"{BASE}/management/health", {"account": inactive.pk}).status_code == 200
 
 
 def test_viewer_cannot_write(make_account) -> None:

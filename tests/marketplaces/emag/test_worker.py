@@ -3,25 +3,15 @@ the ``sync`` queue (real Redis broker, committed rows)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.test import Client
 
 from core.models import SyncRun
 from marketplaces.emag.models import EmagCallback, EmagOrder
 from tests.factories import owner_client
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _wait(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError("timed out waiting for the worker")
 
 
 def test_sync_now_and_callbacks_are_done_by_a_worker_on_the_sync_queue(emag, make_account, start_worker) -> None:
@@ -33,7 +23,9 @@ def test_sync_now_and_callbacks_are_done_by_a_worker_on_the_sync_queue(emag, mak
     response = client.post(f"/api/v1/marketplaces/emag/accounts/{account.pk}/sync/")
     assert response.status_code == 202
     run_id = response.json()["run_id"]
-    _wait(lambda: SyncRun.objects.get(pk=run_id).status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED))
+    wait_for(
+        lambda: SyncRun.objects.get(pk=run_id).status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED), timeout=60
+    )
     run = SyncRun.objects.get(pk=run_id)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert EmagOrder.objects.filter(account=account, status=EmagOrder.Status.IN_PROGRESS).count() == 5
@@ -41,6 +33,8 @@ def test_sync_now_and_callbacks_are_done_by_a_worker_on_the_sync_queue(emag, mak
     order = sim.add_order()
     callback = Client().get(f"/webhooks/emag/{account.callback_token}/", {"order_id": order["id"]})
     assert callback.status_code == 200
-    _wait(lambda: EmagCallback.objects.filter(emag_order_id=order["id"]).exclude(processed_at=None).exists())
+    wait_for(
+        lambda: EmagCallback.objects.filter(emag_order_id=order["id"]).exclude(processed_at=None).exists(), timeout=60
+    )
     stored = EmagOrder.objects.get(account=account, emag_id=order["id"])
     assert stored.status == EmagOrder.Status.IN_PROGRESS and order["id"] in sim.state["acknowledged"]

@@ -116,3 +116,25 @@ def test_accept_action_and_read_only_lists(staff_client: Any, make_store: Any, k
     Preorder.objects.create(store=store, article="A-1", name="Preordered", price=100)
     assert "Preordered" in staff_client.get(reverse("admin:marketplaces_preorder_changelist")).content.decode()
     assert KaspiStore.objects.get(pk=store.pk).last_orders_sync_at is not None
+
+
+def test_retyping_the_same_cabinet_password_keeps_a_parked_store_parked(staff_client: Any, make_store: Any) -> None:
+    """The admin saves through stores.store_save: only a changed e-mail or password unparks a store."""
+    store = make_store(session_state=SessionState.NEEDS_RELOGIN)
+    url = reverse("admin:marketplaces_kaspistore_change", args=[store.pk])
+    data = {"merchant": store.merchant_id, "name": store.name, "merchant_uid": store.merchant_uid, "is_active": "on",
+            "shop_api_token": "", "cabinet_email": "", "cabinet_password": SANDBOX_PASSWORD}  # fmt: skip
+    assert staff_client.post(url, data).status_code == 302
+    store.refresh_from_db()
+    assert store.session_state == SessionState.NEEDS_RELOGIN
+
+
+def test_a_preorder_priced_below_ten_tenge_is_a_form_error_in_the_admin(staff_client: Any, make_store: Any) -> None:
+    store = make_store()
+    data = {"store": store.pk, "article": "ART-5", "name": "Kettle", "brand": "", "price": 5, "warehouses": "[]",
+            "delivery_days": 30, "status": Preorder.Status.DRAFT}  # fmt: skip
+    response = staff_client.post(reverse("admin:marketplaces_preorder_add"), data)
+    assert response.status_code == 200 and "at least 10" in response.content.decode()
+    assert not Preorder.objects.exists()
+    assert staff_client.post(reverse("admin:marketplaces_preorder_add"), {**data, "price": 10}).status_code == 302
+    assert Preorder.objects.get().price == 10

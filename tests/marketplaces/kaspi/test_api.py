@@ -238,3 +238,21 @@ def test_sync_now_without_any_credentials_is_a_clear_400(make_store: Any) -> Non
     response = client.post(f"{BASE}/stores/{store.pk}/sync/")
     assert response.status_code == 400 and "Shop API token" in response.json()["error"]["message"]
     assert not SyncRun.objects.filter(account_ref=str(store.pk)).exists()
+
+
+def test_an_owner_cannot_delete_a_store_only_switch_it_off(make_store: Any) -> None:
+    """A DELETE would cascade the store's products, orders and preorders (issue 22): 405, and
+    ``is_active: false`` is how an owner stops one."""
+    client, _, merchant = owner_client()
+    store = make_store(merchant=merchant)
+    KaspiProduct.objects.create(store=store, sku="A-1", name="A product")
+    KaspiOrder.objects.create(store=store, kaspi_id="71", code="771", state="NEW", creation_date=datetime.now(UTC))
+    Preorder.objects.create(store=store, article="A-1", name="A", price=1000)
+
+    assert client.delete(f"{BASE}/stores/{store.pk}/").status_code == 405
+    assert KaspiStore.objects.filter(pk=store.pk).exists()
+    assert (store.products.count(), store.orders.count(), store.preorders.count()) == (1, 1, 1)
+    switched_off = client.patch(f"{BASE}/stores/{store.pk}/", {"is_active": False}, format="json")
+    assert switched_off.status_code == 200 and switched_off.json()["is_active"] is False
+    store.refresh_from_db()
+    assert store.is_active is False and store.shop_api_token  # the secrets are kept
