@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.db import connection
@@ -19,7 +19,6 @@ from django.utils import timezone
 from marketplaces.kaspi.models import KaspiStore, SessionState
 from payments.models import Payment
 from poster_sync.models import PosterAccount
-from repricer.models import RepricingRule
 from vending.models import VendistaAccount
 
 from ..models import AlertSettings, Condition
@@ -97,14 +96,21 @@ def _brew_failing() -> Iterator[Found]:
         [timezone.now() - LOOKBACK, DEFAULTS["brew_failures"], DEFAULTS["brew_failures"]],
     )
     for merchant_id, device_id, name in rows:
-        yield Found(
-            int(merchant_id),
-            Condition.BREW_FAILING,
-            f"device {device_id}",
-            f"Coffee machine {name} is not acknowledging brews",
-            "Its last brews all failed: check that it is on and connected.",
-            f"/admin/payments/device/{device_id}/change/",
+        yield _machine_found(
+            merchant_id, device_id, name, "Its last brews all failed: check that it is on and connected."
         )
+
+
+def _machine_found(merchant_id: int, device_id: int, name: str, detail: str) -> Found:
+    """A coffee machine not acknowledging: one subject per machine, whichever check saw it."""
+    return Found(
+        int(merchant_id),
+        Condition.BREW_FAILING,
+        f"device {device_id}",
+        f"Coffee machine {name} is not acknowledging brews",
+        detail,
+        f"/admin/payments/device/{device_id}/change/",
+    )
 
 
 def _brew_silent() -> Iterator[Found]:
@@ -128,14 +134,8 @@ def _brew_silent() -> Iterator[Found]:
     )
     for merchant_id, device_id, name, since in rows:
         minutes = int((now - since).total_seconds() // 60)
-        yield Found(
-            int(merchant_id),
-            Condition.BREW_FAILING,
-            f"device {device_id}",
-            f"Coffee machine {name} is not acknowledging brews",
-            f"No brew acknowledged for {minutes} minutes since a buyer paid: check that it is on and connected.",
-            f"/admin/payments/device/{device_id}/change/",
-        )
+        detail = f"No brew acknowledged for {minutes} minutes since a buyer paid: check that it is on and connected."
+        yield _machine_found(merchant_id, device_id, name, detail)
 
 
 def _kaspi_relogin() -> Iterator[Found]:
@@ -241,28 +241,28 @@ def _thresholds(name: str, merchant_ids: set[int]) -> dict[int, int]:
 
 def _price_at_floor() -> Iterator[Found]:
     """Products whose every check for the merchant's hours wanted a price under the floor; one alert
-    per store however many products (a market move takes many at once)."""
+    per store however many products (a market move takes many at once). One grouped query."""
     now = timezone.now()
-    rows = list(
-        RepricingRule.objects.filter(is_active=True, at_floor_since__isnull=False, at_floor_since__lt=now)
-        .values("product__store__merchant_id", "product__store_id", "product__store__name", "at_floor_since")
-        .order_by()
+    rows = _rows(
+        """
+        SELECT st.merchant_id, st.id, st.name, count(*), min(r.at_floor_since),
+               COALESCE(s.floor_hours, %s)
+        FROM repricer_repricingrule r JOIN marketplaces_kaspiproduct p ON p.id = r.product_id
+        JOIN marketplaces_kaspistore st ON st.id = p.store_id
+        LEFT JOIN alerts_alertsettings s ON s.merchant_id = st.merchant_id
+        WHERE r.is_active AND r.at_floor_since < %s - make_interval(hours => COALESCE(s.floor_hours, %s)::int)
+        GROUP BY st.merchant_id, st.id, st.name, s.floor_hours
+        """,
+        [DEFAULTS["floor_hours"], now, DEFAULTS["floor_hours"]],
     )
-    hours = _thresholds("floor_hours", {row["product__store__merchant_id"] for row in rows})
-    stores: dict[tuple[int, int, str], list[datetime]] = {}
-    for row in rows:
-        merchant_id, since = row["product__store__merchant_id"], row["at_floor_since"]
-        if since is not None and since <= now - timedelta(hours=hours[merchant_id]):
-            key = (merchant_id, row["product__store_id"], row["product__store__name"])
-            stores.setdefault(key, []).append(since)
-    for (merchant_id, store_id, name), times in stores.items():
-        held = int((now - min(times)).total_seconds() // 3600)
+    for merchant_id, store_id, name, count, since, hours in rows:
+        held = int((now - since).total_seconds() // 3600)
         yield Found(
-            merchant_id,
+            int(merchant_id),
             Condition.PRICE_AT_FLOOR,
             f"kaspi store {store_id} floor",
             f"Kaspi store {name}: prices held at their floor",
-            f"{len(times)} product(s) held at the price floor for {hours[merchant_id]}+ hours (the longest "
+            f"{count} product(s) held at the price floor for {hours}+ hours (the longest "
             f"{held} h): competitors sell below it. Lower the floor or accept the position.",
             f"/admin/repricer/repricingrule/?product__store__id__exact={store_id}&last_reason__exact=floor",
         )

@@ -334,3 +334,16 @@ def test_a_channel_switched_off_after_queueing_sends_nothing(inbox: Inbox) -> No
     deliveries_send_due()
     assert inbox.messages == []
     assert Delivery.objects.get().last_error == "channel switched off"
+
+
+def test_the_floor_hours_are_the_owners() -> None:
+    """The store alert counts only products past the merchant's own hours, not the default's."""
+    merchant = MerchantFactory()
+    _price_at_floor(merchant)  # two products 7 h and 8 h at the floor, one 1 h
+    AlertSettings.objects.create(merchant=merchant, floor_hours=10)
+    alerts_evaluate()
+    assert not Alert.objects.filter(merchant=merchant).exists()
+    AlertSettings.objects.filter(merchant=merchant).update(floor_hours=8)
+    alerts_evaluate()
+    alert = Alert.objects.get(merchant=merchant, condition=Condition.PRICE_AT_FLOOR)
+    assert alert.detail.startswith("1 product(s)")  # only the 8-hour one is past 8 hours
