@@ -41,11 +41,26 @@ def _timeout(device: Device) -> int:
     return device.ack_timeout_seconds or settings.BREW_ACK_TIMEOUT_SECONDS
 
 
+def brew_create_claimed(*, order: Any, now: datetime | None = None) -> BrewCommand:
+    """The order's one brew command, created already claimed (``sending``, first attempt, its
+    deadline): what ``brew_claim`` would make of a fresh command, without a second write. For the
+    paying transaction that moves the order to make_pending itself (``_apply_status``, PERF-4)."""
+    now = now or timezone.now()
+    return BrewCommand.objects.create(
+        order=order,
+        channel=order.device.channel,
+        status=Status.SENDING,
+        attempts=1,
+        sent_at=now,
+        deadline=now + timedelta(seconds=_timeout(order.device)),
+    )
+
+
 def brew_claim(*, command: BrewCommand, now: datetime | None = None) -> bool:
     """queued|sending → sending (one more attempt, a fresh deadline) and the order paid → make_pending.
 
-    Runs in the caller's transaction when there is one, so the paying transaction can claim the
-    command it just created (one commit less on the latency-critical path, PERF-4). A command found
+    Runs in the caller's transaction when there is one (the webhook's paying transaction creates its
+    command claimed instead: ``brew_create_claimed``). A command found
     ``sending`` is one whose sender died mid-call: claiming it again leads to a resend, which the
     machine de-duplicates — on MQTT only: a Tmetr command is claimed from ``queued`` alone (sent at
     most once, see the module's docstring). False when the command is past sending (sent, done or failed).

@@ -16,9 +16,9 @@ from core.logging import untrusted
 from payments.models import BrewCommand, OrderStatus, Payment, WebhookDelivery
 
 from . import providers
-from .brew import brew_claim, brew_publish, brew_send
+from .brew import brew_create_claimed, brew_publish, brew_send
 from .settlement import money_back
-from .transitions import order_event, order_transition
+from .transitions import order_event, order_transition, order_transitions
 
 log = logging.getLogger("payments")
 
@@ -51,15 +51,28 @@ def payment_apply_status(*, payment_id: int, status: str, source: str, enqueue_b
 
 
 @transaction.atomic(savepoint=False)
-def _apply_status(*, payment_id: int, status: str, source: str, enqueue_brew: bool) -> tuple[str, BrewCommand | None]:
+def _apply_status(
+    *, payment_id: int, status: str, source: str, enqueue_brew: bool, claim: bool = False
+) -> tuple[str, BrewCommand | None]:
+    """``claim``: the caller publishes the command itself after the commit, so the command is created
+    claimed and the order goes pending → paid → make_pending in this transaction (both steps logged)."""
     payment = Payment.objects.select_for_update().select_related("order", "order__device").get(pk=payment_id)
     if _RANK.get(status, -1) > _RANK.get(payment.status, -1):
         Payment.objects.filter(pk=payment.pk).update(status=status, updated_at=timezone.now())
         payment.status = status
     order = payment.order
     if status in (Payment.Status.WAITING_FOR_CAPTURE, Payment.Status.SUCCEEDED):
-        if order_transition(
-            order_id=order.pk, to=OrderStatus.PAID, from_=OrderStatus.PENDING, note=f"{source}: payment {status}"
+        paid_note = f"{source}: payment {status}"
+        if claim and order_transitions(
+            order_id=order.pk,
+            from_=OrderStatus.PENDING,
+            path=[(OrderStatus.PAID, paid_note), (OrderStatus.MAKE_PENDING, "brew command")],
+        ):
+            order.status = OrderStatus.MAKE_PENDING
+            # The one brew of this order: the unique one-to-one makes a second row impossible.
+            return "paid", brew_create_claimed(order=order)
+        if not claim and order_transition(
+            order_id=order.pk, to=OrderStatus.PAID, from_=OrderStatus.PENDING, note=paid_note
         ):
             order.status = OrderStatus.PAID
             # The one brew of this order: the unique one-to-one makes a second row impossible.
@@ -104,24 +117,33 @@ def webhook_record(
     payload: dict[str, Any],
     remote_addr: str | None,
 ) -> Recorded:
-    """Store an authentic delivery once; enqueue its processing after commit."""
-    try:
-        with transaction.atomic():
-            delivery = WebhookDelivery.objects.create(
-                provider=provider,
-                event_key=event_key[:200],
-                event=event[:64],
-                payment_id=payment_id,
-                provider_payment_id=provider_payment_id,
-                verified_status=verified_status,
-                payload=payload,
-                remote_addr=remote_addr or None,
-            )
-            from payments.tasks import brew_process_delivery
+    """Store an authentic delivery once; enqueue its processing after commit.
 
-            transaction.on_commit(lambda: brew_process_delivery.delay(delivery.pk))
+    Outside a transaction the INSERT is one statement that commits itself (autocommit): one round
+    trip instead of BEGIN, INSERT, COMMIT on the webhook's hot path (PERF-4). Inside a caller's
+    transaction a savepoint keeps that transaction usable after a duplicate."""
+    fields = {
+        "provider": provider,
+        "event_key": event_key[:200],
+        "event": event[:64],
+        "payment_id": payment_id,
+        "provider_payment_id": provider_payment_id,
+        "verified_status": verified_status,
+        "payload": payload,
+        "remote_addr": remote_addr or None,
+    }
+    try:
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                delivery = WebhookDelivery.objects.create(**fields)
+        else:
+            delivery = WebhookDelivery.objects.create(**fields)
     except IntegrityError:
         return Recorded(delivery=None, duplicate=True)
+    from payments.tasks import brew_process_delivery
+
+    # Committed already (autocommit), or at the caller's commit.
+    transaction.on_commit(lambda: brew_process_delivery.delay(delivery.pk))
     return Recorded(delivery=delivery, duplicate=False)
 
 
@@ -153,9 +175,8 @@ def webhook_process(*, delivery_id: int) -> str:
                 status=delivery.verified_status,
                 source=f"webhook {delivery.event}",
                 enqueue_brew=False,
+                claim=True,  # created claimed: published below, after the commit
             )
-            if command is not None:
-                brew_claim(command=command)
             outcome = WebhookDelivery.Outcome.APPLIED if result != "noop" else WebhookDelivery.Outcome.IGNORED
         WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
             processed_at=timezone.now(), outcome=outcome, note=result
@@ -187,10 +208,11 @@ def deliveries_unprocessed(*, older_than_seconds: int = 30, limit: int = 500) ->
 
 
 def payment_for_notification(*, provider: str, provider_payment_id: str, event_key: str) -> Payment | None:
-    """The payment a notification names, in one query on the webhook's hot path (PERF-4), annotated
-    with ``known``: this provider event is already stored (a redelivery, answered without more work)."""
+    """The payment a notification names, with its merchant's payment account, in one query on the
+    webhook's hot path (PERF-4), annotated with ``known``: this provider event is already stored (a
+    redelivery, answered without more work)."""
     return (
-        Payment.objects.select_related("order")
+        Payment.objects.select_related("order", "order__merchant__payment_account")
         .annotate(known=Exists(WebhookDelivery.objects.filter(provider=provider, event_key=event_key[:200])))
         .filter(provider=provider, provider_payment_id=provider_payment_id)
         .first()

@@ -7,10 +7,12 @@ same transaction. ``BREW_STATUS`` is the brew command's (``brew_claim``, ``_mark
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from core.transitions import StateTable, TransitionNotAllowed
 from payments.models import BrewCommand, Order, OrderEvent, OrderStatus
@@ -58,6 +60,7 @@ __all__ = [
     "can_transition",
     "order_event",
     "order_transition",
+    "order_transitions",
 ]
 
 
@@ -81,6 +84,25 @@ def order_transition(
             return False
         OrderEvent.objects.create(
             order_id=order_id, kind="transition", from_status=left, to_status=to, note=note[:1000]
+        )
+        return True
+
+
+def order_transitions(*, order_id: Any, from_: str, path: Sequence[tuple[str, str]]) -> bool:
+    """Move the order from ``from_`` through each ``(state, note)`` of ``path`` at once: one conditional
+    UPDATE to the last state and one INSERT of an event per step. For moves one transaction makes
+    together (an order paid and its brew command claimed, the webhook's hot path, PERF-4); each step
+    must be in the table. False if the order was not in ``from_`` (someone else won)."""
+    states = [str(from_), *(str(to) for to, _ in path)]
+    for left, to in pairwise(states):
+        if not ORDER_STATUS.can(left, to):
+            raise TransitionNotAllowed(f"Order.status: {left} -> {to} is not in the table")
+    with transaction.atomic(savepoint=False):
+        if not Order.objects.filter(pk=order_id, status=from_).update(status=states[-1], updated_at=timezone.now()):
+            return False
+        OrderEvent.objects.bulk_create(
+            OrderEvent(order_id=order_id, kind="transition", from_status=left, to_status=to, note=note[:1000])
+            for left, (to, note) in zip(states, path, strict=False)  # states has one more: the start
         )
         return True
 
