@@ -32,7 +32,7 @@ Status = SyncRun.Status
 
 
 def _run(**fields: object) -> SyncRun:
-    return sync_run_create(merchant=MerchantFactory(), kind="test.sync", account_ref="7", mode="full", **fields)
+    return sync_run_create(merchant=MerchantFactory(), kind="test.sync", mode="full", **fields)
 
 
 def _stored(run: SyncRun) -> SyncRun:
