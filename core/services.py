@@ -156,8 +156,9 @@ def sync_run_progress(
     add: Mapping[str, float] | None = None,
     token: str | None = None,
 ) -> None:
-    """Add ``done`` items, optionally set the total, merge ``counters`` and add ``add`` to counters: one
-    UPDATE (concurrent reporters lose neither counts nor keys). With ``token``, only while it holds the
+    """Add ``done`` items, optionally set the total, set the keys of ``counters`` and add ``add`` to
+    counters, all in one UPDATE computed by the database (``F()`` and jsonb operators, never a read in
+    Python): concurrent reporters lose neither counts nor keys. With ``token``, only while it holds the
     lease (else :class:`LeaseLost`)."""
     changes: dict[str, Any] = {}
     if done:
