@@ -39,9 +39,20 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "merchant", "account_ref", "mode", "status", "progress", "started_at", "finished_at"]
+    list_display = [
+        "id",
+        "kind",
+        "merchant",
+        "account_type",
+        "account_id",
+        "mode",
+        "status",
+        "progress",
+        "started_at",
+        "finished_at",
+    ]
     list_filter = ["status", "kind", "merchant"]
-    search_fields = ["kind", "account_ref", "error"]
+    search_fields = ["kind", "=account_id", "error"]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in SyncRun._meta.fields]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -84,9 +86,19 @@ class SyncRun(models.Model):
         max_length=64, help_text=_("e.g. vending.transactions, poster.ingredients"), verbose_name=_("kind")
     )
     mode = models.CharField(max_length=32, blank=True, default="", verbose_name=_("mode"))
-    account_ref = models.CharField(
-        max_length=64, blank=True, default="", help_text=_("id of the synced account"), verbose_name=_("account ref")
+    # The synced account (a Vendista account, a Kaspi store, ...): core cannot point a foreign key at
+    # the apps' models (they depend on core), so the run names it by type and id; a check keeps the
+    # pair whole and the type is a real foreign key. ``None`` for a run of no account.
+    account_type = models.ForeignKey(
+        ContentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("account type"),
     )
+    account_id = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("account id"))
+    account = GenericForeignKey("account_type", "account_id")
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True, verbose_name=_("status")
     )
@@ -109,7 +121,17 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["merchant", "kind", "-created_at"])]
+        indexes = [
+            models.Index(fields=["merchant", "kind", "-created_at"]),
+            models.Index(fields=["account_type", "account_id", "-created_at"], name="core_syncrun_account_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(account_type__isnull=True, account_id__isnull=True)
+                | models.Q(account_type__isnull=False, account_id__isnull=False),
+                name="core_syncrun_account_whole",
+            )
+        ]
         verbose_name = _("sync run")
         verbose_name_plural = _("sync runs")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, QuerySet
 
 from .models import Membership, Merchant, SyncRun
@@ -34,3 +35,15 @@ def sync_runs_for_user(*, user: Any, kind: str | None = None) -> QuerySet[SyncRu
     if kind:
         qs = qs.filter(kind__startswith=kind)
     return qs
+
+
+def sync_runs_of(account: Model) -> QuerySet[SyncRun]:
+    """The runs of one account (a Vendista account, a Kaspi store ...), on the (type, id) index."""
+    return SyncRun.objects.filter(account_type=ContentType.objects.get_for_model(account), account_id=account.pk)
+
+
+def sync_run_account(*, run: SyncRun, model: type[M]) -> M | None:
+    """The run's account read now, if the run names one of ``model`` and it still exists."""
+    if run.account_id is None or run.account_type_id != ContentType.objects.get_for_model(model).pk:
+        return None
+    return model._default_manager.filter(pk=run.account_id).first()

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import DateTimeField, F, Func, Q
+from django.db.models import DateTimeField, F, Func, Model, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Now
 
@@ -76,11 +76,15 @@ def _counters_sql(*, merge: dict[str, Any] | None = None, add: Mapping[str, floa
 
 
 def sync_run_create(
-    *, merchant: Merchant, kind: str, account_ref: str = "", mode: str = "", params: dict[str, Any] | None = None
+    *,
+    merchant: Merchant,
+    kind: str,
+    account: Model | None = None,
+    mode: str = "",
+    params: dict[str, Any] | None = None,
 ) -> SyncRun:
-    return SyncRun.objects.create(
-        merchant=merchant, kind=kind, account_ref=str(account_ref), mode=mode, params=params or {}
-    )
+    """A queued run of ``kind``; ``account`` is what it syncs (a Vendista account, a Kaspi store ...)."""
+    return SyncRun.objects.create(merchant=merchant, kind=kind, account=account, mode=mode, params=params or {})
 
 
 def sync_run_lease_take(*, run: SyncRun, token: str, ticket: str = "", seconds: float) -> bool:
@@ -152,8 +156,9 @@ def sync_run_progress(
     add: Mapping[str, float] | None = None,
     token: str | None = None,
 ) -> None:
-    """Add ``done`` items, optionally set the total, merge ``counters`` and add ``add`` to counters: one
-    UPDATE (concurrent reporters lose neither counts nor keys). With ``token``, only while it holds the
+    """Add ``done`` items, optionally set the total, set the keys of ``counters`` and add ``add`` to
+    counters, all in one UPDATE computed by the database (``F()`` and jsonb operators, never a read in
+    Python): concurrent reporters lose neither counts nor keys. With ``token``, only while it holds the
     lease (else :class:`LeaseLost`)."""
     changes: dict[str, Any] = {}
     if done:

@@ -31,16 +31,18 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.db.models import Model
 
 from .exceptions import TransientError
 from .http import single_attempt
 from .models import SyncRun
+from .selectors import sync_run_account
 from .services import (
     SYNC_RUN_STATUS,
     UNFINISHED,
@@ -57,7 +59,22 @@ from .services import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LeaseLost", "Step", "StepRetry", "sync_run_drive", "sync_run_execute", "sync_run_redrive", "sync_step_task"]
+__all__ = [
+    "AccountMissing",
+    "LeaseLost",
+    "Step",
+    "StepRetry",
+    "sync_run_drive",
+    "sync_run_execute",
+    "sync_run_redrive",
+    "sync_step_task",
+]
+
+M = TypeVar("M", bound=Model)
+
+
+class AccountMissing(Exception):
+    """The run names no account of the model its sync needs, or that account is gone: the run fails."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,16 @@ class Step:
     token: str
     deadline: float  # time.monotonic(): a step function that loops stops taking new work past it
     lost: threading.Event = field(default_factory=threading.Event)
+    _account: Model | None = field(default=None, repr=False)  # read again by each step (_steps)
+
+    def account(self, model: type[M]) -> M:
+        """The run's account (a ``model``), read once per step, so a step sees what the previous one
+        wrote to it; :class:`AccountMissing` fails the run if it names none or it is gone."""
+        if not isinstance(self._account, model):
+            self._account = sync_run_account(run=self.run, model=model)
+            if self._account is None:
+                raise AccountMissing(f"sync run {self.run.pk}: no {model._meta.label} {self.run.account_id}")
+        return self._account
 
     def over(self) -> bool:
         return time.monotonic() >= self.deadline or self.lost.is_set()
@@ -179,6 +206,7 @@ def _steps(step: StepFn, current: Step, retry: StepRetry) -> bool:
     """Run steps until the work is complete (``True``) or the message's time is up (``False``)."""
     with single_attempt() if retry.single_attempt else nullcontext():
         while True:
+            current._account = None
             if step(current):
                 return True
             if current.lost.is_set():

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin_forms import SecretsKeptForm
 from core.crypto import mask
-from core.models import SyncRun
+from core.selectors import sync_runs_of
 
 from . import services
 from .models import DailyRollup, SyncKind, SyncMode, Terminal, Transaction, VendistaAccount
@@ -77,7 +77,7 @@ class VendistaAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("latest run"))
     def latest_run(self, account: VendistaAccount) -> str:
-        run = SyncRun.objects.filter(kind=SyncKind.TRANSACTIONS, account_ref=str(account.pk)).first()
+        run = sync_runs_of(account).filter(kind=SyncKind.TRANSACTIONS).first()
         if run is None:
             return "—"
         total = "?" if run.items_total is None else run.items_total

@@ -54,20 +54,21 @@ def _sync_failing() -> Iterator[Found]:
     """The last N finished runs of one sync (merchant, kind, account) all failed."""
     rows = _rows(
         """
-        SELECT x.merchant_id, x.kind, x.account_ref, max(x.error), (array_agg(x.id ORDER BY x.rn))[1]
-        FROM (SELECT r.id, r.merchant_id, r.kind, r.account_ref, r.status, left(r.error, 200) AS error,
-                     row_number() OVER (PARTITION BY r.merchant_id, r.kind, r.account_ref
+        SELECT x.merchant_id, x.kind, x.account_id, max(x.error), (array_agg(x.id ORDER BY x.rn))[1]
+        FROM (SELECT r.id, r.merchant_id, r.kind, r.account_type_id, r.account_id, r.status,
+                     left(r.error, 200) AS error,
+                     row_number() OVER (PARTITION BY r.merchant_id, r.kind, r.account_type_id, r.account_id
                                         ORDER BY r.created_at DESC, r.id DESC) AS rn
               FROM core_syncrun r WHERE r.status IN ('succeeded', 'failed') AND r.created_at >= %s) x
         LEFT JOIN alerts_alertsettings s ON s.merchant_id = x.merchant_id
         WHERE x.rn <= COALESCE(s.sync_failures, %s)
-        GROUP BY x.merchant_id, x.kind, x.account_ref, s.sync_failures
+        GROUP BY x.merchant_id, x.kind, x.account_type_id, x.account_id, s.sync_failures
         HAVING count(*) FILTER (WHERE x.status = 'failed') >= GREATEST(COALESCE(s.sync_failures, %s), 1)
         """,
         [timezone.now() - LOOKBACK, DEFAULTS["sync_failures"], DEFAULTS["sync_failures"]],
     )
-    for merchant_id, kind, account_ref, error, run_id in rows:
-        subject = f"{kind} {account_ref}".strip()
+    for merchant_id, kind, account_id, error, run_id in rows:
+        subject = f"{kind} {'' if account_id is None else account_id}".strip()
         yield Found(
             int(merchant_id),
             Condition.SYNC_FAILING,

@@ -133,6 +133,9 @@ def me(request: Request) -> Response:
 
 
 class SyncRunOutput(serializers.ModelSerializer):
+    # The id of the synced account, as text ("" for none): the field's shape from before runs had a
+    # relation to their account.
+    account_ref = serializers.SerializerMethodField()
     progress_percent = serializers.FloatField(read_only=True, allow_null=True)
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
 
@@ -156,6 +159,9 @@ class SyncRunOutput(serializers.ModelSerializer):
             "attempts",
             "created_at",
         ]
+
+    def get_account_ref(self, run: SyncRun) -> str:
+        return "" if run.account_id is None else str(run.account_id)
 
 
 class SyncRunFilter(filters.FilterSet):

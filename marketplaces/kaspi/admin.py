@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
 from core.crypto import mask
 from core.exceptions import IntegrationError
-from core.models import SyncRun
+from core.selectors import sync_runs_of
 
 from .models import KaspiOrder, KaspiOrderEntry, KaspiProduct, KaspiStore, Preorder
 from .services import orders as orders_service
@@ -100,7 +100,7 @@ class KaspiStoreAdmin(ServiceSavedAdmin):
 
     @admin.display(description=_("latest runs"))
     def latest_runs(self, store: KaspiStore) -> str:
-        runs = SyncRun.objects.filter(kind__startswith="kaspi.", account_ref=str(store.pk))[:4]
+        runs = sync_runs_of(store).filter(kind__startswith="kaspi.")[:4]
         if not runs:
             return "—"
         parts = [

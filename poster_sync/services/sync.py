@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from core.logging import untrusted
 from core.models import SyncRun
 from core.ratelimit import Rate, RateLimiter
+from core.selectors import sync_run_account
 from core.services import UNFINISHED, sync_run_create, sync_run_is_stale
 from core.steps import Step, StepRetry, sync_run_execute
 
@@ -138,7 +139,7 @@ def entity_step(step: Step, *, client: PosterClient | None = None) -> bool:
     limits), upsert it, soft-delete what vanished. Running it again changes nothing."""
     run = step.run
     entity = run.kind.removeprefix(KIND_PREFIX)
-    account = PosterAccount.objects.select_related("merchant").get(pk=int(run.account_ref))
+    account = step.account(PosterAccount)
     from .objects import lane_exclusive  # objects builds on this module
 
     # Never beside a webhook's read of the same entity: the older of two answers could land last.
@@ -157,7 +158,7 @@ def entity_step(step: Step, *, client: PosterClient | None = None) -> bool:
 
 def entity_error(run: SyncRun, exc: BaseException) -> None:
     """Every failed attempt counts on the entity's status (alerts); a token error asks to reconnect."""
-    account = PosterAccount.objects.filter(pk=int(run.account_ref)).first()
+    account = sync_run_account(run=run, model=PosterAccount)
     if account is None:
         return
     if isinstance(exc, PosterTokenError):
@@ -225,9 +226,7 @@ def sync_request(
 def run_enqueue(*, account: PosterAccount, entity: str, mode: str) -> SyncRun:
     from ..tasks import entity_sync_run
 
-    run = sync_run_create(
-        merchant=account.merchant, kind=f"{KIND_PREFIX}{entity}", account_ref=str(account.pk), mode=mode
-    )
+    run = sync_run_create(merchant=account.merchant, kind=f"{KIND_PREFIX}{entity}", account=account, mode=mode)
     transaction.on_commit(lambda: entity_sync_run.delay(run.pk))
     return run
 

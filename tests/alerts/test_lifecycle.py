@@ -35,12 +35,10 @@ pytestmark = pytest.mark.django_db
 
 def _sync_failing(merchant: Any) -> Callable[[], None]:
     for _ in range(3):
-        SyncRun.objects.create(
-            merchant=merchant, kind="vending.transactions", account_ref="7", status="failed", error="boom"
-        )
+        SyncRun.objects.create(merchant=merchant, kind="vending.transactions", status="failed", error="boom")
 
     def clear() -> None:
-        SyncRun.objects.create(merchant=merchant, kind="vending.transactions", account_ref="7", status="succeeded")
+        SyncRun.objects.create(merchant=merchant, kind="vending.transactions", status="succeeded")
 
     return clear
 
@@ -169,13 +167,11 @@ def _emag_health(merchant: Any) -> Callable[[], None]:
     AlertSettings.objects.create(merchant=merchant, emag_health_min=80)
     account = EmagAccount.objects.create(merchant=merchant, name="ro", api_user="u", api_password="p")
     for _ in range(2):  # every sync of the day failed: 30 points off (two: under the failing-sync count)
-        SyncRun.objects.create(merchant=merchant, kind="emag.orders", account_ref=str(account.pk), status="failed")
+        SyncRun.objects.create(merchant=merchant, kind="emag.orders", account=account, status="failed")
 
     def clear() -> None:
         for _ in range(18):
-            SyncRun.objects.create(
-                merchant=merchant, kind="emag.orders", account_ref=str(account.pk), status="succeeded"
-            )
+            SyncRun.objects.create(merchant=merchant, kind="emag.orders", account=account, status="succeeded")
 
     return clear
 
@@ -238,7 +234,7 @@ def test_threshold_is_the_owners() -> None:
     alerts_evaluate()
     assert not Alert.objects.exists()
     for _ in range(2):
-        SyncRun.objects.create(merchant=merchant, kind="vending.transactions", account_ref="7", status="failed")
+        SyncRun.objects.create(merchant=merchant, kind="vending.transactions", status="failed")
     alerts_evaluate()
     assert Alert.objects.filter(condition=Condition.SYNC_FAILING).count() == 1
 
@@ -247,8 +243,7 @@ def test_a_storm_of_failing_syncs_is_one_alert(inbox: Inbox) -> None:
     merchant = MerchantFactory()
     channel(merchant, inbox.url)
     SyncRun.objects.bulk_create(
-        SyncRun(merchant=merchant, kind="emag.orders", account_ref="3", status="failed", error="500")
-        for _ in range(1000)
+        SyncRun(merchant=merchant, kind="emag.orders", status="failed", error="500") for _ in range(1000)
     )
     alerts_evaluate()
     deliveries_send_due()

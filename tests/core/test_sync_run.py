@@ -32,7 +32,7 @@ Status = SyncRun.Status
 
 
 def _run(**fields: object) -> SyncRun:
-    return sync_run_create(merchant=MerchantFactory(), kind="test.sync", account_ref="7", mode="full", **fields)
+    return sync_run_create(merchant=MerchantFactory(), kind="test.sync", mode="full", **fields)
 
 
 def _stored(run: SyncRun) -> SyncRun:
@@ -135,6 +135,27 @@ def test_concurrent_counter_reports_lose_neither_counts_nor_keys() -> None:
         thread.join()
     stored = _stored(run)
     assert stored.items_done == 80 and stored.counters == {"n": 80, **{f"k{i}": i for i in range(8)}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_reporters_adding_to_the_same_and_to_their_own_counters_lose_nothing() -> None:
+    run = _run()
+    barrier = threading.Barrier(2)
+
+    def report(i: int) -> None:
+        try:
+            barrier.wait()
+            for _ in range(200):
+                sync_run_progress(run=SyncRun.objects.get(pk=run.pk), add={"shared": 1, f"own{i}": 1})
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=report, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _stored(run).counters == {"shared": 400, "own0": 200, "own1": 200}
 
 
 # --- the executor (core.steps) --------------------------------------------------------------------------

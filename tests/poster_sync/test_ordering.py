@@ -183,7 +183,7 @@ def test_a_burst_of_webhooks_queues_one_reader_which_reads_once_and_marks_every_
 def test_a_full_sync_read_before_a_change_does_not_overwrite_the_webhooks_newer_value(poster, make_account) -> None:  # type: ignore[no-untyped-def]
     account = make_account()
     poster.sim.change("ingredient", 3, fields={"ingredient_name": "A"}, send=False)
-    run = sync_run_create(merchant=account.merchant, kind="poster.ingredients", account_ref=str(account.pk))
+    run = sync_run_create(merchant=account.merchant, kind="poster.ingredients", account=account)
     poster.sim.hold_next_read("menu.getIngredients")  # the nightly list, answered late
     thread, result = in_thread(lambda: entity_sync(run=run).status)
     try:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 
 def run_entity(account, entity: str) -> SyncRun:  # type: ignore[no-untyped-def]
-    run = sync_run_create(merchant=account.merchant, kind=f"poster.{entity}", account_ref=str(account.pk), mode="force")
+    run = sync_run_create(merchant=account.merchant, kind=f"poster.{entity}", account=account, mode="force")
     return sync.entity_sync(run=run)
 
 
@@ -126,7 +126,7 @@ def test_persistent_error_700_leaves_the_run_retrying_and_its_retry_ends_it_done
     with pytest.raises(PosterRateLimited) as raised:
         client.storages()
     assert isinstance(raised.value, TransientError) and not raised.value.permanent
-    run = sync_run_create(merchant=account.merchant, kind="poster.storages", account_ref=str(account.pk))
+    run = sync_run_create(merchant=account.merchant, kind="poster.storages", account=account)
     with pytest.raises(TransientError):
         sync.entity_sync(run=run, client=client)
     run.refresh_from_db()
@@ -149,7 +149,7 @@ def test_token_errors_are_permanent_and_ask_to_reconnect(poster, make_account, t
     with pytest.raises(PosterTokenError) as raised:
         client.suppliers()
     assert raised.value.permanent and raised.value.code == str(code)
-    run = sync_run_create(merchant=account.merchant, kind="poster.suppliers", account_ref=str(account.pk))
+    run = sync_run_create(merchant=account.merchant, kind="poster.suppliers", account=account)
     with pytest.raises(PosterTokenError):
         sync.entity_sync(run=run)
     account.refresh_from_db()
@@ -219,7 +219,7 @@ def test_daily_job_at_03_00_syncs_every_entity_of_active_accounts(poster, make_a
     run_ids = sync.sync_scheduled_all()
     runs = SyncRun.objects.filter(pk__in=run_ids)
     assert sorted(r.kind for r in runs) == sorted(f"poster.{e}" for e in sync.ENTITY_NAMES)
-    assert {r.account_ref for r in runs} == {str(active.pk)} and {r.mode for r in runs} == {"scheduled"}
+    assert {r.account for r in runs} == {active} and {r.mode for r in runs} == {"scheduled"}
 
 
 def test_crash_leftovers_are_found_by_the_sweep(poster, make_account) -> None:  # type: ignore[no-untyped-def]
@@ -227,9 +227,9 @@ def test_crash_leftovers_are_found_by_the_sweep(poster, make_account) -> None:  
 
     account = make_account()
     old = timezone.now() - timedelta(minutes=30)
-    run = sync_run_create(merchant=account.merchant, kind="poster.storages", account_ref=str(account.pk))
+    run = sync_run_create(merchant=account.merchant, kind="poster.storages", account=account)
     SyncRun.objects.filter(pk=run.pk).update(created_at=old)
-    fresh = sync_run_create(merchant=account.merchant, kind="poster.suppliers", account_ref=str(account.pk))
+    fresh = sync_run_create(merchant=account.merchant, kind="poster.suppliers", account=account)
     assert sync.runs_stuck() == [run.pk] and fresh.pk not in sync.runs_stuck()
     lost = WebhookLog.objects.create(
         account=account, object="ingredient", object_id="1", action="changed", signature_valid=True, delivery_key="lost"

@@ -156,7 +156,7 @@ def test_sync_post_queues_a_run_and_answers_the_ven5_shape(
     assert set(body) == {"ok", "run_id", "transactions_synced", "duration_seconds", "message"}
     assert body["ok"] is True and body["transactions_synced"] == 0 and isinstance(body["duration_seconds"], float)
     run = SyncRun.objects.get(pk=body["run_id"])
-    assert sent == [run.pk] and run.mode == "range" and run.account_ref == str(acc_a.pk)
+    assert sent == [run.pk] and run.mode == "range" and run.account == acc_a
     assert run.params["date_from"] == "2026-01-01T00:00:00" and run.params["date_to"] == "2026-01-02T23:59:59"
     # B cannot sync A's account (404, no existence leak) and sees none of A's runs.
     assert client_b.post("/api/v1/vending/sync", {"account": acc_a.pk}, format="json").status_code == 404
@@ -177,7 +177,7 @@ def test_runs_history_newest_first(make_account) -> None:
     first = SyncRun.objects.create(
         merchant=merchant,
         kind=SyncKind.TRANSACTIONS,
-        account_ref=str(account.pk),
+        account=account,
         mode="full",
         status=SyncRun.Status.SUCCEEDED,
         items_done=5,
@@ -186,7 +186,7 @@ def test_runs_history_newest_first(make_account) -> None:
     second = SyncRun.objects.create(
         merchant=merchant,
         kind=SyncKind.TRANSACTIONS,
-        account_ref=str(account.pk),
+        account=account,
         mode="incremental",
         status=SyncRun.Status.RUNNING,
         items_done=1,

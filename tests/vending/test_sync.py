@@ -169,12 +169,12 @@ def test_nightly_job_syncs_accounts_whose_local_clock_reads_midnight(make_accoun
         runs = services.sync_nightly_due()
     assert len(runs) == 1
     run = SyncRun.objects.get(pk=runs[0])
-    assert run.account_ref == str(almaty.pk) and run.mode == SyncMode.RANGE
+    assert run.account == almaty and run.mode == SyncMode.RANGE
     # VENDISTA_NIGHTLY_DAYS=2: the two previous local days, up to now.
     assert (run.params["date_from"], run.params["date_to"]) == ("2026-03-09T00:00:00", "2026-03-10T23:59:59")
     with time_machine.travel("2026-03-10 21:00:00+00:00", tick=False):  # 00:00 in Moscow
         runs = services.sync_nightly_due()
-    assert [SyncRun.objects.get(pk=r).account_ref for r in runs] == [str(moscow.pk)]
+    assert [SyncRun.objects.get(pk=r).account for r in runs] == [moscow]
 
 
 def test_periodic_jobs_are_registered() -> None:

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core.models import SyncRun
+from core.selectors import sync_runs_of
 from core.services import UNFINISHED, sync_run_create
 from core.services import sync_run_is_stale as run_is_stale
 from core.steps import sync_run_redrive
@@ -60,9 +61,7 @@ def sync_request(
     """Create a queued run and enqueue it after commit, or return the account's unfinished one: one
     sync per account at a time (its lease keeps one execution per run). An unfinished run nobody
     executes any more (its worker died) is enqueued again and resumes from its checkpoint."""
-    unfinished = SyncRun.objects.filter(
-        kind=SyncKind.TRANSACTIONS, account_ref=str(account.pk), status__in=UNFINISHED
-    ).first()
+    unfinished = sync_runs_of(account).filter(kind=SyncKind.TRANSACTIONS, status__in=UNFINISHED).first()
     if unfinished is not None:
         if enqueue and sync_run_is_stale(run=unfinished):
             from ..tasks import sync_run_execute
@@ -73,7 +72,7 @@ def sync_request(
     run = sync_run_create(
         merchant=account.merchant,
         kind=SyncKind.TRANSACTIONS,
-        account_ref=str(account.pk),
+        account=account,
         mode=mode,
         params={"date_from": _local(start), "date_to": _local(end), "next_page": 1, "done": 0},
     )
@@ -97,13 +96,13 @@ def sync_run_resume_stale() -> list[int]:
 
 
 def sync_incremental_all() -> list[int]:
-    resumed = SyncRun.objects.filter(pk__in=sync_run_resume_stale()).values_list("account_ref", flat=True)
+    resumed = SyncRun.objects.filter(pk__in=sync_run_resume_stale()).values_list("account_id", flat=True)
     busy = set(resumed)  # accounts whose interrupted run was just enqueued again: it is their sync
     runs = []
     for account in VendistaAccount.objects.filter(is_active=True).select_related("merchant"):
         if account.subscription_status == VendistaAccount.Subscription.UNPAID and account.last_sync_at is None:
             continue
-        if str(account.pk) in busy:
+        if account.pk in busy:
             continue
         runs.append(sync_request(account=account, mode=SyncMode.INCREMENTAL).pk)
     return runs

@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.exceptions import IntegrationError
 from core.logging import untrusted
 from core.models import SyncRun
+from core.selectors import sync_run_account
 from core.steps import Step, StepRetry, sync_run_execute
 
 from ..clients.vendista import VendistaError
@@ -33,7 +34,7 @@ RETRY = StepRetry(max_retries=8, backoff=30, backoff_max=600)
 def transactions_step(step: Step, *, base_url: str | None = None) -> bool:
     """One step: terminals first (on a run's first step), then pages from the checkpoint."""
     run = step.run
-    account = VendistaAccount.objects.select_related("merchant").get(pk=int(run.account_ref))
+    account = step.account(VendistaAccount)
     params = dict(run.params)
     first_page = int(params.get("next_page") or 1)
     client = account_client(account=account, base_url=base_url)
@@ -66,7 +67,7 @@ def transactions_step(step: Step, *, base_url: str | None = None) -> bool:
 
 
 def transactions_error(run: SyncRun, exc: BaseException) -> None:
-    account = VendistaAccount.objects.filter(pk=int(run.account_ref)).first()
+    account = sync_run_account(run=run, model=VendistaAccount)
     if account is not None and isinstance(exc, Exception):
         account_mark_error(account=account, exc=exc)
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from core.models import SyncRun
 from core.redis_client import shared_redis
+from core.selectors import sync_runs_of
 
 from ..clients.emag import ORDERS, OTHER, limit_per_second, limiters
 from ..models import EmagAccount, EmagOffer, EmagOrder
@@ -111,11 +112,8 @@ def run_stats(*, account: EmagAccount, days: int = 1) -> dict[str, Any]:
     """The account's sync runs of the last ``days``: counts, success rate, the last one. Cheap (the
     runs of one account and day); the health score and the alerts' 20-second check read it."""
     since = timezone.now() - timedelta(days=days)
-    runs = SyncRun.objects.filter(
-        merchant_id=account.merchant_id,
-        kind__in=[KIND_ORDERS, KIND_OFFERS],
-        account_ref=str(account.pk),
-        created_at__gte=since,
+    runs = sync_runs_of(account).filter(
+        merchant_id=account.merchant_id, kind__in=[KIND_ORDERS, KIND_OFFERS], created_at__gte=since
     )
     counts = runs.aggregate(
         total=Count("id"),

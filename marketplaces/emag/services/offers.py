@@ -52,7 +52,7 @@ def offer_fields(payload: dict[str, Any]) -> dict[str, Any]:
 def offers_step(step: Step, *, client: EmagClient | None = None) -> bool:
     """Pages of the offer list from the checkpoint until the step's time is up or the last page."""
     run = step.run
-    account = EmagAccount.objects.get(pk=int(run.account_ref))
+    account = step.account(EmagAccount)
     client = client or account_client(account=account)
     size = min(settings.EMAG_PAGE_SIZE, MAX_PAGE_SIZE)
     page, seen = int(run.params.get("page") or 1), int(run.params.get("seen") or 0)
@@ -83,7 +83,7 @@ def offers_error(run: SyncRun, exc: BaseException) -> None:
 
 
 def offers_request(*, account: EmagAccount) -> SyncRun:
-    return sync_run_create(merchant=account.merchant, kind=KIND_OFFERS, account_ref=str(account.pk))
+    return sync_run_create(merchant=account.merchant, kind=KIND_OFFERS, account=account)
 
 
 def offers_sync(*, account: EmagAccount, run: SyncRun | None = None, client: EmagClient | None = None) -> SyncRun:

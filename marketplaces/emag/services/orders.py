@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from core.models import SyncRun
+from core.selectors import sync_run_account, sync_runs_of
 from core.services import UNFINISHED, sync_run_create, sync_run_finish, sync_run_is_stale
 from core.steps import Step, StepRetry, sync_run_execute
 from core.transitions import StateTable
@@ -215,7 +216,7 @@ def callback_process(*, callback: EmagCallback, client: EmagClient | None = None
 
 # --- the sweep ---------------------------------------------------------------------------------------------------
 def sync_request(*, account: EmagAccount, enqueue: bool = True) -> SyncRun:
-    run = sync_run_create(merchant=account.merchant, kind=KIND_ORDERS, account_ref=str(account.pk), mode="sweep")
+    run = sync_run_create(merchant=account.merchant, kind=KIND_ORDERS, account=account, mode="sweep")
     if enqueue:
         from .. import tasks
 
@@ -238,7 +239,7 @@ def orders_step(step: Step, *, client: EmagClient | None = None, now: datetime |
     modified since the cursor window by window, then the close (callbacks, cursor). The window's end
     is frozen at the first step, so a resumed sweep reads the same range."""
     run = step.run
-    account = EmagAccount.objects.select_related("merchant").get(pk=int(run.account_ref))
+    account = step.account(EmagAccount)
     if "phase" not in run.params:
         now = now or timezone.now()
         cursor = account.orders_modified_cursor
@@ -317,7 +318,9 @@ def orders_step(step: Step, *, client: EmagClient | None = None, now: datetime |
 
 
 def account_error(run: SyncRun, exc: BaseException) -> None:
-    EmagAccount.objects.filter(pk=int(run.account_ref)).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
+    account = sync_run_account(run=run, model=EmagAccount)
+    if account is not None:
+        EmagAccount.objects.filter(pk=account.pk).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
 
 
 def orders_sync(
@@ -348,9 +351,7 @@ def orders_sweep_all() -> list[int]:
             executors[run.kind].delay(run.pk)
     queued = []
     for account in EmagAccount.objects.filter(is_active=True).select_related("merchant"):
-        busy = SyncRun.objects.filter(
-            kind=KIND_ORDERS, account_ref=str(account.pk), status__in=UNFINISHED, created_at__gte=hour_ago
-        ).exists()
+        busy = sync_runs_of(account).filter(kind=KIND_ORDERS, status__in=UNFINISHED, created_at__gte=hour_ago).exists()
         if busy:
             continue
         run = sync_request(account=account, enqueue=False)

@@ -144,7 +144,7 @@ def order_entries_sync(*, order: KaspiOrder, client: ShopApiClient) -> int:
 def orders_step(step: Step) -> bool:
     """Pages of (window, state) from the checkpoint until the step's time is up or all are read."""
     run = step.run
-    store = KaspiStore.objects.get(pk=int(run.account_ref))
+    store = step.account(KaspiStore)
     params = run.params
     date_from = datetime.fromisoformat(params["date_from"])
     date_to = datetime.fromisoformat(params["date_to"])

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.models import SyncRun
+from core.selectors import sync_run_account
 from core.steps import Step, StepRetry, sync_run_execute
 
 from ..clients.cabinet import Offer, OfferPage
@@ -92,7 +93,7 @@ def products_step(step: Step) -> bool:
     """Pages of the offer list from the checkpoint until the step's time is up; after the last page,
     offers not seen since the run started are marked inactive and the store's numbers are updated."""
     run = step.run
-    store = KaspiStore.objects.get(pk=int(run.account_ref))
+    store = step.account(KaspiStore)
     if "started" not in run.params:
         step.checkpoint(params={"started": timezone.now().isoformat(), "page": 0, "seen": 0})
     params = run.params
@@ -138,7 +139,7 @@ def products_step(step: Step) -> bool:
 
 def store_error(run: SyncRun, exc: BaseException) -> None:
     """What the owner sees on the store when a run of it fails or is retried."""
-    store = KaspiStore.objects.filter(pk=int(run.account_ref)).first()
+    store = sync_run_account(run=run, model=KaspiStore)
     if store is not None:
         store_record_error(store=store, error=exc)
 

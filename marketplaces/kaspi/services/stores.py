@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 
 from core.exceptions import IntegrationError
 from core.models import Merchant, SyncRun
+from core.selectors import sync_runs_of
 from core.services import UNFINISHED, sync_run_create
 from core.steps import sync_run_redrive
 
@@ -79,9 +80,7 @@ def sync_request(
     runs: list[SyncRun] = []
     with transaction.atomic():
         if products:
-            run = sync_run_create(
-                merchant=store.merchant, kind=products_service.KIND, account_ref=str(store.pk), mode=mode
-            )
+            run = sync_run_create(merchant=store.merchant, kind=products_service.KIND, account=store, mode=mode)
             transaction.on_commit(lambda run=run: tasks.products_sync_execute.delay(run.pk))  # type: ignore[misc]
             runs.append(run)
         if orders:
@@ -89,7 +88,7 @@ def sync_request(
             run = sync_run_create(
                 merchant=store.merchant,
                 kind=orders_service.KIND,
-                account_ref=str(store.pk),
+                account=store,
                 mode=mode,
                 params={"date_from": date_from.isoformat(), "date_to": date_to.isoformat()},
             )
@@ -123,12 +122,7 @@ def login_request(*, store: KaspiStore) -> None:
 def _pending(store: KaspiStore, kind: str) -> bool:
     """A run of this kind is still queued or running (recently): a lagging worker gets no second one."""
     recent = timezone.now() - timedelta(hours=2)
-    return SyncRun.objects.filter(
-        kind=kind,
-        account_ref=str(store.pk),
-        created_at__gte=recent,
-        status__in=UNFINISHED,
-    ).exists()
+    return sync_runs_of(store).filter(kind=kind, created_at__gte=recent, status__in=UNFINISHED).exists()
 
 
 def sync_scheduled() -> list[int]:

@@ -45,7 +45,7 @@ def test_sync_now_is_queued_and_does_not_block(
             follow=True,
         )
     run = SyncRun.objects.get()
-    assert sent == [run.pk] and run.status == SyncRun.Status.QUEUED and run.account_ref == str(account.pk)
+    assert sent == [run.pk] and run.status == SyncRun.Status.QUEUED and run.account == account
     assert "queued" in response.content.decode()
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from core.models import SyncRun
+from core.selectors import sync_runs_of
 from marketplaces.kaspi.models import KaspiOrder, KaspiStore, Preorder, SessionState
 from marketplaces.kaspi.services import orders as orders_service
 from marketplaces.kaspi.services.session import session_needs_relogin
@@ -84,7 +85,7 @@ def test_sync_now_and_log_in_now_actions_enqueue(
         staff_client.post(url, {"action": "log_in_now", "_selected_action": [store.pk]}, follow=True)
     assert {name for name, _ in sent} == {"products_sync_execute", "orders_sync_execute", "session_login_execute"}
     assert ("session_login_execute", (store.pk, True)) in sent
-    assert SyncRun.objects.filter(account_ref=str(store.pk), status="queued").count() == 2
+    assert sync_runs_of(store).filter(status="queued").count() == 2
 
 
 def test_accept_action_and_read_only_lists(staff_client: Any, make_store: Any, kaspi: Callable[..., Any]) -> None:
@@ -93,7 +94,7 @@ def test_accept_action_and_read_only_lists(staff_client: Any, make_store: Any, k
     run = SyncRun.objects.create(
         merchant=store.merchant,
         kind="kaspi.orders",
-        account_ref=str(store.pk),
+        account=store,
         params={
             "date_from": (datetime.now(UTC) - timedelta(days=6)).isoformat(),
             "date_to": datetime.now(UTC).isoformat(),

@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 
 from core.models import Membership, SyncRun
+from core.selectors import sync_runs_of
 from marketplaces.kaspi import tasks
 from marketplaces.kaspi.models import KaspiOrder, KaspiProduct, KaspiStore, Preorder, SessionState
 from marketplaces.kaspi.services import orders as orders_service
@@ -129,7 +130,7 @@ def test_accept_through_the_api(kaspi: Callable[..., Any], make_store: Any) -> N
     run = SyncRun.objects.create(
         merchant=merchant,
         kind="kaspi.orders",
-        account_ref=str(store.pk),
+        account=store,
         params={
             "date_from": (datetime.now(UTC) - timedelta(days=6)).isoformat(),
             "date_to": datetime.now(UTC).isoformat(),
@@ -237,7 +238,7 @@ def test_sync_now_without_any_credentials_is_a_clear_400(make_store: Any) -> Non
     store = make_store(merchant=merchant, shop_api_token="", cabinet_email="", cabinet_password="")
     response = client.post(f"{BASE}/stores/{store.pk}/sync/")
     assert response.status_code == 400 and "Shop API token" in response.json()["error"]["message"]
-    assert not SyncRun.objects.filter(account_ref=str(store.pk)).exists()
+    assert not sync_runs_of(store).exists()
 
 
 def test_an_owner_cannot_delete_a_store_only_switch_it_off(make_store: Any) -> None:

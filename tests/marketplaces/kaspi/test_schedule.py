@@ -6,6 +6,7 @@ from typing import Any
 
 from core.models import SyncRun
 from core.scheduling import registered_jobs
+from core.selectors import sync_runs_of
 from marketplaces.kaspi import tasks
 from marketplaces.kaspi.models import SessionState
 from marketplaces.kaspi.services import stores as stores_service
@@ -36,7 +37,7 @@ def test_scheduled_sync_skips_parked_inactive_and_pending_stores(make_store: Any
     stores_service.sync_scheduled()
 
     def kinds(store: Any) -> set[str]:
-        return set(SyncRun.objects.filter(account_ref=str(store.pk)).values_list("kind", flat=True))
+        return set(sync_runs_of(store).values_list("kind", flat=True))
 
     assert kinds(ready) == {"kaspi.products", "kaspi.orders"}
     assert kinds(parked) == {"kaspi.orders"} and kinds(no_cabinet) == {"kaspi.orders"}
