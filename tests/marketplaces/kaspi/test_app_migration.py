@@ -1,7 +1,7 @@
 """Kaspi became its own app (``kaspi``): a database migrated on the code from before keeps its rows.
 
 Each test migrates back to the state before the move (marketplaces 0002, repricer 0003, no kaspi
-migration), writes rows through the historical models of that state, migrates forward, and reads
+migration, alerts 0003), writes rows through the historical models of that state, migrates forward, and reads
 them through today's models. The migrations change no table, so the rows are the same rows.
 """
 
@@ -14,13 +14,19 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.urls import reverse
 
 from marketplaces.kaspi.models import KaspiProduct, KaspiStore
 from repricer.models import RepricingRule
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-BEFORE = [("kaspi", None), ("marketplaces", "0002_verbose_names"), ("repricer", "0003_verbose_names")]
+BEFORE = [
+    ("kaspi", None),
+    ("marketplaces", "0002_verbose_names"),
+    ("repricer", "0003_verbose_names"),
+    ("alerts", "0003_verbose_names"),
+]
 MOVED = ("kaspistore", "kaspiproduct", "kaspiorder", "kaspiorderentry", "preorder")
 
 
@@ -111,3 +117,17 @@ def test_the_move_migrates_back_to_the_old_labels_with_the_same_ids(old_apps: An
     back = old.get_model("contenttypes", "ContentType").objects.filter(model__in=MOVED)
     assert dict(back.filter(app_label="marketplaces").values_list("model", "id")) == ids
     assert not back.filter(app_label="kaspi").exists()
+
+
+def test_open_alerts_link_to_the_kaspi_admin_pages_after_the_move(old_apps: Any) -> None:
+    store, _, _ = _old_rows(old_apps)
+    Alert = old_apps.get_model("alerts", "Alert")
+    common = {"merchant_id": store.merchant_id, "condition": "kaspi_relogin", "title": "t"}
+    kaspi = Alert.objects.create(**common, subject="a", link=f"/admin/marketplaces/kaspistore/{store.pk}/change/")
+    emag = Alert.objects.create(**common, subject="b", link="/admin/marketplaces_emag/emagaccount/7/change/")
+
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    links = dict(Alert.objects.values_list("pk", "link"))
+    assert links == {kaspi.pk: f"/admin/kaspi/kaspistore/{store.pk}/change/", emag.pk: emag.link}
+    assert reverse("admin:kaspi_kaspistore_change", args=[store.pk]) == links[kaspi.pk]
