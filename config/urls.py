@@ -33,7 +33,7 @@ urlpatterns = [
 for _app in (
     "payments",
     "vending",
-    "marketplaces",
+    "marketplaces.kaspi",
     "marketplaces.emag",
     "repricer",
     "poster_sync",

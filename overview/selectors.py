@@ -122,6 +122,6 @@ def channel_list_links(*, merchant_id: int) -> dict[str, str]:
     return {
         "qr": f"/admin/payments/order/?merchant__id__exact={merchant_id}",
         "vendista": f"/admin/vending/transaction/?account__id__in={ids(VendistaAccount.objects.all())}",
-        "kaspi": f"/admin/marketplaces/kaspiorder/?store__id__in={ids(KaspiStore.objects.all())}",
+        "kaspi": f"/admin/kaspi/kaspiorder/?store__id__in={ids(KaspiStore.objects.all())}",
         "emag": f"/admin/marketplaces_emag/emagorder/?account__id__in={ids(EmagAccount.objects.all())}",
     }

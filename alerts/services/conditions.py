@@ -148,7 +148,7 @@ def _kaspi_relogin() -> Iterator[Found]:
             f"kaspi store {store.pk}",
             f"Kaspi store {store.name} needs a re-login",
             store.session_reason[:300],
-            f"/admin/marketplaces/kaspistore/{store.pk}/change/",
+            f"/admin/kaspi/kaspistore/{store.pk}/change/",
         )
 
 

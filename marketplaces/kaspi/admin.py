@@ -91,7 +91,7 @@ class KaspiStoreAdmin(ServiceSavedAdmin):
     def screenshot(self, store: KaspiStore) -> str:
         if not store.session_screenshot:
             return "—"
-        url = reverse("admin:marketplaces_kaspistore_screenshot", args=[store.pk])
+        url = reverse("admin:kaspi_kaspistore_screenshot", args=[store.pk])
         return format_html(
             '<a href="{0}"><img src="{0}" alt="{1}" style="max-width:640px;border:1px solid #ccc"></a>',
             url,
@@ -150,9 +150,7 @@ class KaspiStoreAdmin(ServiceSavedAdmin):
                 raise Http404("no screenshot")
             return FileResponse(default_storage.open(name, "rb"), content_type="image/png")
 
-        custom = [
-            path("<int:pk>/screenshot/", self.admin_site.admin_view(view), name="marketplaces_kaspistore_screenshot")
-        ]
+        custom = [path("<int:pk>/screenshot/", self.admin_site.admin_view(view), name="kaspi_kaspistore_screenshot")]
         return custom + super().get_urls()
 
 

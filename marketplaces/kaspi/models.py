@@ -69,6 +69,7 @@ class KaspiStore(models.Model):
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        db_table = "marketplaces_kaspistore"  # its name from before the kaspi app (apps.py)
         ordering = ["merchant_id", "name"]
         constraints = [
             models.UniqueConstraint(
@@ -120,6 +121,7 @@ class KaspiProduct(models.Model):
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        db_table = "marketplaces_kaspiproduct"  # its name from before the kaspi app (apps.py)
         ordering = ["store_id", "sku"]
         constraints = [models.UniqueConstraint(fields=["store", "sku"], name="uniq_kaspi_product_sku")]
         verbose_name = _("Kaspi product")
@@ -168,6 +170,7 @@ class KaspiOrder(models.Model):
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        db_table = "marketplaces_kaspiorder"  # its name from before the kaspi app (apps.py)
         ordering = ["-creation_date", "-id"]
         constraints = [models.UniqueConstraint(fields=["store", "kaspi_id"], name="uniq_kaspi_order")]
         indexes = [models.Index(fields=["store", "-creation_date"])]
@@ -194,6 +197,7 @@ class KaspiOrderEntry(models.Model):
     raw = models.JSONField(default=dict, blank=True, verbose_name=_("raw"))
 
     class Meta:
+        db_table = "marketplaces_kaspiorderentry"  # its name from before the kaspi app (apps.py)
         ordering = ["order_id", "entry_number"]
         constraints = [models.UniqueConstraint(fields=["order", "kaspi_id"], name="uniq_kaspi_order_entry")]
         verbose_name = _("Kaspi order entry")
@@ -239,6 +243,7 @@ class Preorder(models.Model):
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        db_table = "marketplaces_preorder"  # its name from before the kaspi app (apps.py)
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["store", "article"], name="uniq_kaspi_preorder_article")]
         verbose_name = _("preorder")

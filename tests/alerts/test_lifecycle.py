@@ -300,7 +300,7 @@ def test_message_links_to_the_object_on_the_public_site(inbox: Inbox, settings: 
     alerts_evaluate()
     deliveries_send_due()
     store = KaspiStore.objects.get(merchant=merchant)
-    assert f"https://ops.example.com/admin/marketplaces/kaspistore/{store.pk}/change/" in inbox.messages[0]["message"]
+    assert f"https://ops.example.com/admin/kaspi/kaspistore/{store.pk}/change/" in inbox.messages[0]["message"]
 
 
 def test_quiet_hours_hold_messages_for_one_digest_after(inbox: Inbox) -> None:

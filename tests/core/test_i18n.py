@@ -37,7 +37,7 @@ PROJECT_APPS = {
     "core",
     "payments",
     "vending",
-    "marketplaces",
+    "kaspi",
     "marketplaces_emag",
     "repricer",
     "poster_sync",
@@ -117,7 +117,7 @@ def test_the_apps_have_proper_names_in_both_languages() -> None:
     with translation.override("en"):
         english = {label: str(apps.get_app_config(label).verbose_name) for label in PROJECT_APPS}
     assert english["poster_sync"] == "Poster" and english["marketplaces_emag"] == "eMAG"
-    assert english["marketplaces"] == "Kaspi"
+    assert english["kaspi"] == "Kaspi"
     assert all(not name.isupper() and "_" not in name for name in english.values())
     with translation.override("en"):
         assert str(apps.get_model("marketplaces_emag", "EmagAccount")._meta.verbose_name_plural) == "eMAG accounts"

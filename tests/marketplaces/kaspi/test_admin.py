@@ -30,16 +30,16 @@ def test_store_pages_never_show_secrets_and_show_the_screenshot(
     settings.MEDIA_ROOT = str(tmp_path)
     store = make_store()
     session_needs_relogin(store=store, reason="SMS code required", screenshot=b"\x89PNG\r\n\x1a\nshot")
-    listing = staff_client.get(reverse("admin:marketplaces_kaspistore_changelist")).content.decode()
-    change = staff_client.get(reverse("admin:marketplaces_kaspistore_change", args=[store.pk])).content.decode()
+    listing = staff_client.get(reverse("admin:kaspi_kaspistore_changelist")).content.decode()
+    change = staff_client.get(reverse("admin:kaspi_kaspistore_change", args=[store.pk])).content.decode()
     for page in (listing, change):
         assert SANDBOX_PASSWORD not in page and SANDBOX_SHOP_TOKEN not in page
     assert "Needs re-login" in listing and "SMS code required" in change
-    shot_url = reverse("admin:marketplaces_kaspistore_screenshot", args=[store.pk])
+    shot_url = reverse("admin:kaspi_kaspistore_screenshot", args=[store.pk])
     assert shot_url in change
     shot = staff_client.get(shot_url)
     assert shot.status_code == 200 and b"".join(shot.streaming_content).startswith(b"\x89PNG")
-    filtered = staff_client.get(reverse("admin:marketplaces_kaspistore_changelist"), {"session_state__exact": "ok"})
+    filtered = staff_client.get(reverse("admin:kaspi_kaspistore_changelist"), {"session_state__exact": "ok"})
     assert filtered.status_code == 200 and filtered.context["cl"].result_count == 0
 
 
@@ -47,7 +47,7 @@ def test_saving_a_store_with_blank_secrets_keeps_them_and_new_credentials_unpark
     staff_client: Any, make_store: Any
 ) -> None:
     store = make_store(session_state=SessionState.NEEDS_RELOGIN)
-    url = reverse("admin:marketplaces_kaspistore_change", args=[store.pk])
+    url = reverse("admin:kaspi_kaspistore_change", args=[store.pk])
     data = {
         "merchant": store.merchant_id,
         "name": "Renamed",
@@ -79,7 +79,7 @@ def test_sync_now_and_log_in_now_actions_enqueue(
         monkeypatch.setattr(
             f"marketplaces.kaspi.tasks.{name}.delay", lambda *args, name=name: sent.append((name, args))
         )
-    url = reverse("admin:marketplaces_kaspistore_changelist")
+    url = reverse("admin:kaspi_kaspistore_changelist")
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(url, {"action": "sync_now", "_selected_action": [store.pk]}, follow=True)
         staff_client.post(url, {"action": "log_in_now", "_selected_action": [store.pk]}, follow=True)
@@ -104,25 +104,25 @@ def test_accept_action_and_read_only_lists(staff_client: Any, make_store: Any, k
     order = KaspiOrder.objects.filter(store=store, state="NEW").first()
     assert order is not None
     response = staff_client.post(
-        reverse("admin:marketplaces_kaspiorder_changelist"),
+        reverse("admin:kaspi_kaspiorder_changelist"),
         {"action": "accept", "_selected_action": [order.pk]},
         follow=True,
     )
     assert "accepted" in response.content.decode()
     assert KaspiOrder.objects.get(pk=order.pk).status == "ACCEPTED_BY_MERCHANT" and sim.state["accepted"] == 1
-    detail = staff_client.get(reverse("admin:marketplaces_kaspiorder_change", args=[order.pk]))
+    detail = staff_client.get(reverse("admin:kaspi_kaspiorder_change", args=[order.pk]))
     assert detail.status_code == 200 and order.code in detail.content.decode()
     for name in ("kaspiproduct", "kaspiorder", "preorder"):
-        assert staff_client.get(reverse(f"admin:marketplaces_{name}_changelist"), {"q": "x"}).status_code == 200
+        assert staff_client.get(reverse(f"admin:kaspi_{name}_changelist"), {"q": "x"}).status_code == 200
     Preorder.objects.create(store=store, article="A-1", name="Preordered", price=100)
-    assert "Preordered" in staff_client.get(reverse("admin:marketplaces_preorder_changelist")).content.decode()
+    assert "Preordered" in staff_client.get(reverse("admin:kaspi_preorder_changelist")).content.decode()
     assert KaspiStore.objects.get(pk=store.pk).last_orders_sync_at is not None
 
 
 def test_retyping_the_same_cabinet_password_keeps_a_parked_store_parked(staff_client: Any, make_store: Any) -> None:
     """The admin saves through stores.store_save: only a changed e-mail or password unparks a store."""
     store = make_store(session_state=SessionState.NEEDS_RELOGIN)
-    url = reverse("admin:marketplaces_kaspistore_change", args=[store.pk])
+    url = reverse("admin:kaspi_kaspistore_change", args=[store.pk])
     data = {"merchant": store.merchant_id, "name": store.name, "merchant_uid": store.merchant_uid, "is_active": "on",
             "shop_api_token": "", "cabinet_email": "", "cabinet_password": SANDBOX_PASSWORD}  # fmt: skip
     assert staff_client.post(url, data).status_code == 302
@@ -134,8 +134,8 @@ def test_a_preorder_priced_below_ten_tenge_is_a_form_error_in_the_admin(staff_cl
     store = make_store()
     data = {"store": store.pk, "article": "ART-5", "name": "Kettle", "brand": "", "price": 5, "warehouses": "[]",
             "delivery_days": 30, "status": Preorder.Status.DRAFT}  # fmt: skip
-    response = staff_client.post(reverse("admin:marketplaces_preorder_add"), data)
+    response = staff_client.post(reverse("admin:kaspi_preorder_add"), data)
     assert response.status_code == 200 and "at least 10" in response.content.decode()
     assert not Preorder.objects.exists()
-    assert staff_client.post(reverse("admin:marketplaces_preorder_add"), {**data, "price": 10}).status_code == 302
+    assert staff_client.post(reverse("admin:kaspi_preorder_add"), {**data, "price": 10}).status_code == 302
     assert Preorder.objects.get().price == 10
