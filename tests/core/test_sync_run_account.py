@@ -97,7 +97,7 @@ def test_the_migration_carries_old_text_references_over_to_accounts() -> None:
     account = VendistaAccountFactory()
     merchant = account.merchant
     store = KaspiStore.objects.create(merchant=merchant, name="s", merchant_uid="uid-3")
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("core")
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     try:
         old = _migrate([("core", "0004_verbose_names")])
         OldRun = old.get_model("core", "SyncRun")

@@ -73,6 +73,9 @@ class Migration(migrations.Migration):
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
         ('core', '0004_verbose_names'),
+        # Runs' text references became relations on the old label's content type first; the relabel
+        # below then carries them (the same rows, renamed).
+        ('core', '0006_syncrun_account_from_ref'),
         ('marketplaces', '0002_verbose_names'),
     ]
 
