@@ -49,11 +49,19 @@ def test_callback_for_an_unknown_account_is_404_and_changes_nothing(emag, make_a
     assert sim.requests_received() == before
 
 
-@pytest.mark.parametrize("order_id", ["", "abc", "-3", "0", "99999999999999999999999"])
+@pytest.mark.parametrize("order_id", ["", "abc", "-3", "0", "99999999999999999999999", "\u00b2", "1\u00b2"])
 def test_callback_with_a_bad_order_id_is_a_400(make_account, order_id) -> None:
     account = make_account()
     response = Client().get(f"/webhooks/emag/{account.callback_token}/", {"order_id": order_id})
     assert response.status_code == 400 and "order_id" in response.json()["error"]["fields"]
+    assert not EmagCallback.objects.exists()
+
+
+@pytest.mark.parametrize("suffix", ["%00", "%ED%A0%80"])
+def test_a_token_with_a_nul_or_a_bad_byte_is_an_unknown_account(make_account, suffix: str) -> None:
+    account = make_account()
+    response = Client().get(f"/webhooks/emag/{account.callback_token[:10]}{suffix}/", {"order_id": "5"})
+    assert response.status_code == 404
     assert not EmagCallback.objects.exists()
 
 
