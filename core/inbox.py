@@ -8,7 +8,7 @@ sweep. The row's ``status`` moves only along :data:`INBOX_TRANSITIONS` (``core.t
         │            │  ▲
         │            ▼  │
         │          retry ──► failed ──► processing (staff's retry)
-        └──► processed | ignored      (covered by another message's work)
+        └──► processed | ignored      (covered by another message's work; retry too)
     rejected (forged: stored for the record, never processed)
 
 Processing is claimed with a conditional UPDATE (received/retry → processing, ``attempts + 1``):
@@ -54,10 +54,10 @@ class InboxStatus(models.TextChoices):
 
 
 INBOX_TRANSITIONS: dict[str, set[str]] = {
-    # RECEIVED → PROCESSED/IGNORED: covered by the work another message's processing did.
+    # RECEIVED/RETRY → PROCESSED (IGNORED): covered by work done for another message (a sync read it).
     InboxStatus.RECEIVED: {InboxStatus.PROCESSING, InboxStatus.PROCESSED, InboxStatus.IGNORED},
     InboxStatus.PROCESSING: {InboxStatus.PROCESSED, InboxStatus.IGNORED, InboxStatus.RETRY, InboxStatus.FAILED},
-    InboxStatus.RETRY: {InboxStatus.PROCESSING, InboxStatus.FAILED},
+    InboxStatus.RETRY: {InboxStatus.PROCESSING, InboxStatus.PROCESSED, InboxStatus.FAILED},
     InboxStatus.FAILED: {InboxStatus.PROCESSING},  # staff's "retry"
     InboxStatus.PROCESSED: set(),
     InboxStatus.IGNORED: set(),

@@ -91,3 +91,42 @@ def test_a_live_sandbox_shop_repeats_callbacks_until_acknowledged(emag, make_acc
         oid for oid, o in sim.state["orders"].items() if o["status"] == 1 and oid not in sim.state["acknowledged"]
     }
     assert first["new"] not in third["callbacks"] and set(third["callbacks"]) == pending
+
+
+def test_a_failed_callback_backs_off_and_the_inbox_sweep_processes_it_when_due(emag, make_account, settings) -> None:
+    """Issue 22: a callback is an inbox row — a failure leaves it ``retry`` with its error and a next
+    attempt; the one inbox sweep leaves it alone until then and processes it once when due."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.inbox import InboxStatus
+    from marketplaces.emag.services import orders
+
+    settings.EMAG_MAX_RETRIES = 0
+    sim = emag()
+    account = make_account(sim)
+    order = sim.add_order()
+    callback = orders.callback_receive(account=account, emag_order_id=order["id"])
+    sim.internal_error_next = 50
+    assert tasks.callback_process(callback.pk)["status"] == InboxStatus.RETRY
+    callback.refresh_from_db()
+    assert (callback.status, callback.attempts) == (InboxStatus.RETRY, 1)
+    assert "Internal error" in callback.last_error and callback.next_attempt_at > timezone.now()
+    sim.internal_error_next = 0
+    assert orders.callbacks_sweep() == 0  # not due yet
+    assert not EmagOrder.objects.exists()
+    EmagCallback.objects.filter(pk=callback.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert orders.callbacks_sweep() == 1
+    callback.refresh_from_db()
+    assert (callback.status, callback.attempts, callback.last_error) == (InboxStatus.PROCESSED, 2, "")
+    assert EmagOrder.objects.get(emag_id=order["id"]).acknowledged_at is not None
+    assert orders.callbacks_sweep() == 0
+    assert tasks.callback_process(callback.pk)["status"] == "not due"  # eMAG's late repeat changes nothing
+
+
+def test_the_callbacks_sweep_is_a_periodic_job() -> None:
+    from core.scheduling import registered_jobs
+
+    job = next(j for j in registered_jobs() if j.name == "marketplaces.emag.callbacks_sweep")
+    assert job.task == "marketplaces.emag.tasks.callbacks_sweep" and job.every_seconds == 60
