@@ -24,6 +24,7 @@ due rows of every registered inbox (received and never picked up, or retry and d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -85,10 +86,12 @@ class InboxMessage(models.Model):
 
 @dataclass(frozen=True)
 class Handled:
-    """What a handler made of a message: ``processed`` or ``ignored``, with a note for the record."""
+    """What a handler made of a message: ``processed`` or ``ignored``, with a note for the record;
+    ``after`` runs once the outcome is committed (a side effect that must follow the commit)."""
 
     status: str = InboxStatus.PROCESSED
     note: str = ""
+    after: Callable[[], object] | None = None
 
 
 def _transient(exc: Exception) -> bool:
@@ -113,6 +116,9 @@ class Inbox:
     stuck_after_seconds: float = 300.0  # processing longer than this: its worker died
     retryable: Callable[[Exception], bool] = _transient
     on_failure: Callable[[Any, Exception, bool], None] | None = None
+    # The claim, the handler's writes and the outcome in one transaction: a failure rolls back the
+    # handler's work and the claim alike (payments: a payment's move and its delivery's mark).
+    atomic: bool = False
     state: StateTable = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -190,20 +196,48 @@ def inbox_process(
     reraise: bool = False,
     context: Mapping[str, Any] | None = None,
 ) -> str:
+    """:func:`inbox_run` for callers that need only the status left (or ``"not due"``)."""
+    left, _ = inbox_run(inbox=inbox, pk=pk, claimed=claimed, final=final, reraise=reraise, context=context)
+    return left
+
+
+def inbox_run(
+    *,
+    inbox: Inbox,
+    pk: Any,
+    claimed: bool = False,
+    final: bool = False,
+    reraise: bool = False,
+    context: Mapping[str, Any] | None = None,
+) -> tuple[str, Handled | None]:
     """Claim (unless ``claimed``), run the handler, record the outcome; returns the status left, or
-    ``"not due"`` when the row is not this caller's to process.
+    ``"not due"`` when the row is not this caller's to process, with what the handler made of it.
 
     ``final``: no retry after this attempt (a task's last one). ``reraise``: a failure that leaves the
-    row ``retry`` re-raises the handler's error, for a task's own retry."""
-    if not claimed and not inbox_claim(inbox=inbox, pk=pk):
-        return "not due"
-    row = inbox.model.objects.get(pk=pk)  # type: ignore[attr-defined]
+    row ``retry`` re-raises the handler's error, for a task's own retry. With ``inbox.atomic`` the
+    claim, the handler and the outcome commit together or not at all (a failure is then recorded
+    as a claimed attempt of its own)."""
     try:
-        handled = inbox.handler(row, **(context or {}))
+        with transaction.atomic() if inbox.atomic else contextlib.nullcontext():
+            if not claimed and not inbox_claim(inbox=inbox, pk=pk):
+                return "not due", None
+            row = inbox.model.objects.get(pk=pk)  # type: ignore[attr-defined]
+            handled = inbox.handler(row, **(context or {}))
+            inbox.state.advance(
+                pk=pk,
+                to=handled.status,
+                from_=InboxStatus.PROCESSING,
+                processed_at=timezone.now(),
+                last_error=handled.note[:2000],
+                next_attempt_at=None,
+            )
     except Exception as exc:
+        if inbox.atomic and not claimed and not inbox_claim(inbox=inbox, pk=pk):
+            raise  # rolled back, and another worker has the row now: nothing of ours to record
         retry = inbox.retryable(exc) and not final
         error = f"{type(exc).__name__}: {exc}"
         left = inbox_fail(inbox=inbox, pk=pk, error=error, retry=retry)
+        row = inbox.model.objects.get(pk=pk)  # type: ignore[attr-defined]
         log.warning(
             "%s message %s failed (attempt %d%s): %s",
             inbox.name,
@@ -216,16 +250,10 @@ def inbox_process(
             inbox.on_failure(row, exc, left == InboxStatus.RETRY)
         if reraise and left == InboxStatus.RETRY:
             raise
-        return left
-    inbox.state.advance(
-        pk=pk,
-        to=handled.status,
-        from_=InboxStatus.PROCESSING,
-        processed_at=timezone.now(),
-        last_error=handled.note[:2000],
-        next_attempt_at=None,
-    )
-    return handled.status
+        return left, None
+    if handled.after is not None:
+        handled.after()
+    return handled.status, handled
 
 
 def inbox_recover(*, inbox: Inbox, now: datetime | None = None) -> int:
@@ -249,20 +277,25 @@ def inbox_recover(*, inbox: Inbox, now: datetime | None = None) -> int:
     return moved
 
 
-def inbox_due(*, inbox: Inbox, now: datetime | None = None) -> Q:
+def inbox_due(*, inbox: Inbox, now: datetime | None = None, older_than_seconds: float | None = None) -> Q:
     now = now or timezone.now()
-    received = Q(status=InboxStatus.RECEIVED, received_at__lt=now - timedelta(seconds=inbox.received_grace_seconds))
+    grace = inbox.received_grace_seconds if older_than_seconds is None else older_than_seconds
+    received = Q(status=InboxStatus.RECEIVED, received_at__lt=now - timedelta(seconds=grace))
     return received | Q(status=InboxStatus.RETRY, next_attempt_at__lte=now)
 
 
-def inbox_take(*, inbox: Inbox, limit: int = 100, now: datetime | None = None) -> list[Any]:
+def inbox_take(
+    *, inbox: Inbox, limit: int = 100, now: datetime | None = None, older_than_seconds: float | None = None
+) -> list[Any]:
     """Claim up to ``limit`` due rows: locked with SKIP LOCKED (a concurrent sweep takes others) and
     moved to ``processing`` in the same transaction, so each due row is taken by one sweep only."""
     now = now or timezone.now()
     sources = inbox.state.sources(InboxStatus.PROCESSING, from_=[InboxStatus.RECEIVED, InboxStatus.RETRY])
     with transaction.atomic():
         rows = (
-            inbox.model.objects.filter(inbox_due(inbox=inbox, now=now))  # type: ignore[attr-defined]
+            inbox.model.objects.filter(  # type: ignore[attr-defined]
+                inbox_due(inbox=inbox, now=now, older_than_seconds=older_than_seconds)
+            )
             .order_by("received_at", "pk")
             .select_for_update(skip_locked=True)
         )
@@ -275,21 +308,26 @@ def inbox_take(*, inbox: Inbox, limit: int = 100, now: datetime | None = None) -
 
 
 def inbox_sweep(
-    *, inboxes: Iterable[Inbox] | None = None, limit: int = 100, budget_seconds: float = 45.0
+    *,
+    inboxes: Iterable[Inbox] | None = None,
+    limit: int = 100,
+    budget_seconds: float = 45.0,
+    older_than_seconds: float | None = None,
 ) -> dict[str, int]:
     """The one sweep: for each inbox (every registered one by default), recover rows a dead worker
     left, then take due rows one at a time and process each through the inbox's handler.
 
     One at a time: a row is claimed just before its handler runs, so a long batch never leaves
     claimed rows waiting long enough to look stuck to the next sweep. ``budget_seconds`` keeps a
-    sweep within its period (the next one carries on). Returns the rows processed per inbox."""
+    sweep within its period (the next one carries on); ``older_than_seconds`` overrides the inboxes'
+    grace for received rows. Returns the rows processed per inbox."""
     started = time.monotonic()
     done: dict[str, int] = {}
     for inbox in inboxes if inboxes is not None else inboxes_registered():
         inbox_recover(inbox=inbox)
         count = 0
         while count < limit and time.monotonic() - started < budget_seconds:
-            taken = inbox_take(inbox=inbox, limit=1)
+            taken = inbox_take(inbox=inbox, limit=1, older_than_seconds=older_than_seconds)
             if not taken:
                 break
             inbox_process(inbox=inbox, pk=taken[0], claimed=True)
