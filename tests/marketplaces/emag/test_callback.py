@@ -103,12 +103,11 @@ def test_a_failed_callback_backs_off_and_the_inbox_sweep_processes_it_when_due(e
     from core.inbox import InboxStatus
     from marketplaces.emag.services import orders
 
-    settings.EMAG_MAX_RETRIES = 0
     sim = emag()
     account = make_account(sim)
     order = sim.add_order()
     callback = orders.callback_receive(account=account, emag_order_id=order["id"])
-    sim.internal_error_next = 50
+    sim.internal_error_next = 50  # outlasts the client's own (fast, in tests) retries
     assert tasks.callback_process(callback.pk)["status"] == InboxStatus.RETRY
     callback.refresh_from_db()
     assert (callback.status, callback.attempts) == (InboxStatus.RETRY, 1)
