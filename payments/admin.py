@@ -312,6 +312,15 @@ class ReceiptAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "provider", "event", "provider_payment_id", "verified_status", "outcome", "note"]
-    list_filter = ["provider", "outcome", "event"]
+    list_display = [
+        "received_at",
+        "provider",
+        "event",
+        "provider_payment_id",
+        "verified_status",
+        "status",
+        "attempts",
+        "last_error",
+    ]
+    list_filter = ["provider", "status", "event"]
     search_fields = ["provider_payment_id", "event_key"]

@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
+from core.inbox import InboxMessage
 from core.models import Merchant
 
 
@@ -378,13 +379,10 @@ class Receipt(models.Model):
         return f"receipt of {self.order_id}"
 
 
-class WebhookDelivery(models.Model):
-    """Every authentic notification, stored once per provider event (duplicates hit the constraint)."""
-
-    class Outcome(models.TextChoices):
-        RECEIVED = "received", _("Received")
-        APPLIED = "applied", _("Applied")
-        IGNORED = "ignored", _("Ignored (no change)")
+class WebhookDelivery(InboxMessage):
+    """Every authentic notification, stored once per provider event (duplicates hit the constraint):
+    an inbox row (core.inbox) whose status says whether it was applied (processed) or changed nothing
+    (ignored); ``last_error`` holds the outcome, or the error of a failed attempt."""
 
     provider = models.CharField(max_length=16, choices=Provider.choices, verbose_name=_("provider"))
     event_key = models.CharField(max_length=200, verbose_name=_("event key"))
@@ -400,14 +398,7 @@ class WebhookDelivery(models.Model):
     )
     provider_payment_id = models.CharField(max_length=64, db_index=True, verbose_name=_("provider payment ID"))
     verified_status = models.CharField(max_length=32, blank=True, default="", verbose_name=_("verified status"))
-    payload = models.JSONField(default=dict, verbose_name=_("payload"))
     remote_addr = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("remote addr"))
-    outcome = models.CharField(
-        max_length=16, choices=Outcome.choices, default=Outcome.RECEIVED, verbose_name=_("outcome")
-    )
-    note = models.TextField(blank=True, default="", verbose_name=_("note"))
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("received at"))
-    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
 
     class Meta:
         ordering = ["-received_at"]

@@ -37,7 +37,8 @@ register(
         description="Reconcile pending payments",
     )
 )
-# Every 30 s: stored webhook deliveries never processed (their message was lost) are enqueued again.
+# Every 30 s: the one inbox sweep (core.inbox) applies stored webhook deliveries never processed
+# (their message was lost) and those whose retry is due.
 register(
     PeriodicJob(
         name="payments.deliveries_retry",
@@ -45,7 +46,7 @@ register(
         queue="payments",
         every_seconds=30,
         expires_seconds=25,
-        description="Re-enqueue unprocessed webhook deliveries",
+        description="Apply webhook deliveries left unprocessed or due for a retry",
     )
 )
 # Every 30 s: captures, cancels and refunds not confirmed after PAYMENTS_SETTLEMENT_GRACE_SECONDS

@@ -30,8 +30,9 @@ RETRY = {
 # How long a stored payment notification may wait (the buyer stands at the machine): processing is
 # idempotent, so provider trouble and database trouble alike (a deadlock victim, a connection blip,
 # "too many clients") retry at once with short backoff — full jitter under 1, 2, 4, 8, 8, 8 s, at
-# most 31 s in all — and a message lost altogether (a killed worker, a broker flush) is re-enqueued
-# by ``deliveries_retry`` (every 30 s, for deliveries older than 30 s). Before, a database error
+# most 31 s in all — and a message lost altogether (a killed worker, a broker flush) is applied by
+# ``deliveries_retry`` (the inbox sweep, every 30 s, for deliveries older than 30 s; a delivery
+# whose task's retries ran out is left ``retry`` and applied by it with backoff). Before, a database error
 # failed the task for good and a transient one could wait up to 300 s between attempts.
 DELIVERY_RETRY = {
     "autoretry_for": (TransientError, OperationalError, InterfaceError),
@@ -96,10 +97,8 @@ def brews_fail_late() -> int:
 
 @shared_task(name="payments.tasks.deliveries_retry", queue="payments")
 def deliveries_retry(older_than_seconds: int = 30) -> int:
-    ids = payments.deliveries_unprocessed(older_than_seconds=older_than_seconds)
-    for delivery_id in ids:
-        brew_process_delivery.delay(delivery_id)
-    return len(ids)
+    """The one inbox sweep (core.inbox) over the deliveries: lost messages and due retries, applied here."""
+    return payments.deliveries_sweep(older_than_seconds=older_than_seconds)
 
 
 @shared_task(name="payments.tasks.payments_reconcile", queue="payments")

@@ -204,7 +204,7 @@ class WebhookLogAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("error / outcome"))
     def short_error(self, entry: WebhookLog) -> str:
-        return entry.error[:120]
+        return entry.last_error[:120]
 
     @admin.action(description=_("Retry processing (failed deliveries)"))
     def retry(self, request: HttpRequest, queryset: QuerySet[WebhookLog]) -> None:

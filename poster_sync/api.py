@@ -251,6 +251,8 @@ IngredientCategoryViewSet = _viewset(IngredientCategory, [])
 
 
 class WebhookLogOutput(serializers.ModelSerializer):
+    error = serializers.CharField(source="last_error", read_only=True)  # the API's name since v1
+
     class Meta:
         model = WebhookLog
         fields = [

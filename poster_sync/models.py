@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
+from core.inbox import InboxMessage, InboxStatus
 from core.models import Merchant
 
 # Poster account names are sub-domains ({account}.joinposter.com): nothing else may reach a URL.
@@ -202,16 +203,11 @@ class SyncStatus(models.Model):
         return f"{self.account_id} {self.entity}"
 
 
-class WebhookStatus(models.TextChoices):
-    RECEIVED = "received", _("Received")
-    PROCESSING = "processing", _("Processing")
-    PROCESSED = "processed", _("Processed")
-    IGNORED = "ignored", _("Ignored (authentic, nothing to sync)")
-    FAILED = "failed", _("Failed")
-    REJECTED = "rejected", _("Rejected (bad signature)")
+# Poster's deliveries are an inbox (core.inbox): one status vocabulary and transition table for every inbox.
+WebhookStatus = InboxStatus
 
 
-class WebhookLog(models.Model):
+class WebhookLog(InboxMessage):
     """Every delivery to /webhooks/poster/. Authentic ones carry a unique ``delivery_key`` (the
     account and Poster's ``verify``, which covers every field and the time), so a redelivery hits
     the constraint and is processed once; forged ones are kept with ``signature_valid=False``."""
@@ -228,18 +224,9 @@ class WebhookLog(models.Model):
     object = models.CharField(max_length=64, blank=True, default="", verbose_name=_("object"))
     object_id = models.CharField(max_length=64, blank=True, default="", verbose_name=_("object ID"))
     action = models.CharField(max_length=32, blank=True, default="", verbose_name=_("action"))
-    payload = models.JSONField(default=dict, verbose_name=_("payload"))
     signature_valid = models.BooleanField(default=False, verbose_name=_("signature valid"))
     delivery_key = models.CharField(max_length=128, null=True, blank=True, unique=True, verbose_name=_("delivery key"))
-    status = models.CharField(
-        max_length=16, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED, verbose_name=_("status")
-    )
-    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
-    error = models.TextField(blank=True, default="", verbose_name=_("error"))
     remote_addr = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("remote addr"))
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("received at"))
-    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
-    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -61,11 +61,10 @@ def sync_daily() -> list[int]:
 
 @shared_task(name="poster_sync.tasks.webhooks_sweep", queue="sync", ignore_result=True)
 def webhooks_sweep() -> int:
-    """Drives what a crash left behind to its end: unprocessed deliveries and stuck sync runs."""
-    ids = webhooks.webhooks_due()
-    for log_id in ids:
-        webhook_process.delay(log_id)
+    """Drives what a crash left behind to its end: unprocessed deliveries and due retries (processed
+    here by the one inbox sweep, core.inbox) and stuck sync runs."""
+    swept = webhooks.webhooks_sweep()
     runs = sync.runs_stuck()
     for run_id in runs:
         entity_sync_run.delay(run_id)
-    return len(ids) + len(runs)
+    return swept + len(runs)

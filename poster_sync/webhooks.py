@@ -17,15 +17,17 @@ from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from core import jsonsafe
 from core.api.errors import error_body
 from core.clientip import client_ip
 from core.logging import untrusted
-from core.payloads import json_loads, nested_deeper_than, storable_text
 
 from .services.webhooks import Delivery, webhook_receive
 
 log = logging.getLogger("poster_sync.webhooks")
 
+# Poster's deliveries are flat; a form's fields are strings, a JSON body is refused past this depth.
+POSTER_MAX_DEPTH = 16
 SIGNED = ("account", "object", "object_id", "action", "time", "verify")
 
 
@@ -44,8 +46,8 @@ def _parse(request: HttpRequest, body: bytes) -> dict[str, Any] | None:
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return {key: request.POST.get(key) for key in request.POST}
     try:
-        data = json_loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = jsonsafe.loads(body, max_depth=POSTER_MAX_DEPTH, max_bytes=settings.POSTER_WEBHOOK_MAX_BYTES)
+    except jsonsafe.JSONInputError:
         return None
     return data if isinstance(data, dict) else None
 
@@ -113,7 +115,8 @@ def poster(request: HttpRequest) -> JsonResponse:
         return _error(413, "too_large", f"Body larger than {limit} bytes.", request)
     except (SuspiciousOperation, MultiPartParserError, UnicodeDecodeError, ValueError):
         return _error(400, "malformed", "The body could not be parsed.", request)
-    if data is None or nested_deeper_than(data, 16) or not storable_text(data):
+    # A form's fields pass the same guard as a JSON body (NUL, lone surrogates) before they are stored.
+    if data is None or jsonsafe.problem(data, max_depth=POSTER_MAX_DEPTH):
         return _error(400, "malformed", "Send a JSON object or a form with Poster's webhook fields.", request)
     delivery = _delivery(data)
     if isinstance(delivery, str):

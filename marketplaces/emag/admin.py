@@ -199,8 +199,17 @@ class EmagOfferAdmin(admin.ModelAdmin):
 
 @admin.register(EmagCallback)
 class EmagCallbackAdmin(admin.ModelAdmin):
-    list_display = ["emag_order_id", "account", "deliveries", "received_at", "processed_at", "last_error"]
-    list_filter = ["account"]
+    list_display = [
+        "emag_order_id",
+        "account",
+        "status",
+        "attempts",
+        "deliveries",
+        "received_at",
+        "processed_at",
+        "last_error",
+    ]
+    list_filter = ["status", "account"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

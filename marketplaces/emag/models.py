@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
+from core.inbox import InboxMessage
 from core.models import Merchant
 
 from . import codes
@@ -237,18 +238,16 @@ class EmagOffer(models.Model):
         return self.part_number or str(self.emag_id)
 
 
-class EmagCallback(models.Model):
-    """A new-order callback received (eMAG repeats it until the order is acknowledged)."""
+class EmagCallback(InboxMessage):
+    """A new-order callback received (eMAG repeats it until the order is acknowledged): an inbox row
+    (core.inbox), one per order; a repeat counts in ``deliveries``."""
 
     account = models.ForeignKey(
         EmagAccount, on_delete=models.CASCADE, related_name="callbacks", verbose_name=_("account")
     )
     emag_order_id = models.BigIntegerField(verbose_name=_("eMAG order ID"))
     deliveries = models.PositiveIntegerField(default=1, verbose_name=_("deliveries"))
-    received_at = models.DateTimeField(auto_now_add=True, verbose_name=_("received at"))
     last_received_at = models.DateTimeField(auto_now=True, verbose_name=_("last received at"))
-    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
-    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
 
     class Meta:
         ordering = ["-received_at"]

@@ -6,7 +6,7 @@ from core.scheduling import PeriodicJob, register
 
 # Every 5 minutes (at an odd second offset, eMAG asks clients to avoid round clock times): the sweep
 # of new and modified orders of every active account — the safety net of the new-order callback
-# (MKT-2b, MKT-7) — and a retry of callbacks whose processing failed.
+# (MKT-2b, MKT-7).
 register(
     PeriodicJob(
         name="marketplaces.emag.orders_sweep",
@@ -15,6 +15,19 @@ register(
         expires_seconds=4 * 60,
         queue="sync",
         description="eMAG: sweep new and modified orders of every active account",
+    )
+)
+
+# Every minute: new-order callbacks whose task message was lost, and failed ones whose retry is due,
+# processed by the one inbox sweep (core.inbox).
+register(
+    PeriodicJob(
+        name="marketplaces.emag.callbacks_sweep",
+        task="marketplaces.emag.tasks.callbacks_sweep",
+        every_seconds=60,
+        expires_seconds=55,
+        queue="sync",
+        description="eMAG: process callbacks left unprocessed or due for a retry",
     )
 )
 

@@ -1,8 +1,9 @@
 """Celery tasks of the eMAG app: take ids, call one service (all on the ``sync`` queue, MKT-7).
 
 The eMAG client is the one retry layer (2, 4 … 64 s with jitter on 429/5xx/network, MKT-4), so the
-tasks declare no ``autoretry_for``: a failure is recorded (failed run, callback's ``last_error``) and
-the periodic sweep, which also re-enqueues unprocessed callbacks, is the next attempt.
+tasks declare no ``autoretry_for``: a failure is recorded (failed run; a callback left ``retry`` with
+its ``last_error`` and next attempt) and a periodic sweep (orders; the callbacks' inbox sweep) is the
+next attempt.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from django.conf import settings
 
 from core.steps import Step, sync_step_task
 
-from .clients.emag import EmagError
-from .models import EmagAccount, EmagCallback
+from .models import EmagAccount
 from .services import backups, offers, orders
 from .services.monitoring import KIND_OFFERS, KIND_ORDERS
 
@@ -47,14 +47,14 @@ def offers_sync_execute(step: Step) -> bool:
 
 @shared_task(name="marketplaces.emag.tasks.callback_process", queue="sync", **_LONG)
 def callback_process(callback_id: int) -> dict[str, Any]:
-    callback = EmagCallback.objects.select_related("account").filter(pk=callback_id, processed_at=None).first()
-    if callback is None:
-        return {"callback_id": callback_id, "status": "done"}
-    try:
-        order = orders.callback_process(callback=callback)
-    except EmagError as exc:  # kept on the callback; the next sweep enqueues it again
-        return {"callback_id": callback_id, "status": "failed", "error": type(exc).__name__}
-    return {"callback_id": callback_id, "order": order.pk if order else None}
+    # A failure is recorded on the callback (retry, with its next attempt); the inbox sweep retries it.
+    return {"callback_id": callback_id, "status": orders.callback_process(callback_id=callback_id)}
+
+
+# Callbacks run by the one inbox sweep (core.inbox): lost messages and due retries.
+@shared_task(name="marketplaces.emag.tasks.callbacks_sweep", queue="sync", ignore_result=True, **_LONG)
+def callbacks_sweep() -> int:
+    return orders.callbacks_sweep()
 
 
 @shared_task(name="marketplaces.emag.tasks.orders_sweep_all", queue="sync", ignore_result=True)

@@ -12,6 +12,7 @@ import logging
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from core import jsonsafe
 from core.api.errors import error_body
 
 from .models import EmagAccount
@@ -23,12 +24,15 @@ MAX_ORDER_ID = 2**63 - 1
 
 @require_GET
 def new_order_callback(request: HttpRequest, token: str) -> JsonResponse:
-    account = EmagAccount.objects.filter(callback_token=token, is_active=True).first() if len(token) <= 64 else None
+    # A NUL or a lone surrogate in the path would fail the query (a 500): such a token is simply unknown.
+    known = len(token) <= 64 and jsonsafe.problem(token) is None
+    account = EmagAccount.objects.filter(callback_token=token, is_active=True).first() if known else None
     if account is None:
         log.warning("eMAG callback with an unknown account token")
         return JsonResponse(error_body("not_found", "Not found."), status=404)
     raw = request.GET.get("order_id", "")
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ORDER_ID:
+    # isascii: "²".isdigit() is True, but int("²") raises (a 500).
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ORDER_ID:
         log.info("eMAG callback for account %s without a valid order_id", account.pk)
         return JsonResponse(
             error_body(

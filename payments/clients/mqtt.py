@@ -153,7 +153,8 @@ def parse_ack(topic: str, payload: bytes) -> Ack | None:
         return None
     try:
         data = jsonsafe.loads(payload)
-    except ValueError:
+    except jsonsafe.JSONInputError as exc:  # malformed, too deep, NaN, NUL, lone surrogates: never stored
+        log.warning("ack on %s refused: %s", untrusted(topic, 200), untrusted(str(exc), 200))
         return None
     if (
         not isinstance(data, dict)

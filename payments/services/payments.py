@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists
 from django.utils import timezone
 
+from core.inbox import Handled, Inbox, InboxStatus, inbox_register, inbox_run, inbox_store, inbox_sweep
 from core.logging import untrusted
 from payments.models import BrewCommand, OrderStatus, Payment, WebhookDelivery
 
@@ -117,43 +118,32 @@ def webhook_record(
     payload: dict[str, Any],
     remote_addr: str | None,
 ) -> Recorded:
-    """Store an authentic delivery once; enqueue its processing after commit.
+    """Store an authentic delivery once (the inbox row); enqueue its processing after commit."""
 
-    Outside a transaction the INSERT is one statement that commits itself (autocommit): one round
-    trip instead of BEGIN, INSERT, COMMIT on the webhook's hot path (PERF-4). Inside a caller's
-    transaction a savepoint keeps that transaction usable after a duplicate."""
-    fields = {
-        "provider": provider,
-        "event_key": event_key[:200],
-        "event": event[:64],
-        "payment_id": payment_id,
-        "provider_payment_id": provider_payment_id,
-        "verified_status": verified_status,
-        "payload": payload,
-        "remote_addr": remote_addr or None,
-    }
-    try:
-        if transaction.get_connection().in_atomic_block:
-            with transaction.atomic():
-                delivery = WebhookDelivery.objects.create(**fields)
-        else:
-            delivery = WebhookDelivery.objects.create(**fields)
-    except IntegrityError:
-        return Recorded(delivery=None, duplicate=True)
-    from payments.tasks import brew_process_delivery
+    def enqueue(delivery: WebhookDelivery) -> None:
+        from payments.tasks import brew_process_delivery
 
-    # Committed already (autocommit), or at the caller's commit.
-    transaction.on_commit(lambda: brew_process_delivery.delay(delivery.pk))
-    return Recorded(delivery=delivery, duplicate=False)
+        transaction.on_commit(lambda: brew_process_delivery.delay(delivery.pk))
+
+    delivery = inbox_store(
+        inbox=DELIVERIES,
+        on_stored=enqueue,
+        provider=provider,
+        event_key=event_key[:200],
+        event=event[:64],
+        payment_id=payment_id,
+        provider_payment_id=provider_payment_id,
+        verified_status=verified_status,
+        payload=payload,
+        remote_addr=remote_addr or None,
+    )
+    return Recorded(delivery=delivery, duplicate=delivery is None)
 
 
-def webhook_process(*, delivery_id: int) -> str:
-    """Apply a delivery. When it pays the order, the same transaction creates the brew command and
-    claims it for sending, and the command is published right here after the commit — no second
-    queue hop and no second transaction on the latency-critical path (PERF-4). A crash after the
-    commit leaves the command ``sending``: the redelivered task sends it again (the machine
-    de-duplicates), as does the sweep of late commands."""
-    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+def _delivery_apply(delivery: WebhookDelivery) -> Handled:
+    """Apply a claimed delivery, in the inbox's transaction (``DELIVERIES.atomic``): the payment's
+    move, the brew command and its claim commit with the delivery's outcome, or none of them does.
+    The command is published after the commit (``after``)."""
     payment_id = delivery.payment_id
     if payment_id is None:  # stored by code older than the link (a rolling deploy): find it by the provider's id
         payment_id = (
@@ -161,29 +151,54 @@ def webhook_process(*, delivery_id: int) -> str:
             .values_list("pk", flat=True)
             .first()
         )
-    if delivery.processed_at is not None:
-        if payment_id is not None:
-            _send_pending_brew(payment_id=payment_id)
-        return "noop"
-    command = None
-    with transaction.atomic():
-        if payment_id is None:
-            outcome, result = WebhookDelivery.Outcome.IGNORED, "unknown payment"
-        else:
-            result, command = _apply_status(
-                payment_id=payment_id,
-                status=delivery.verified_status,
-                source=f"webhook {delivery.event}",
-                enqueue_brew=False,
-                claim=True,  # created claimed: published below, after the commit
-            )
-            outcome = WebhookDelivery.Outcome.APPLIED if result != "noop" else WebhookDelivery.Outcome.IGNORED
-        WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
-            processed_at=timezone.now(), outcome=outcome, note=result
-        )
-    if command is not None:
-        brew_publish(command=command)
-    return result
+    if payment_id is None:
+        return Handled(InboxStatus.IGNORED, "unknown payment")
+    result, command = _apply_status(
+        payment_id=payment_id,
+        status=delivery.verified_status,
+        source=f"webhook {delivery.event}",
+        enqueue_brew=False,
+        claim=True,  # created claimed: published after the commit
+    )
+    after = (lambda: brew_publish(command=command)) if command is not None else None
+    return Handled(InboxStatus.PROCESSED if result != "noop" else InboxStatus.IGNORED, result, after)
+
+
+# Every failure is tried again: at once by the task's own retries (transient and database errors,
+# tasks.DELIVERY_RETRY), then by the sweep with backoff; after a day of failures it is failed for
+# staff (payments_reconcile still re-reads the payment from the provider).
+DELIVERIES = inbox_register(
+    Inbox(
+        name="payments.deliveries",
+        model=WebhookDelivery,
+        handler=_delivery_apply,
+        max_attempts=300,
+        backoff_base_seconds=5,
+        backoff_max_seconds=300,
+        received_grace_seconds=30,
+        stuck_after_seconds=60,
+        retryable=lambda exc: True,
+        atomic=True,
+    )
+)
+
+
+def webhook_process(*, delivery_id: int) -> str:
+    """Apply a delivery. When it pays the order, the same transaction creates the brew command and
+    claims it for sending, and the command is published right here after the commit — no second
+    queue hop and no second transaction on the latency-critical path (PERF-4). A crash after the
+    commit leaves the command ``sending``: the redelivered task sends it again (the machine
+    de-duplicates), as does the sweep of late commands. A failure leaves the delivery ``retry`` and
+    is re-raised for the task's own retry."""
+    left, handled = inbox_run(inbox=DELIVERIES, pk=delivery_id, reraise=True)
+    if handled is not None:
+        return handled.note
+    if left != "not due":
+        return str(left)
+    delivery = WebhookDelivery.objects.only("status", "payment_id").get(pk=delivery_id)
+    if delivery.status in (InboxStatus.PROCESSED, InboxStatus.IGNORED) and delivery.payment_id is not None:
+        _send_pending_brew(payment_id=delivery.payment_id)  # a redelivered task: the publish may be lost
+    return "noop"
 
 
 def _send_pending_brew(*, payment_id: int) -> None:
@@ -196,15 +211,10 @@ def _send_pending_brew(*, payment_id: int) -> None:
         brew_send(command_id=command.pk, command=command)
 
 
-def deliveries_unprocessed(*, older_than_seconds: int = 30, limit: int = 500) -> list[int]:
-    """Stored deliveries whose processing message was lost (a broker restart or flush): ids to enqueue
-    again. Processing is idempotent, so one also still in the queue is merely applied twice, harmlessly."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return list(
-        WebhookDelivery.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
-        .order_by("received_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+def deliveries_sweep(*, older_than_seconds: float | None = None) -> int:
+    """Stored deliveries whose processing message was lost (a broker restart or flush), and due
+    retries: processed by the one inbox sweep (core.inbox)."""
+    return inbox_sweep(inboxes=[DELIVERIES], older_than_seconds=older_than_seconds).get(DELIVERIES.name, 0)
 
 
 def payment_for_notification(*, provider: str, provider_payment_id: str, event_key: str) -> Payment | None:

@@ -20,17 +20,14 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from core.exceptions import TransientError
+from core.inbox import Handled, Inbox, inbox_claim, inbox_process, inbox_register, inbox_sweep
 from core.logging import untrusted
-from core.transitions import StateTable
 
 from ..clients.poster import PosterTokenError
 from ..models import PosterAccount, WebhookLog, WebhookStatus
@@ -40,19 +37,50 @@ from .objects import WEBHOOK_OBJECTS, object_mark, object_sync
 
 log = logging.getLogger("poster_sync.webhooks")
 
-WEBHOOK_STATUS = StateTable(
-    WebhookLog,
-    "status",
-    {
-        # RECEIVED → PROCESSED: covered by a read of its object that another delivery's task ran.
-        WebhookStatus.RECEIVED: {WebhookStatus.PROCESSING, WebhookStatus.IGNORED, WebhookStatus.PROCESSED},
-        WebhookStatus.PROCESSING: {WebhookStatus.PROCESSED, WebhookStatus.FAILED, WebhookStatus.IGNORED},
-        WebhookStatus.FAILED: {WebhookStatus.PROCESSING},
-        WebhookStatus.PROCESSED: set(),
-        WebhookStatus.IGNORED: set(),
-        WebhookStatus.REJECTED: set(),
-    },
+
+def _handle(entry: WebhookLog, *, marked: bool = False) -> Handled:
+    """Sync the delivery's object; the row is claimed (processing) and core.inbox records the outcome."""
+    account = entry.account
+    if account is None or not account.is_active:
+        return Handled(WebhookStatus.IGNORED, "account gone or inactive")
+    entity = WEBHOOK_OBJECTS.get(entry.object, "")
+    outcome = object_sync(
+        account=account,
+        object=entry.object,
+        object_id=entry.object_id,
+        action=entry.action,
+        marked=marked,
+        on_released=lambda: webhooks_cover(account=account, entity=entity, by=entry.pk),
+    )
+    if entity:
+        alerts.status_object_succeeded(account=account, entity=entity)
+    return Handled(WebhookStatus.PROCESSED, outcome)
+
+
+def _failed(entry: WebhookLog, exc: Exception, retrying: bool) -> None:
+    """Every failed attempt counts toward the entity's staff alert; a token error asks to reconnect."""
+    account = entry.account
+    if account is None:
+        return
+    entity = WEBHOOK_OBJECTS.get(entry.object, "")
+    if entity:
+        alerts.status_failed(account=account, entity=entity, error=f"{type(exc).__name__}: {exc}", full_sync=False)
+    if isinstance(exc, PosterTokenError):
+        account_mark_error(account=account, error=f"Reconnect the account: {exc}", needs_reconnect=True)
+
+
+INBOX = inbox_register(
+    Inbox(
+        name="poster_sync.webhooks",
+        model=WebhookLog,
+        handler=_handle,
+        max_attempts=lambda: int(settings.POSTER_WEBHOOK_MAX_ATTEMPTS),
+        backoff_base_seconds=5,
+        backoff_max_seconds=300,
+        on_failure=_failed,
+    )
 )
+WEBHOOK_STATUS = INBOX.state
 
 
 @dataclass(frozen=True)
@@ -109,7 +137,7 @@ def webhook_receive(*, delivery: Delivery, payload: dict[str, Any], remote_addr:
     }
     if not signature_valid(delivery=delivery, secret=settings.POSTER_APP_SECRET):
         entry = WebhookLog.objects.create(
-            signature_valid=False, status=WebhookStatus.REJECTED, error="signature does not match", **common
+            signature_valid=False, status=WebhookStatus.REJECTED, last_error="signature does not match", **common
         )
         log.warning("forged or unverifiable Poster webhook from %s (log %s)", untrusted(remote_addr), entry.pk)
         return Received("forged", entry.pk)
@@ -132,7 +160,7 @@ def webhook_receive(*, delivery: Delivery, payload: dict[str, Any], remote_addr:
                 signature_valid=True,
                 delivery_key=key,
                 status=status,
-                error=""
+                last_error=""
                 if status == WebhookStatus.RECEIVED
                 else ("unknown or inactive account" if account is None else f"{delivery.object} is not synced"),
                 **common,
@@ -157,58 +185,17 @@ def webhook_receive(*, delivery: Delivery, payload: dict[str, Any], remote_addr:
 def webhook_process(*, log_id: int, final: bool = False, marked: bool = False) -> str:
     """Sync the delivery's object (``marked``: the webhook's request noted the change already).
 
-    A transient failure is re-raised for the task's retry (the log says ``failed`` meanwhile); the
-    last attempt, or a permanent error, leaves it ``failed`` and counts toward the staff alert. A
-    crash mid-way leaves ``processing``: the sweep retries it."""
-    if (
-        WEBHOOK_STATUS.advance(
-            pk=log_id,
-            to=WebhookStatus.PROCESSING,
-            from_=[WebhookStatus.RECEIVED, WebhookStatus.FAILED],
-            attempts=F("attempts") + 1,
-        )
-        is None
-    ):
+    A transient failure leaves the log ``retry`` (its next attempt pushed back) and is re-raised for
+    the task's own retry; the last attempt, or a permanent error, leaves it ``failed``; either counts
+    toward the staff alert. A crash mid-way leaves ``processing``: the sweep retries it."""
+    if not inbox_claim(inbox=INBOX, pk=log_id):
         if marked:  # covered by another delivery's read, but sent as its lane's reader: read what is left
             return f"not due; {lane_read(log_id=log_id)}"
         return "not due"  # processed already, or another worker has it
-    entry = WebhookLog.objects.select_related("account").get(pk=log_id)
-    account = entry.account
-    if account is None or not account.is_active:
-        WEBHOOK_STATUS.advance(pk=log_id, to=WebhookStatus.IGNORED, error="account gone or inactive")
-        return "ignored"
-    entity = WEBHOOK_OBJECTS.get(entry.object, "")
-    try:
-        outcome = object_sync(
-            account=account,
-            object=entry.object,
-            object_id=entry.object_id,
-            action=entry.action,
-            marked=marked,
-            on_released=lambda: webhooks_cover(account=account, entity=entity, by=log_id),
-        )
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        WEBHOOK_STATUS.advance(pk=log_id, to=WebhookStatus.FAILED, error=error)
-        if entity:
-            alerts.status_failed(account=account, entity=entity, error=error, full_sync=False)
-        if isinstance(exc, PosterTokenError):
-            account_mark_error(account=account, error=f"Reconnect the account: {exc}", needs_reconnect=True)
-        retry = isinstance(exc, TransientError) and not final
-        log.warning(
-            "Poster webhook %s failed (attempt %d%s): %s",
-            log_id,
-            entry.attempts + 1,
-            ", will retry" if retry else "",
-            untrusted(error, 200),
-        )
-        if retry:
-            raise
-        return "failed"
-    WEBHOOK_STATUS.advance(pk=log_id, to=WebhookStatus.PROCESSED, processed_at=timezone.now(), error=outcome[:2000])
-    if entity:
-        alerts.status_object_succeeded(account=account, entity=entity)
-    return outcome
+    left = inbox_process(inbox=INBOX, pk=log_id, claimed=True, final=final, reraise=True, context={"marked": marked})
+    if left == WebhookStatus.PROCESSED:
+        return str(WebhookLog.objects.values_list("last_error", flat=True).get(pk=log_id))
+    return str(left)
 
 
 def lane_read(*, log_id: int) -> str:
@@ -240,7 +227,7 @@ def webhooks_cover(*, account: PosterAccount, entity: str, by: int) -> int:
             status=WebhookStatus.PROCESSED,
             processed_at=now,
             updated_at=now,
-            error=f"coalesced: covered by the read of delivery {by}",
+            last_error=f"coalesced: covered by the read of delivery {by}",
         )
     )
 
@@ -261,24 +248,10 @@ def object_refresh(*, account_id: int, object: str, object_id: str, action: str)
     )
 
 
-def webhooks_due(*, stuck_after_seconds: int = 300) -> list[int]:
-    """Deliveries a lost message or a dead worker left behind: received but never picked up, or
-    processing far longer than a sync takes. Stuck ones go back to ``failed`` so they can run again."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=stuck_after_seconds)
-    for pk in WebhookLog.objects.filter(status=WebhookStatus.PROCESSING, updated_at__lt=stale).values_list(
-        "pk", flat=True
-    ):
-        WEBHOOK_STATUS.advance(
-            pk=pk, to=WebhookStatus.FAILED, from_=WebhookStatus.PROCESSING, error="worker lost while processing"
-        )
-    received = WebhookLog.objects.filter(status=WebhookStatus.RECEIVED, received_at__lt=now - timedelta(seconds=60))
-    retryable = WebhookLog.objects.filter(
-        status=WebhookStatus.FAILED,
-        attempts__lt=settings.POSTER_WEBHOOK_MAX_ATTEMPTS,
-        error="worker lost while processing",
-    )
-    return list(received.values_list("pk", flat=True)[:500]) + list(retryable.values_list("pk", flat=True)[:500])
+def webhooks_sweep() -> int:
+    """Deliveries a lost message or a dead worker left behind, and retries that are due, processed
+    by the one inbox sweep (core.inbox)."""
+    return inbox_sweep(inboxes=[INBOX]).get(INBOX.name, 0)
 
 
 def webhook_retry(*, log_id: int) -> bool:

@@ -70,3 +70,55 @@ def test_every_api_view_parses_json_through_jsonsafe() -> None:
         assert all(issubclass(c, jsonsafe.JSONParser) for c in json_parsers), (cls, classes)
         checked += 1
     assert checked > 3
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"a": NaN}', "NaN"),
+        (b'{"a": [Infinity]}', "Infinity"),
+        (b'{"a": -Infinity}', "Infinity"),
+        (b'{"a": 1e400}', "out of range"),
+        (b'{"a": "x\\ud800y"}', "surrogate"),
+        (b'{"\\udfff": 1}', "surrogate"),
+        (b'{"a": "x\\u0000"}', "NUL"),
+        (b'{"a\\u0000": 1}', "NUL"),
+    ],
+)
+def test_what_jsonb_cannot_store_is_refused(body: bytes, reason: str) -> None:
+    """PostgreSQL's jsonb refuses NaN/Infinity, NUL and lone surrogates: storing one was a late 500."""
+    with pytest.raises(jsonsafe.JSONInputError, match=reason):
+        jsonsafe.loads(body)
+
+
+def test_a_body_over_the_size_limit_is_refused(settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    with pytest.raises(jsonsafe.JSONInputError, match="larger"):
+        jsonsafe.loads(b'{"a": "' + b"x" * 100 + b'"}')
+    assert jsonsafe.loads(b'{"a": "x"}', max_bytes=20) == {"a": "x"}
+    with pytest.raises(jsonsafe.JSONInputError, match="larger"):
+        jsonsafe.loads(b'{"a": "x"}', max_bytes=5)
+
+
+def test_a_caller_may_ask_for_a_shallower_limit() -> None:
+    assert jsonsafe.loads(b"[[1]]", max_depth=2) == [[1]]
+    with pytest.raises(jsonsafe.JSONInputError, match="deeper"):
+        jsonsafe.loads(b"[[[1]]]", max_depth=2)
+
+
+def test_problem_checks_values_parsed_elsewhere() -> None:
+    """A form's fields (Poster) go through the same rules as a JSON body."""
+    assert jsonsafe.problem({"a": "b", "c": ["d", 1, None]}) is None
+    assert "NUL" in (jsonsafe.problem({"a": "b\x00"}) or "")
+    assert "surrogate" in (jsonsafe.problem(["\ud800"]) or "")
+    assert "NaN" in (jsonsafe.problem({"a": float("nan")}) or "")
+
+
+def test_drf_parser_refuses_what_jsonb_cannot_store() -> None:
+    import io
+
+    from rest_framework.exceptions import ParseError
+
+    for body in (b'{"name": "\\ud800"}', b'{"name": "a\\u0000"}', b'{"a": 1e999}'):
+        with pytest.raises(ParseError):
+            jsonsafe.JSONParser().parse(io.BytesIO(body), "application/json", {})

@@ -44,3 +44,23 @@ def test_0003_links_existing_deliveries_to_their_payment(shop) -> None:
         assert linked == {pid: order.payment.pk, "gone": None}
     finally:
         _migrate(latest)
+
+
+def test_0008_turns_the_deliveries_outcome_into_the_inbox_status(shop) -> None:
+    from django.utils import timezone
+
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("payments")
+    try:
+        old = _migrate([("payments", "0007_verbose_names")])
+        Delivery = old.get_model("payments", "WebhookDelivery")
+        common = {"provider": "yookassa", "event": "payment.succeeded", "provider_payment_id": "p"}
+        Delivery.objects.create(event_key="a", outcome="applied", note="paid", processed_at=timezone.now(), **common)
+        Delivery.objects.create(event_key="i", outcome="ignored", note="noop", processed_at=timezone.now(), **common)
+        Delivery.objects.create(event_key="r", outcome="received", **common)
+        new = _migrate([("payments", "0008_webhookdelivery_on_core_inbox")])
+        rows = new.get_model("payments", "WebhookDelivery").objects.values_list(
+            "event_key", "status", "last_error", "attempts"
+        )
+        assert sorted(rows) == [("a", "processed", "paid", 1), ("i", "ignored", "noop", 1), ("r", "received", "", 0)]
+    finally:
+        _migrate(latest)

@@ -96,7 +96,7 @@ def test_webhook_log_browser_filters_and_retries_failed(
         signature_valid=True,
         delivery_key="a",
         status=WebhookStatus.FAILED,
-        error="boom",
+        last_error="boom",
     )
     WebhookLog.objects.create(
         account_name="x", object="ingredient", object_id="78", action="changed", status=WebhookStatus.REJECTED

@@ -156,7 +156,7 @@ def test_an_owner_retries_a_failed_delivery_from_the_api_as_staff_do_from_the_ad
         signature_valid=True,
         delivery_key="failed-1",
         status=WebhookStatus.FAILED,
-        error="PosterError: error 500",
+        last_error="PosterError: error 500",
     )
     sent: list[tuple[int, ...]] = []
     monkeypatch.setattr("poster_sync.tasks.webhook_process.delay", lambda *a: sent.append(a))

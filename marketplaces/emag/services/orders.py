@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from core.inbox import Handled, Inbox, InboxStatus, inbox_process, inbox_register, inbox_sweep
 from core.models import SyncRun
 from core.selectors import sync_run_account, sync_runs_of
 from core.services import UNFINISHED, sync_run_create, sync_run_finish, sync_run_is_stale
@@ -192,10 +193,13 @@ def order_fetch(
 
 
 def callback_receive(*, account: EmagAccount, emag_order_id: int) -> EmagCallback:
-    """Record a callback (eMAG repeats it until acknowledged) and enqueue its processing."""
+    """Record a callback (eMAG repeats it until acknowledged: one inbox row per order, the repeats
+    counted) and enqueue its processing; a processed one is not processed again."""
     from .. import tasks
 
-    callback, created = EmagCallback.objects.get_or_create(account=account, emag_order_id=emag_order_id)
+    callback, created = EmagCallback.objects.get_or_create(
+        account=account, emag_order_id=emag_order_id, defaults={"payload": {"order_id": emag_order_id}}
+    )
     if not created:
         EmagCallback.objects.filter(pk=callback.pk).update(
             deliveries=F("deliveries") + 1, last_received_at=timezone.now()
@@ -204,14 +208,40 @@ def callback_receive(*, account: EmagAccount, emag_order_id: int) -> EmagCallbac
     return callback
 
 
-def callback_process(*, callback: EmagCallback, client: EmagClient | None = None) -> EmagOrder | None:
-    try:
-        order = order_fetch(account=callback.account, emag_id=callback.emag_order_id, client=client)
-    except EmagError as exc:
-        EmagCallback.objects.filter(pk=callback.pk).update(last_error=str(exc)[:2000])
-        raise
-    EmagCallback.objects.filter(pk=callback.pk).update(processed_at=timezone.now(), last_error="")
-    return order
+def _callback_handle(callback: EmagCallback, *, client: EmagClient | None = None) -> Handled:
+    """Read the order, store it, acknowledge it when new (core.inbox records the outcome)."""
+    if not callback.account.is_active:
+        return Handled(InboxStatus.IGNORED, "account inactive")
+    order = order_fetch(account=callback.account, emag_id=callback.emag_order_id, client=client)
+    return Handled(InboxStatus.PROCESSED, "" if order is not None else "order not found at eMAG")
+
+
+# Every failure is tried again by the sweep (eMAG's client already retried 429/5xx/network), with
+# backoff from one minute to half an hour, for about a day; then the callback is failed for staff.
+CALLBACKS = inbox_register(
+    Inbox(
+        name="marketplaces.emag.callbacks",
+        model=EmagCallback,
+        handler=_callback_handle,
+        max_attempts=60,
+        backoff_base_seconds=60,
+        backoff_max_seconds=1800,
+        received_grace_seconds=120,
+        # A callback may wait through eMAG's backoff (~2 min per call, two calls).
+        stuck_after_seconds=float(settings.SYNC_STEP_TIME_LIMIT) + 60,
+        retryable=lambda exc: True,
+    )
+)
+
+
+def callback_process(*, callback_id: int, client: EmagClient | None = None) -> str:
+    """Process one stored callback (the task's work); ``"not due"`` when it is done or taken."""
+    return str(inbox_process(inbox=CALLBACKS, pk=callback_id, context={"client": client}))
+
+
+def callbacks_sweep() -> int:
+    """Callbacks whose task message was lost, and failed ones whose retry is due: the one inbox sweep."""
+    return inbox_sweep(inboxes=[CALLBACKS]).get(CALLBACKS.name, 0)
 
 
 # --- the sweep ---------------------------------------------------------------------------------------------------
@@ -302,13 +332,14 @@ def orders_step(step: Step, *, client: EmagClient | None = None, now: datetime |
         if phase != "close" and step.over():
             return False
     newest = datetime.fromisoformat(params["newest"]) if params.get("newest") else None
+    # Callbacks of orders the sweep stored and that are past new are covered (core.inbox: → processed).
     EmagCallback.objects.filter(
         account=account,
-        processed_at=None,
+        status__in=CALLBACKS.state.sources(InboxStatus.PROCESSED, from_=[InboxStatus.RECEIVED, InboxStatus.RETRY]),
         emag_order_id__in=EmagOrder.objects.filter(account=account)
         .exclude(status=EmagOrder.Status.NEW)
         .values("emag_id"),
-    ).update(processed_at=now)
+    ).update(status=InboxStatus.PROCESSED, processed_at=now, updated_at=now, next_attempt_at=None)
     EmagAccount.objects.filter(pk=account.pk).update(last_sync_at=now, last_error="")
     if newest is not None:  # only forward: a slower concurrent sweep must not move it back
         EmagAccount.objects.filter(
@@ -357,8 +388,6 @@ def orders_sweep_all() -> list[int]:
         run = sync_request(account=account, enqueue=False)
         tasks.orders_sync.delay(run.pk)
         queued.append(run.pk)
-    for callback in EmagCallback.objects.filter(processed_at=None, account__is_active=True)[:200]:
-        tasks.callback_process.delay(callback.pk)
     return queued
 
 

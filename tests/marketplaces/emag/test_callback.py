@@ -49,11 +49,19 @@ def test_callback_for_an_unknown_account_is_404_and_changes_nothing(emag, make_a
     assert sim.requests_received() == before
 
 
-@pytest.mark.parametrize("order_id", ["", "abc", "-3", "0", "99999999999999999999999"])
+@pytest.mark.parametrize("order_id", ["", "abc", "-3", "0", "99999999999999999999999", "\u00b2", "1\u00b2"])
 def test_callback_with_a_bad_order_id_is_a_400(make_account, order_id) -> None:
     account = make_account()
     response = Client().get(f"/webhooks/emag/{account.callback_token}/", {"order_id": order_id})
     assert response.status_code == 400 and "order_id" in response.json()["error"]["fields"]
+    assert not EmagCallback.objects.exists()
+
+
+@pytest.mark.parametrize("suffix", ["%00", "%ED%A0%80"])
+def test_a_token_with_a_nul_or_a_bad_byte_is_an_unknown_account(make_account, suffix: str) -> None:
+    account = make_account()
+    response = Client().get(f"/webhooks/emag/{account.callback_token[:10]}{suffix}/", {"order_id": "5"})
+    assert response.status_code == 404
     assert not EmagCallback.objects.exists()
 
 
@@ -83,3 +91,41 @@ def test_a_live_sandbox_shop_repeats_callbacks_until_acknowledged(emag, make_acc
         oid for oid, o in sim.state["orders"].items() if o["status"] == 1 and oid not in sim.state["acknowledged"]
     }
     assert first["new"] not in third["callbacks"] and set(third["callbacks"]) == pending
+
+
+def test_a_failed_callback_backs_off_and_the_inbox_sweep_processes_it_when_due(emag, make_account, settings) -> None:
+    """Issue 22: a callback is an inbox row — a failure leaves it ``retry`` with its error and a next
+    attempt; the one inbox sweep leaves it alone until then and processes it once when due."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.inbox import InboxStatus
+    from marketplaces.emag.services import orders
+
+    sim = emag()
+    account = make_account(sim)
+    order = sim.add_order()
+    callback = orders.callback_receive(account=account, emag_order_id=order["id"])
+    sim.internal_error_next = 50  # outlasts the client's own (fast, in tests) retries
+    assert tasks.callback_process(callback.pk)["status"] == InboxStatus.RETRY
+    callback.refresh_from_db()
+    assert (callback.status, callback.attempts) == (InboxStatus.RETRY, 1)
+    assert "Internal error" in callback.last_error and callback.next_attempt_at > timezone.now()
+    sim.internal_error_next = 0
+    assert orders.callbacks_sweep() == 0  # not due yet
+    assert not EmagOrder.objects.exists()
+    EmagCallback.objects.filter(pk=callback.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert orders.callbacks_sweep() == 1
+    callback.refresh_from_db()
+    assert (callback.status, callback.attempts, callback.last_error) == (InboxStatus.PROCESSED, 2, "")
+    assert EmagOrder.objects.get(emag_id=order["id"]).acknowledged_at is not None
+    assert orders.callbacks_sweep() == 0
+    assert tasks.callback_process(callback.pk)["status"] == "not due"  # eMAG's late repeat changes nothing
+
+
+def test_the_callbacks_sweep_is_a_periodic_job() -> None:
+    from core.scheduling import registered_jobs
+
+    job = next(j for j in registered_jobs() if j.name == "marketplaces.emag.callbacks_sweep")
+    assert job.task == "marketplaces.emag.tasks.callbacks_sweep" and job.every_seconds == 60

@@ -1,0 +1,41 @@
+"""eMAG callbacks moved onto core.inbox: existing rows get the status their fields meant."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def _migrate(target: list[tuple[str, str]]):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(target)
+    return executor.loader.project_state(target).apps
+
+
+def test_0003_derives_the_callbacks_status_from_processed_at_and_last_error(make_account) -> None:
+    account_id = make_account().pk
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("marketplaces_emag")
+    try:
+        old = _migrate([("marketplaces_emag", "0002_verbose_names")])
+        Callback = old.get_model("marketplaces_emag", "EmagCallback")
+        Callback.objects.create(account_id=account_id, emag_order_id=1, processed_at=timezone.now())
+        Callback.objects.create(account_id=account_id, emag_order_id=2, last_error="EmagServerError: 500")
+        Callback.objects.create(account_id=account_id, emag_order_id=3)
+        new = _migrate([("marketplaces_emag", "0003_emagcallback_on_core_inbox")])
+        Callback = new.get_model("marketplaces_emag", "EmagCallback")
+        got = {
+            c.emag_order_id: (c.status, c.attempts, c.next_attempt_at is not None, c.payload)
+            for c in Callback.objects.all()
+        }
+        assert got == {
+            1: ("processed", 0, False, {"order_id": 1}),
+            2: ("retry", 1, True, {"order_id": 2}),  # the old sweep ran it again: due at once
+            3: ("received", 0, False, {"order_id": 3}),
+        }
+    finally:
+        _migrate(latest)
