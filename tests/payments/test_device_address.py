@@ -141,7 +141,7 @@ def _migrate(target: list[tuple[str, str]]) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_stops_on_existing_duplicates_and_lists_them() -> None:
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("payments")
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     try:
         _migrate([("payments", "0005_settlement_capture_failed")])
         first = DeviceFactory(code="lobby", external_id="tm-42")

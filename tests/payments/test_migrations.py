@@ -21,7 +21,7 @@ def test_0003_links_existing_deliveries_to_their_payment(shop) -> None:
 
     order = order_create(device=shop.device, drink=shop.drink, size="small").order
     pid = order.payment.provider_payment_id
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("payments")
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     try:
         old = _migrate([("payments", "0002_brew_published_at")])
         Delivery = old.get_model("payments", "WebhookDelivery")
@@ -49,7 +49,7 @@ def test_0003_links_existing_deliveries_to_their_payment(shop) -> None:
 def test_0008_turns_the_deliveries_outcome_into_the_inbox_status(shop) -> None:
     from django.utils import timezone
 
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("payments")
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     try:
         old = _migrate([("payments", "0007_verbose_names")])
         Delivery = old.get_model("payments", "WebhookDelivery")

@@ -18,7 +18,7 @@ def _migrate(target: list[tuple[str, str]]):
 
 
 def test_0004_turns_the_retry_error_string_into_a_retry_status(settings) -> None:
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("poster_sync")
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     try:
         old = _migrate([("poster_sync", "0003_verbose_names")])
         Log = old.get_model("poster_sync", "WebhookLog")

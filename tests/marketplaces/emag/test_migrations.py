@@ -19,7 +19,7 @@ def _migrate(target: list[tuple[str, str]]):
 
 def test_0003_derives_the_callbacks_status_from_processed_at_and_last_error(make_account) -> None:
     account_id = make_account().pk
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("marketplaces_emag")
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     try:
         old = _migrate([("marketplaces_emag", "0002_verbose_names")])
         Callback = old.get_model("marketplaces_emag", "EmagCallback")
