@@ -13,17 +13,21 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
 from core.crypto import mask
 from core.models import SyncRun
 
 from . import services
 from .models import DailyRollup, SyncKind, SyncMode, Terminal, Transaction, VendistaAccount
+from .services import accounts
 from .views import report_page
 
 
-class VendistaAccountForm(SecretsKeptForm):
+class VendistaAccountForm(SecretsKeptForm, ServiceCheckedForm):
     # Secrets are write-only: the field is empty on the form and a blank submit keeps the stored value.
+
+    def check(self, instance: VendistaAccount) -> None:
+        accounts.vendista_account_check(account=instance)
 
     class Meta:
         model = VendistaAccount
@@ -42,8 +46,9 @@ class VendistaAccountForm(SecretsKeptForm):
 
 
 @admin.register(VendistaAccount)
-class VendistaAccountAdmin(admin.ModelAdmin):
+class VendistaAccountAdmin(ServiceSavedAdmin):
     form = VendistaAccountForm
+    save_service = staticmethod(accounts.vendista_account_save)
     list_display = [
         "name",
         "merchant",

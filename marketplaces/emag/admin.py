@@ -14,16 +14,19 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
 from core.crypto import mask
 
 from .clients.emag import EmagError
 from .models import EmagAccount, EmagBackup, EmagCallback, EmagOffer, EmagOrder, EmagOrderItem
-from .services import backups, orders
+from .services import accounts, backups, orders
 from .tasks import offers_sync
 
 
-class EmagAccountForm(SecretsKeptForm):
+class EmagAccountForm(SecretsKeptForm, ServiceCheckedForm):
+    def check(self, instance: EmagAccount) -> None:
+        accounts.emag_account_check(account=instance)
+
     class Meta:
         model = EmagAccount
         fields = [
@@ -39,8 +42,9 @@ class EmagAccountForm(SecretsKeptForm):
 
 
 @admin.register(EmagAccount)
-class EmagAccountAdmin(admin.ModelAdmin):
+class EmagAccountAdmin(ServiceSavedAdmin):
     form = EmagAccountForm
+    save_service = staticmethod(accounts.emag_account_save)
     list_display = ["name", "merchant", "platform", "masked_user", "is_active", "last_sync_at", "orders_link"]
     list_filter = ["platform", "is_active", "merchant"]
     search_fields = ["name", "merchant__name"]
