@@ -14,7 +14,9 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_actions import admin_run_each
 from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
+from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from marketplaces.kaspi.models import SessionState
 
 from .models import PriceChange, Proxy, RepricingRule, StoreRepricing
@@ -62,11 +64,8 @@ def price_chart(rule: RepricingRule) -> SafeString:
     )  # fmt: skip
 
 
-class PriceChangeInline(admin.TabularInline):
+class PriceChangeInline(ReadOnlyInline):
     model = PriceChange
-    extra = 0
-    can_delete = False
-    max_num = 0
     ordering = ["-created_at", "-id"]
     fields = ["created_at", "old_price", "competitor_best", "new_price", "reason", "outcome", "error"]
     readonly_fields = ["created_at", "old_price", "competitor_best", "new_price", "reason", "outcome", "error"]
@@ -137,18 +136,13 @@ class RepricingRuleAdmin(ServiceSavedAdmin):
 
 
 @admin.register(PriceChange)
-class PriceChangeAdmin(admin.ModelAdmin):
+class PriceChangeAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = ["created_at", "product", "old_price", "competitor_best", "new_price", "reason", "outcome"]
     list_filter = ["outcome", "reason"]
     search_fields = ["product__sku"]
     date_hierarchy = "created_at"
     list_select_related = ["product"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class NeedsPersonFilter(admin.SimpleListFilter):
@@ -208,13 +202,19 @@ class StoreRepricingAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Pause repricing"))
     def pause(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
-        for switches in queryset:
-            operations.store_switches_update(store=switches.store, is_paused=True)
+        admin_run_each(
+            self, request, queryset,
+            lambda switches: operations.store_switches_update(store=switches.store, is_paused=True),
+            done=gettext("Repricing paused for %(count)d store(s)."),
+        )  # fmt: skip
 
     @admin.action(description=_("Resume repricing"))
     def resume(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
-        for switches in queryset:
-            operations.store_switches_update(store=switches.store, is_paused=False)
+        admin_run_each(
+            self, request, queryset,
+            lambda switches: operations.store_switches_update(store=switches.store, is_paused=False),
+            done=gettext("Repricing resumed for %(count)d store(s)."),
+        )  # fmt: skip
 
     @admin.action(description=_("Reprice every product of the store now"))
     def reprice_store_now(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
@@ -223,8 +223,10 @@ class StoreRepricingAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Clear the 429 pause (the ban is over)"))
     def clear_rate_limit(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
-        for switches in queryset:
-            operations.store_rate_limit_clear(store=switches.store)
+        admin_run_each(
+            self, request, queryset, lambda switches: operations.store_rate_limit_clear(store=switches.store),
+            done=gettext("The 429 pause cleared for %(count)d store(s)."),
+        )  # fmt: skip
 
     @admin.action(description=_("Rotate the secret price-list URL"))
     def rotate_feed(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
+from core.admin_readonly import ReadOnlyAdmin
 from core.crypto import mask
 from core.models import SyncRun
 
@@ -132,17 +133,6 @@ class VendistaAccountAdmin(ServiceSavedAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "report_url": reverse("admin:vending_report")}
         return super().changelist_view(request, extra_context)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Transaction)
