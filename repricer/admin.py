@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
@@ -19,19 +19,14 @@ from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAd
 from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from marketplaces.kaspi.models import SessionState
 
+from . import selectors
 from .models import PriceChange, Proxy, RepricingRule, StoreRepricing
 from .services import operations
-
-CHART_POINTS = 200
 
 
 def price_chart(rule: RepricingRule) -> SafeString:
     """An inline SVG: our price (blue) and the best competitor price (orange) over the recorded decisions."""
-    rows = list(
-        PriceChange.objects.filter(rule=rule)
-        .order_by("-created_at", "-id")
-        .values_list("created_at", "old_price", "new_price", "competitor_best", "outcome")[:CHART_POINTS]
-    )[::-1]
+    rows = selectors.price_history_points(rule=rule)
     ours = [(t, new if outcome == "applied" and new else old) for t, old, new, _, outcome in rows]
     best = [(t, b) for t, _, _, b, _ in rows if b]
     values = [v for _, v in ours + best if v]
@@ -153,22 +148,9 @@ class NeedsPersonFilter(admin.SimpleListFilter):
         return [("yes", gettext("Needs a person")), ("no", gettext("Running"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> QuerySet[StoreRepricing]:
-        attention = needs_person_q()
-        if self.value() == "yes":
-            return queryset.filter(attention)
-        if self.value() == "no":
-            return queryset.exclude(attention)
+        if self.value() in ("yes", "no"):
+            return selectors.stores_needing_person(queryset, needs=self.value() == "yes")
         return queryset
-
-
-def needs_person_q() -> Q:
-    """Stores whose repricing is stuck until someone acts: a login only a person can do, a 429 ban, or a
-    paused store that still has active rules."""
-    return (
-        Q(store__session_state=SessionState.NEEDS_RELOGIN)
-        | Q(rate_limited_until__gt=timezone.now())
-        | Q(is_paused=True, store__products__repricing_rule__is_active=True)
-    )
 
 
 @admin.register(StoreRepricing)
