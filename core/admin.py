@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .admin_readonly import ReadOnlyAdmin
 from .models import Membership, Merchant, SyncRun, User
 
 
@@ -38,7 +39,8 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = [
         "id",
         "kind",
@@ -62,9 +64,6 @@ class SyncRunAdmin(admin.ModelAdmin):
         percent = run.progress_percent
         bar = f" ({percent:.0f}%)" if percent is not None else ""
         return format_html(gettext("{} of {}{}"), run.items_done, total, bar)
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
 
 
 admin.site.site_header = "merchant-ops"

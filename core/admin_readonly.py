@@ -1,4 +1,6 @@
-"""Admin bases for records staff read but never edit: synced copies of provider data, logs (SPEC PLAT-11)."""
+"""The one admin base for records staff read but never add or edit: synced copies of provider data,
+logs, runs (SPEC PLAT-11). Actions still run (they call services); ``deletable`` keeps delete where
+dropping a row is harmless (a log line, a synced copy the next sync brings back)."""
 
 from __future__ import annotations
 
@@ -9,14 +11,16 @@ from django.http import HttpRequest
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    deletable = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        return self.deletable and super().has_delete_permission(request, obj)
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -68,6 +68,35 @@ class Membership(models.Model):
         return f"{self.user} @ {self.merchant} ({self.role})"
 
 
+class IntegrationAccount(models.Model):
+    """What every provider account of a merchant has (issue 22): its merchant, whether it syncs
+    (``is_active``; owners deactivate, never delete), the last failure in words ("" once it works),
+    when it was added. Secrets are ``core.fields.EncryptedTextField``s on the account itself.
+
+    An account whose reverse name from ``Merchant`` is older than this base declares its own
+    ``merchant`` with that ``related_name``; a new provider keeps the default."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="%(app_label)s_%(class)ss", verbose_name=_("merchant")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        abstract = True
+
+
+class SyncedAccount(IntegrationAccount):
+    """An account synced as a whole, so one time says when it last synced (Kaspi keeps one per kind,
+    Poster one per entity)."""
+
+    last_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last sync at"))
+
+    class Meta:
+        abstract = True
+
+
 class SyncRun(models.Model):
     """One run of one sync of any app, with live progress ("X of Y")."""
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
+from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from core.crypto import mask
 
 from .models import (
@@ -181,29 +182,14 @@ class DrinkAdmin(admin.ModelAdmin):
     search_fields = ["name", "external_id"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class EventInline(admin.TabularInline):
+class EventInline(ReadOnlyInline):
     model = OrderEvent
-    extra = 0
-    can_delete = False
     readonly_fields = ["at", "kind", "from_status", "to_status", "note"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = ["id", "created_at", "merchant", "device", "drink_name", "size", "amount", "status"]
     list_filter = ["status", "merchant", "device", "created_at"]
     search_fields = ["id", "machine_order_id", "payment__provider_payment_id"]
@@ -214,9 +200,6 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Order._meta.fields] + ["money_history"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=_("payment / brew / refund"))
     def money_history(self, order: Order) -> str:

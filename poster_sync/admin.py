@@ -3,8 +3,6 @@ status, "sync now" and "force sync" (queued, rate-limited), the catalogue read-o
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_forms import SecretsKeptForm, ServiceSavedAdmin
 from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from core.crypto import mask
 
@@ -28,7 +26,7 @@ from .models import (
     WebhookLog,
     WebhookStatus,
 )
-from .services import sync, webhooks
+from .services import accounts, sync, webhooks
 
 
 class PosterAccountForm(SecretsKeptForm):
@@ -37,12 +35,6 @@ class PosterAccountForm(SecretsKeptForm):
     class Meta:
         model = PosterAccount
         fields = ["merchant", "account", "account_number", "access_token", "source", "api_url", "is_active"]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if self.data.get(self.add_prefix("access_token")):
-            self.instance.needs_reconnect = False  # a new token: Poster has not refused this one
-        return data
 
 
 class SyncStatusInline(ReadOnlyInline):
@@ -60,8 +52,11 @@ class SyncStatusInline(ReadOnlyInline):
 
 
 @admin.register(PosterAccount)
-class PosterAccountAdmin(admin.ModelAdmin):
+class PosterAccountAdmin(ServiceSavedAdmin):
+    """Saves through ``poster_account_save``: a new pasted token clears ``needs_reconnect`` there."""
+
     form = PosterAccountForm
+    save_service = staticmethod(accounts.poster_account_save)
     list_display = [
         "account",
         "merchant",

@@ -13,13 +13,13 @@ from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
 from core.inbox import InboxMessage, InboxStatus
-from core.models import Merchant
+from core.models import IntegrationAccount, Merchant
 
 # Poster account names are sub-domains ({account}.joinposter.com): nothing else may reach a URL.
 account_name_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{0,62}$", _("A Poster account name: a-z, 0-9 and '-'."))
 
 
-class PosterAccount(models.Model):
+class PosterAccount(IntegrationAccount):
     class Source(models.TextChoices):
         OAUTH = "oauth", _("OAuth (application)")
         PERSONAL = "personal", _("Personal integration token")
@@ -48,15 +48,12 @@ class PosterAccount(models.Model):
         help_text=_("Empty: POSTER_ACCOUNT_API_URL for this account (https://<account>.joinposter.com/api)."),
         verbose_name=_("API URL"),
     )
-    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
-    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
     needs_reconnect = models.BooleanField(
         default=False,
         help_text=_("Poster refused the token: the owner must connect the account again."),
         verbose_name=_("needs reconnecting"),
     )
     connected_at = models.DateTimeField(null=True, blank=True, verbose_name=_("connected at"))
-    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["merchant_id", "account"]

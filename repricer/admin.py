@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
@@ -14,22 +14,19 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_actions import admin_run_each
 from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
+from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from marketplaces.kaspi.models import SessionState
 
+from . import selectors
 from .models import PriceChange, Proxy, RepricingRule, StoreRepricing
 from .services import operations
-
-CHART_POINTS = 200
 
 
 def price_chart(rule: RepricingRule) -> SafeString:
     """An inline SVG: our price (blue) and the best competitor price (orange) over the recorded decisions."""
-    rows = list(
-        PriceChange.objects.filter(rule=rule)
-        .order_by("-created_at", "-id")
-        .values_list("created_at", "old_price", "new_price", "competitor_best", "outcome")[:CHART_POINTS]
-    )[::-1]
+    rows = selectors.price_history_points(rule=rule)
     ours = [(t, new if outcome == "applied" and new else old) for t, old, new, _, outcome in rows]
     best = [(t, b) for t, _, _, b, _ in rows if b]
     values = [v for _, v in ours + best if v]
@@ -62,11 +59,8 @@ def price_chart(rule: RepricingRule) -> SafeString:
     )  # fmt: skip
 
 
-class PriceChangeInline(admin.TabularInline):
+class PriceChangeInline(ReadOnlyInline):
     model = PriceChange
-    extra = 0
-    can_delete = False
-    max_num = 0
     ordering = ["-created_at", "-id"]
     fields = ["created_at", "old_price", "competitor_best", "new_price", "reason", "outcome", "error"]
     readonly_fields = ["created_at", "old_price", "competitor_best", "new_price", "reason", "outcome", "error"]
@@ -137,18 +131,13 @@ class RepricingRuleAdmin(ServiceSavedAdmin):
 
 
 @admin.register(PriceChange)
-class PriceChangeAdmin(admin.ModelAdmin):
+class PriceChangeAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = ["created_at", "product", "old_price", "competitor_best", "new_price", "reason", "outcome"]
     list_filter = ["outcome", "reason"]
     search_fields = ["product__sku"]
     date_hierarchy = "created_at"
     list_select_related = ["product"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class NeedsPersonFilter(admin.SimpleListFilter):
@@ -159,22 +148,9 @@ class NeedsPersonFilter(admin.SimpleListFilter):
         return [("yes", gettext("Needs a person")), ("no", gettext("Running"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> QuerySet[StoreRepricing]:
-        attention = needs_person_q()
-        if self.value() == "yes":
-            return queryset.filter(attention)
-        if self.value() == "no":
-            return queryset.exclude(attention)
+        if self.value() in ("yes", "no"):
+            return selectors.stores_needing_person(queryset, needs=self.value() == "yes")
         return queryset
-
-
-def needs_person_q() -> Q:
-    """Stores whose repricing is stuck until someone acts: a login only a person can do, a 429 ban, or a
-    paused store that still has active rules."""
-    return (
-        Q(store__session_state=SessionState.NEEDS_RELOGIN)
-        | Q(rate_limited_until__gt=timezone.now())
-        | Q(is_paused=True, store__products__repricing_rule__is_active=True)
-    )
 
 
 @admin.register(StoreRepricing)
@@ -208,13 +184,19 @@ class StoreRepricingAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Pause repricing"))
     def pause(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
-        for switches in queryset:
-            operations.store_switches_update(store=switches.store, is_paused=True)
+        admin_run_each(
+            self, request, queryset,
+            lambda switches: operations.store_switches_update(store=switches.store, is_paused=True),
+            done=gettext("Repricing paused for %(count)d store(s)."),
+        )  # fmt: skip
 
     @admin.action(description=_("Resume repricing"))
     def resume(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
-        for switches in queryset:
-            operations.store_switches_update(store=switches.store, is_paused=False)
+        admin_run_each(
+            self, request, queryset,
+            lambda switches: operations.store_switches_update(store=switches.store, is_paused=False),
+            done=gettext("Repricing resumed for %(count)d store(s)."),
+        )  # fmt: skip
 
     @admin.action(description=_("Reprice every product of the store now"))
     def reprice_store_now(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
@@ -223,8 +205,10 @@ class StoreRepricingAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Clear the 429 pause (the ban is over)"))
     def clear_rate_limit(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:
-        for switches in queryset:
-            operations.store_rate_limit_clear(store=switches.store)
+        admin_run_each(
+            self, request, queryset, lambda switches: operations.store_rate_limit_clear(store=switches.store),
+            done=gettext("The 429 pause cleared for %(count)d store(s)."),
+        )  # fmt: skip
 
     @admin.action(description=_("Rotate the secret price-list URL"))
     def rotate_feed(self, request: HttpRequest, queryset: QuerySet[StoreRepricing]) -> None:

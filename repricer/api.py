@@ -18,9 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.tenancy import MerchantScopedMixin
-from core.selectors import merchants_for_user
 from marketplaces.kaspi.models import KaspiProduct
 
+from . import selectors
 from .models import PriceChange, RepricingRule, StoreRepricing
 from .services import operations
 
@@ -36,7 +36,7 @@ class ProductField(serializers.PrimaryKeyRelatedField):
         request = self.context.get("request")
         if request is None:
             return KaspiProduct.objects.none()
-        return KaspiProduct.objects.filter(store__merchant__in=merchants_for_user(user=request.user, write=True))
+        return selectors.products_writable(user=request.user)
 
 
 class RuleSerializer(serializers.ModelSerializer):
@@ -77,7 +77,7 @@ class RuleSerializer(serializers.ModelSerializer):
         if self.instance is not None and "product" in attrs and attrs["product"] != self.instance.product:
             raise ValidationError({"product": [gettext("A rule cannot move to another product.")]})
         product = attrs.get("product")
-        if self.instance is None and product is not None and RepricingRule.objects.filter(product=product).exists():
+        if self.instance is None and product is not None and selectors.rule_exists_for(product=product):
             raise ValidationError({"product": [gettext("This product already has a rule.")]})
         low = attrs.get("min_price", getattr(self.instance, "min_price", 0))
         high = attrs.get("max_price", getattr(self.instance, "max_price", 0))
@@ -101,7 +101,7 @@ class RepriceNowInput(serializers.Serializer):
 
 class RuleViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
     merchant_field = "product__store__merchant"
-    queryset = RepricingRule.objects.select_related("product__store").order_by("product_id")
+    queryset = selectors.rules_all()
     serializer_class = RuleSerializer
     filterset_fields = ["product", "product__store", "is_active", "strategy", "is_priority"]
 
@@ -132,14 +132,14 @@ class RuleViewSet(MerchantScopedMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def history(self, request: Request, pk: str | None = None) -> Response:
         rule = self.get_object()
-        page = self.paginate_queryset(PriceChange.objects.filter(rule=rule).order_by("-created_at", "-id"))
+        page = self.paginate_queryset(selectors.price_changes_of(rule=rule))
         data = PriceChangeOutput(page, many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
 
 class PriceChangeViewSet(MerchantScopedMixin, viewsets.ReadOnlyModelViewSet):
     merchant_field = "product__store__merchant"
-    queryset = PriceChange.objects.order_by("-created_at", "-id")
+    queryset = selectors.price_changes_all()
     serializer_class = PriceChangeOutput
     filterset_fields = ["rule", "product", "outcome", "reason"]
 
@@ -164,10 +164,7 @@ class StoreRepricingSerializer(serializers.ModelSerializer):
     def get_price_list_url(self, switches: StoreRepricing) -> str:
         """The secret URL to give Kaspi (only owners and managers see it)."""
         request = self.context.get("request")
-        if (
-            request is None
-            or not merchants_for_user(user=request.user, write=True).filter(pk=switches.store.merchant_id).exists()
-        ):
+        if request is None or not selectors.store_feed_visible(user=request.user, switches=switches):
             return ""
         return request.build_absolute_uri(reverse("repricer-price-list", args=[switches.feed_token]))
 
@@ -182,7 +179,7 @@ class StoreRepricingViewSet(
     """One row per Kaspi store (created with the store's first rule)."""
 
     merchant_field = "store__merchant"
-    queryset = StoreRepricing.objects.select_related("store").order_by("store_id")
+    queryset = selectors.store_switches_all()
     serializer_class = StoreRepricingSerializer
     filterset_fields = ["store", "is_paused", "dry_run"]
 

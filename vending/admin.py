@@ -13,17 +13,22 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
+from core.admin_readonly import ReadOnlyAdmin
 from core.crypto import mask
 from core.selectors import sync_runs_of
 
 from . import services
 from .models import DailyRollup, SyncKind, SyncMode, Terminal, Transaction, VendistaAccount
+from .services import accounts
 from .views import report_page
 
 
-class VendistaAccountForm(SecretsKeptForm):
+class VendistaAccountForm(SecretsKeptForm, ServiceCheckedForm):
     # Secrets are write-only: the field is empty on the form and a blank submit keeps the stored value.
+
+    def check(self, instance: VendistaAccount) -> None:
+        accounts.vendista_account_check(account=instance)
 
     class Meta:
         model = VendistaAccount
@@ -42,8 +47,9 @@ class VendistaAccountForm(SecretsKeptForm):
 
 
 @admin.register(VendistaAccount)
-class VendistaAccountAdmin(admin.ModelAdmin):
+class VendistaAccountAdmin(ServiceSavedAdmin):
     form = VendistaAccountForm
+    save_service = staticmethod(accounts.vendista_account_save)
     list_display = [
         "name",
         "merchant",
@@ -127,17 +133,6 @@ class VendistaAccountAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "report_url": reverse("admin:vending_report")}
         return super().changelist_view(request, extra_context)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Transaction)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
-from core.models import Merchant
+from core.models import Merchant, SyncedAccount
 
 
 def validate_time_zone(value: str) -> None:
@@ -41,7 +41,7 @@ class SyncMode(models.TextChoices):
     RANGE = "range", _("Date range")
 
 
-class VendistaAccount(models.Model):
+class VendistaAccount(SyncedAccount):
     class Subscription(models.TextChoices):
         UNKNOWN = "unknown", _("Unknown")
         ACTIVE = "active", _("Active")
@@ -76,13 +76,9 @@ class VendistaAccount(models.Model):
     rate_per_second = models.FloatField(
         default=default_rate, help_text=_("Requests per second for this account."), verbose_name=_("rate per second")
     )
-    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     subscription_status = models.CharField(
         max_length=16, choices=Subscription.choices, default=Subscription.UNKNOWN, verbose_name=_("subscription status")
     )
-    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
-    last_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last sync at"))
-    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["merchant_id", "name"]

@@ -14,16 +14,21 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_forms import SecretsKeptForm
+from core.admin_actions import admin_run_each
+from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
+from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from core.crypto import mask
 
 from .clients.emag import EmagError
 from .models import EmagAccount, EmagBackup, EmagCallback, EmagOffer, EmagOrder, EmagOrderItem
-from .services import backups, orders
+from .services import accounts, backups, orders
 from .tasks import offers_sync
 
 
-class EmagAccountForm(SecretsKeptForm):
+class EmagAccountForm(SecretsKeptForm, ServiceCheckedForm):
+    def check(self, instance: EmagAccount) -> None:
+        accounts.emag_account_check(account=instance)
+
     class Meta:
         model = EmagAccount
         fields = [
@@ -39,8 +44,9 @@ class EmagAccountForm(SecretsKeptForm):
 
 
 @admin.register(EmagAccount)
-class EmagAccountAdmin(admin.ModelAdmin):
+class EmagAccountAdmin(ServiceSavedAdmin):
     form = EmagAccountForm
+    save_service = staticmethod(accounts.emag_account_save)
     list_display = ["name", "merchant", "platform", "masked_user", "is_active", "last_sync_at", "orders_link"]
     list_filter = ["platform", "is_active", "merchant"]
     search_fields = ["name", "merchant__name"]
@@ -85,20 +91,15 @@ class EmagAccountAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Back up now"))
     def backup_now(self, request: HttpRequest, queryset: QuerySet[EmagAccount]) -> None:
-        for account in queryset:
-            backup = backups.backup_create(account=account)
-            self.message_user(
-                request,
-                gettext("%(account)s: backup %(file)s (%(counts)s).")
-                % {"account": account, "file": backup.file_name, "counts": backup.counts},
-                messages.SUCCESS,
-            )
+        def backup(account: EmagAccount) -> str:
+            made = backups.backup_create(account=account)
+            return gettext("backup %(file)s (%(counts)s).") % {"file": made.file_name, "counts": made.counts}
+
+        admin_run_each(self, request, queryset, backup, done=gettext("%(count)d account(s) backed up."))
 
 
-class EmagOrderItemInline(admin.TabularInline):
+class EmagOrderItemInline(ReadOnlyInline):
     model = EmagOrderItem
-    extra = 0
-    can_delete = False
     fields = (
         "line_id",
         "part_number",
@@ -112,12 +113,10 @@ class EmagOrderItemInline(admin.TabularInline):
     )
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(EmagOrder)
-class EmagOrderAdmin(admin.ModelAdmin):
+class EmagOrderAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = [
         "emag_id",
         "account",
@@ -141,9 +140,6 @@ class EmagOrderAdmin(admin.ModelAdmin):
         # eMAG is the source of truth: orders change there (or through the API's validated writes).
         return [f.name for f in EmagOrder._meta.concrete_fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, order: EmagOrder) -> str:
         return order.status_label
@@ -158,23 +154,16 @@ class EmagOrderAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Acknowledge (new → in progress)"))
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[EmagOrder]) -> None:
-        for order in queryset.select_related("account"):
-            try:
-                orders.order_acknowledge(order=order)
-            except EmagError as exc:
-                self.message_user(
-                    request,
-                    gettext("Order %(id)s: %(error)s") % {"id": order.emag_id, "error": exc.args[0]},
-                    messages.ERROR,
-                )
-            else:
-                self.message_user(
-                    request, gettext("Order %(id)s acknowledged.") % {"id": order.emag_id}, messages.SUCCESS
-                )
+        admin_run_each(
+            self, request, queryset.select_related("account"), lambda order: orders.order_acknowledge(order=order),
+            done=gettext("%(count)d order(s) acknowledged."), errors=(EmagError,),
+            name=lambda order: gettext("Order %(id)s") % {"id": order.emag_id},
+        )  # fmt: skip
 
 
 @admin.register(EmagOffer)
-class EmagOfferAdmin(admin.ModelAdmin):
+class EmagOfferAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = [
         "part_number",
         "name",
@@ -193,12 +182,10 @@ class EmagOfferAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in EmagOffer._meta.concrete_fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
 
 @admin.register(EmagCallback)
-class EmagCallbackAdmin(admin.ModelAdmin):
+class EmagCallbackAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = [
         "emag_order_id",
         "account",
@@ -211,36 +198,21 @@ class EmagCallbackAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "account"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(EmagBackup)
-class EmagBackupAdmin(admin.ModelAdmin):
+class EmagBackupAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = ["file_name", "account", "kind", "created_at", "size_bytes", "counts"]
     list_filter = ["account", "kind"]
     actions = ["restore"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.action(description=_("Restore (idempotent: existing rows are updated, none duplicated)"))
     def restore(self, request: HttpRequest, queryset: QuerySet[EmagBackup]) -> None:
-        for backup in queryset.select_related("account"):
-            try:
-                report = backups.backup_restore(backup=backup)
-            except (OSError, ValueError) as exc:
-                self.message_user(request, f"{backup.file_name}: {exc}", messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    gettext("%(file)s: restored %(restored)s")
-                    % {"file": backup.file_name, "restored": report["restored"]},
-                    messages.SUCCESS,
-                )
+        def restore(backup: EmagBackup) -> str:
+            report = backups.backup_restore(backup=backup)
+            return gettext("restored %(restored)s") % {"restored": report["restored"]}
+
+        admin_run_each(
+            self, request, queryset.select_related("account"), restore, done=gettext("%(count)d backup(s) restored."),
+            errors=(OSError, ValueError), name=lambda backup: backup.file_name,
+        )  # fmt: skip

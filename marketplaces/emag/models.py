@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
 from core.inbox import InboxMessage
-from core.models import Merchant
+from core.models import Merchant, SyncedAccount
 
 from . import codes
 
@@ -25,7 +25,7 @@ def new_callback_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class EmagAccount(models.Model):
+class EmagAccount(SyncedAccount):
     class Platform(models.TextChoices):
         RO = "ro", _("Romania (emag.ro)")
         BG = "bg", _("Bulgaria (emag.bg)")
@@ -45,18 +45,14 @@ class EmagAccount(models.Model):
     callback_token = models.CharField(
         max_length=64, unique=True, default=new_callback_token, editable=False, verbose_name=_("callback token")
     )
-    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     # Sweep cursor: the newest upstream `modified` seen; the next sweep re-reads an overlap before it.
     orders_modified_cursor = models.DateTimeField(null=True, blank=True, verbose_name=_("orders modified cursor"))
-    last_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last sync at"))
-    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
     backup_enabled = models.BooleanField(
         default=True, help_text=_("Include in the daily backup"), verbose_name=_("backup enabled")
     )
     backup_retention_days = models.PositiveIntegerField(
         default=default_retention_days, verbose_name=_("backup retention days")
     )
-    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["name", "id"]

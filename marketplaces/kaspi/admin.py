@@ -15,7 +15,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_actions import admin_run_each
 from core.admin_forms import SecretsKeptForm, ServiceCheckedForm, ServiceSavedAdmin
+from core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from core.crypto import mask
 from core.exceptions import IntegrationError
 from core.selectors import sync_runs_of
@@ -155,7 +157,8 @@ class KaspiStoreAdmin(ServiceSavedAdmin):
 
 
 @admin.register(KaspiProduct)
-class KaspiProductAdmin(admin.ModelAdmin):
+class KaspiProductAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = [
         "sku",
         "name",
@@ -172,20 +175,16 @@ class KaspiProductAdmin(admin.ModelAdmin):
     list_select_related = ["store"]
     readonly_fields = [f.name for f in KaspiProduct._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-
-class EntryInline(admin.TabularInline):
+class EntryInline(ReadOnlyInline):
     model = KaspiOrderEntry
-    extra = 0
     fields = ["entry_number", "sku", "name", "kaspi_product_id", "quantity", "base_price", "total_price"]
     readonly_fields = ["entry_number", "sku", "name", "kaspi_product_id", "quantity", "base_price", "total_price"]
-    can_delete = False
 
 
 @admin.register(KaspiOrder)
-class KaspiOrderAdmin(admin.ModelAdmin):
+class KaspiOrderAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = ["code", "store", "state", "status", "total_price", "creation_date", "customer_name", "accepted_at"]
     list_filter = ["state", "status", "is_kaspi_delivery", "store"]
     search_fields = ["code", "=kaspi_id", "customer_phone", "customer_name"]
@@ -195,22 +194,12 @@ class KaspiOrderAdmin(admin.ModelAdmin):
     inlines = [EntryInline]
     actions = ["accept"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
     @admin.action(description=_("Accept order at Kaspi"))
     def accept(self, request: HttpRequest, queryset: QuerySet[KaspiOrder]) -> None:
-        for order in queryset.select_related("store"):
-            try:
-                orders_service.order_accept(order=order)
-            except IntegrationError as exc:
-                self.message_user(
-                    request,
-                    gettext("%(order)s: not accepted — %(error)s") % {"order": order, "error": exc},
-                    messages.ERROR,
-                )
-            else:
-                self.message_user(request, gettext("%(order)s: accepted.") % {"order": order}, messages.SUCCESS)
+        admin_run_each(
+            self, request, queryset.select_related("store"), lambda order: orders_service.order_accept(order=order),
+            done=gettext("%(count)d order(s) accepted."), errors=(IntegrationError,),
+        )  # fmt: skip
 
 
 class PreorderForm(ServiceCheckedForm):

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
-from core.models import Merchant
+from core.models import IntegrationAccount, Merchant
 
 
 class SessionState(models.TextChoices):
@@ -18,7 +18,7 @@ class SessionState(models.TextChoices):
     NEEDS_RELOGIN = "needs_relogin", _("Needs re-login")
 
 
-class KaspiStore(models.Model):
+class KaspiStore(IntegrationAccount):
     merchant = models.ForeignKey(
         Merchant, on_delete=models.CASCADE, related_name="kaspi_stores", verbose_name=_("merchant")
     )
@@ -58,14 +58,11 @@ class KaspiStore(models.Model):
     session_generation = models.PositiveIntegerField(default=0, verbose_name=_("session generation"))
     session_logged_in_at = models.DateTimeField(null=True, blank=True, verbose_name=_("session logged in at"))
     session_checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("session checked at"))
-    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     products_count = models.PositiveIntegerField(default=0, verbose_name=_("products count"))
-    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
     last_products_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last products sync at"))
     last_orders_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last orders sync at"))
     # Orders are complete up to this instant (the next incremental sync starts a little before it).
     orders_synced_until = models.DateTimeField(null=True, blank=True, verbose_name=_("orders synced until"))
-    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:

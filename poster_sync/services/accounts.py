@@ -129,6 +129,32 @@ def account_mark_error(*, account: PosterAccount, error: str, needs_reconnect: b
     account.needs_reconnect = needs_reconnect
 
 
+ACCOUNT_FIELDS = ("account", "account_number", "access_token", "source", "api_url", "is_active")
+
+
+def poster_account_save(
+    *, merchant: Merchant, data: dict[str, Any], account: PosterAccount | None = None
+) -> PosterAccount:
+    """Create a Poster account of ``merchant`` with a pasted token, or update ``account`` (the admin's
+    write; owners connect through OAuth). A token left out or blank keeps the stored one (write-only);
+    a new token clears ``needs_reconnect``: Poster has not refused this one."""
+    if account is None:
+        account = PosterAccount(merchant=merchant)
+    changed = set()
+    for name in ACCOUNT_FIELDS:
+        if name not in data or (name == "access_token" and not data[name]):
+            continue
+        if getattr(account, name) != data[name]:
+            setattr(account, name, data[name])
+            changed.add(name)
+    if "access_token" in changed:
+        account.needs_reconnect = False
+    account.full_clean()
+    with transaction.atomic():
+        account.save()
+    return account
+
+
 def oauth_redirect_uri(*, default: str) -> str:
     return settings.POSTER_REDIRECT_URI or default
 

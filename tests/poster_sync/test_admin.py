@@ -110,3 +110,19 @@ def test_webhook_log_browser_filters_and_retries_failed(
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(url, {"action": "retry", "_selected_action": [failed.pk]})
     assert sent == [failed.pk]
+
+
+def test_a_new_token_in_the_admin_clears_needs_reconnect_and_a_blank_one_does_not(staff_client) -> None:  # type: ignore[no-untyped-def]
+    """The admin saves through ``poster_account_save``: a token Poster refused stays flagged until a new one."""
+    account = PosterAccount.objects.create(
+        merchant=MerchantFactory(), account="refused-cafe", access_token="old-token", needs_reconnect=True
+    )
+    url = reverse("admin:poster_sync_posteraccount_change", args=[account.pk])
+    form = {"account": "refused-cafe", "account_number": "", "access_token": "", "source": "personal", "api_url": "",
+            "is_active": "on", "sync_statuses-TOTAL_FORMS": "0", "sync_statuses-INITIAL_FORMS": "0"}  # fmt: skip
+    assert staff_client.post(url, form).status_code == 302
+    account.refresh_from_db()
+    assert account.needs_reconnect is True and account.access_token == "old-token"
+    assert staff_client.post(url, {**form, "access_token": "new-token"}).status_code == 302
+    account.refresh_from_db()
+    assert account.needs_reconnect is False and account.access_token == "new-token"

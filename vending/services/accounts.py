@@ -115,6 +115,18 @@ def vendista_account_save(
             changed.add(name)
     if changed & {"login", "password"} and "token" not in changed:
         account.token = ""
+    vendista_account_check(account=account)
+    account.full_clean(exclude=["merchant", "password", "token"])  # the time zone validator
+    if changed & {"login", "password", "token"}:
+        account.subscription_status = VendistaAccount.Subscription.UNKNOWN
+        account.last_error = ""
+    with transaction.atomic():
+        account.save()
+    return account
+
+
+def vendista_account_check(*, account: VendistaAccount) -> None:
+    """The rules of an account as it would be saved (the admin form runs them before saving)."""
     errors: dict[str, list[str]] = {}
     if account.login and not account.password:
         errors["password"] = [gettext("Required with login.")]
@@ -132,10 +144,3 @@ def vendista_account_save(
         errors["ca_bundle_path"] = [gettext("A CA bundle only applies when verify_tls is on.")]
     if errors:
         raise ValidationError(errors)
-    account.full_clean(exclude=["merchant", "password", "token"])  # the time zone validator
-    if changed & {"login", "password", "token"}:
-        account.subscription_status = VendistaAccount.Subscription.UNKNOWN
-        account.last_error = ""
-    with transaction.atomic():
-        account.save()
-    return account

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from core.models import Merchant
 
@@ -22,8 +24,17 @@ def emag_account_save(*, merchant: Merchant, data: dict[str, Any], account: Emag
         account = EmagAccount(merchant=merchant)
     for name, value in data.items():
         setattr(account, name, value)
+    emag_account_check(account=account)
     account.save()
     return account
+
+
+def emag_account_check(*, account: EmagAccount) -> None:
+    """The rules of an account as it would be saved (the admin form runs them before saving): it
+    cannot call eMAG without both credentials."""
+    errors = {name: [gettext("Required.")] for name in ("api_user", "api_password") if not getattr(account, name)}
+    if errors:
+        raise ValidationError(errors)
 
 
 def account_base_url(*, account: EmagAccount) -> str:
