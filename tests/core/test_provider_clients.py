@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -178,3 +180,26 @@ def test_kaspi_offers_routes_share_one_client_and_each_goes_through_its_own_prox
     assert [s.path for s in proxy_a.seen] == [f"{kaspi}/1", f"{kaspi}/3"]
     assert [s.path for s in proxy_b.seen] == [f"{kaspi}/2"]
     assert paced == ["a", "b", "a"]
+
+
+def test_no_provider_client_builds_its_own_http_client() -> None:
+    """``HttpClient(...)`` is built by ``core.http.http_client`` only (CONVENTIONS "The kit")."""
+    root = Path(__file__).resolve().parents[2]
+    apps = ("core", "payments", "vending", "poster_sync", "marketplaces", "repricer", "alerts", "overview")
+    offenders = [
+        str(path.relative_to(root))
+        for app in apps
+        for path in (root / app).rglob("*.py")
+        if path != root / "core" / "http.py" and re.search(r"\bHttpClient\(", path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_the_registry_refuses_a_caller_whose_service_options_differ() -> None:
+    from core.http import RetryPolicy
+
+    first = http_client("options-test", "http://127.0.0.1:9", retry=RetryPolicy(max_retries=2))
+    assert http_client("options-test", "http://127.0.0.1:9", retry=RetryPolicy(max_retries=2)) is first
+    assert http_client("options-test", "http://127.0.0.1:9") is first  # no options: the shared client as it is
+    with pytest.raises(ValueError):
+        http_client("options-test", "http://127.0.0.1:9", retry=RetryPolicy(max_retries=5))
