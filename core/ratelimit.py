@@ -5,8 +5,8 @@ Two tools, for two jobs:
 - ``Pacer``: evenly spaced grants (one per ``1/rate`` s). The way every call to a provider is paced,
   declared once next to its client (``vending.clients.vendista.pacer``, ``poster_sync.clients.poster.pacer``,
   ``marketplaces.emag.clients.emag.limiters``, ``marketplaces.kaspi.clients.cabinet.pacer`` and
-  ``.shop.pacer``; the repricer's Kaspi offers and uploads in ``repricer.services.limits``): latency
-  stays at most one spacing, and jitter on the way cannot crowd a provider's second.
+  ``.upload_pacer``, ``.shop.pacer``, ``.offers.pacer``): latency stays at most one spacing, and
+  jitter on the way cannot crowd a provider's second.
 - ``RateLimiter``: the ``limits`` library's moving window ("never more than N in any window",
   exact across processes, bursts allowed). For budgets, not provider calls: one manual sync per
   minute, a buyer's orders per window.

@@ -36,6 +36,12 @@ def pacer(*, merchant_key: str) -> Pacer:
     return Pacer(f"kaspi:cabinet:{merchant_key}", settings.KASPI_CABINET_RATE_PER_SECOND)
 
 
+def upload_pacer(*, merchant_key: str) -> Pacer:
+    """A merchant's price uploads (≤ 1.5/s, REP-4), on top of its cabinet pace: a 429 there bans the
+    merchant for ~30 minutes."""
+    return Pacer(f"kaspi:upload:{merchant_key}", settings.REPRICER_UPLOAD_RATE_PER_SECOND)
+
+
 @dataclass(frozen=True)
 class Cookie:
     name: str

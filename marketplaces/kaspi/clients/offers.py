@@ -1,7 +1,8 @@
 """Kaspi's public competitor offers (no login): ``POST {KASPI_OFFERS_URL}/{productId}``.
 
 Used by the repricer. Kaspi wants browser-like ``Origin``/``Referer`` headers; about 10 requests
-per second per IP are tolerated (above ~15 it answers 403 for ~10 s), so callers pass a limiter.
+per second per IP are tolerated (above ~15 it answers 403 for ~10 s), so callers pace each outgoing
+IP with its ``pacer``.
 One pooled ``HttpClient`` per process (``core.http.http_client``); the caller's pacer and outgoing
 proxy ride on each request (a proxied request is pooled per proxy by ``requests``).
 """
@@ -13,12 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from core.http import http_client
+from core.ratelimit import Pacer
 
 SERVICE = "kaspi-offers"
 _HEADERS = {"Origin": "https://kaspi.kz", "Referer": "https://kaspi.kz/shop/", "Accept": "application/json"}
 CITY_ALMATY = "750000000"
 PAGE_LIMIT = 64
+
+
+def pacer(*, ip_key: str) -> Pacer:
+    """One outgoing IP's pace at the offers, shared by every process (REPRICER_OFFERS_RATE_PER_IP)."""
+    return Pacer(f"kaspi:offers:ip:{ip_key}", settings.REPRICER_OFFERS_RATE_PER_IP)
 
 
 @dataclass(frozen=True)

@@ -23,3 +23,12 @@ def test_the_declared_shop_api_pace_holds_across_two_processes(settings) -> None
     )
     assert rate == settings.KASPI_SHOP_API_RATE_PER_SECOND == 5.0
     assert_paced(slots, rate)
+
+
+def test_the_declared_price_upload_pace_holds_across_two_processes(settings) -> None:
+    """Uploads take a slot of this lane as well as the cabinet's: a 429 bans the merchant for 30 minutes."""
+    slots, rate = grants_across_processes(
+        "marketplaces.kaspi.clients.cabinet:upload_pacer", merchant_key=f"test-{uuid.uuid4().hex}", grants=2
+    )
+    assert rate == settings.REPRICER_UPLOAD_RATE_PER_SECOND == 1.5
+    assert_paced(slots, rate)
