@@ -9,7 +9,9 @@ whether trying later can help.
 
 One client per service and base URL: :func:`http_client` keeps them in a process-wide registry,
 so the pooled keep-alive connections of a service are reused across calls and client objects
-(building an ``HttpClient`` per call would open a new connection every time).
+(building an ``HttpClient`` per call would open a new connection every time). A shared client holds
+nothing of an account: credentials, the account's pacer (``before_request``), its TLS ``verify``,
+an outgoing proxy, a retry policy or a test's ``sleep`` ride on each ``request``.
 
 Retries happen in ONE layer:
 
@@ -208,11 +210,11 @@ class HttpClient:
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def retries_allowed(self, max_retries: int | None = None) -> int:
+    def retries_allowed(self, max_retries: int | None = None, *, retry: RetryPolicy | None = None) -> int:
         """How many times a failed call may be repeated here: 0 inside a task that is the retry layer."""
         if _single_attempt.get():
             return 0
-        return self.retry.retries if max_retries is None else max_retries
+        return (retry or self.retry).retries if max_retries is None else max_retries
 
     def request(
         self,
@@ -228,22 +230,32 @@ class HttpClient:
         timeout: tuple[float, float] | float | None = None,
         ok_statuses: Iterable[int] | None = None,
         max_retries: int | None = None,
+        before_request: Callable[[], None] | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+        verify: bool | str | None = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send one logical call; return the response for a 2xx (or ``ok_statuses``).
 
         ``idempotent`` defaults to the HTTP method's semantics; pass True for a POST that the
         provider de-duplicates (an idempotence key) so network failures are retried too.
+        ``before_request`` (an account's pacer), ``retry``, ``sleep``, ``verify`` and ``proxies``
+        replace the client's own for this call: a shared client (``http_client``) carries no account.
         """
         method = method.upper()
         url = self.url(path)
         safe_to_repeat = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        retries = self.retries_allowed(max_retries)
+        policy = retry or self.retry
+        pause = sleep or self.sleep
+        pace = before_request or self.before_request
+        retries = self.retries_allowed(max_retries, retry=policy)
         accepted = set(ok_statuses) if ok_statuses is not None else None
         attempt = late = 0
         while True:
             send_deadline.set(None)
-            if self.before_request is not None:
-                self.before_request()  # a Pacer sets send_deadline for this request
+            if pace is not None:
+                pace()  # a Pacer sets send_deadline for this request
             started = time.monotonic()
             try:
                 response = self.session.request(
@@ -255,6 +267,8 @@ class HttpClient:
                     headers=headers,
                     auth=auth,
                     timeout=timeout or self.timeout,
+                    verify=verify,
+                    proxies=dict(proxies) if proxies else None,
                 )
             except SentTooLate:
                 # Nothing was sent: its slot passed while this process was held up. Take the next one.
@@ -277,7 +291,7 @@ class HttpClient:
                 )
                 # A POST that timed out may have been applied: repeat it only when it is safe.
                 if safe_to_repeat and attempt < retries:
-                    self.sleep(self.retry.delay(attempt))
+                    pause(policy.delay(attempt))
                     attempt += 1
                     continue
                 raise TransientError(f"{kind} calling {self.service}", service=self.service) from exc
@@ -301,12 +315,12 @@ class HttpClient:
                 return response
             retry_after = _retry_after(response)
             # A 429 was not processed, so it is safe to repeat for any method; 5xx only if idempotent.
-            retryable = status == 429 or (status in self.retry.retry_statuses and safe_to_repeat)
+            retryable = status == 429 or (status in policy.retry_statuses and safe_to_repeat)
             if retryable and attempt < retries:
-                self.sleep(self.retry.delay(attempt, retry_after))
+                pause(policy.delay(attempt, retry_after))
                 attempt += 1
                 continue
-            transient = status in self.retry.retry_statuses or status == 408
+            transient = status in policy.retry_statuses or status == 408
             error_cls = TransientError if transient else IntegrationError
             raise error_cls(
                 f"{self.service} answered {status}",
@@ -339,17 +353,23 @@ _registry: dict[tuple[str, str], HttpClient] = {}
 _registry_lock = threading.Lock()
 
 
-def http_client(service: str, base_url: str) -> HttpClient:
+def http_client(service: str, base_url: str, **options: Any) -> HttpClient:
     """The process's one ``HttpClient`` for ``service`` at ``base_url`` (thread-safe; its sessions,
     one per thread, keep their pooled connections between calls). Per-call settings (headers,
-    auth, timeout, retries) are passed to ``request``, never stored on the shared client."""
+    auth, timeout, retries, an account's pacer, ``verify``, proxies) are passed to ``request``, never
+    stored on the shared client. ``options`` are the service's own constant settings, the same for
+    every account (``retry``, ``default_headers``, ``success_log_level``): the first call builds the
+    client with them, and a caller giving others is a mistake (``ValueError``), not a second client."""
     key = (service, base_url.rstrip("/"))
     client = _registry.get(key)
     if client is None:
         with _registry_lock:
             client = _registry.get(key)
             if client is None:
-                client = _registry[key] = HttpClient(service=service, base_url=base_url)
+                client = _registry[key] = HttpClient(service=service, base_url=base_url, **options)
+    for name, value in options.items():
+        if getattr(client, name) != value:
+            raise ValueError(f"http_client({service!r}): {name} differs from the shared client's")
     return client
 
 

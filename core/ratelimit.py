@@ -3,9 +3,10 @@
 Two tools, for two jobs:
 
 - ``Pacer``: evenly spaced grants (one per ``1/rate`` s). The way every call to a provider is paced,
-  declared next to its client: latency stays at most one spacing, and jitter on the way cannot crowd
-  a provider's second. (Vendista, the Kaspi cabinet and the Kaspi Shop API still pace with a
-  ``RateLimiter``; issue 22 moves them here.)
+  declared once next to its client (``vending.clients.vendista.pacer``, ``poster_sync.clients.poster.pacer``,
+  ``marketplaces.emag.clients.emag.limiters``, ``marketplaces.kaspi.clients.cabinet.pacer`` and
+  ``.upload_pacer``, ``.shop.pacer``, ``.offers.pacer``): latency stays at most one spacing, and
+  jitter on the way cannot crowd a provider's second.
 - ``RateLimiter``: the ``limits`` library's moving window ("never more than N in any window",
   exact across processes, bursts allowed). For budgets, not provider calls: one manual sync per
   minute, a buyer's orders per window.
@@ -168,7 +169,7 @@ class Pacer:
         # none for lanes so fast that spacing means nothing (≥ 1000/s).
         quarter = LATE_FRACTION * self.interval
         self.late_after: float | None = (
-            (min(quarter, late_after) if late_after is not None else quarter) if self.interval >= 0.001 else None
+            (min(quarter, late_after) if late_after is not None else quarter) if self.interval > 0.001 else None
         )
         self._granted = threading.local()
 

@@ -131,7 +131,6 @@ class VendistaAccountFactory(factory.django.DjangoModelFactory):
     login = SANDBOX_LOGIN
     password = SANDBOX_PASSWORD
     time_zone = "Europe/Moscow"
-    rate_per_second = 1000.0
 
 
 class TerminalFactory(factory.django.DjangoModelFactory):

@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from core.logging import untrusted
 from core.models import Merchant
-from core.ratelimit import Pacer
 from core.redis_client import shared_redis
 from core.selectors import merchants_for_user
 
+from ..clients import poster
 from ..clients.poster import PosterClient
 from ..models import PosterAccount, account_name_validator
 
@@ -111,9 +111,7 @@ def account_api_url(*, account_name: str) -> str:
 
 
 def account_client(*, account: PosterAccount) -> PosterClient:
-    # Spaced evenly, not a moving window: a window lets five calls through at once and then makes
-    # the sixth wait most of a second, which is what a webhook's latency then shows (PERF-6).
-    pacer = Pacer(f"poster:{account.pk}", settings.POSTER_RATE_PER_SECOND)
+    pacer = poster.pacer(account_id=account.pk, rate_per_second=settings.POSTER_RATE_PER_SECOND)
 
     def acquire() -> None:
         pacer.acquire(timeout=60)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core.ratelimit import Pacer
 from core.redis_client import thread_redis
+from marketplaces.kaspi.clients import cabinet, offers
 from marketplaces.kaspi.models import KaspiStore
 
 from ..models import StoreRepricing
@@ -29,12 +30,13 @@ def thread_redis_client() -> redis.Redis:
 
 
 def offers_limiter(ip_key: str) -> Pacer:
-    return Pacer(f"kaspi:offers:ip:{ip_key}", settings.REPRICER_OFFERS_RATE_PER_IP)
+    """The outgoing IP's pacer, as the offers client declares it."""
+    return offers.pacer(ip_key=ip_key)
 
 
 def upload_limiter(store: KaspiStore) -> Pacer:
-    key = store.merchant_uid or f"store-{store.pk}"
-    return Pacer(f"kaspi:upload:{key}", settings.REPRICER_UPLOAD_RATE_PER_SECOND)
+    """The merchant's upload pacer, as the cabinet client declares it."""
+    return cabinet.upload_pacer(merchant_key=store.merchant_uid or f"store-{store.pk}")
 
 
 def ip_pause(ip_key: str, seconds: float | None = None) -> None:

@@ -47,7 +47,6 @@ from marketplaces.kaspi.clients.offers import CompetitorOffer, OffersClient
 from marketplaces.kaspi.models import KaspiProduct, KaspiStore, SessionState
 from marketplaces.kaspi.services.session import SessionUnavailable, with_cabinet
 
-from ..clients.price_upload import upload_price
 from ..decision import Action, Decision, DecisionRule, Reason, price_decide
 from ..models import Outcome, PriceChange, RepricingRule, StoreRepricing
 from .limits import ip_pause, ip_pause_key, merchant_pause, offers_limiter, store_settings, upload_limiter
@@ -99,27 +98,18 @@ def decision_rule(rule: RepricingRule, store: KaspiStore) -> DecisionRule:
     )
 
 
-# --- outgoing offers clients, one per route per process (their sessions keep connections alive) ----
-
-_CLIENTS: dict[tuple[str, str, str], OffersClient] = {}
-_CLIENTS_LOCK = Lock()
+# --- outgoing offers clients: thin per-route wrappers over the one pooled ``kaspi-offers`` client ------
 
 
 def offers_client(route: Route) -> OffersClient:
-    key = (route.key, route.url, settings.KASPI_OFFERS_URL)
-    with _CLIENTS_LOCK:
-        client = _CLIENTS.get(key)
-        if client is None:
-            limiter, paused_by = offers_limiter(route.key), ip_pause_key(route.key)
+    """The route's pacer (``LanePaused`` while its IP rests) and its proxy ride on each request; the
+    connections are the process's one pooled client's (``core.http.http_client``)."""
+    limiter, paused_by = offers_limiter(route.key), ip_pause_key(route.key)
 
-            def before_request() -> None:
-                limiter.acquire(timeout=60, paused_by=paused_by)  # LanePaused while the IP rests
+    def before_request() -> None:
+        limiter.acquire(timeout=60, paused_by=paused_by)
 
-            client = OffersClient(base_url=settings.KASPI_OFFERS_URL, before_request=before_request)
-            if route.url:
-                client.http.proxies = {"http": route.url, "https": route.url}
-            _CLIENTS[key] = client
-    return client
+    return OffersClient(base_url=settings.KASPI_OFFERS_URL, before_request=before_request, proxy=route.url)
 
 
 # --- the per-product lease ------------------------------------------------------------------------
@@ -423,8 +413,7 @@ def _upload(ctx: _Context, price: int) -> str:
             raise MerchantPaused(
                 "the merchant is paused after a 429; not uploading into the ban", service="kaspi-cabinet"
             )
-        return upload_price(
-            cabinet,
+        return cabinet.upload_price(
             merchant_uid=store.merchant_uid,
             sku=ctx.product.sku,
             model=ctx.product.name or ctx.product.sku,

@@ -13,6 +13,7 @@ import redis
 
 from core.exceptions import LanePaused, RateLimitTimeout
 from core.ratelimit import Pacer
+from tests.support.pacing import assert_paced, grants_across_processes
 
 
 def test_grants_are_spaced_evenly_across_threads() -> None:
@@ -44,6 +45,13 @@ def test_grants_are_spaced_evenly_across_threads() -> None:
     assert took >= 11 * 0.05 - 0.01
     # In no one-second window more than the rate.
     assert max(sum(1 for t in slots if s <= t < s + 1.0) for s in slots) <= 20
+
+
+def test_grants_are_spaced_evenly_across_processes() -> None:
+    """Two interpreters (as two Celery workers) share the lane through Redis: one grant per interval."""
+    slots, rate = grants_across_processes("core.ratelimit:Pacer", key=f"test-{uuid.uuid4().hex}", rate=10.0, grants=4)
+    assert rate == 10.0 and len(slots) == 8
+    assert_paced(slots, rate)
 
 
 def test_a_slot_too_far_away_raises_instead_of_waiting() -> None:
@@ -158,3 +166,7 @@ def test_a_caller_that_wakes_late_takes_the_next_slot_instead_of_crowding_it(mon
 
 def test_a_lane_too_fast_to_pace_never_counts_a_caller_late() -> None:
     assert Pacer("x", 100_000.0).late_after is None
+    # 1,000/s too: a deadline a quarter of a millisecond after the slot refuses every request that
+    # opens a connection ("could not send on pace"), though the spacing means nothing at that rate.
+    assert Pacer("x", 1000.0).late_after is None
+    assert Pacer("x", 500.0).late_after == pytest.approx(0.0005)

@@ -39,7 +39,6 @@ def market_env(sim: KaspiMarketSimulator) -> dict[str, str]:
         "KASPI_CABINET_URL": sim.base_url,
         "KASPI_SHOP_API_URL": f"{sim.base_url}/shop/api/v2",
         "KASPI_OFFERS_URL": f"{sim.base_url}/yml/offer-view/offers",
-        "KASPI_CABINET_RATE_PER_SECOND": "1000",
     }
 
 

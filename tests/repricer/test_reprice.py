@@ -115,8 +115,11 @@ def test_competitors_raising_their_prices_pull_ours_up(market: Callable[..., Any
     ) == [4999, 6999]
 
 
-def test_reacting_competitors_are_followed_over_several_cycles(market: Callable[..., Any]) -> None:
+def test_reacting_competitors_are_followed_over_several_cycles(market: Callable[..., Any], settings: Any) -> None:
     sim = market(competitors=8, move_probability=0.6, leave_probability=0.1)
+    # Up to 75 uploads, each a cabinet call: over 30 s at the cabinet's real 2/s. This test is about the
+    # prices followed, not the pace (tests/marketplaces/kaspi/test_pace.py's and the upload tests' here).
+    settings.KASPI_CABINET_RATE_PER_SECOND = 1000.0
     rules = make_products(sim, make_store(sim), 15)
     ids = [r.pk for r in rules]
     for _ in range(4):

@@ -9,6 +9,12 @@ from django.test import override_settings
 from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD, VendistaSimulator
 from tests.factories import MerchantFactory, VendistaAccountFactory
 from vending.models import VendistaAccount
+from vending.services.accounts import MAX_RATE_PER_SECOND
+
+# Accounts run at Vendista's real pace (VENDISTA_RATE_PER_SECOND, 1/s) unless a test passes this, the
+# fastest an owner may set: only for a test about something else that reads dozens of pages (60 pages
+# at 1/s are a minute per test), and it says so where it does.
+MANY_PAGES_RATE = MAX_RATE_PER_SECOND
 
 
 @pytest.fixture
@@ -36,7 +42,6 @@ def make_account(db: None) -> Callable[..., VendistaAccount]:
             "name": "Sandbox account",
             "login": SANDBOX_LOGIN,
             "password": SANDBOX_PASSWORD,
-            "rate_per_second": 1000.0,
             **fields,
         }
         return VendistaAccountFactory(merchant=merchant or MerchantFactory(), **values)

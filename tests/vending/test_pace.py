@@ -1,12 +1,15 @@
-"""The shared rate limiter at the account's real pace (VEN-1): every other vending test account runs
-at 1,000 requests/s, so only this test fails if the limiter hook is taken out of the client."""
+"""The account's shared pacer at its real pace (VEN-1): a sync keeps to it at the provider, and the pace
+the Vendista client declares holds across processes (issue 22)."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from django.test import override_settings
 
 from core.models import SyncRun
+from tests.support.pacing import assert_paced, grants_across_processes
 from vending import services
 from vending.models import SyncMode
 
@@ -31,3 +34,15 @@ def test_a_sync_keeps_to_the_accounts_rate_at_the_provider(vendista, make_accoun
     assert len(times) >= 12  # 12 pages (and the terminals)
     assert sim.rejected_count == 0
     assert _most_in_one_second(times) <= 5  # 4/s granted; one more for network jitter at the window edge
+
+
+def test_the_declared_vendista_pace_holds_across_two_processes(settings) -> None:
+    """Two worker processes syncing one account at the default rate (1/s): one grant a second between them."""
+    slots, rate = grants_across_processes(
+        "vending.clients.vendista:pacer",
+        account_id=10**9 + os.getpid(),
+        rate_per_second=settings.VENDISTA_RATE_PER_SECOND,
+        grants=2,
+    )
+    assert rate == settings.VENDISTA_RATE_PER_SECOND == 1.0
+    assert_paced(slots, rate)

@@ -9,6 +9,7 @@ from django.test import override_settings
 
 from core.exceptions import TransientError
 from core.models import SyncRun
+from tests.vending.conftest import MANY_PAGES_RATE
 from tests.vending.test_sync import START, DyingVendista
 from vending import services
 from vending.models import DailyRollup, SyncMode, Transaction
@@ -31,7 +32,7 @@ def test_parallel_writers_store_everything_once(sandbox, make_account) -> None:
     sim = DyingVendista(total=1234, terminals=4, start=START, days=10)
     sim.dying = False
     server = sandbox(sim)
-    account = make_account()
+    account = make_account(rate_per_second=MANY_PAGES_RATE)  # dozens of pages; the pace is test_pace.py's
     run = services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False)
     run = services.transactions_sync(run=run, base_url=server.url)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
@@ -46,7 +47,7 @@ def test_parallel_run_dying_half_way_resumes_without_duplicates(sandbox, make_ac
     sim = DyingVendista(total=1000, terminals=3, start=START, days=10)
     sim.die_at = 9
     server = sandbox(sim)
-    account = make_account()
+    account = make_account(rate_per_second=MANY_PAGES_RATE)  # dozens of pages; the pace is test_pace.py's
     run = services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False)
     with pytest.raises(TransientError):
         services.transactions_sync(run=run, base_url=server.url)

@@ -15,6 +15,7 @@ from core.models import SyncRun
 from sandbox.harness import Request, Response, json_response
 from sandbox.vendista import VendistaSimulator
 from tests.factories import DeviceFactory
+from tests.vending.conftest import MANY_PAGES_RATE
 from vending import services
 from vending.clients.vendista import SubscriptionUnpaid
 from vending.models import DailyRollup, SyncKind, SyncMode, Terminal, Transaction, VendistaAccount
@@ -118,7 +119,7 @@ class DyingVendista(VendistaSimulator):
 def test_a_sync_that_dies_half_way_resumes_from_its_checkpoint_without_duplicates(sandbox, make_account) -> None:
     sim = DyingVendista(total=950, terminals=3, start=START, days=10)
     server = sandbox(sim)
-    account = make_account()
+    account = make_account(rate_per_second=MANY_PAGES_RATE)  # dozens of pages; the pace is test_pace.py's
     run = services.sync_request(account=account, mode=SyncMode.FULL, enqueue=False)
     with pytest.raises(TransientError):
         services.transactions_sync(run=run, base_url=server.url)

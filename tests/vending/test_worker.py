@@ -11,6 +11,7 @@ from core.models import SyncRun
 from sandbox.vendista import VendistaSimulator
 from tests.factories import owner_client
 from tests.support.waiting import wait_for
+from tests.vending.conftest import MANY_PAGES_RATE
 from tests.vending.test_sync import DyingVendista
 from vending import services
 from vending.models import DailyRollup, SyncMode, Transaction
@@ -86,7 +87,7 @@ def test_a_sync_longer_than_several_visibility_timeouts_runs_once_at_a_time(
     worker = start_worker(
         queues="sync,default", concurrency=2, extra_env={**SHORT_TIMEOUT, "VENDISTA_API_URL": server.url}
     )
-    account = make_account()
+    account = make_account(rate_per_second=MANY_PAGES_RATE)  # dozens of pages; the pace is test_pace.py's
     run = services.sync_request(account=account, mode=SyncMode.FULL)  # autocommit: enqueued at once
     sync_run_execute.delay(run.pk)  # a duplicate delivery of the first message: it must find the lease taken
     run = wait_for(lambda: SyncRun.objects.filter(pk=run.pk, status__in=["succeeded", "failed"]).first(), timeout=120)
@@ -110,7 +111,7 @@ def test_worker_killed_half_way_is_resumed_without_duplicates(sandbox, start_wor
     server = sandbox(sim)
     env = {**SHORT_TIMEOUT, "VENDISTA_API_URL": server.url}
     first = start_worker(queues="sync,default", extra_env=env)
-    account = make_account()
+    account = make_account(rate_per_second=MANY_PAGES_RATE)  # dozens of pages; the pace is test_pace.py's
     run = services.sync_request(account=account, mode=SyncMode.FULL)  # autocommit: enqueued at once
     wait_for(lambda: SyncRun.objects.get(pk=run.pk).items_done >= 1000, timeout=60, interval=0.05)
     first.kill()
@@ -137,7 +138,7 @@ def test_a_transient_failure_on_a_real_worker_is_retrying_and_its_retry_ends_the
     sim = DyingVendista(total=1000, terminals=3, start="2026-01-01T00:00:00", days=5)  # 503 from page 4 on
     server = sandbox(sim)
     worker = start_worker(queues="sync,default", extra_env={**SHORT_TIMEOUT, "VENDISTA_API_URL": server.url})
-    account = make_account()
+    account = make_account(rate_per_second=MANY_PAGES_RATE)  # dozens of pages; the pace is test_pace.py's
     run = services.sync_request(account=account, mode=SyncMode.FULL)  # autocommit: enqueued at once
     retrying = wait_for(lambda: SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RETRYING).first(), 60)
     assert "503" in retrying.error and retrying.attempts >= 1

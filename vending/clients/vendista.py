@@ -3,8 +3,10 @@
 Token as ``?token=`` (never a header); a fresh token from the login once on 401/404, then the call
 is repeated; 402 is the account's unpaid subscription (``SubscriptionUnpaid``, permanent);
 ``/transactions`` is paged with ``PageNumber``/``ItemsOnPage`` (the server ignores limit/offset and
-falls back to 50 per page). Every attempt first takes a slot of the account's shared limiter.
-No Django models here: callers pass plain values and get dataclasses back.
+falls back to 50 per page). Every attempt first takes a slot of the account's ``pacer`` (declared
+here, shared through Redis by every process). One pooled ``HttpClient`` per base URL for every
+account (``core.http.http_client``): the token, the account's TLS ``verify`` and its pacer ride on
+each request. No Django models here: callers pass plain values and get dataclasses back.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from core.exceptions import IntegrationError, TransientError
-from core.http import HttpClient
+from core.http import HttpClient, http_client
+from core.ratelimit import Pacer
 
 SERVICE = "vendista"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -162,8 +165,14 @@ def is_last_page(*, page_number: int, items_per_page: int, items_count: int, n_i
     return page_number >= math.ceil(items_count / (items_per_page or requested_size))
 
 
+def pacer(*, account_id: int, rate_per_second: float) -> Pacer:
+    """The account's pace at Vendista (its ``rate_per_second``), evenly spaced across every process."""
+    return Pacer(f"vendista:{account_id}", rate_per_second)
+
+
 class VendistaClient:
-    """One client per account. ``on_token`` is called with a token obtained from the login."""
+    """One client object per account over the process's one pooled ``HttpClient``. ``on_token`` is
+    called with a token obtained from the login."""
 
     def __init__(
         self,
@@ -178,7 +187,9 @@ class VendistaClient:
         page_size: int = 1000,
         http: HttpClient | None = None,
     ) -> None:
-        self.http = http or HttpClient(service=SERVICE, base_url=base_url, verify=verify, before_request=before_request)
+        self.http = http or http_client(SERVICE, base_url)
+        self.verify = verify
+        self.before_request = before_request
         self.token = token
         self.login = login
         self.password = password
@@ -192,7 +203,13 @@ class VendistaClient:
                 "Vendista refused the token and no login/password is configured", service=SERVICE, permanent=True
             )
         try:
-            body = self.http.json("GET", "/token", params={"login": self.login, "password": self.password})
+            body = self.http.json(
+                "GET",
+                "/token",
+                params={"login": self.login, "password": self.password},
+                verify=self.verify,
+                before_request=self.before_request,
+            )
         except IntegrationError as exc:
             if exc.status_code == 200:  # not JSON: a proxy's page in front of Vendista
                 raise NotAnApiAnswer(
@@ -221,7 +238,12 @@ class VendistaClient:
         html_attempt = 0
         while True:
             try:
-                response = self.http.get(path, params={**params, "token": self.token})
+                response = self.http.get(
+                    path,
+                    params={**params, "token": self.token},
+                    verify=self.verify,
+                    before_request=self.before_request,
+                )
             except IntegrationError as exc:
                 if exc.status_code == 402:
                     raise SubscriptionUnpaid(

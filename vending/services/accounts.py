@@ -17,18 +17,20 @@ from django.utils.translation import gettext
 
 from core.exceptions import IntegrationError
 from core.models import Merchant
-from core.ratelimit import Rate, RateLimiter
+from core.ratelimit import Pacer
 
+from ..clients import vendista
 from ..clients.vendista import AuthenticationFailed, SubscriptionUnpaid, VendistaClient
 from ..models import VendistaAccount
 
 
-def account_limiter(account: VendistaAccount) -> RateLimiter:
-    return RateLimiter(f"vendista:{account.pk}", Rate.per_second(account.rate_per_second or 1.0))
+def account_limiter(account: VendistaAccount) -> Pacer:
+    """The account's pacer, as the Vendista client declares it."""
+    return vendista.pacer(account_id=account.pk, rate_per_second=account.rate_per_second or 1.0)
 
 
 def account_client(*, account: VendistaAccount, base_url: str | None = None) -> VendistaClient:
-    """Every request of this client first waits for the account's shared rate limiter (VEN-1)."""
+    """Every request of this client first waits for a slot of the account's shared pacer (VEN-1)."""
     limiter = account_limiter(account)
 
     def acquire() -> None:

@@ -2,8 +2,9 @@
 
 Every call is ``POST {base}/{resource}/{action}`` with HTTP Basic auth and a JSON body, and answers
 the envelope ``{"isError": false, "messages": [], "results": ...}``: anything without
-``isError: false`` is a failure, whatever the HTTP status. Calls go through ``core.http.HttpClient``
-(retries with 2, 4 … 64 s backoff and jitter on 429/5xx/network only) and, before every attempt,
+``isError: false`` is a failure, whatever the HTTP status. Calls go through the process's one pooled
+``core.http.HttpClient`` for eMAG (``http_client``; the account's credentials and pacers ride on each
+request: retries with 2, 4 … 64 s backoff and jitter on 429/5xx/network only) and, before every attempt,
 through one of two pacers shared through Redis by every process of every machine: order routes
 (12 req/s) and all other routes together (3 req/s), each paced evenly at ``EMAG_PACE_FRACTION`` of
 the limit. eMAG counts requests per clock second, so a moving window (the whole allowance at once)
@@ -28,7 +29,7 @@ import requests
 from django.conf import settings
 
 from core.exceptions import IntegrationError, LanePaused, RateLimitTimeout, TransientError
-from core.http import HttpClient, RetryPolicy
+from core.http import RetryPolicy, http_client
 from core.ratelimit import Pacer
 from core.redis_client import shared_redis
 
@@ -179,13 +180,11 @@ class EmagClient:
         self.limiters = limiters(limiter_ref)
         self.recorder = recorder
         base = settings.EMAG_BACKOFF_BASE_SECONDS
-        policy = RetryPolicy(max_retries=settings.EMAG_MAX_RETRIES, backoff_base=base, backoff_max=base * 32)
-        self._http = {
-            kind: HttpClient(
-                service=SERVICE, base_url=base_url, retry=policy, sleep=sleep, before_request=self._gate(kind)
-            )
-            for kind in (ORDERS, OTHER)
-        }
+        self.retry = RetryPolicy(max_retries=settings.EMAG_MAX_RETRIES, backoff_base=base, backoff_max=base * 32)
+        self.sleep = sleep
+        # One pooled client for every account and route class; each route class paces its own requests.
+        self.http = http_client(SERVICE, base_url)
+        self._gates = {kind: self._gate(kind) for kind in (ORDERS, OTHER)}
 
     # --- limits ------------------------------------------------------------------------------------
     def _pause_key(self, kind: str) -> str:
@@ -231,28 +230,30 @@ class EmagClient:
 
     def _call_retrying(self, kind: str, path: str, payload: Any) -> Any:
         """A bad answer on a 2xx is retried like a 5xx: same backoff, same count, each attempt paced."""
-        http = self._http[kind]
         attempt = 0
         while True:
             try:
                 return self._call(kind, path, payload)
             except EmagBadAnswer as exc:
-                if attempt >= http.retries_allowed():
+                if attempt >= self.http.retries_allowed(retry=self.retry):
                     raise
                 log.warning("%.300s; retrying (attempt %d)", exc, attempt + 1)
-                http.sleep(http.retry.delay(attempt))
+                self.sleep(self.retry.delay(attempt))
                 attempt += 1
 
     def _call(self, kind: str, path: str, payload: Any) -> Any:
         try:
             # Every eMAG call is safe to repeat: reads, acknowledge, and saves that carry whole entities.
-            response = self._http[kind].request(
+            response = self.http.request(
                 "POST",
                 path,
                 json=payload if payload is not None else {},
                 auth=self._auth,
                 idempotent=True,
                 ok_statuses=_ANSWERED,
+                before_request=self._gates[kind],
+                retry=self.retry,
+                sleep=self.sleep,
             )
         except TransientError as exc:
             raise _transient(exc, path) from exc

@@ -2,6 +2,9 @@
 
 Every call sends ``x-auth-version: 3`` and the cookies; 401/403 is ``SessionExpired`` (the caller
 logs in again), 429 is ``KaspiRateLimited`` and is never retried here (a retry would extend the ban).
+One pooled ``HttpClient`` for every merchant (``core.http.http_client``); the merchant's cookies and
+its ``pacer`` (declared here: ``KASPI_CABINET_RATE_PER_SECOND``, evenly spaced across every process)
+ride on each request. The price upload (``CabinetClient.upload_price``) is a cabinet call too.
 """
 
 from __future__ import annotations
@@ -12,13 +15,31 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from core.http import HttpClient, RetryPolicy
+from django.conf import settings
+
+from core.http import RetryPolicy, http_client
+from core.ratelimit import Pacer
 
 from .errors import KaspiError, KaspiRateLimited, SessionExpired
 
 SERVICE = "kaspi-cabinet"
+UPLOAD_PATH = "/pricefeed/upload/merchant/process"
 _CARD_ID = re.compile(r"(?:^|[/-])(\d+)/*$")
 _HANDLED = (*range(200, 300), 401, 403, 429)
+_RETRY = RetryPolicy(max_retries=2)
+_HEADERS = {"x-auth-version": "3"}
+
+
+def pacer(*, merchant_key: str) -> Pacer:
+    """A merchant's pace at the cabinet, shared by every process: Kaspi answers a burst with a 403 per
+    IP or a 429 that bans the merchant for ~30 minutes, so requests are spaced, never windowed."""
+    return Pacer(f"kaspi:cabinet:{merchant_key}", settings.KASPI_CABINET_RATE_PER_SECOND)
+
+
+def upload_pacer(*, merchant_key: str) -> Pacer:
+    """A merchant's price uploads (≤ 1.5/s, REP-4), on top of its cabinet pace: a 429 there bans the
+    merchant for ~30 minutes."""
+    return Pacer(f"kaspi:upload:{merchant_key}", settings.REPRICER_UPLOAD_RATE_PER_SECOND)
 
 
 @dataclass(frozen=True)
@@ -114,18 +135,22 @@ class CabinetClient:
         timeout: tuple[float, float] | None = None,
     ) -> None:
         self.cookies = list(cookies)
-        self.http = HttpClient(
-            SERVICE,
-            base_url,
-            timeout=timeout,
-            before_request=before_request,
-            retry=RetryPolicy(max_retries=2),
-            default_headers={"x-auth-version": "3"},
-        )
+        self.http = http_client(SERVICE, base_url, retry=_RETRY, default_headers=_HEADERS)
+        self.before_request = before_request
+        self.timeout = timeout
+
+    def _headers(self, path: str) -> dict[str, str]:
+        return {"Cookie": cookie_header(self.cookies, self.http.url(path)), "Accept": "application/json"}
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        headers = {"Cookie": cookie_header(self.cookies, self.http.url(path)), "Accept": "application/json"}
-        response = self.http.get(path, params=params, headers=headers, ok_statuses=_HANDLED)
+        response = self.http.get(
+            path,
+            params=params,
+            headers=self._headers(path),
+            ok_statuses=_HANDLED,
+            before_request=self.before_request,
+            timeout=self.timeout,
+        )
         if response.status_code in (401, 403):
             raise SessionExpired(
                 "the cabinet refused the session", service=SERVICE, permanent=False, status_code=response.status_code
@@ -164,3 +189,49 @@ class CabinetClient:
         except (TypeError, ValueError) as exc:
             raise KaspiError("the offer list total is not a number", service=SERVICE) from exc
         return OfferPage(offers=[parse_offer(item) for item in body["data"] if isinstance(item, dict)], total=total)
+
+    def upload_price(
+        self,
+        *,
+        merchant_uid: str,
+        sku: str,
+        model: str,
+        price: int,
+        city_id: str,
+        availabilities: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """Set one offer's price in one city (API_CONTRACTS.md "Price change"); return Kaspi's upload
+        job id. Never retried here: a 429 bans the merchant for ~30 minutes and a retry would only
+        extend it; a POST that timed out may have been applied, and the caller re-decides from what
+        Kaspi then shows."""
+        if price < 10:
+            raise KaspiError("Kaspi prices are whole tenge, at least 10", service=SERVICE, permanent=True)
+        body = {
+            "merchantUid": merchant_uid,
+            "sku": sku,
+            "model": model,
+            "price": int(price),
+            "availabilities": availabilities
+            or [{"available": "yes", "storeId": f"{merchant_uid}_PP1", "stockEnabled": False}],
+            "cityPrices": [{"cityId": city_id, "value": int(price)}],
+        }
+        response = self.http.post(
+            UPLOAD_PATH,
+            json=body,
+            headers=self._headers(UPLOAD_PATH),
+            ok_statuses=_HANDLED,
+            max_retries=0,
+            before_request=self.before_request,
+            timeout=self.timeout,
+        )
+        if response.status_code in (401, 403):
+            raise SessionExpired("the cabinet refused the session", service=SERVICE, status_code=response.status_code)
+        if response.status_code == 429:
+            raise KaspiRateLimited(
+                "price upload answered 429: the merchant is rate-limited", service=SERVICE, status_code=429
+            )
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise KaspiError("the price upload answered without JSON", service=SERVICE) from exc
+        return str(payload.get("id") or "") if isinstance(payload, dict) else ""

@@ -1,7 +1,10 @@
 """Kaspi's public competitor offers (no login): ``POST {KASPI_OFFERS_URL}/{productId}``.
 
 Used by the repricer. Kaspi wants browser-like ``Origin``/``Referer`` headers; about 10 requests
-per second per IP are tolerated (above ~15 it answers 403 for ~10 s), so callers pass a limiter.
+per second per IP are tolerated (above ~15 it answers 403 for ~10 s), so callers pace each outgoing
+IP with its ``pacer``.
+One pooled ``HttpClient`` per process (``core.http.http_client``); the caller's pacer and outgoing
+proxy ride on each request (a proxied request is pooled per proxy by ``requests``).
 """
 
 from __future__ import annotations
@@ -11,11 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.http import HttpClient
+from django.conf import settings
+
+from core.http import http_client
+from core.ratelimit import Pacer
 
 SERVICE = "kaspi-offers"
+_HEADERS = {"Origin": "https://kaspi.kz", "Referer": "https://kaspi.kz/shop/", "Accept": "application/json"}
 CITY_ALMATY = "750000000"
 PAGE_LIMIT = 64
+
+
+def pacer(*, ip_key: str) -> Pacer:
+    """One outgoing IP's pace at the offers, shared by every process (REPRICER_OFFERS_RATE_PER_IP)."""
+    return Pacer(f"kaspi:offers:ip:{ip_key}", settings.REPRICER_OFFERS_RATE_PER_IP)
 
 
 @dataclass(frozen=True)
@@ -30,18 +42,11 @@ class CompetitorOffer:
 
 
 class OffersClient:
-    def __init__(self, *, base_url: str, before_request: Callable[[], None] | None = None) -> None:
-        self.http = HttpClient(
-            SERVICE,
-            base_url,
-            before_request=before_request,
-            success_log_level=logging.DEBUG,  # tens of reads per second; failures still log
-            default_headers={
-                "Origin": "https://kaspi.kz",
-                "Referer": "https://kaspi.kz/shop/",
-                "Accept": "application/json",
-            },
-        )
+    def __init__(self, *, base_url: str, before_request: Callable[[], None] | None = None, proxy: str = "") -> None:
+        # Logged at DEBUG: tens of reads per second; failures still log.
+        self.http = http_client(SERVICE, base_url, success_log_level=logging.DEBUG, default_headers=_HEADERS)
+        self.before_request = before_request
+        self.proxies = {"http": proxy, "https": proxy} if proxy else None
 
     def offers(self, *, product_id: str, city_id: str = CITY_ALMATY, max_pages: int = 10) -> list[CompetitorOffer]:
         """Every offer of a product card in a city, cheapest first (pages of 64)."""
@@ -51,6 +56,8 @@ class OffersClient:
                 "POST",
                 f"/{product_id}",
                 idempotent=True,
+                before_request=self.before_request,
+                proxies=self.proxies,
                 json={
                     "cityId": city_id,
                     "id": str(product_id),

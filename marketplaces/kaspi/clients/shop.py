@@ -2,7 +2,10 @@
 
 ``orders_page`` reads one page of one state in one creation-date window (at most 14 days: Kaspi
 refuses longer ones); ``windows`` splits a longer range. ``order_accept`` is the merchant's
-"accept" (status ``ACCEPTED_BY_MERCHANT``), checked against the order's code.
+"accept" (status ``ACCEPTED_BY_MERCHANT``), checked against the order's code. One pooled
+``HttpClient`` for every store (``core.http.http_client``); the store's token and its ``pacer``
+(declared here: ``KASPI_SHOP_API_RATE_PER_SECOND``, evenly spaced across every process) ride on each
+request.
 """
 
 from __future__ import annotations
@@ -13,13 +16,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.http import HttpClient
+from django.conf import settings
+
+from core.http import http_client
+from core.ratelimit import Pacer
 
 from .errors import KaspiError
 
 SERVICE = "kaspi-shop-api"
 JSON_API = "application/vnd.api+json"
 MAX_WINDOW = timedelta(days=14)
+_HEADERS = {"Content-Type": JSON_API, "Accept": JSON_API}
+
+
+def pacer(*, store_id: int) -> Pacer:
+    """A store's pace at the Shop API, shared by every process."""
+    return Pacer(f"kaspi:shop:{store_id}", settings.KASPI_SHOP_API_RATE_PER_SECOND)
 
 
 @dataclass(frozen=True)
@@ -135,12 +147,12 @@ def parse_entry(item: dict[str, Any], number: int) -> ShopOrderEntry:
 
 class ShopApiClient:
     def __init__(self, *, base_url: str, token: str, before_request: Callable[[], None] | None = None) -> None:
-        self.http = HttpClient(
-            SERVICE,
-            base_url,
-            before_request=before_request,
-            default_headers={"X-Auth-Token": token, "Content-Type": JSON_API, "Accept": JSON_API},
-        )
+        self.http = http_client(SERVICE, base_url, default_headers=_HEADERS)
+        self._auth = {"X-Auth-Token": token}
+        self.before_request = before_request
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.http.json(method, path, headers=self._auth, before_request=self.before_request, **kwargs)
 
     def orders_page(
         self, *, date_from: datetime, date_to: datetime, state: str | None, page: int, size: int = 100
@@ -155,7 +167,7 @@ class ShopApiClient:
         }
         if state:
             params["filter[orders][state]"] = state
-        body = self.http.json("GET", "/orders", params=params)
+        body = self._json("GET", "/orders", params=params)
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise KaspiError("the orders answer has no data list", service=SERVICE)
         meta = body.get("meta") or {}
@@ -179,7 +191,7 @@ class ShopApiClient:
                 return
 
     def order_entries(self, *, order_id: str) -> list[ShopOrderEntry]:
-        body = self.http.json("GET", f"/orders/{order_id}/entries")
+        body = self._json("GET", f"/orders/{order_id}/entries")
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise KaspiError("the entries answer has no data list", service=SERVICE)
         return [parse_entry(item, n) for n, item in enumerate(body["data"]) if isinstance(item, dict)]
@@ -189,6 +201,6 @@ class ShopApiClient:
         payload = {
             "data": {"type": "orders", "id": order_id, "attributes": {"code": code, "status": "ACCEPTED_BY_MERCHANT"}}
         }
-        body = self.http.json("POST", "/orders", json=payload, idempotent=True)
+        body = self._json("POST", "/orders", json=payload, idempotent=True)
         data = body.get("data") if isinstance(body, dict) else None
         return parse_order(data) if isinstance(data, dict) and data.get("attributes", {}).get("creationDate") else None

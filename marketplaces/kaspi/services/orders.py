@@ -20,9 +20,10 @@ from django.utils import timezone
 from core.exceptions import IntegrationError
 from core.logging import untrusted
 from core.models import SyncRun
-from core.ratelimit import Rate, RateLimiter
+from core.ratelimit import Pacer
 from core.steps import Step, sync_run_execute
 
+from ..clients import shop
 from ..clients.shop import ShopApiClient, ShopOrder, windows
 from ..models import KaspiOrder, KaspiOrderEntry, KaspiStore
 
@@ -51,14 +52,14 @@ class OrderNotAcceptable(IntegrationError):
     pass
 
 
-def _acquire(limiter: RateLimiter) -> None:
+def _acquire(limiter: Pacer) -> None:
     limiter.acquire(timeout=60)
 
 
 def shop_client(store: KaspiStore) -> ShopApiClient:
     if not store.shop_api_token:
         raise IntegrationError("no Shop API token set for this store", service="kaspi-shop-api", permanent=True)
-    limiter = RateLimiter(f"kaspi:shop:{store.pk}", Rate.per_second(settings.KASPI_SHOP_API_RATE_PER_SECOND))
+    limiter = shop.pacer(store_id=store.pk)
     return ShopApiClient(
         base_url=settings.KASPI_SHOP_API_URL,
         token=str(store.shop_api_token),

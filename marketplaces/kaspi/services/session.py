@@ -27,10 +27,11 @@ from django.utils import timezone
 
 from core.exceptions import IntegrationError
 from core.logging import untrusted
-from core.ratelimit import Rate, RateLimiter
+from core.ratelimit import Pacer
 from core.redis_client import shared_redis
 from core.transitions import StateTable
 
+from ..clients import cabinet
 from ..clients.cabinet import CabinetClient, Cookie
 from ..clients.errors import LoginFailed, LoginUnavailable, SessionExpired
 from ..clients.login import browser_login, find_chromium
@@ -72,9 +73,9 @@ def store_cookies(store: KaspiStore) -> list[Cookie]:
         return []
 
 
-def cabinet_limiter(store: KaspiStore) -> RateLimiter:
-    key = store.merchant_uid or f"store-{store.pk}"
-    return RateLimiter(f"kaspi:cabinet:{key}", Rate.per_second(settings.KASPI_CABINET_RATE_PER_SECOND))
+def cabinet_limiter(store: KaspiStore) -> Pacer:
+    """The merchant's cabinet pacer, as the cabinet client declares it."""
+    return cabinet.pacer(merchant_key=store.merchant_uid or f"store-{store.pk}")
 
 
 def cabinet_client(store: KaspiStore, cookies: list[Cookie] | None = None) -> CabinetClient:
@@ -86,7 +87,7 @@ def cabinet_client(store: KaspiStore, cookies: list[Cookie] | None = None) -> Ca
     )
 
 
-def _acquire(limiter: RateLimiter) -> None:
+def _acquire(limiter: Pacer) -> None:
     limiter.acquire(timeout=60)
 
 

@@ -23,8 +23,6 @@ def kaspi(sandbox: Callable[..., Any], settings: Any, tmp_path: Any) -> Callable
         settings.KASPI_CABINET_URL = server.url
         settings.KASPI_SHOP_API_URL = f"{server.url}/shop/api/v2"
         settings.KASPI_OFFERS_URL = f"{server.url}/yml/offer-view/offers"
-        settings.KASPI_CABINET_RATE_PER_SECOND = 1000.0
-        settings.KASPI_SHOP_API_RATE_PER_SECOND = 1000.0
         settings.KASPI_LOGIN_TIMEOUT_SECONDS = 20.0
         return sim
 
@@ -38,8 +36,6 @@ def sim_env(sim: KaspiSimulator) -> dict[str, str]:
         "KASPI_CABINET_URL": sim.base_url,
         "KASPI_SHOP_API_URL": f"{sim.base_url}/shop/api/v2",
         "KASPI_OFFERS_URL": f"{sim.base_url}/yml/offer-view/offers",
-        "KASPI_CABINET_RATE_PER_SECOND": "1000",
-        "KASPI_SHOP_API_RATE_PER_SECOND": "1000",
     }
 
 
