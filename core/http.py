@@ -32,6 +32,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.connection import is_connection_dropped
 
 from .exceptions import IntegrationError, TransientError
 from .logging import untrusted
@@ -123,16 +125,32 @@ MAX_LATE_REQUEUES = 20
 
 class _PacedSend:
     """Checks the pacer's deadline (``core.ratelimit.send_deadline``) at the last moment before the
-    request's first byte is written — after the request was built and the pooled connection taken or
-    opened — so a stall anywhere between the grant and the socket cannot send it late."""
+    request is written — after the pooled connection was taken or opened — so a stall anywhere
+    between the grant and the socket cannot send it late.
 
-    def send(self, data: Any) -> None:
+    A connection is opened before the check (a TLS handshake to a distant provider can outlast a
+    slot's allowed lateness): when the request is then too late, nothing was written, and the open
+    connection is parked in its pool for the next slot instead of being closed — otherwise every try
+    would open a new connection, be late again, and the call could never be sent."""
+
+    _late_but_clean = False
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
         deadline = send_deadline.get()
         if deadline is not None:
+            if self.is_closed:  # type: ignore[attr-defined]
+                self.connect()  # type: ignore[attr-defined]
             if time.monotonic() > deadline:
+                self._late_but_clean = True
                 raise SentTooLate
             send_deadline.set(None)  # the rest of this request (its body) goes out regardless
-        super().send(data)  # type: ignore[misc]
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def close(self) -> None:
+        if self._late_but_clean:  # urllib3 closes the connection of a request that raised: this one is parked
+            self._late_but_clean = False
+            return
+        super().close()  # type: ignore[misc]
 
 
 class _PacedHTTPConnection(_PacedSend, HTTPConnection):
@@ -143,11 +161,46 @@ class _PacedHTTPSConnection(_PacedSend, HTTPSConnection):
     pass
 
 
-class _PacedHTTPConnectionPool(HTTPConnectionPool):
+class _ParkingPool:
+    """Keeps the open connection of a request that was too late to send (see ``_PacedSend``) and
+    hands it to the next request instead of a new one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parked: deque[Any] = deque()
+
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+        except SentTooLate:
+            if conn._late_but_clean:
+                self._parked.append(conn)
+            raise
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        if conn.is_closed:  # a new one would be opened: take a parked, open one instead
+            while self._parked:
+                try:
+                    parked = self._parked.popleft()
+                except IndexError:
+                    break
+                if not is_connection_dropped(parked):
+                    return parked
+                parked.close()
+        return conn
+
+    def close(self) -> None:
+        super().close()  # type: ignore[misc]
+        while self._parked:
+            self._parked.popleft().close()
+
+
+class _PacedHTTPConnectionPool(_ParkingPool, HTTPConnectionPool):
     ConnectionCls = _PacedHTTPConnection
 
 
-class _PacedHTTPSConnectionPool(HTTPSConnectionPool):
+class _PacedHTTPSConnectionPool(_ParkingPool, HTTPSConnectionPool):
     ConnectionCls = _PacedHTTPSConnection
 
 

@@ -220,3 +220,37 @@ def test_a_paced_request_held_up_after_its_grant_is_not_sent_late_but_queued_aga
     assert len(arrivals) == 4 and len(stalls) >= 5  # the held-up request was built again, sent once
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert min(gaps) > 0.1 - 0.025, gaps  # every request left within its slot's 25 ms: never crowded
+
+
+def test_a_connection_that_opens_slower_than_a_slot_allows_is_kept_for_the_next_slot(
+    echo: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TLS handshake to a distant provider can take longer than a slot's allowed lateness (eMAG at
+    12/s allows 21 ms). The connection is opened, the request is then too late and sends nothing —
+    and the open connection must serve the next slot: closed and opened again on every try, the
+    request would be late every time and never sent."""
+    import itertools
+    import uuid
+
+    from urllib3.connection import HTTPConnection
+
+    from core.ratelimit import Pacer
+
+    pacer = Pacer(f"test-{uuid.uuid4().hex}", 10.0)  # one every 100 ms; a request must leave within 25 ms
+    client = HttpClient(service="echo", base_url=echo.url, before_request=lambda: pacer.acquire(timeout=10))
+    real_connect, opened = HTTPConnection.connect, []
+
+    def slow_handshake(self: HTTPConnection) -> None:
+        time.sleep(0.06)  # longer than the 25 ms a paced request may leave after its slot
+        opened.append(1)
+        real_connect(self)
+
+    monkeypatch.setattr(HTTPConnection, "connect", slow_handshake)
+    for _ in range(3):
+        assert client.get("/echo").status_code == 200
+    assert echo.simulator.request_count == 3
+    assert len(opened) == 1  # one connection, opened once, kept through the late first slot
+    # And none was sent late: opened after the check, the first would reach the provider 60 ms into
+    # its slot, 40 ms before the second's.
+    gaps = [b - a for a, b in itertools.pairwise(sorted(echo.simulator._request_times))]
+    assert min(gaps) > 0.1 - 0.025, gaps
