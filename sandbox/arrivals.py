@@ -1,4 +1,4 @@
-"""When a request arrived, in the kernel's word rather than this process's (sandbox/harness.py).
+"""When a request arrived, in the kernel's word rather than this process's (the server stamps it, the harness uses it).
 
 A provider counts requests at its edge, and a simulator written in Python shares the CPU with the
 code it measures. A stalled simulator thread that reads a backlog late would otherwise count it as
