@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import time
 
-from .harness import Request, Response, Simulator, json_response
+from .harness import Request, Response, Simulator, json_body, json_response
 from .registry import SimulatorSpec, register_simulator
 
 
@@ -31,10 +31,7 @@ class AlertInboxSimulator(Simulator):
     def receive(self, request: Request) -> Response:
         if self.state["fail"]:
             return json_response({"error": "inbox told to fail"}, 500)
-        try:
-            payload = request.json() or {}
-        except ValueError:
-            return json_response({"error": "not JSON"}, 400)
+        payload = json_body(request, invalid="not JSON")
         with self.lock:
             self.state["messages"].append(
                 {

@@ -23,30 +23,29 @@ import logging
 import math
 import random
 import threading
-import time
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from urllib.request import urlopen
-from zoneinfo import ZoneInfo
 
 from marketplaces.emag.demo_account import SANDBOX_PASSWORD, SANDBOX_USER
 
-from .harness import Request, Response, Simulator, json_response
+from .emag_records import (
+    DATE_FORMAT,
+    as_int,
+    emag_now,
+    offer_record,
+    order_lines,
+    order_record,
+    orders_matching,
+    page_and_size,
+)
+from .harness import Request, Response, Simulator, json_body, json_response, max_in_window, serve_until_interrupted
 from .registry import SimulatorSpec, register_simulator
 
 log = logging.getLogger("sandbox.emag")
 
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 ORDER_RATE, OTHER_RATE = 12, 3
-MAX_SPAN = timedelta(days=31)
-EMAG_ZONE = ZoneInfo("Europe/Bucharest")
-PRODUCTS = [
-    ("CF-ESP-1KG", "D5DD9BBBM", "Cafea boabe espresso 1 kg", "89.9000"),
-    ("CF-ARA-500", "D7GH2KLBM", "Cafea arabica 500 g", "54.5000"),
-    ("CUP-PAPER-50", "DQ1XYZ3BM", "Pahare carton 50 buc", "19.9000"),
-    ("FLT-V60-100", "DK8PL0QBM", "Filtre V60 100 buc", "24.0000"),
-]
 
 
 def _envelope(results: Any = None, *, error: str | None = None, status: int = 200, **headers: str) -> Response:
@@ -106,11 +105,9 @@ class EmagSimulator(Simulator):
         self.route("POST", r"/order/acknowledge/(?P<id>\d+)")(self.order_acknowledge)
         self.route("POST", r"/product_offer/read")(self.offer_read)
         self.route("POST", r"/(?:product_offer|offer)/save")(self.offer_save)
+        self.control_route(r"/_sandbox/emag")(self.control)
 
-    @staticmethod
-    def now() -> datetime:
-        # eMAG's timestamps are Romanian local time, whatever the zone of the machine.
-        return datetime.now(EMAG_ZONE).replace(tzinfo=None, microsecond=0)
+    now = staticmethod(emag_now)
 
     def add_order(
         self, *, status: int = 1, created: datetime | None = None, send_callback: bool = False, **fields: Any
@@ -119,118 +116,16 @@ class EmagSimulator(Simulator):
             order_id = self.state["next_order_id"]
             self.state["next_order_id"] += 1
             created = created or self.now()
-            lines = []
-            for index in range(1 + self.rng.randrange(3)):
-                sku, key, name, price = PRODUCTS[(order_id + index) % len(PRODUCTS)]
-                qty = 1 + self.rng.randrange(3)
-                line_id = self.state["next_line_id"]
-                self.state["next_line_id"] += 1
-                lines.append(
-                    {
-                        "id": line_id,
-                        "product_id": 100_000 + (order_id + index) % len(PRODUCTS),
-                        "part_number": sku,
-                        "part_number_key": key,
-                        "name": name,
-                        "quantity": qty,
-                        "initial_qty": qty,
-                        "storno_qty": 0,
-                        "sale_price": price,
-                        "original_price": price,
-                        "vat": "0.19",
-                        "currency": "RON",
-                        "status": 1,
-                        "details": [],
-                        "created": created.strftime(DATE_FORMAT),
-                        "modified": created.strftime(DATE_FORMAT),
-                    }
-                )
-            total = sum(float(line["sale_price"]) * line["quantity"] for line in lines) * 1.19
-            order = {
-                "id": order_id,
-                "status": status,
-                "is_complete": 1,
-                "type": 3,
-                "payment_mode": "COD",
-                "payment_mode_id": 1,
-                "detailed_payment_method": "Cash on delivery",
-                "delivery_mode": "courier",
-                "observation": None,
-                "details": {"locker_id": None, "locker_name": None, "locker_delivery_eligible": 0},
-                "date": created.strftime(DATE_FORMAT),
-                "modified": created.strftime(DATE_FORMAT),
-                "payment_status": 0,
-                "cashed_co": 0,
-                "cashed_cod": round(total + 19.99, 2),
-                "shipping_tax": 19.99,
-                "shipping_tax_voucher_split": [{"voucher_id": 1001, "value": "-5.0000", "vat_value": "-0.9500"}]
-                if order_id % 5 == 0
-                else [],
-                "customer": {
-                    "id": 7000 + order_id % 100,
-                    "name": f"Client {order_id % 100}",
-                    "phone_1": "07xxxxxxxx",
-                    "email": "",
-                    "company": "",
-                    "shipping_city": "Bucuresti",
-                    "shipping_country": "RO",
-                    "shipping_street": "Str. Exemplu 1",
-                    "billing_name": f"Client {order_id % 100}",
-                    "legal_entity": 0,
-                },
-                "products": lines,
-                "attachments": [],
-                "vouchers": [
-                    {
-                        "voucher_id": 1001,
-                        "voucher_name": "Reducere",
-                        "sale_price": "-5.0000",
-                        "sale_price_vat": "-0.9500",
-                        "vat": "0.19",
-                    }
-                ]
-                if order_id % 5 == 0
-                else [],
-                "is_storno": False,
-                "cancellation_reason": None,
-                "cancellation_request": None,
-                "refunded_amount": "0",
-                "refund_status": None,
-                "maximum_date_for_shipment": (created + timedelta(days=2)).strftime(DATE_FORMAT),
-                "finalization_date": None,
-                "parent_id": None,
-                "emag_club": order_id % 3 == 0,
-                "flags": [],
-                "currency": "RON",
-                "sales_channel": "Desktop",
-                "late_shipment": 0,
-                **fields,
-            }
+            lines = order_lines(order_id, self.state["next_line_id"], created, self.rng)
+            self.state["next_line_id"] += len(lines)
+            order = order_record(order_id, status=status, created=created, lines=lines, **fields)
             self.state["orders"][order_id] = order
         if send_callback:
             self.send_callback(order_id)
         return order
 
     def add_offer(self, k: int) -> dict[str, Any]:
-        sku, key, name, price = PRODUCTS[k % len(PRODUCTS)]
-        offer = {
-            "id": 3000 + k,
-            "part_number_key": key,
-            "part_number": f"{sku}-{k}",
-            "name": name,
-            "status": 1,
-            "sale_price": price,
-            "recommended_price": price,
-            "min_sale_price": f"{float(price) * 0.8:.4f}",
-            "max_sale_price": f"{float(price) * 1.5:.4f}",
-            "currency": "RON",
-            "vat_id": 1,
-            "stock": [{"warehouse_id": 1, "value": 5 + k % 20}],
-            "handling_time": [{"warehouse_id": 1, "value": 1}],
-            "buy_button_rank": 1 + k % 4,
-            "best_offer_sale_price": f"{float(price) * 0.97:.4f}",
-            "number_of_offers": 1 + k % 6,
-        }
+        offer = offer_record(k)
         with self.lock:
             self.state["offers"][offer["id"]] = offer
         return offer
@@ -317,8 +212,6 @@ class EmagSimulator(Simulator):
         return "orders" if request.path.strip("/").split("/", 1)[0] == "order" else "other"
 
     def handle(self, request: Request) -> Response:
-        if request.path == "/_sandbox/emag":
-            return self.control(request)
         if request.path.startswith("/_sandbox/"):
             return super().handle(request)
         bucket = self._bucket(request)
@@ -367,67 +260,16 @@ class EmagSimulator(Simulator):
         return user if self.users.get(user) == password else None
 
     # --- routes ---------------------------------------------------------------------------------------------
-    def _body(self, request: Request) -> Any:
-        try:
-            return request.json()
-        except ValueError:
-            return None
-
-    def _paging(self, body: dict[str, Any]) -> tuple[int, int] | str:
-        try:
-            page = int(body.get("currentPage", 1))
-            size = int(body.get("itemsPerPage", 100))
-        except (TypeError, ValueError):
-            return "currentPage and itemsPerPage must be integers"
-        if page < 1:
-            return "currentPage starts at 1"
-        if not 1 <= size <= 100:
-            return "itemsPerPage must be between 1 and 100"
-        return page, size
-
     def _filtered_orders(self, body: dict[str, Any]) -> list[dict[str, Any]] | str:
-        bounds: dict[str, datetime] = {}
-        for name in ("createdAfter", "createdBefore", "modifiedAfter", "modifiedBefore"):
-            if body.get(name) is not None:
-                try:
-                    bounds[name] = datetime.strptime(str(body[name]), DATE_FORMAT)
-                except ValueError:
-                    return f"{name} must be formatted YYYY-mm-dd HH:ii:ss"
-        for prefix in ("created", "modified"):
-            after, before = bounds.get(f"{prefix}After"), bounds.get(f"{prefix}Before")
-            if after and (before or self.now()) - after > MAX_SPAN:
-                return f"The {prefix} interval must not exceed one month"
         with self.lock:
             orders = [dict(o) for o in self.state["orders"].values()]
-        result = []
-        for order in orders:
-            if "id" in body and order["id"] != _int(body["id"]):
-                continue
-            if body.get("status") is not None and order["status"] != _int(body["status"]):
-                continue
-            if body.get("payment_mode_id") is not None and order["payment_mode_id"] != _int(body["payment_mode_id"]):
-                continue
-            if body.get("type") is not None and order["type"] != _int(body["type"]):
-                continue
-            created = datetime.strptime(order["date"], DATE_FORMAT)
-            modified = datetime.strptime(order["modified"], DATE_FORMAT)
-            if "createdAfter" in bounds and created < bounds["createdAfter"]:
-                continue
-            if "createdBefore" in bounds and created > bounds["createdBefore"]:
-                continue
-            if "modifiedAfter" in bounds and modified < bounds["modifiedAfter"]:
-                continue
-            if "modifiedBefore" in bounds and modified > bounds["modifiedBefore"]:
-                continue
-            result.append(order)
-        result.sort(key=lambda o: o["id"])
-        return result
+        return orders_matching(orders, body, now=self.now)
 
     def order_read(self, request: Request) -> Response:
-        body = self._body(request)
+        body = request.json_value()
         if not isinstance(body, dict):
             return _envelope(error="The request body must be a JSON object")
-        paging = self._paging(body)
+        paging = page_and_size(body)
         if isinstance(paging, str):
             return _envelope(error=paging)
         orders = self._filtered_orders(body)
@@ -437,7 +279,7 @@ class EmagSimulator(Simulator):
         return _envelope(orders[(page - 1) * size : page * size])
 
     def order_count(self, request: Request) -> Response:
-        body = self._body(request)
+        body = request.json_value()
         orders = self._filtered_orders(body if isinstance(body, dict) else {})
         if isinstance(orders, str):
             return _envelope(error=orders)
@@ -445,14 +287,14 @@ class EmagSimulator(Simulator):
         return _envelope({"noOfItems": len(orders), "noOfPages": math.ceil(len(orders) / max(1, size))})
 
     def order_save(self, request: Request) -> Response:
-        body = self._body(request)
+        body = request.json_value()
         if not isinstance(body, list) or not body:
             return _envelope(error="order/save expects a non-empty JSON array")
         if len(body) > 50:
             return _envelope(error="At most 50 entities per save")
         errors = []
         for entity in body:
-            if not isinstance(entity, dict) or _int(entity.get("id")) not in self.state["orders"]:
+            if not isinstance(entity, dict) or as_int(entity.get("id")) not in self.state["orders"]:
                 errors.append(f"Order {entity.get('id') if isinstance(entity, dict) else entity!r} does not exist")
             elif entity.get("status") == 0 and not entity.get("cancellation_reason"):
                 errors.append(f"Order {entity['id']}: a cancellation needs cancellation_reason")
@@ -462,7 +304,7 @@ class EmagSimulator(Simulator):
             return _envelope(error="; ".join(errors))
         with self.lock:
             for entity in body:
-                order = self.state["orders"][_int(entity["id"])]
+                order = self.state["orders"][as_int(entity["id"])]
                 order.update({k: v for k, v in entity.items() if k != "id"})
                 order["modified"] = self.now().strftime(DATE_FORMAT)
         return _envelope([])
@@ -480,8 +322,8 @@ class EmagSimulator(Simulator):
         return _envelope([])
 
     def offer_read(self, request: Request) -> Response:
-        body = self._body(request)
-        paging = self._paging(body if isinstance(body, dict) else {})
+        body = request.json_value()
+        paging = page_and_size(body if isinstance(body, dict) else {})
         if isinstance(paging, str):
             return _envelope(error=paging)
         page, size = paging
@@ -490,26 +332,26 @@ class EmagSimulator(Simulator):
         return _envelope(offers[(page - 1) * size : page * size])
 
     def offer_save(self, request: Request) -> Response:
-        body = self._body(request)
+        body = request.json_value()
         if not isinstance(body, list) or not body:
             return _envelope(error="offer/save expects a non-empty JSON array")
         if len(body) > 50:
             return _envelope(error="At most 50 entities per save")
         with self.lock:
             for entity in body:
-                offer = self.state["offers"].get(_int(entity.get("id")) if isinstance(entity, dict) else None)
+                offer = self.state["offers"].get(as_int(entity.get("id")) if isinstance(entity, dict) else None)
                 if offer is None:
                     return _envelope(error=f"Offer {entity!r} does not exist")
                 price = float(entity.get("sale_price", offer["sale_price"]))
                 if not float(offer["min_sale_price"]) <= price <= float(offer["max_sale_price"]):
                     return _envelope(error=f"Offer {offer['id']}: sale_price outside min_sale_price..max_sale_price")
             for entity in body:
-                self.state["offers"][_int(entity["id"])].update({k: v for k, v in entity.items() if k != "id"})
+                self.state["offers"][as_int(entity["id"])].update({k: v for k, v in entity.items() if k != "id"})
         return _envelope([])
 
     # --- control and statistics ------------------------------------------------------------------------------
     def control(self, request: Request) -> Response:
-        body = self._body(request) or {}
+        body = json_body(request)
         created = []
         if body.get("callback_url") is not None:
             with self.lock:
@@ -553,13 +395,8 @@ class EmagSimulator(Simulator):
 
     def max_in_window(self, bucket: str, window: float = 1.0) -> int:
         with self.lock:
-            times = sorted(self.arrivals[bucket])
-        best, start = 0, 0
-        for end in range(len(times)):
-            while times[end] - times[start] >= window:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
+            times = list(self.arrivals[bucket])
+        return max_in_window(times, window)
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -581,13 +418,6 @@ class EmagSimulator(Simulator):
             "other_per_second": self.per_clock_second("other"),
             "orders_count": len(self.state["orders"]),
         }
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _sandbox_factory(*, activity: bool = True) -> EmagSimulator:
@@ -620,20 +450,11 @@ register_simulator(
 def main() -> None:  # pragma: no cover - the benchmark runs the simulator in its own process
     import argparse
 
-    from .harness import SandboxServer
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    sim = EmagSimulator(orders=args.orders)
-    server = SandboxServer(sim, port=args.port).start()
-    print(server.url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()
+    serve_until_interrupted(EmagSimulator(orders=args.orders), port=args.port)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,23 +3,17 @@
 A ``Simulator`` is a small WSGI app with routes, shared state behind a lock, and fault knobs:
 latency, error rate, bursts of 429, hanging requests, an enforced request-rate limit (the
 provider's own) and lost answers (a request applied, its answer dropped / 5xx / hung).
-``SandboxServer`` serves one on 127.0.0.1 from a thread (port 0 = ephemeral),
-so tests and benchmarks start as many as they need and stop them by handle.
+``SandboxServer`` (sandbox/server.py) serves one on 127.0.0.1 from a thread (port 0 = ephemeral),
+so tests and benchmarks start as many as they need and stop them by handle. When a request arrived
+is the kernel's word, not this process's (sandbox/arrivals.py); rate limits, bans and statistics
+use ``Request.arrived``.
 
 Control endpoints on every simulator (for tests, benchmarks and the person clicking around):
     GET  /_sandbox/faults      current knobs        POST /_sandbox/faults  {"latency_ms": 50, ...}
     POST /_sandbox/reset       state and knobs      GET  /_sandbox/stats   request counts, max rate
-
-When a request arrived is the kernel's word, not this process's: a provider counts requests at its
-edge, and a simulator written in Python shares the CPU with the code it measures. A stalled
-simulator thread that reads a backlog late would otherwise count it as one burst — the rate checks
-would blame the client for the simulator's own stall. So every connection has ``SO_TIMESTAMPNS``
-on, and each request carries the kernel's receive time of its first byte (``Request.arrived``,
-wall clock; ``arrived_monotonic()`` on the monotonic clock). Rate limits, bans and statistics use it.
-A request relayed by the sandbox's own forward proxy (``sandbox/proxy.py``, a thread of the test
-process that a busy CPU stalls too) carries the proxy's kernel time in ``PROXY_ARRIVED_HEADER``; an
-earlier time there is the moment the client sent it, which is what a real proxy (that does not stall
-for a Python process) would have passed on at once.
+A simulator adds its own with ``self.control_route(r"/_sandbox/<name>")(handler)``: answered before
+faults, limits and statistics, like these; a handler reads its JSON with ``json_body(request)``,
+whose ``BadBody`` is answered 400 ``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -30,63 +24,35 @@ import logging
 import random
 import re
 import socket
-import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
+
+from .arrivals import relayed_arrival
+from .server import SandboxServer, serve_until_interrupted
+
+__all__ = [
+    "MAX_HANG_SECONDS",
+    "BadBody",
+    "Faults",
+    "Request",
+    "Response",
+    "SandboxServer",
+    "Simulator",
+    "json_body",
+    "json_response",
+    "max_in_window",
+    "post",
+    "serve_until_interrupted",
+]
 
 log = logging.getLogger("sandbox")
 
 MAX_HANG_SECONDS = 60.0
-# Linux's values (asm-generic/socket.h); Python's socket module does not name them.
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-SCM_TIMESTAMPNS = SO_TIMESTAMPNS
-_TIMESPEC = struct.Struct("@qq")
-PROXY_ARRIVED_HEADER = "X-Sandbox-Proxy-Arrived"
-_PROXY_TRUST_SECONDS = 30.0  # a relayed time further back than this is not a stall: ignored
-
-
-def stamp_arrivals(sock: socket.socket) -> bool:
-    """Ask the kernel to stamp each packet's receive time on ``sock`` (a listener passes it on)."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    except OSError:  # not Linux: arrivals fall back to the handler's clock
-        return False
-    return True
-
-
-def kernel_arrival(connection: socket.socket) -> float | None:
-    """Wait for the next request's first byte without taking it (MSG_PEEK) and return the kernel's
-    receive time of it (wall clock), or None where there is none. The buffered reader holds nothing
-    between two requests: no client of ours pipelines (requests/urllib3, http.client and browsers send
-    the next request after the answer)."""
-    try:
-        data, ancillary, _flags, _addr = connection.recvmsg(1, socket.CMSG_SPACE(_TIMESPEC.size), socket.MSG_PEEK)
-    except OSError:  # the idle timeout or a reset: the reader sees it too
-        return None
-    if not data:
-        return None
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
-            seconds, nanoseconds = _TIMESPEC.unpack(payload[: _TIMESPEC.size])
-            return float(seconds + nanoseconds / 1e9)
-    return None
-
-
-def _relayed_arrival(arrived: float | None, headers: dict[str, str]) -> float | None:
-    """The sandbox proxy's kernel time of a relayed request, where it is the earlier one."""
-    try:
-        relayed = float(headers.get(PROXY_ARRIVED_HEADER, ""))
-    except ValueError:
-        return arrived
-    own = arrived if arrived is not None else time.time()
-    return relayed if own - _PROXY_TRUST_SECONDS <= relayed <= own else arrived
 
 
 @dataclass
@@ -148,6 +114,14 @@ class Request:
     def json(self) -> Any:
         return json.loads(self.body or b"null")
 
+    def json_value(self, default: Any = None) -> Any:
+        """The body as JSON, or ``default`` where it is empty, ``null`` or not JSON at all."""
+        try:
+            value = self.json()
+        except ValueError:
+            return default
+        return default if value is None else value
+
     def form(self) -> dict[str, str]:
         return {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
 
@@ -170,6 +144,36 @@ class Response:
 
 def json_response(body: Any, status: int = 200, **headers: str) -> Response:
     return Response(status=status, body=body, headers=dict(headers))
+
+
+class BadBody(ValueError):
+    """A body that is not the JSON a handler takes; the simulator answers 400 ``{"error": message}``."""
+
+
+def json_body(request: Request, kind: type = dict, *, invalid: str = "") -> Any:
+    """The body as JSON of ``kind`` (a control's knobs, a test inbox's message); an empty body or
+    ``null`` is an empty ``kind``. Raises ``BadBody`` ("send JSON", "send a JSON object", or
+    ``invalid`` where given) for anything else."""
+    try:
+        value = request.json()
+    except ValueError:
+        raise BadBody(invalid or "send JSON") from None
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise BadBody(invalid or f"send a JSON {'object' if kind is dict else kind.__name__}")
+    return value
+
+
+def max_in_window(times: Iterable[float], window: float = 1.0) -> int:
+    """The most of ``times`` that fall in any one window of ``window`` seconds."""
+    ordered = sorted(times)
+    best, start = 0, 0
+    for end in range(len(ordered)):
+        while ordered[end] - ordered[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 Handler = Callable[[Request], Response]
@@ -209,6 +213,7 @@ class Simulator:
         self.faults = Faults()
         self.state: dict[str, Any] = {}
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._control_routes: list[tuple[re.Pattern[str], Handler]] = []
         self._request_times: deque[float] = deque(maxlen=100_000)
         self._limit_times: deque[float] = deque()
         self.request_count = 0
@@ -242,16 +247,24 @@ class Simulator:
     def add_route(self, method: str, pattern: str, handler: Handler) -> None:
         self.route(method, pattern)(handler)
 
+    def control_route(self, pattern: str) -> Callable[[Handler], Handler]:
+        """This simulator's own knobs under ``/_sandbox/`` (any method), answered like the harness's:
+        before faults and limits, and not counted as requests to the provider."""
+        if not pattern.startswith("/_sandbox/"):
+            raise ValueError("control routes live under /_sandbox/")
+        compiled = re.compile(f"^{pattern}$")
+
+        def decorator(handler: Handler) -> Handler:
+            self._control_routes.append((compiled, handler))
+            return handler
+
+        return decorator
+
     # --- statistics used by tests and benchmarks --------------------------------------------
     def max_requests_in_window(self, window: float = 1.0, since: float = 0.0) -> int:
         with self.lock:
-            times = sorted(t for t in self._request_times if t >= since)
-        best, start = 0, 0
-        for end in range(len(times)):
-            while times[end] - times[start] >= window:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
+            times = [t for t in self._request_times if t >= since]
+        return max_in_window(times, window)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -286,7 +299,7 @@ class Simulator:
             headers=headers,
             body=body,
             remote_addr=environ.get("REMOTE_ADDR", ""),
-            arrived=_relayed_arrival(environ.get("sandbox.arrived"), headers),
+            arrived=relayed_arrival(environ.get("sandbox.arrived"), headers),
         )
         response = self.handle(request)
         if response.drop:
@@ -346,6 +359,8 @@ class Simulator:
                 request.params = {k: v for k, v in match.groupdict().items() if v is not None}
                 try:
                     response = handler(request)
+                except BadBody as exc:
+                    return json_response({"error": str(exc)}, 400)
                 except Exception as exc:  # a simulator bug must show up as a 500 to the client
                     log.exception("sandbox %s: handler error", self.name)
                     return Response(status=500, body={"error": f"sandbox handler error: {type(exc).__name__}"})
@@ -382,6 +397,12 @@ class Simulator:
         return False
 
     def _control(self, request: Request) -> Response:
+        for pattern, handler in self._control_routes:
+            if pattern.match(request.path):
+                try:
+                    return handler(request)
+                except BadBody as exc:
+                    return json_response({"error": str(exc)}, 400)
         if request.path == "/_sandbox/faults":
             if request.method == "POST":
                 try:
@@ -398,136 +419,6 @@ class Simulator:
         return json_response({"error": "unknown control path"}, 404)
 
 
-class _Http11ServerHandler(ServerHandler):
-    http_version = "1.1"
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """HTTP/1.1 with keep-alive, as the real APIs speak it: clients reuse pooled connections, so the
-    simulators exercise that too (wsgiref alone answers HTTP/1.0 and closes every connection)."""
-
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # an idle kept-alive connection is closed after this
-    # wsgiref writes the headers and the body separately: on a kept-alive connection Nagle would hold
-    # the body until the client's delayed ACK (~40 ms per response).
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def setup(self) -> None:
-        super().setup()
-        self._stamped = stamp_arrivals(self.connection)
-        self._arrived: float | None = None
-
-    def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
-        environ["sandbox.connection"] = self.connection  # to drop it (Faults.lose_answer_*)
-        environ["sandbox.arrived"] = self._arrived
-        return environ
-
-    def handle(self) -> None:
-        self.close_connection = True
-        self._handle_one()
-        while not self.close_connection:
-            self._handle_one()
-
-    def _handle_one(self) -> None:
-        self._arrived = kernel_arrival(self.connection) if self._stamped else None
-        try:
-            self.raw_requestline = self.rfile.readline(65537)
-        except OSError:  # the idle timeout, or the peer went away
-            self.close_connection = True
-            return
-        if not self.raw_requestline:
-            self.close_connection = True
-            return
-        if len(self.raw_requestline) > 65536:
-            self.requestline = self.request_version = self.command = ""
-            self.send_error(414)
-            self.close_connection = True
-            return
-        if not self.parse_request():  # an error was sent; parse_request decided about the connection
-            return
-        wfile: Any = self.wfile  # a BufferedIOBase; wsgiref's stubs want IO[bytes]
-        handler = _Http11ServerHandler(self.rfile, wfile, self.get_stderr(), self.get_environ(), multithread=False)
-        handler.request_handler = self  # type: ignore[attr-defined]  # back-pointer for logging, as wsgiref does
-        handler.run(self.server.get_app())  # type: ignore[attr-defined]
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._open: set[socket.socket] = set()  # kept-alive connections, closed when the server stops
-        self._open_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def server_bind(self) -> None:
-        # On the listening socket, before any request: the kernel stamps a packet only while some
-        # socket asks for stamps, and a connection inherits the option from its listener — so even
-        # data that arrives before a stalled server accepts the connection carries its time.
-        stamp_arrivals(self.socket)
-        super().server_bind()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_open_connections(self) -> None:
-        """A stopped simulator must look down to clients holding a kept-alive connection too."""
-        with self._open_lock:
-            for sock in list(self._open):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-
-class SandboxServer:
-    """Serve a simulator on 127.0.0.1 in a background thread. ``with SandboxServer(sim) as s:``."""
-
-    def __init__(self, simulator: Simulator, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("sandbox simulators listen on loopback only")
-        self.simulator = simulator
-        self.httpd = make_server(host, port, simulator, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
-        self.host = host
-        self.port = self.httpd.server_port
-        self.url = f"http://{host}:{self.port}"
-        simulator.base_url = self.url
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> SandboxServer:
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"sandbox-{self.simulator.name}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.close_open_connections()
-        self.httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
 def post(url: str, payload: bytes, content_type: str, *, timeout: float = 10.0) -> int:
     """POST a notification the way a provider does; returns the receiver's HTTP status (0: unreachable)."""
     import urllib.error
@@ -541,14 +432,3 @@ def post(url: str, payload: bytes, content_type: str, *, timeout: float = 10.0) 
         return int(exc.code)
     except OSError:
         return 0
-
-
-def serve_until_interrupted(simulator: Simulator, *, port: int = 0) -> None:
-    """Run one simulator in this process (benchmarks start it so); prints its URL, stops on Ctrl-C."""
-    server = SandboxServer(simulator, port=port).start()
-    print(server.url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()

@@ -30,7 +30,7 @@ from marketplaces.kaspi.demo_account import (
     SANDBOX_SHOP_TOKEN,
 )
 
-from .harness import Request, Response, Simulator, json_response
+from .harness import Request, Response, Simulator, json_body, json_response
 from .registry import SimulatorSpec, register_simulator
 
 SMS_EMAIL = "sms@sandbox.kaspi.kz"
@@ -172,14 +172,10 @@ class KaspiSimulator(Simulator):
         self.route("GET", r"/shop/api/v2/orders/(?P<id>[^/]+)/entries")(self.entries)
         self.route("POST", r"/shop/api/v2/orders")(self.accept)
         self.route("POST", r"/yml/offer-view/offers/(?P<product>\d+)")(self.public_offers)
-
-    def handle(self, request: Request) -> Response:
-        if request.path == "/_sandbox/kaspi":
-            return self.control(request)
-        return super().handle(request)
+        self.control_route(r"/_sandbox/kaspi")(self.control)
 
     def control(self, request: Request) -> Response:
-        body = request.json() or {} if request.method == "POST" else {}
+        body = json_body(request) if request.method == "POST" else {}
         with self.lock:
             if "session_ttl_seconds" in body:
                 self.session_ttl_seconds = float(body["session_ttl_seconds"])

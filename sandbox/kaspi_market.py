@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from .harness import Request, Response, json_response
+from .harness import Request, Response, json_body, json_response
 from .kaspi import SANDBOX_MERCHANT_UID, KaspiSimulator
 from .registry import register_simulator, simulator_spec
 
@@ -193,12 +193,8 @@ class KaspiMarketSimulator(KaspiSimulator):
     def setup(self) -> None:
         self.route("POST", r"/yml/offer-view/offers/(?P<product>\d+)")(self.market_offers)
         self.route("POST", r"/pricefeed/upload/merchant/process")(self.price_upload)
+        self.control_route(r"/_sandbox/kaspi-market")(self.market_control)
         super().setup()
-
-    def handle(self, request: Request) -> Response:
-        if request.path == "/_sandbox/kaspi-market":
-            return self.market_control(request)
-        return super().handle(request)
 
     def _window_over(self, times: deque[float], now: float, limit: float) -> bool:
         while times and now - times[0] >= 1.0:
@@ -310,7 +306,7 @@ class KaspiMarketSimulator(KaspiSimulator):
         return json_response({"id": f"job-{job}"})
 
     def market_control(self, request: Request) -> Response:
-        body = request.json() or {} if request.method == "POST" else {}
+        body = json_body(request) if request.method == "POST" else {}
         try:
             with self.lock:
                 for key, kind in KNOBS.items():

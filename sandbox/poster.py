@@ -25,7 +25,6 @@ Control (besides the harness's faults/reset/stats):
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import os
@@ -34,112 +33,22 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 from poster_sync.demo_account import SANDBOX_ACCOUNT, SANDBOX_ACCOUNT_NUMBER, SANDBOX_TOKEN
 
-from .harness import MAX_HANG_SECONDS, Request, Response, Simulator, json_response, post, serve_until_interrupted
+from .harness import (
+    MAX_HANG_SECONDS,
+    Request,
+    Response,
+    Simulator,
+    json_response,
+    post,
+    serve_until_interrupted,
+)
+from .poster_control import control
+from .poster_records import LISTS, OBJECTS, form_data, new_catalogue, sign
 from .registry import SimulatorSpec, register_simulator
-
-# webhook object → (entity in state, id field)
-OBJECTS = {
-    "ingredient": ("ingredients", "ingredient_id"),
-    "ingredients_category": ("ingredient_categories", "category_id"),
-    "category": ("categories", "category_id"),
-    "storage": ("storages", "storage_id"),
-    "supplier": ("suppliers", "supplier_id"),  # changed in the sandbox, but Poster sends no webhook for it
-}
-LISTS = {
-    "storage.getSuppliers": "suppliers",
-    "storage.getStorages": "storages",
-    "menu.getIngredients": "ingredients",
-    "menu.getCategoriesIngredients": "ingredient_categories",
-    "menu.getCategories": "categories",
-}
-
-
-def sign(
-    *, account: str, object: str, object_id: str, action: str, time: str, secret: str, data: str | None = None
-) -> str:
-    parts = [account, object, object_id, action, *([data] if data is not None else []), time, secret]
-    return hashlib.md5(";".join(parts).encode()).hexdigest()
-
-
-def _catalogue(ingredients: int) -> dict[str, dict[str, dict[str, str]]]:
-    units = ["kg", "l", "p"]
-    names = ["Молоко", "Кофе зерно", "Сахар", "Сироп ваниль", "Стакан 300 мл", "Крышка", "Сливки", "Какао"]
-    return {
-        "suppliers": {
-            str(i): {
-                "supplier_id": str(i),
-                "supplier_name": f"Поставщик {i}",
-                "supplier_phone": f"+7 700 000 00 0{i}",
-                "supplier_adress": f"Алматы, ул. {i}",
-                "supplier_comment": "",
-                "supplier_tin": f"12345678901{i}",
-                "delete": "0",
-            }
-            for i in range(1, 4)
-        },
-        "storages": {
-            str(i): {
-                "storage_id": str(i),
-                "storage_name": f"Склад {i}",
-                "storage_adress": f"Алматы, пр. {i}",
-                "delete": "0",
-            }
-            for i in range(1, 3)
-        },
-        "ingredient_categories": {
-            str(i): {"category_id": str(i), "name": n} for i, n in enumerate(["Молочное", "Кофе", "Упаковка"], start=1)
-        },
-        "categories": {
-            "1": {
-                "category_id": "1",
-                "category_name": "Кофе",
-                "parent_category": "0",
-                "category_hidden": "0",
-                "level": "1",
-                "sort_order": "1",
-                "category_color": "red",
-            },
-            "2": {
-                "category_id": "2",
-                "category_name": "Чай",
-                "parent_category": "0",
-                "category_hidden": "0",
-                "level": "1",
-                "sort_order": "2",
-                "category_color": "green",
-            },
-            "3": {
-                "category_id": "3",
-                "category_name": "Кофе на молоке",
-                "parent_category": "1",
-                "category_hidden": "0",
-                "level": "2",
-                "sort_order": "1",
-                "category_color": "white",
-            },
-        },
-        "ingredients": {
-            str(i): {
-                "ingredient_id": str(i),
-                "ingredient_name": f"{names[(i - 1) % len(names)]} {i}",
-                "category_id": str(1 + (i - 1) % 3),
-                "ingredient_unit": units[i % 3],
-                "ingredient_left": f"{(i * 7.25) % 50:.3f}",
-                "ingredients_type": "1",
-                "ingredient_barcode": "",
-                "ingredient_weight": "0",
-                "delete": "0",
-                "hidden": "0",
-            }
-            for i in range(1, ingredients + 1)
-        },
-    }
 
 
 class PosterSimulator(Simulator):
@@ -171,7 +80,7 @@ class PosterSimulator(Simulator):
             "accounts": {
                 SANDBOX_ACCOUNT: {
                     "number": SANDBOX_ACCOUNT_NUMBER,
-                    "catalogue": _catalogue(getattr(self, "n_ingredients", 12)),
+                    "catalogue": new_catalogue(getattr(self, "n_ingredients", 12)),
                 }
             },
             "tokens": {SANDBOX_TOKEN: SANDBOX_ACCOUNT},  # token → account
@@ -191,14 +100,10 @@ class PosterSimulator(Simulator):
         self.route("POST", r"/api/auth")(self.auth_approve)
         self.route("POST", r"/api/v2/auth/access_token")(self.access_token)
         self.route("GET", r"/api/(?P<method>[A-Za-z]+\.[A-Za-z]+)")(self.method)
+        self.control_route(r"/_sandbox/poster/.*")(lambda request: control(self, request))
 
     def rate_limit_key(self, request: Request) -> str | None:
         return request.arg("token") or "anonymous"
-
-    def handle(self, request: Request) -> Response:
-        if request.path.startswith("/_sandbox/poster/"):
-            return self.control(request)
-        return super().handle(request)
 
     # --- API methods ------------------------------------------------------------------------------------
     @staticmethod
@@ -314,7 +219,10 @@ class PosterSimulator(Simulator):
         with self.lock:
             self.state["accounts"].setdefault(
                 account,
-                {"number": str(100000 + len(self.state["accounts"]) + 1), "catalogue": _catalogue(self.n_ingredients)},
+                {
+                    "number": str(100000 + len(self.state["accounts"]) + 1),
+                    "catalogue": new_catalogue(self.n_ingredients),
+                },
             )
             self.state["codes"][code] = (account, redirect_uri)
         query = {"code": code, "account": account}
@@ -329,7 +237,7 @@ class PosterSimulator(Simulator):
         )
 
     def access_token(self, request: Request) -> Response:
-        fields = _form_data(request)
+        fields = form_data(request)
         if fields is None:
             return json_response({"error": {"code": 400, "message": "send form data"}})
         with self.lock:
@@ -360,7 +268,9 @@ class PosterSimulator(Simulator):
         """Another Poster account with its own catalogue; returns a token for it."""
         with self.lock:
             number = str(100001 + len(self.state["accounts"]))
-            self.state["accounts"].setdefault(account, {"number": number, "catalogue": _catalogue(self.n_ingredients)})
+            self.state["accounts"].setdefault(
+                account, {"number": number, "catalogue": new_catalogue(self.n_ingredients)}
+            )
             token = f"{self.state['accounts'][account]['number']}:{secrets.token_hex(16)}"
             self.state["tokens"][token] = account
         return token
@@ -480,116 +390,6 @@ class PosterSimulator(Simulator):
             payload = json.dumps(body, ensure_ascii=False).encode()
             content_type = "application/json"
         return post(target, payload, content_type)
-
-    def control_page(self, request: Request) -> Response:
-        """A page for the person clicking around `make run`: rename an ingredient or change its stock."""
-        if request.method == "POST":
-            form = request.form()
-            oid = form.get("object_id", "")
-            if oid.isdigit():
-                fields = {k: form[k] for k in ("ingredient_name", "ingredient_left") if form.get(k)}
-                action = "removed" if form.get("remove") else "changed"
-                self.change("ingredient", oid, action=action, fields=fields, sync=False)
-            return Response(status=302, body=b"", headers={"Location": "/_sandbox/poster/"}, content_type="text/plain")
-        with self.lock:
-            items = sorted(self.catalogue()["ingredients"].values(), key=lambda i: int(i["ingredient_id"]))
-            deliveries = self.state["deliveries"][-5:]
-        rows = "".join(
-            f"<tr><td>{html.escape(i['ingredient_id'])}</td><td>{html.escape(i['ingredient_name'])}</td>"
-            f"<td>{html.escape(i['ingredient_left'])} {html.escape(i['ingredient_unit'])}</td></tr>"
-            for i in items
-        )
-        sent = "".join(
-            f"<li>{html.escape(str(d['body'].get('object')))} {html.escape(str(d['body'].get('object_id')))} "
-            f"{html.escape(str(d['body'].get('action')))} → HTTP {d['status']}</li>"
-            for d in deliveries
-        )
-        page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Poster sandbox</title></head>
-<body style="font-family:sans-serif;max-width:44rem;margin:2rem auto">
-<h1>Poster — sandbox account {SANDBOX_ACCOUNT}</h1>
-<p>Simulated, no real data. A change here is followed by Poster's signed webhook to {html.escape(self.webhook_url)}.</p>
-<form method="post"><label>Ingredient id <input name="object_id" size="4" value="1"></label>
-<label>New name <input name="ingredient_name"></label> <label>Left <input name="ingredient_left" size="6"></label>
-<label><input type="checkbox" name="remove" value="1"> remove</label> <button>Change in Poster</button></form>
-<h2>Last webhooks</h2><ul>{sent or "<li>none yet</li>"}</ul>
-<h2>Ingredients</h2><table border="1" cellpadding="4"><tr><th>id</th><th>name</th><th>left</th></tr>{rows}</table>
-</body></html>"""
-        return Response(status=200, body=page, content_type="text/html; charset=utf-8")
-
-    def control(self, request: Request) -> Response:
-        if request.path == "/_sandbox/poster/":
-            return self.control_page(request)
-        if request.path == "/_sandbox/poster/deliveries":
-            with self.lock:
-                return json_response({"deliveries": self.state["deliveries"][-200:]})
-        try:
-            body = request.json() or {}
-        except ValueError:
-            return json_response({"error": "send JSON"}, 400)
-        if not isinstance(body, dict):
-            return json_response({"error": "send a JSON object"}, 400)
-        if request.path == "/_sandbox/poster/config" and request.method == "POST":
-            with self.lock:
-                if "webhook_url" in body:
-                    self.webhook_url = str(body["webhook_url"])
-                if "app_secret" in body:
-                    self.app_secret = str(body["app_secret"])
-                if "rate_restriction_next" in body:
-                    self.state["rate_restriction_next"] = int(body["rate_restriction_next"])
-                if "calls_per_second" in body:
-                    self.state["calls_per_second"] = float(body["calls_per_second"])
-                if "webhook_retries" in body:
-                    self.webhook_retries = int(body["webhook_retries"])
-                if "webhook_retry_delay" in body:
-                    self.webhook_retry_delay = float(body["webhook_retry_delay"])
-                if body.get("hold_next_read"):
-                    self.hold_next_read(str(body["hold_next_read"]))
-            if body.get("release_reads"):
-                self.release_reads()
-            if body.get("expire_tokens"):
-                self.expire_tokens()
-            return json_response({"ok": True, "webhook_url": self.webhook_url})
-        if request.path == "/_sandbox/poster/accounts" and request.method == "POST":
-            name = str(body.get("account", ""))
-            if not name or not name.replace("-", "").isalnum() or len(name) > 64:
-                return json_response({"error": "account: letters, digits and dashes"}, 400)
-            return json_response({"ok": True, "token": self.add_account(name)})
-        if request.path == "/_sandbox/poster/change" and request.method == "POST":
-            account = str(body.get("account") or SANDBOX_ACCOUNT)
-            if account not in self.state["accounts"]:
-                return json_response({"error": "unknown account"}, 400)
-            if str(body.get("object")) not in OBJECTS or not str(body.get("object_id", "")).isdigit():
-                return json_response({"error": f"object must be one of {sorted(OBJECTS)}, object_id digits"}, 400)
-            sent = self.change(
-                str(body["object"]),
-                str(body["object_id"]),
-                action=str(body.get("action", "changed")),
-                fields=body.get("fields") or {},
-                data=body.get("data"),
-                forged=bool(body.get("forged")),
-                form=bool(body.get("form")),
-                send=bool(body.get("send", True)),
-                sync=bool(body.get("sync", False)),
-                account=account,
-            )
-            return json_response({"ok": True, "webhook": sent})
-        return json_response({"error": "unknown control path"}, 404)
-
-
-def _form_data(request: Request) -> dict[str, str] | None:
-    """Fields of a multipart/form-data or urlencoded body (what Poster's token endpoint takes)."""
-    content_type = request.headers.get("Content-Type", "")
-    if content_type.startswith("multipart/form-data"):
-        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + request.body)
-        fields: dict[str, str] = {}
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if name:
-                fields[str(name)] = part.get_content().strip() if isinstance(part.get_content(), str) else ""
-        return fields
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        return request.form()
-    return None
 
 
 def _factory() -> PosterSimulator:

@@ -6,7 +6,7 @@ Only loopback targets are forwarded (SPEC PLAT-12). Start it, use ``proxy.url``,
 
 It runs as a thread of the test process, which a busy CPU stalls; a real proxy relays at once. So it
 passes on the kernel's receive time of each request (``PROXY_ARRIVED_HEADER``) and a simulator counts
-the request when our client sent it, not when a stalled relay got round to it (sandbox/harness.py).
+the request when our client sent it, not when a stalled relay got round to it (sandbox/arrivals.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from sandbox.harness import PROXY_ARRIVED_HEADER, kernel_arrival, stamp_arrivals
+from sandbox.arrivals import PROXY_ARRIVED_HEADER, kernel_arrival, stamp_arrivals
 
 _HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailers", "upgrade",
         "transfer-encoding"}  # fmt: skip

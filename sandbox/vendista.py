@@ -20,7 +20,7 @@ from typing import Any
 
 from vending.demo_account import DEMO_LOGIN, DEMO_PASSWORD
 
-from .harness import Request, Response, Simulator, json_response
+from .harness import Request, Response, Simulator, json_body, json_response, serve_until_interrupted
 from .registry import SimulatorSpec, register_simulator
 
 DEFAULT_PAGE_SIZE = 50
@@ -87,14 +87,12 @@ class VendistaSimulator(Simulator):
         self.route("GET", r"/token")(self.token)
         self.route("GET", r"/transactions")(self.transactions)
         self.route("GET", r"/terminals")(self.terminals)
-        self.route("POST", r"/_sandbox/vendista")(self.control)
+        self.control_route(r"/_sandbox/vendista")(self.control)
 
     def rate_limit_key(self, request: Request) -> str | None:
         return request.arg("token") or "anonymous"
 
     def handle(self, request: Request) -> Response:
-        if request.path == "/_sandbox/vendista":
-            return self.control(request)
         if request.path != "/transactions":
             return super().handle(request)
         with self.lock:
@@ -108,7 +106,7 @@ class VendistaSimulator(Simulator):
 
     # --- knobs (also reachable over HTTP for `make run` and the benchmark's separate process) ---------
     def control(self, request: Request) -> Response:
-        body = request.json() or {}
+        body = json_body(request)
         with self.lock:
             if "unpaid" in body:
                 self.state["unpaid"] = bool(body["unpaid"])
@@ -341,22 +339,15 @@ register_simulator(
 def main() -> None:  # pragma: no cover - used by the benchmark to run the simulator in its own process
     import argparse
 
-    from .harness import SandboxServer
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--total", type=int, default=1_000_000)
     parser.add_argument("--terminals", type=int, default=50)
     parser.add_argument("--days", type=float, default=60)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    sim = VendistaSimulator(total=args.total, terminals=args.terminals, days=args.days)
-    server = SandboxServer(sim, port=args.port).start()
-    print(server.url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()
+    serve_until_interrupted(
+        VendistaSimulator(total=args.total, terminals=args.terminals, days=args.days), port=args.port
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from sandbox.harness import SandboxServer, Simulator
 from tests.support.celery_worker import WorkerProcess
 from tests.support.network import block_non_loopback
+from tests.support.simulators import simulator_env
 
 block_non_loopback()
 
@@ -46,6 +48,21 @@ def sandbox() -> Iterator[Callable[[Simulator], SandboxServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def start_simulator(sandbox: Callable[[Simulator], SandboxServer], settings: Any) -> Callable[..., SandboxServer]:
+    """Start a simulator and point the settings its registry entry names at it, with any other settings
+    the test wants: ``start_simulator(EmagSimulator(), EMAG_BACKOFF_BASE_SECONDS=0.01)``. Restored
+    after the test; a worker process takes ``simulator_env(sim)`` (tests/support/simulators.py)."""
+
+    def start(simulator: Simulator, **extra: Any) -> SandboxServer:
+        server = sandbox(simulator)
+        for name, value in {**simulator_env(simulator), **extra}.items():
+            setattr(settings, name, value)
+        return server
+
+    return start
 
 
 class _Workers:

@@ -43,12 +43,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_DB_REUSE_MAX = 10_000
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
-# Redis hands an unacknowledged message out again after the visibility timeout, even while the first
-# worker is still on it. So no task message may live that long (SPEC PLAT-14): the default time limit
-# (360 s) is well under it, and a long sync is a chain of short step messages under a lease
-# (core/steps.py), each about SYNC_STEP_SECONDS of work, stopped softly at half the timeout and killed
-# at three quarters; sync retry countdowns are capped at 0.4 of it. A redelivered sync step finds the
-# run leased and leaves. Kept short so a killed worker's messages come back soon.
+# Redis hands an unacknowledged (or countdown-waiting) message out again after the visibility timeout,
+# even while the first worker is still on it. No task message lives that long (SPEC PLAT-14): a task
+# is killed at CELERY_TASK_TIME_LIMIT (360 s); a sync run is a chain of short step messages under the
+# run's lease (core/steps.py), each running steps for SYNC_STEP_SECONDS (60 s), stopped softly at half
+# the timeout and killed at three quarters; a repricer batch starts no product after SYNC_STEP_SECONDS
+# and hands the rest back (repricer/services/loop.py); every retry countdown stays below it (a sync
+# run's: 0.4 of it; other tasks back off 300 s at most). Should a sync message come back anyway, the
+# run's lease decides: held by a live execution, the message leaves; expired, it resumes the run from
+# the last checkpoint. Kept short so a killed worker's messages come back soon.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,

@@ -17,6 +17,7 @@ from sandbox.coffee_machine import CoffeeMachine
 from sandbox.tbank import TBankSimulator
 from sandbox.tmetr import TmetrSimulator
 from sandbox.yookassa import YooKassaSimulator
+from tests.support.simulators import simulator_env
 
 
 @dataclass
@@ -37,21 +38,16 @@ class Sims:
 
 
 @pytest.fixture
-def sims(sandbox: Callable[..., Any], settings: Any) -> Sims:
+def sims(start_simulator: Callable[..., Any], settings: Any) -> Sims:
     shop_id, secret_key = f"shop-{secrets.token_hex(3)}", secrets.token_hex(12)
     terminal_key, terminal_password = f"Term{secrets.token_hex(3)}", secrets.token_hex(10)
     yk = YooKassaSimulator(accounts={shop_id: secret_key}, notify=False)
     tb = TBankSimulator(accounts={terminal_key: terminal_password})
     tm = TmetrSimulator()
-    tm_url = sandbox(tm).url
-    urls = {
-        "YOOKASSA_API_URL": sandbox(yk).url,
-        "TBANK_API_URL": sandbox(tb).url,
-        "TMETR_API_URL": tm_url,
-        "TMETR_TOKEN_URL": f"{tm_url}/realms/tmetr/protocol/openid-connect/token",
-    }
-    for name, value in urls.items():
-        setattr(settings, name, value)
+    urls: dict[str, str] = {}
+    for sim in (yk, tb, tm):
+        start_simulator(sim)
+        urls.update(simulator_env(sim))
     # Return/notification URLs point nowhere unless a test serves them (never at someone's `make run`).
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
     prefix = f"test-{uuid.uuid4().hex[:12]}"

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.test import override_settings
 
 from core.models import Merchant
 from poster_sync.models import PosterAccount
@@ -31,20 +30,12 @@ class PosterSandbox:
 
 
 @pytest.fixture
-def poster(sandbox: Callable[..., SandboxServer]) -> Iterator[PosterSandbox]:
+def poster(start_simulator: Callable[..., SandboxServer]) -> PosterSandbox:
     """A Poster simulator with a fresh application secret, and the settings pointed at it."""
     secret = secrets.token_hex(16)
     sim = PosterSimulator(app_id=APP_ID, app_secret=secret, webhook_retries=0, webhook_retry_delay=0.0)
-    server = sandbox(sim)
-    api = f"{server.url}/api"
-    with override_settings(
-        POSTER_APP_ID=APP_ID,
-        POSTER_APP_SECRET=secret,
-        POSTER_API_URL=api,
-        POSTER_ACCOUNT_API_URL=api,
-        POSTER_REDIRECT_URI="",
-    ):
-        yield PosterSandbox(sim=sim, server=server, secret=secret)
+    server = start_simulator(sim, POSTER_APP_ID=APP_ID, POSTER_APP_SECRET=secret, POSTER_REDIRECT_URI="")
+    return PosterSandbox(sim=sim, server=server, secret=secret)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from repricer.services.proxies import proxy_routes_forget
 from sandbox.kaspi import SANDBOX_EMAIL, SANDBOX_MERCHANT_UID, SANDBOX_PASSWORD
 from sandbox.kaspi_market import KaspiMarketSimulator
 from tests.factories import MerchantFactory
+from tests.support.simulators import simulator_env
 
 FIRST_CARD = 500_000_000
 
@@ -33,17 +34,12 @@ def _clean_redis() -> Iterator[None]:
 
 
 def market_env(sim: KaspiMarketSimulator) -> dict[str, str]:
-    """Settings pointing at the simulator, for in-process code and for worker processes alike."""
-    return {
-        "KASPI_LOGIN_URL": f"{sim.base_url}/login",
-        "KASPI_CABINET_URL": sim.base_url,
-        "KASPI_SHOP_API_URL": f"{sim.base_url}/shop/api/v2",
-        "KASPI_OFFERS_URL": f"{sim.base_url}/yml/offer-view/offers",
-    }
+    """The same settings for a worker process (the test process gets them from ``market``)."""
+    return simulator_env(sim)
 
 
 @pytest.fixture
-def market(sandbox: Callable[..., Any], settings: Any, tmp_path: Any) -> Callable[..., KaspiMarketSimulator]:
+def market(start_simulator: Callable[..., Any], settings: Any, tmp_path: Any) -> Callable[..., KaspiMarketSimulator]:
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
     def start(**options: Any) -> KaspiMarketSimulator:
@@ -53,9 +49,7 @@ def market(sandbox: Callable[..., Any], settings: Any, tmp_path: Any) -> Callabl
         settings.REPRICER_UPLOAD_RATE_PER_SECOND = 50.0 if options["upload_rate_per_merchant"] >= 60 else 1.5
         options.setdefault("orders", 0)
         sim = KaspiMarketSimulator(**options)
-        sandbox(sim)
-        for name, value in market_env(sim).items():
-            setattr(settings, name, float(value) if name.endswith("PER_SECOND") else value)
+        start_simulator(sim)
         return sim
 
     return start

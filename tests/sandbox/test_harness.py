@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from sandbox.echo import EchoSimulator
-from sandbox.harness import SandboxServer
+from sandbox.harness import Request, Response, SandboxServer, json_body, json_response, max_in_window
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_a_stalled_sandbox_proxy_passes_on_when_the_client_sent_each_request(ech
     limits go through it). Stalled with it, it relays a backlog at once; the simulator must still
     count each request when the client sent it (the proxy's kernel time), or a per-IP ban would
     blame our pacing for the test's own stall. A client cannot make its requests look later."""
-    from sandbox.harness import PROXY_ARRIVED_HEADER
+    from sandbox.arrivals import PROXY_ARRIVED_HEADER
     from sandbox.proxy import ForwardProxy
 
     proxy = ForwardProxy(source_ip="127.0.0.2").start()
@@ -156,3 +156,54 @@ def test_a_stalled_sandbox_proxy_passes_on_when_the_client_sent_each_request(ech
     later = f"{time.time() + 60:.6f}"
     requests.get(f"{echo.url}/echo", headers={PROXY_ARRIVED_HEADER: later}, timeout=5)
     assert echo.simulator._request_times[before] <= time.monotonic()
+
+
+class _KnobSimulator(EchoSimulator):
+    """A simulator with one control route of its own, as the provider simulators have."""
+
+    name = "knobs"
+
+    def setup(self) -> None:
+        super().setup()
+        self.control_route(r"/_sandbox/knobs")(self.knobs)
+
+    def knobs(self, request: Request) -> Response:
+        body = json_body(request)
+        with self.lock:
+            self.state.update(body)
+            return json_response({"knobs": {k: v for k, v in self.state.items() if k != "seen"}})
+
+
+def test_a_simulators_control_route_answers_before_faults_and_is_not_counted(
+    sandbox: Callable[[EchoSimulator], SandboxServer],
+) -> None:
+    server = sandbox(_KnobSimulator())
+    _faults(server, error_rate=1.0, error_status=503, burst_429=3)
+    answer = requests.post(f"{server.url}/_sandbox/knobs", json={"unpaid": True}, timeout=5)
+    assert answer.status_code == 200
+    assert answer.json() == {"knobs": {"unpaid": True}}
+    assert requests.get(f"{server.url}/_sandbox/knobs", timeout=5).json() == {"knobs": {"unpaid": True}}
+    assert server.simulator.request_count == 0
+    assert requests.get(f"{server.url}/echo", timeout=5).status_code == 429  # the faults still apply to the API
+
+
+def test_a_control_body_that_is_not_a_json_object_is_answered_400_and_changes_nothing(
+    sandbox: Callable[[EchoSimulator], SandboxServer],
+) -> None:
+    server = sandbox(_KnobSimulator())
+    not_json = requests.post(f"{server.url}/_sandbox/knobs", data=b"{unpaid", timeout=5)
+    assert (not_json.status_code, not_json.json()) == (400, {"error": "send JSON"})
+    a_list = requests.post(f"{server.url}/_sandbox/knobs", json=[1, 2], timeout=5)
+    assert (a_list.status_code, a_list.json()) == (400, {"error": "send a JSON object"})
+    assert requests.get(f"{server.url}/_sandbox/knobs", timeout=5).json() == {"knobs": {}}
+
+
+def test_control_routes_live_under_the_sandbox_prefix() -> None:
+    with pytest.raises(ValueError):
+        EchoSimulator().control_route(r"/orders")
+
+
+def test_max_in_window_counts_the_busiest_window() -> None:
+    assert max_in_window([]) == 0
+    assert max_in_window([3.0, 0.0, 0.5, 0.99, 1.0, 1.2]) == 4  # 0.5, 0.99, 1.0, 1.2
+    assert max_in_window([0.0, 0.5, 1.0], window=0.5) == 1

@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import override_settings
 
 from sandbox.vendista import SANDBOX_LOGIN, SANDBOX_PASSWORD, VendistaSimulator
 from tests.factories import MerchantFactory, VendistaAccountFactory
@@ -18,21 +17,14 @@ MANY_PAGES_RATE = MAX_RATE_PER_SECOND
 
 
 @pytest.fixture
-def vendista(sandbox: Callable[..., Any]) -> Callable[..., tuple[VendistaSimulator, str]]:
+def vendista(start_simulator: Callable[..., Any]) -> Callable[..., tuple[VendistaSimulator, str]]:
     """Start a Vendista simulator and point VENDISTA_API_URL at it."""
-    overrides: list[Any] = []
 
     def start(**options: Any) -> tuple[VendistaSimulator, str]:
         sim = VendistaSimulator(**options)
-        server = sandbox(sim)
-        override = override_settings(VENDISTA_API_URL=server.url)
-        override.enable()
-        overrides.append(override)
-        return sim, server.url
+        return sim, start_simulator(sim).url
 
-    yield start
-    for override in overrides:
-        override.disable()
+    return start
 
 
 @pytest.fixture

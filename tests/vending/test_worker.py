@@ -10,6 +10,7 @@ from django.db.models import Count
 from core.models import SyncRun
 from sandbox.vendista import VendistaSimulator
 from tests.factories import owner_client
+from tests.support.simulators import simulator_env
 from tests.support.waiting import wait_for
 from tests.vending.conftest import MANY_PAGES_RATE
 from tests.vending.test_sync import DyingVendista
@@ -22,8 +23,8 @@ pytestmark = pytest.mark.slow
 
 def test_api_sync_runs_on_a_real_worker_and_feeds_the_report(sandbox, start_worker, make_account) -> None:
     sim = VendistaSimulator(total=800, terminals=3, start="2026-01-01T00:00:00", days=5)
-    server = sandbox(sim)
-    worker = start_worker(queues="sync,default", extra_env={"VENDISTA_API_URL": server.url})
+    sandbox(sim)
+    worker = start_worker(queues="sync,default", extra_env=simulator_env(sim))
     client, _, merchant = owner_client()
     make_account(merchant)
     response = client.post("/api/v1/vending/sync", {"date_from": "2026-01-01", "date_to": "2026-01-10"}, format="json")
@@ -41,8 +42,8 @@ def test_sync_post_waits_for_a_quick_run_on_a_real_worker(sandbox, start_worker,
     """The API waits (VENDISTA_API_SYNC_WAIT_SECONDS) for a run a real worker finishes, and answers 200
     with its numbers instead of 202: the waiting loop itself runs, nothing is patched."""
     sim = VendistaSimulator(total=300, terminals=3, start="2026-01-01T00:00:00", days=10)
-    server = sandbox(sim)
-    start_worker(queues="sync,default", extra_env={"VENDISTA_API_URL": server.url})
+    sandbox(sim)
+    start_worker(queues="sync,default", extra_env=simulator_env(sim))
     settings.VENDISTA_API_SYNC_WAIT_SECONDS = 60  # generous: a loaded machine; the run itself takes ~1 s
     client, _, merchant = owner_client()
     make_account(merchant)
@@ -83,10 +84,8 @@ def test_a_sync_longer_than_several_visibility_timeouts_runs_once_at_a_time(
     worker process was still on it: two crawls at once, pages read twice, counters doubled."""
     sim = VendistaSimulator(total=3000, terminals=3, start="2026-01-01T00:00:00", days=5)
     sim.faults.latency_ms = 300  # 60 pages × 300 ms = 18 s = 3 visibility timeouts
-    server = sandbox(sim)
-    worker = start_worker(
-        queues="sync,default", concurrency=2, extra_env={**SHORT_TIMEOUT, "VENDISTA_API_URL": server.url}
-    )
+    sandbox(sim)
+    worker = start_worker(queues="sync,default", concurrency=2, extra_env={**SHORT_TIMEOUT, **simulator_env(sim)})
     account = make_account(rate_per_second=MANY_PAGES_RATE)  # dozens of pages; the pace is test_pace.py's
     run = services.sync_request(account=account, mode=SyncMode.FULL)  # autocommit: enqueued at once
     sync_run_execute.delay(run.pk)  # a duplicate delivery of the first message: it must find the lease taken
@@ -108,8 +107,8 @@ def test_worker_killed_half_way_is_resumed_without_duplicates(sandbox, start_wor
     visibility timeout and a new worker resumes from the checkpoint; no sweep is needed."""
     sim = VendistaSimulator(total=3000, terminals=3, start="2026-01-01T00:00:00", days=5)
     sim.faults.latency_ms = 150
-    server = sandbox(sim)
-    env = {**SHORT_TIMEOUT, "VENDISTA_API_URL": server.url}
+    sandbox(sim)
+    env = {**SHORT_TIMEOUT, **simulator_env(sim)}
     first = start_worker(queues="sync,default", extra_env=env)
     account = make_account(rate_per_second=MANY_PAGES_RATE)  # dozens of pages; the pace is test_pace.py's
     run = services.sync_request(account=account, mode=SyncMode.FULL)  # autocommit: enqueued at once
@@ -136,8 +135,8 @@ def test_a_transient_failure_on_a_real_worker_is_retrying_and_its_retry_ends_the
     """Issue 19 point 2: before, the failure marked the run failed, the task's autoretry carried on
     and the run stayed failed with the old error while its rows were imported."""
     sim = DyingVendista(total=1000, terminals=3, start="2026-01-01T00:00:00", days=5)  # 503 from page 4 on
-    server = sandbox(sim)
-    worker = start_worker(queues="sync,default", extra_env={**SHORT_TIMEOUT, "VENDISTA_API_URL": server.url})
+    sandbox(sim)
+    worker = start_worker(queues="sync,default", extra_env={**SHORT_TIMEOUT, **simulator_env(sim)})
     account = make_account(rate_per_second=MANY_PAGES_RATE)  # dozens of pages; the pace is test_pace.py's
     run = services.sync_request(account=account, mode=SyncMode.FULL)  # autocommit: enqueued at once
     retrying = wait_for(lambda: SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RETRYING).first(), 60)

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import override_settings
 
 from marketplaces.emag.models import EmagAccount
 from sandbox.emag import EmagSimulator
@@ -15,23 +14,15 @@ FAST = {"EMAG_BACKOFF_BASE_SECONDS": 0.01}
 
 
 @pytest.fixture
-def emag(sandbox: Callable[..., Any]) -> Iterator[Callable[..., EmagSimulator]]:
+def emag(start_simulator: Callable[..., Any]) -> Callable[..., EmagSimulator]:
     """Start an eMAG simulator and point every platform's base URL at it (backoff made fast)."""
-    overrides: list[Any] = []
 
     def start(**options: Any) -> EmagSimulator:
         sim = EmagSimulator(**options)
-        server = sandbox(sim)
-        override = override_settings(
-            EMAG_API_URL=server.url, EMAG_BG_API_URL=server.url, EMAG_HU_API_URL=server.url, **FAST
-        )
-        override.enable()
-        overrides.append(override)
+        start_simulator(sim, **FAST)
         return sim
 
-    yield start
-    for override in reversed(overrides):
-        override.disable()
+    return start
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.test import override_settings
 
 from core.models import SyncRun
 from marketplaces.emag.demo import demo_setup
@@ -15,16 +14,15 @@ from tests.factories import MerchantFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_account_syncs_the_sandbox_shop(sandbox) -> None:
-    server = sandbox(_sandbox_factory(activity=False))
+def test_demo_account_syncs_the_sandbox_shop(start_simulator) -> None:
+    start_simulator(_sandbox_factory(activity=False), EMAG_BACKOFF_BASE_SECONDS=0.01)
     merchant = MerchantFactory()
     lines = demo_setup(merchant=merchant)
     demo_setup(merchant=merchant)  # idempotent
     assert EmagAccount.objects.filter(merchant=merchant).count() == 1
     assert any("Sync now" in line for line in lines)
     account = EmagAccount.objects.get(merchant=merchant)
-    with override_settings(EMAG_API_URL=server.url, EMAG_BACKOFF_BASE_SECONDS=0.01):
-        run = orders.orders_sync(account=account)
+    run = orders.orders_sync(account=account)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert EmagOrder.objects.filter(account=account).count() == 12
     labels = set(EmagOrder.objects.values_list("cancellation_reason", flat=True))

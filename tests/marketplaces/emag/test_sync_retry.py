@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import override_settings
 
 from core.models import SyncRun
 from marketplaces.emag.clients.emag import EmagServerError
@@ -34,22 +33,21 @@ class DyingEmag(EmagSimulator):
 
 
 def test_a_transient_failure_leaves_the_sweep_retrying_and_its_retry_ends_it_done(
-    sandbox: Any, make_account: Any
+    start_simulator: Any, make_account: Any
 ) -> None:
     sim = DyingEmag(orders=7)
-    server = sandbox(sim)
-    with override_settings(EMAG_API_URL=server.url, **FAST):
-        account = make_account(sim)
-        run = orders.sync_request(account=account, enqueue=False)
-        with pytest.raises(EmagServerError):  # past the client's own retries
-            orders.orders_sync(account=account, run=run)
-        run.refresh_from_db()
-        assert run.status == SyncRun.Status.RETRYING and "503" in run.error  # not failed: a retry comes
-        assert run.counters["acknowledged"] == 7 and run.params["phase"] == "modified"
-        assert "503" in EmagAccount.objects.get(pk=account.pk).last_error
-        sim.dying = False
-        reads_before = len(sim.state["reads"])
-        run = orders.orders_sync(account=account, run=run)  # the retry of the same run
+    start_simulator(sim, **FAST)
+    account = make_account(sim)
+    run = orders.sync_request(account=account, enqueue=False)
+    with pytest.raises(EmagServerError):  # past the client's own retries
+        orders.orders_sync(account=account, run=run)
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.RETRYING and "503" in run.error  # not failed: a retry comes
+    assert run.counters["acknowledged"] == 7 and run.params["phase"] == "modified"
+    assert "503" in EmagAccount.objects.get(pk=account.pk).last_error
+    sim.dying = False
+    reads_before = len(sim.state["reads"])
+    run = orders.orders_sync(account=account, run=run)  # the retry of the same run
 
     assert run.status == SyncRun.Status.SUCCEEDED and run.error == "" and run.attempts == 1
     assert set(sim.state["reads"][reads_before:]) == {"modified"}  # resumed: new orders are not read again

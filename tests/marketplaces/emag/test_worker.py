@@ -9,6 +9,7 @@ from django.test import Client
 from core.models import SyncRun
 from marketplaces.emag.models import EmagCallback, EmagOrder
 from tests.factories import owner_client
+from tests.support.simulators import simulator_env
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_sync_now_and_callbacks_are_done_by_a_worker_on_the_sync_queue(emag, make_account, start_worker) -> None:
     sim = emag(orders=5)
-    start_worker(queues="sync,default", extra_env={"EMAG_API_URL": sim.base_url, "EMAG_BACKOFF_BASE_SECONDS": "0.01"})
+    start_worker(queues="sync,default", extra_env={**simulator_env(sim), "EMAG_BACKOFF_BASE_SECONDS": "0.01"})
     client, _, merchant = owner_client()
     account = make_account(sim, merchant=merchant)
 

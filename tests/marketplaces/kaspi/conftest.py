@@ -9,21 +9,17 @@ import pytest
 from marketplaces.kaspi.models import KaspiStore, SessionState
 from sandbox.kaspi import SANDBOX_EMAIL, SANDBOX_MERCHANT_UID, SANDBOX_PASSWORD, SANDBOX_SHOP_TOKEN, KaspiSimulator
 from tests.factories import MerchantFactory
+from tests.support.simulators import simulator_env
 
 
 @pytest.fixture
-def kaspi(sandbox: Callable[..., Any], settings: Any, tmp_path: Any) -> Callable[..., KaspiSimulator]:
+def kaspi(start_simulator: Callable[..., Any], settings: Any, tmp_path: Any) -> Callable[..., KaspiSimulator]:
     """Start a Kaspi simulator and point every KASPI_*_URL at it; screenshots go to a temporary MEDIA_ROOT."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
     def start(**options: Any) -> KaspiSimulator:
         sim = KaspiSimulator(**options)
-        server = sandbox(sim)
-        settings.KASPI_LOGIN_URL = f"{server.url}/login"
-        settings.KASPI_CABINET_URL = server.url
-        settings.KASPI_SHOP_API_URL = f"{server.url}/shop/api/v2"
-        settings.KASPI_OFFERS_URL = f"{server.url}/yml/offer-view/offers"
-        settings.KASPI_LOGIN_TIMEOUT_SECONDS = 20.0
+        start_simulator(sim, KASPI_LOGIN_TIMEOUT_SECONDS=20.0)
         return sim
 
     return start
@@ -31,12 +27,7 @@ def kaspi(sandbox: Callable[..., Any], settings: Any, tmp_path: Any) -> Callable
 
 def sim_env(sim: KaspiSimulator) -> dict[str, str]:
     """The same settings for a Celery worker process."""
-    return {
-        "KASPI_LOGIN_URL": f"{sim.base_url}/login",
-        "KASPI_CABINET_URL": sim.base_url,
-        "KASPI_SHOP_API_URL": f"{sim.base_url}/shop/api/v2",
-        "KASPI_OFFERS_URL": f"{sim.base_url}/yml/offer-view/offers",
-    }
+    return simulator_env(sim)
 
 
 @pytest.fixture
