@@ -63,7 +63,7 @@ def _sync_failing() -> Iterator[Found]:
         LEFT JOIN alerts_alertsettings s ON s.merchant_id = x.merchant_id
         WHERE x.rn <= COALESCE(s.sync_failures, %s)
         GROUP BY x.merchant_id, x.kind, x.account_type_id, x.account_id, s.sync_failures
-        HAVING count(*) FILTER (WHERE x.status = 'failed') >= GREATEST(COALESCE(s.sync_failures, %s), 1)
+        HAVING count(*) FILTER (WHERE x.status IN ('retry', 'failed')) >= GREATEST(COALESCE(s.sync_failures, %s), 1)
         """,
         [timezone.now() - LOOKBACK, DEFAULTS["sync_failures"], DEFAULTS["sync_failures"]],
     )
@@ -212,14 +212,14 @@ def _poster_webhooks_failing() -> Iterator[Found]:
     rows = _rows(
         """
         SELECT x.merchant_id, x.account_id, max(x.error)
-        FROM (SELECT a.merchant_id, w.account_id, w.status, left(w.error, 200) AS error,
+        FROM (SELECT a.merchant_id, w.account_id, w.status, left(w.last_error, 200) AS error,
                      row_number() OVER (PARTITION BY w.account_id ORDER BY w.received_at DESC, w.id DESC) AS rn
               FROM poster_sync_webhooklog w JOIN poster_sync_posteraccount a ON a.id = w.account_id
-              WHERE w.status IN ('processed', 'ignored', 'failed') AND w.received_at >= %s) x
+              WHERE w.status IN ('processed', 'ignored', 'retry', 'failed') AND w.received_at >= %s) x
         LEFT JOIN alerts_alertsettings s ON s.merchant_id = x.merchant_id
         WHERE x.rn <= COALESCE(s.sync_failures, %s)
         GROUP BY x.merchant_id, x.account_id, s.sync_failures
-        HAVING count(*) FILTER (WHERE x.status = 'failed') >= GREATEST(COALESCE(s.sync_failures, %s), 1)
+        HAVING count(*) FILTER (WHERE x.status IN ('retry', 'failed')) >= GREATEST(COALESCE(s.sync_failures, %s), 1)
         """,
         [timezone.now() - LOOKBACK, DEFAULTS["sync_failures"], DEFAULTS["sync_failures"]],
     )
@@ -230,7 +230,7 @@ def _poster_webhooks_failing() -> Iterator[Found]:
             f"poster account {account_id}",
             "Poster webhooks keep failing",
             f"Last error: {error}" if error else "",
-            f"/admin/poster_sync/webhooklog/?account__id__exact={account_id}&status__exact=failed",
+            f"/admin/poster_sync/webhooklog/?account__id__exact={account_id}",
         )
 
 

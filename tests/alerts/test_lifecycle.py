@@ -102,8 +102,9 @@ def _poster_webhooks_failing(merchant: Any) -> Callable[[], None]:
     from poster_sync.models import PosterAccount, WebhookLog
 
     account = PosterAccount.objects.create(merchant=merchant, account=f"acc{merchant.pk}", access_token="t")
-    for _ in range(3):
-        WebhookLog.objects.create(account=account, payload={}, signature_valid=True, status="failed", error="500")
+    # One given up, two still being retried: each one's last attempt failed.
+    for status in ("failed", "retry", "retry"):
+        WebhookLog.objects.create(account=account, payload={}, signature_valid=True, status=status, last_error="500")
 
     def clear() -> None:
         WebhookLog.objects.create(account=account, payload={}, signature_valid=True, status="processed")
