@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 
 from core.models import SyncRun
 from core.selectors import sync_run_account, sync_runs_of
@@ -14,6 +13,8 @@ from core.services import sync_run_create
 from core.steps import AccountMissing, Step, sync_run_execute
 from marketplaces.kaspi.models import KaspiStore
 from tests.factories import MerchantFactory, VendistaAccountFactory
+from tests.support.migrations import latest_nodes
+from tests.support.migrations import migrate_to as _migrate
 from vending.models import VendistaAccount
 
 Status = SyncRun.Status
@@ -85,19 +86,12 @@ def test_each_step_reads_the_account_as_the_previous_step_left_it() -> None:
 # --- the data migration --------------------------------------------------------------------------------
 
 
-def _migrate(target: list[tuple[str, str]]) -> Any:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_carries_old_text_references_over_to_accounts() -> None:
     account = VendistaAccountFactory()
     merchant = account.merchant
     store = KaspiStore.objects.create(merchant=merchant, name="s", merchant_uid="uid-3")
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    latest = latest_nodes()
     try:
         old = _migrate([("core", "0004_verbose_names")])
         OldRun = old.get_model("core", "SyncRun")

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 
 from payments.models import Device, Order
 from payments.services import catalog
 from tests.factories import DeviceFactory, MerchantFactory, UserFactory, owner_client
+from tests.support.migrations import latest_nodes
+from tests.support.migrations import migrate_to as _migrate
 
 
 def _post_device(client, merchant, **fields: object):
@@ -133,15 +134,9 @@ def test_a_legacy_qr_never_opens_an_order_on_a_guessed_machine(client: Client) -
     assert not Order.objects.exists()
 
 
-def _migrate(target: list[tuple[str, str]]) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_stops_on_existing_duplicates_and_lists_them() -> None:
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    latest = latest_nodes()
     try:
         _migrate([("payments", "0005_settlement_capture_failed")])
         first = DeviceFactory(code="lobby", external_id="tm-42")

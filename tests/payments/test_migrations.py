@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.support.migrations import latest_nodes
+from tests.support.migrations import migrate_to as _migrate
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-def _migrate(target: list[tuple[str, str]]):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
 
 
 def test_0003_links_existing_deliveries_to_their_payment(shop) -> None:
@@ -21,7 +15,7 @@ def test_0003_links_existing_deliveries_to_their_payment(shop) -> None:
 
     order = order_create(device=shop.device, drink=shop.drink, size="small").order
     pid = order.payment.provider_payment_id
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    latest = latest_nodes()
     try:
         old = _migrate([("payments", "0002_brew_published_at")])
         Delivery = old.get_model("payments", "WebhookDelivery")
@@ -49,7 +43,7 @@ def test_0003_links_existing_deliveries_to_their_payment(shop) -> None:
 def test_0008_turns_the_deliveries_outcome_into_the_inbox_status(shop) -> None:
     from django.utils import timezone
 
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    latest = latest_nodes()
     try:
         old = _migrate([("payments", "0007_verbose_names")])
         Delivery = old.get_model("payments", "WebhookDelivery")

@@ -4,21 +4,15 @@ old-shaped rows, migrate forward)."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.support.migrations import latest_nodes
+from tests.support.migrations import migrate_to as _migrate
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-def _migrate(target: list[tuple[str, str]]):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
-
-
 def test_0004_turns_the_retry_error_string_into_a_retry_status(settings) -> None:
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    latest = latest_nodes()
     try:
         old = _migrate([("poster_sync", "0003_verbose_names")])
         Log = old.get_model("poster_sync", "WebhookLog")

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.support.migrations import latest_nodes
+from tests.support.migrations import migrate_to as _migrate
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-def _migrate(target: list[tuple[str, str]]):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
-
-
 def test_0003_derives_the_callbacks_status_from_processed_at_and_last_error(make_account) -> None:
     account_id = make_account().pk
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    latest = latest_nodes()
     try:
         old = _migrate([("marketplaces_emag", "0002_verbose_names")])
         Callback = old.get_model("marketplaces_emag", "EmagCallback")

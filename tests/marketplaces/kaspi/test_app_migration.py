@@ -18,6 +18,8 @@ from django.urls import reverse
 
 from marketplaces.kaspi.models import KaspiProduct, KaspiStore
 from repricer.models import RepricingRule
+from tests.support.migrations import latest_nodes
+from tests.support.migrations import migrate_to as _migrate
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -30,12 +32,6 @@ BEFORE = [
 MOVED = ("kaspistore", "kaspiproduct", "kaspiorder", "kaspiorderentry", "preorder")
 
 
-def _migrate(targets: list[tuple[str, str | None]]) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-
-
 def _before() -> Any:
     """Migrate back to the state before the move; its historical models."""
     _migrate(BEFORE)
@@ -45,7 +41,7 @@ def _before() -> Any:
 
 @pytest.fixture
 def old_apps() -> Any:
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    latest = latest_nodes()
     try:
         yield _before()
     finally:
@@ -69,7 +65,7 @@ def test_the_rows_made_before_the_move_are_read_through_the_kaspi_app_and_the_re
     before = dict(OldContentType.objects.filter(app_label="marketplaces", model__in=MOVED).values_list("model", "id"))
     assert set(before) == set(MOVED)
 
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    _migrate(latest_nodes())
 
     moved = KaspiStore.objects.get(pk=store.pk)
     assert (moved.name, moved.cabinet_password) == ("Old store", "secret-pw")
@@ -97,7 +93,7 @@ def test_a_content_type_made_by_the_new_code_before_the_migration_is_folded_into
         user_id=user.pk, content_type_id=early.pk, object_id=str(store.pk), object_repr="Old store", action_flag=2
     )
 
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    _migrate(latest_nodes())
 
     ContentType.objects.clear_cache()
     rows = ContentType.objects.filter(model="kaspistore").values_list("id", "app_label")
@@ -107,7 +103,7 @@ def test_a_content_type_made_by_the_new_code_before_the_migration_is_folded_into
 
 def test_the_move_migrates_back_to_the_old_labels_with_the_same_ids(old_apps: Any) -> None:
     """Reversible: back before the move, the rows carry the old label again under the same ids."""
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    latest = latest_nodes()
     _migrate(latest)
     ids = dict(ContentType.objects.filter(app_label="kaspi", model__in=MOVED).values_list("model", "id"))
     assert set(ids) == set(MOVED)
@@ -126,7 +122,7 @@ def test_open_alerts_link_to_the_kaspi_admin_pages_after_the_move(old_apps: Any)
     kaspi = Alert.objects.create(**common, subject="a", link=f"/admin/marketplaces/kaspistore/{store.pk}/change/")
     emag = Alert.objects.create(**common, subject="b", link="/admin/marketplaces_emag/emagaccount/7/change/")
 
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    _migrate(latest_nodes())
 
     links = dict(Alert.objects.values_list("pk", "link"))
     assert links == {kaspi.pk: f"/admin/kaspi/kaspistore/{store.pk}/change/", emag.pk: emag.link}
