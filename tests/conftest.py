@@ -118,3 +118,12 @@ def merchant_factory(db: None) -> Callable[..., object]:
     from tests.factories import MerchantFactory
 
     return MerchantFactory
+
+
+@pytest.fixture
+def staff_client(client: Any, db: None) -> Any:
+    """The test client logged in as a staff superuser (the admin's tests)."""
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client

@@ -6,40 +6,35 @@ import pytest
 from django.test import Client
 
 from alerts.models import AlertChannel, Delivery
-from tests.factories import MerchantFactory, UserFactory
+from tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
 
-@pytest.fixture
-def staff() -> Client:
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
-
-
-def test_admin_adds_a_channel_keeps_the_secret_and_queues_a_test(staff: Client) -> None:
+def test_admin_adds_a_channel_keeps_the_secret_and_queues_a_test(staff_client: Client) -> None:
     merchant = MerchantFactory()
     form = {"merchant": merchant.pk, "name": "tg", "kind": "telegram", "secret": TOKEN, "telegram_chat_id": "42"}
-    response = staff.post("/admin/alerts/alertchannel/add/", {**form, "is_active": "on"})
+    response = staff_client.post("/admin/alerts/alertchannel/add/", {**form, "is_active": "on"})
     assert response.status_code == 302, response.content.decode()[:2000]
     channel = AlertChannel.objects.get()
-    page = staff.get(f"/admin/alerts/alertchannel/{channel.pk}/change/").content.decode()
+    page = staff_client.get(f"/admin/alerts/alertchannel/{channel.pk}/change/").content.decode()
     assert TOKEN not in page
-    staff.post(
+    staff_client.post(
         f"/admin/alerts/alertchannel/{channel.pk}/change/", {**form, "secret": "", "name": "renamed", "is_active": "on"}
     )
     channel.refresh_from_db()
     assert channel.name == "renamed" and channel.secret == TOKEN
 
-    staff.post("/admin/alerts/alertchannel/", {"action": "send_test", "_selected_action": [channel.pk]}, follow=True)
+    staff_client.post(
+        "/admin/alerts/alertchannel/", {"action": "send_test", "_selected_action": [channel.pk]}, follow=True
+    )
     assert Delivery.objects.get().event == Delivery.Event.TEST
 
 
-def test_admin_refuses_a_bad_token_with_a_message(staff: Client) -> None:
+def test_admin_refuses_a_bad_token_with_a_message(staff_client: Client) -> None:
     merchant = MerchantFactory()
-    response = staff.post(
+    response = staff_client.post(
         "/admin/alerts/alertchannel/add/",
         {"merchant": merchant.pk, "name": "tg", "kind": "telegram", "secret": "nope", "telegram_chat_id": "1"},
     )

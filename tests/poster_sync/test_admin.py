@@ -7,15 +7,9 @@ from django.urls import reverse
 
 from core.models import SyncRun
 from poster_sync.models import PosterAccount, WebhookLog, WebhookStatus
-from tests.factories import MerchantFactory, UserFactory
+from tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):  # type: ignore[no-untyped-def]
-    client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
-    return client
 
 
 def test_pasted_personal_token_is_stored_encrypted_and_never_shown(staff_client, poster) -> None:  # type: ignore[no-untyped-def]

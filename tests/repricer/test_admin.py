@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from core.models import User
 from marketplaces.kaspi.models import KaspiProduct, KaspiStore, SessionState
 from repricer.models import PriceChange, Proxy, RepricingRule, StoreRepricing
 from tests.factories import MerchantFactory
@@ -16,15 +15,9 @@ from tests.factories import MerchantFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff() -> Client:
-    user = User.objects.create_superuser("boss", "boss@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def test_a_rule_page_shows_its_history_and_a_chart_of_our_price_against_the_best_competitor(staff: Client) -> None:
+def test_a_rule_page_shows_its_history_and_a_chart_of_our_price_against_the_best_competitor(
+    staff_client: Client,
+) -> None:
     store = KaspiStore.objects.create(merchant=MerchantFactory(), name="S", merchant_uid="1")
     product = KaspiProduct.objects.create(store=store, sku="SKU-1", kaspi_product_id="5", price=900)
     rule = RepricingRule.objects.create(product=product, min_price=10, max_price=1000)
@@ -34,12 +27,12 @@ def test_a_rule_page_shows_its_history_and_a_chart_of_our_price_against_the_best
             rule=rule, product=product, old_price=old, competitor_best=best, new_price=new, reason="undercut",
             outcome="applied", created_at=start + timedelta(hours=i),
         )  # fmt: skip
-    page = staff.get(f"/admin/repricer/repricingrule/{rule.pk}/change/").content.decode()
+    page = staff_client.get(f"/admin/repricer/repricingrule/{rule.pk}/change/").content.decode()
     assert "<svg" in page and "best competitor" in page and "polyline" in page
     assert "949" in page and "899" in page
 
 
-def test_the_store_list_filters_the_stores_that_need_a_person(staff: Client) -> None:
+def test_the_store_list_filters_the_stores_that_need_a_person(staff_client: Client) -> None:
     merchant = MerchantFactory()
     stuck = KaspiStore.objects.create(
         merchant=merchant,
@@ -53,16 +46,16 @@ def test_the_store_list_filters_the_stores_that_need_a_person(staff: Client) -> 
     StoreRepricing.objects.create(store=stuck)
     StoreRepricing.objects.create(store=banned, rate_limited_until=timezone.now() + timedelta(minutes=20))
     StoreRepricing.objects.create(store=fine)
-    page = staff.get("/admin/repricer/storerepricing/?needs_person=yes").content.decode()
+    page = staff_client.get("/admin/repricer/storerepricing/?needs_person=yes").content.decode()
     assert "Needs login" in page and "SMS code asked" in page and "Banned" in page and "429" in page
     assert ">Fine<" not in page
 
 
-def test_a_proxy_url_with_its_password_is_never_shown(staff: Client) -> None:
+def test_a_proxy_url_with_its_password_is_never_shown(staff_client: Client) -> None:
     proxy = Proxy.objects.create(label="p1", url="http://user:s3cret-pass@127.0.0.1:3128")
-    page = staff.get(f"/admin/repricer/proxy/{proxy.pk}/change/").content.decode()
+    page = staff_client.get(f"/admin/repricer/proxy/{proxy.pk}/change/").content.decode()
     assert "s3cret-pass" not in page
-    response = staff.post(
+    response = staff_client.post(
         f"/admin/repricer/proxy/{proxy.pk}/change/", {"label": "renamed", "url": "", "is_active": "on"}
     )
     assert response.status_code == 302
@@ -76,31 +69,31 @@ def _rule_form(product: KaspiProduct, **fields: object) -> dict[str, object]:
             "check_interval_seconds": 300, "changes-TOTAL_FORMS": 0, "changes-INITIAL_FORMS": 0, **fields}  # fmt: skip
 
 
-def test_a_rule_added_in_the_admin_gets_its_store_switches_and_keeps_the_price_floor(staff: Client) -> None:
+def test_a_rule_added_in_the_admin_gets_its_store_switches_and_keeps_the_price_floor(staff_client: Client) -> None:
     store = KaspiStore.objects.create(merchant=MerchantFactory(), name="S", merchant_uid="1")
     product = KaspiProduct.objects.create(store=store, sku="SKU-1", kaspi_product_id="5", price=900)
-    refused = staff.post("/admin/repricer/repricingrule/add/", _rule_form(product, min_price=1, max_price=5))
+    refused = staff_client.post("/admin/repricer/repricingrule/add/", _rule_form(product, min_price=1, max_price=5))
     assert refused.status_code == 200 and "at least 10 tenge" in refused.content.decode()
     assert not RepricingRule.objects.exists()
-    assert staff.post("/admin/repricer/repricingrule/add/", _rule_form(product)).status_code == 302
+    assert staff_client.post("/admin/repricer/repricingrule/add/", _rule_form(product)).status_code == 302
     assert RepricingRule.objects.get().product == product
     assert StoreRepricing.objects.filter(store=store).exists()  # pause, dry run, feed token
 
 
-def test_the_admin_holds_the_plan_limit_of_repriced_products(staff: Client, settings: object) -> None:
+def test_the_admin_holds_the_plan_limit_of_repriced_products(staff_client: Client, settings: object) -> None:
     settings.REPRICER_PLAN_PRODUCT_LIMIT = 1  # type: ignore[attr-defined]
     store = KaspiStore.objects.create(merchant=MerchantFactory(), name="S", merchant_uid="1")
     first, second = (
         KaspiProduct.objects.create(store=store, sku=f"SKU-{i}", kaspi_product_id=str(i), price=900) for i in (1, 2)
     )
     RepricingRule.objects.create(product=first, min_price=500, max_price=1000)
-    refused = staff.post("/admin/repricer/repricingrule/add/", _rule_form(second))
+    refused = staff_client.post("/admin/repricer/repricingrule/add/", _rule_form(second))
     assert refused.status_code == 200 and "your plan allows 1 repriced products" in refused.content.decode()
     assert RepricingRule.objects.count() == 1
-    paused = staff.post("/admin/repricer/repricingrule/add/", _rule_form(second, is_active=""))
+    paused = staff_client.post("/admin/repricer/repricingrule/add/", _rule_form(second, is_active=""))
     assert paused.status_code == 302
     rule = RepricingRule.objects.get(product=second)
-    activated = staff.post(f"/admin/repricer/repricingrule/{rule.pk}/change/", _rule_form(second))
+    activated = staff_client.post(f"/admin/repricer/repricingrule/{rule.pk}/change/", _rule_form(second))
     assert activated.status_code == 200 and "your plan allows" in activated.content.decode()
     rule.refresh_from_db()
     assert rule.is_active is False

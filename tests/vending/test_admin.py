@@ -8,16 +8,9 @@ import pytest
 from django.urls import reverse
 
 from core.models import SyncRun
-from tests.factories import UserFactory
 from vending.models import DailyRollup
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
-    return client
 
 
 def test_account_list_masks_secrets_and_links_the_report(staff_client, make_account) -> None:

@@ -12,15 +12,8 @@ from core.models import SyncRun
 from marketplaces.emag.models import EmagBackup, EmagOrder
 from marketplaces.emag.services import backups
 from marketplaces.emag.services.orders import order_store
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
-    return client
 
 
 def test_account_pages_never_show_the_credentials(staff_client, make_account) -> None:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from django.urls import reverse
 
 from core.models import SyncRun
@@ -15,13 +14,6 @@ from marketplaces.kaspi.models import KaspiOrder, KaspiStore, Preorder, SessionS
 from marketplaces.kaspi.services import orders as orders_service
 from marketplaces.kaspi.services.session import session_needs_relogin
 from sandbox.kaspi import SANDBOX_PASSWORD, SANDBOX_SHOP_TOKEN
-from tests.factories import UserFactory
-
-
-@pytest.fixture
-def staff_client(client: Any, db: None) -> Any:
-    client.force_login(UserFactory(username="kaspi-staff", is_staff=True, is_superuser=True))
-    return client
 
 
 def test_store_pages_never_show_secrets_and_show_the_screenshot(
