@@ -404,16 +404,20 @@ def _upload(ctx: _Context, price: int) -> str:
         raise SessionUnavailable(store.session_reason or "a person must log in again")
     pacer = upload_limiter(store)
 
-    def attempt(cabinet: CabinetClient) -> str:
+    def paced() -> None:
         # Paced per attempt: the repeat after a re-login must not burst out together with every other
-        # thread that waited for the same login (Kaspi answers a burst with a 30-minute ban).
+        # thread that waited for the same login (Kaspi answers a burst with a 30-minute ban). The
+        # upload's own pace is the send's deadline (a paced request is never sent late).
         pacer.acquire(timeout=120)
         # Re-read after waiting: another worker may have just been given a 429.
         if StoreRepricing.objects.filter(store=store, rate_limited_until__gt=timezone.now()).exists():
             raise MerchantPaused(
                 "the merchant is paused after a 429; not uploading into the ban", service="kaspi-cabinet"
             )
+
+    def attempt(cabinet: CabinetClient) -> str:
         return cabinet.upload_price(
+            before_request=paced,
             merchant_uid=store.merchant_uid,
             sku=ctx.product.sku,
             model=ctx.product.name or ctx.product.sku,

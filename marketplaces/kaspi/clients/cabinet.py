@@ -199,11 +199,14 @@ class CabinetClient:
         price: int,
         city_id: str,
         availabilities: list[dict[str, Any]] | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> str:
         """Set one offer's price in one city (API_CONTRACTS.md "Price change"); return Kaspi's upload
         job id. Never retried here: a 429 bans the merchant for ~30 minutes and a retry would only
         extend it; a POST that timed out may have been applied, and the caller re-decides from what
-        Kaspi then shows."""
+        Kaspi then shows. ``before_request``: the upload's own pace (``upload_pacer``, Kaspi's per-merchant
+        upload limit) in place of the cabinet's — the send deadline is the last grant's, so pacing an
+        upload by both would let the cabinet's slots, not the upload's, decide when it leaves."""
         if price < 10:
             raise KaspiError("Kaspi prices are whole tenge, at least 10", service=SERVICE, permanent=True)
         body = {
@@ -221,7 +224,7 @@ class CabinetClient:
             headers=self._headers(UPLOAD_PATH),
             ok_statuses=_HANDLED,
             max_retries=0,
-            before_request=self.before_request,
+            before_request=before_request or self.before_request,
             timeout=self.timeout,
         )
         if response.status_code in (401, 403):
