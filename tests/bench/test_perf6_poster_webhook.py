@@ -242,7 +242,7 @@ def test_perf6_poster_webhook_to_database(start_worker) -> None:
             if time.monotonic() > settle:
                 break
             time.sleep(0.05)
-        coalesced = WebhookLog.objects.filter(error__startswith="coalesced").count()
+        coalesced = WebhookLog.objects.filter(last_error__startswith="coalesced").count()
         reads = sim_reads(http, sim_url)
         p95_answer = pct(answers, 95)
 
