@@ -4,7 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -25,3 +25,13 @@ def _database_connections_as_in_requests(task: Any = None, **kwargs: Any) -> Non
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+@worker_ready.connect
+def _freeze_startup_heap(**kwargs: Any) -> None:
+    """A prefork pool process (worker_process_init) or a solo/threads worker (worker_ready) keeps
+    what start-up loaded out of the GC's full walks (core/runtime.py): no 80–350 ms stall in a task."""
+    from core.runtime import freeze_startup_heap
+
+    freeze_startup_heap()

@@ -10,6 +10,7 @@ PERF4_BARE_SAMPLES=30 to check that it runs.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -368,6 +369,10 @@ def run_benchmark(
         notifications.append({"type": "notification", "event": "payment.waiting_for_capture", "object": payment})
 
     # --- latency: one webhook at a time, until the machine has the command -------------------------
+    # The load client is this pytest process, whose heap holds the whole suite: its own full GC walks
+    # (as long as the servers' were before core/runtime.py) must not land between t0 and a request.
+    gc.collect()
+    gc.freeze()
     url = f"{web}/webhooks/yookassa/"
     session = requests.Session()
     latencies: list[float] = []

@@ -1,6 +1,7 @@
-"""For the PERF-4 benchmark: the project's WSGI app plus one bare Django JSON view (the baseline of
-the throughput ratio), served by gunicorn as ``tests.payments.perf4_wsgi:application``. Never imported
-by the test suite itself (it changes ROOT_URLCONF)."""
+"""For the PERF-4 benchmark: the project's WSGI app (config.wsgi, started as production starts it) plus
+one bare Django JSON view (the baseline of the throughput ratio), served by gunicorn as
+``tests.payments.perf4_wsgi:application``. Never imported by the test suite itself (it changes
+ROOT_URLCONF)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.http import HttpRequest, JsonResponse  # noqa: E402
 from django.urls import include, path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
@@ -25,4 +25,4 @@ def bare(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [path("bench/bare/", bare), path("", include("config.urls"))]
 settings.ROOT_URLCONF = __name__
-application = get_wsgi_application()
+from config.wsgi import application  # noqa: E402,F401  (the production WSGI start-up, as bin/start web)
