@@ -37,9 +37,15 @@ def pacer(*, merchant_key: str) -> Pacer:
 
 
 def upload_pacer(*, merchant_key: str) -> Pacer:
-    """A merchant's price uploads (≤ 1.5/s, REP-4), on top of its cabinet pace: a 429 there bans the
-    merchant for ~30 minutes."""
+    """A merchant's price uploads (≤ 1.5/s, REP-4). An upload is paced by this alone, in place of the
+    cabinet's pace (``CabinetClient.upload_price``): a 429 there bans the merchant for ~30 minutes."""
     return Pacer(f"kaspi:upload:{merchant_key}", settings.REPRICER_UPLOAD_RATE_PER_SECOND)
+
+
+def _check_session(response: Any) -> None:
+    """401/403 from any cabinet call: the cookies are dead (the caller logs in again)."""
+    if response.status_code in (401, 403):
+        raise SessionExpired("the cabinet refused the session", service=SERVICE, status_code=response.status_code)
 
 
 @dataclass(frozen=True)
@@ -151,10 +157,7 @@ class CabinetClient:
             before_request=self.before_request,
             timeout=self.timeout,
         )
-        if response.status_code in (401, 403):
-            raise SessionExpired(
-                "the cabinet refused the session", service=SERVICE, permanent=False, status_code=response.status_code
-            )
+        _check_session(response)
         if response.status_code == 429:
             raise KaspiRateLimited(
                 "the cabinet answered 429 (merchant rate-limited)",
@@ -227,8 +230,7 @@ class CabinetClient:
             before_request=before_request or self.before_request,
             timeout=self.timeout,
         )
-        if response.status_code in (401, 403):
-            raise SessionExpired("the cabinet refused the session", service=SERVICE, status_code=response.status_code)
+        _check_session(response)
         if response.status_code == 429:
             raise KaspiRateLimited(
                 "price upload answered 429: the merchant is rate-limited", service=SERVICE, status_code=429
