@@ -30,6 +30,7 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from core.runtime import freeze_startup_heap
 from payments.models import BrewCommand, Order, OrderStatus, WebhookDelivery
 from payments.services.orders import order_create
 from sandbox.coffee_machine import CoffeeMachine
@@ -340,6 +341,7 @@ def test_perf4_webhook_to_brew(shop, sims, start_worker) -> None:  # noqa: F811
                 restart_worker=lambda: start_worker(**brew),
             )
         finally:
+            gc.unfreeze()  # the rest of the benchmark session collects this process's heap as usual
             if machine is not None:
                 machine.stop()
             shutil.rmtree(tmp, ignore_errors=True)
@@ -371,8 +373,8 @@ def run_benchmark(
     # --- latency: one webhook at a time, until the machine has the command -------------------------
     # The load client is this pytest process, whose heap holds the whole suite: its own full GC walks
     # (as long as the servers' were before core/runtime.py) must not land between t0 and a request.
-    gc.collect()
-    gc.freeze()
+    # Unfrozen when the benchmark ends (test_perf4_webhook_to_brew's finally).
+    freeze_startup_heap()
     url = f"{web}/webhooks/yookassa/"
     session = requests.Session()
     latencies: list[float] = []

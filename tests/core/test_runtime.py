@@ -4,13 +4,10 @@ fresh interpreter, as the server would load it."""
 
 from __future__ import annotations
 
-import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-from core.runtime import freeze_startup_heap
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,22 +49,3 @@ def test_celery_pool_processes_and_workers_freeze_on_start() -> None:
     before, in_pool_process, in_worker = (int(n) for n in out.splitlines())
     assert before == 0
     assert in_pool_process > 50_000 and in_worker > 50_000
-
-
-def test_garbage_made_after_the_freeze_is_still_collected() -> None:
-    frozen_before = gc.get_freeze_count()
-    try:
-        assert freeze_startup_heap() >= frozen_before
-
-        class Node:
-            def __init__(self) -> None:
-                self.other: Node | None = None
-
-        a, b = Node(), Node()
-        a.other, b.other = b, a  # a cycle only the cyclic collector frees
-        collected_ids = {id(a), id(b)}
-        del a, b
-        assert gc.collect() >= 2
-        assert not collected_ids & {id(o) for o in gc.get_objects() if isinstance(o, Node)}
-    finally:
-        gc.unfreeze()  # this test process keeps its usual collector behaviour
