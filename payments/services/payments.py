@@ -18,6 +18,8 @@ from payments.models import BrewCommand, OrderStatus, Payment, WebhookDelivery
 
 from . import providers
 from .brew import brew_create_claimed, brew_publish, brew_send
+from .pay_at_once import OUTCOME_NOTE as pay_at_once_note
+from .pay_at_once import pay_at_once
 from .settlement import money_back
 from .transitions import order_event, order_transition, order_transitions
 
@@ -190,6 +192,10 @@ def webhook_process(*, delivery_id: int) -> str:
     commit leaves the command ``sending``: the redelivered task sends it again (the machine
     de-duplicates), as does the sweep of late commands. A failure leaves the delivery ``retry`` and
     is re-raised for the task's own retry."""
+    command = pay_at_once(delivery_id=delivery_id)  # the common case (a payment for a pending order)
+    if command is not None:
+        brew_publish(command=command)
+        return pay_at_once_note
     left, handled = inbox_run(inbox=DELIVERIES, pk=delivery_id, reraise=True)
     if handled is not None:
         return handled.note

@@ -48,8 +48,9 @@ def test_processing_a_paying_delivery_claims_the_command_in_the_paying_transacti
     delivery = WebhookDelivery.objects.get()
     with mock.patch("payments.services.payments.brew_publish") as publish, CaptureQueriesContext(connection) as q:
         assert webhook_process(delivery_id=delivery.pk) == "paid"
-    # delivery, BEGIN, payment (locked), payment status, order, its two events, the command, delivery done, COMMIT
-    assert len(q.captured_queries) <= 9, [query["sql"][:80] for query in q.captured_queries]
+    # One statement (pay_at_once): the delivery and payment locked, the payment's status, the order,
+    # its two events, the command claimed, the delivery done — committed by itself.
+    assert [query["sql"].split()[0] for query in q.captured_queries] == ["WITH"], q.captured_queries
     command = BrewCommand.objects.get(order=order)
     assert command.status == BrewCommand.Status.SENDING and command.attempts == 1
     assert command.sent_at is not None and command.deadline is not None and command.deadline > command.sent_at
