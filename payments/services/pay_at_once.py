@@ -20,7 +20,7 @@ autocommit, so it commits by itself:
   that is not pending (expired, already paid, failed) changes nothing here and the general path
   handles the delivery (late payments refunded, duplicates ignored — PAY-7, PAY-8);
 - then, each from the moved order: the payment's status raised (never lowered: the same rank as
-  ``_RANK``), both transition events (pending → paid, paid → make_pending) with the general path's
+  ``STATUS_RANK``), both transition events (pending → paid, paid → make_pending) with the general path's
   notes, the brew command created claimed (``sending``, attempt 1, its deadline:
   ``brew_create_claimed``), and the delivery processed with its attempt counted.
 
@@ -81,7 +81,7 @@ def _rank(expression: str, rank: dict[str, int]) -> str:
 
 @lru_cache(maxsize=1)
 def _statement() -> str:
-    from .payments import _RANK  # the general path's rank: one definition
+    from .payments import STATUS_RANK  # the general path's rank: one definition
 
     W, P, R, E, B, D = WebhookDelivery, Payment, Order, OrderEvent, BrewCommand, Device  # R: the order
     claimable = ", ".join(f"'{s}'" for s in CLAIMABLE)
@@ -112,7 +112,7 @@ WITH d AS (
     UPDATE {_t(P)} pay SET {_c(P, "status")} = d.status, {_c(P, "updated_at")} = %(now)s
       FROM d, o
      WHERE pay.{_c(P, "id")} = d.payment_id
-       AND {_rank("pay." + _c(P, "status"), _RANK)} < {_rank("d.status", _RANK)}
+       AND {_rank("pay." + _c(P, "status"), STATUS_RANK)} < {_rank("d.status", STATUS_RANK)}
 ), ev AS (
     INSERT INTO {_t(E)} ({_c(E, "order")}, {_c(E, "kind")}, {_c(E, "from_status")}, {_c(E, "to_status")},
                          {_c(E, "note")}, {_c(E, "at")})

@@ -25,7 +25,8 @@ from .transitions import order_event, order_transition, order_transitions
 
 log = logging.getLogger("payments")
 
-_RANK: dict[str, int] = {
+# How far a payment has got: a status is only ever raised (a late notification never lowers it).
+STATUS_RANK: dict[str, int] = {
     Payment.Status.PENDING: 0,
     Payment.Status.WAITING_FOR_CAPTURE: 1,
     Payment.Status.SUCCEEDED: 2,
@@ -60,7 +61,7 @@ def _apply_status(
     """``claim``: the caller publishes the command itself after the commit, so the command is created
     claimed and the order goes pending → paid → make_pending in this transaction (both steps logged)."""
     payment = Payment.objects.select_for_update().select_related("order", "order__device").get(pk=payment_id)
-    if _RANK.get(status, -1) > _RANK.get(payment.status, -1):
+    if STATUS_RANK.get(status, -1) > STATUS_RANK.get(payment.status, -1):
         Payment.objects.filter(pk=payment.pk).update(status=status, updated_at=timezone.now())
         payment.status = status
     order = payment.order

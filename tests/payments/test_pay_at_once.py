@@ -204,3 +204,29 @@ def test_in_autocommit_the_statement_commits_by_itself(client: Client, shop, sim
     thread.start()
     thread.join(30)
     assert seen == [True]
+
+
+@pytest.mark.django_db
+def test_a_one_stage_payment_applied_at_once_is_counted_in_the_revenue_rollup(client: Client, shop, sims) -> None:
+    """The rollup's statement triggers (overview, OWN-1) see the payment's move made inside the one
+    statement as they see an ORM update: the figure kept equals the figure rebuilt from the tables."""
+    from overview.models import RevenueDay
+    from overview.services import revenue_rebuild
+
+    def figures() -> dict[tuple[Any, ...], tuple[int, Any]]:
+        rows = RevenueDay.objects.filter(merchant=shop.merchant)
+        return {(r.day, r.channel, r.kind): (r.count, r.amount) for r in rows if r.count or r.amount}
+
+    shop.account.two_stage = False
+    shop.account.save()
+    order = _stored(client, shop, sims, shop.mqtt_device, event="payment.succeeded")
+    assert _delivery(order).verified_status == Payment.Status.SUCCEEDED
+    assert figures() == {}
+    with mock.patch("payments.services.payments.brew_publish"):
+        command = pay_at_once(delivery_id=_delivery(order).pk)
+    assert command is not None
+    kept = figures()
+    assert [(kind, count) for (_, channel, kind), (count, _) in kept.items()] == [("sale", 1)]
+    RevenueDay.objects.filter(merchant=shop.merchant).delete()
+    revenue_rebuild(merchant_id=shop.merchant.pk)
+    assert figures() == kept
