@@ -189,7 +189,9 @@ DELIVERIES = inbox_register(
 def webhook_process(*, delivery_id: int) -> str:
     """Apply a delivery. When it pays the order, the same transaction creates the brew command and
     claims it for sending, and the command is published right here after the commit — no second
-    queue hop and no second transaction on the latency-critical path (PERF-4). A crash after the
+    queue hop and no second transaction on the latency-critical path (PERF-4). A delivery that pays a
+    pending order (every sale) is applied in one statement (``pay_at_once``); any other goes through
+    the inbox (``inbox_run`` with ``_delivery_apply``), which also records failures. A crash after the
     commit leaves the command ``sending``: the redelivered task sends it again (the machine
     de-duplicates), as does the sweep of late commands. A failure leaves the delivery ``retry`` and
     is re-raised for the task's own retry."""
