@@ -91,6 +91,28 @@ def _workers() -> Iterator[_Workers]:
     workers.stop_shared()
 
 
+_WORKER_FIXTURES = frozenset({"celery_worker", "start_worker"})
+
+
+def _commits(request: pytest.FixtureRequest) -> bool:
+    """The test's writes are committed (so its ``on_commit`` hooks queue real task messages)."""
+    names = set(request.fixturenames)
+    if names & {"transactional_db", "live_server", "django_db_reset_sequences"}:
+        return True
+    return any(mark.kwargs.get("transaction") for mark in request.node.iter_markers("django_db"))
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_unless_asked(request: pytest.FixtureRequest, _workers: _Workers) -> None:
+    """A test that commits without asking for a worker gets none: the shared worker an earlier test of
+    this process started would otherwise take the tasks this test's commits queue and run them beside
+    the test's own direct calls — with its own environment (other simulators' URLs). A callback it
+    claimed first was then "not due" for the test, and its acknowledgement went to a dead port (seen
+    in CI on a busy machine). The next test that asks for the worker starts it again."""
+    if _WORKER_FIXTURES.isdisjoint(request.fixturenames) and _commits(request):
+        _workers.stop_shared()
+
+
 @pytest.fixture
 def celery_worker(_workers: _Workers, transactional_db: None) -> WorkerProcess:
     """A real worker shared by the tests of this process (started on first use)."""
