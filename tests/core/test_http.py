@@ -11,6 +11,7 @@ from core.exceptions import IntegrationError, TransientError
 from core.http import HttpClient, RetryPolicy
 from sandbox.echo import EchoSimulator
 from sandbox.harness import SandboxServer
+from tests.support.concurrency import at_once
 
 
 @pytest.fixture
@@ -115,22 +116,10 @@ def test_rate_limiter_hook_runs_before_each_attempt(echo: SandboxServer) -> None
 
 
 def test_one_client_per_service_and_base_url_shared_by_threads() -> None:
-    import threading
 
     from core.http import http_client
 
-    seen: list[HttpClient] = []
-    barrier = threading.Barrier(8)
-
-    def get() -> None:
-        barrier.wait()
-        seen.append(http_client("registry-test", "http://127.0.0.1:9/api/"))
-
-    threads = [threading.Thread(target=get) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    seen = at_once(lambda _: http_client("registry-test", "http://127.0.0.1:9/api/"), 8)
     assert len({id(client) for client in seen}) == 1
     assert http_client("registry-test", "http://127.0.0.1:9/api") is seen[0]  # same URL, no slash
     assert http_client("registry-test", "http://127.0.0.1:10/api") is not seen[0]

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 
 from core.exceptions import IntegrationError, TransientError
@@ -28,6 +27,7 @@ from core.inbox import (
 )
 from core.transitions import TransitionNotAllowed
 from poster_sync.models import WebhookLog
+from tests.support.concurrency import at_once
 
 
 def _row(key: str, *, age_seconds: float = 600, **fields: Any) -> WebhookLog:
@@ -162,21 +162,7 @@ def test_two_concurrent_sweeps_process_each_due_row_once() -> None:
 
     inbox = _inbox(handler)
     rows = [_row(f"r{i}") for i in range(8)]
-    per_sweep: list[int] = []
-    barrier = threading.Barrier(2)
-
-    def sweep() -> None:
-        try:
-            barrier.wait(5)
-            per_sweep.append(inbox_sweep(inboxes=[inbox])["test.inbox"])
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    per_sweep = at_once(lambda _: inbox_sweep(inboxes=[inbox])["test.inbox"], 2)
     assert sorted(calls) == sorted(row.pk for row in rows)  # each once
     assert sum(per_sweep) == len(rows)
     assert set(WebhookLog.objects.values_list("status", "attempts")) == {(InboxStatus.PROCESSED, 1)}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 import pytest
-from django.db import close_old_connections
 
 from core.exceptions import IntegrationError, TransientError
 from core.models import SyncRun
@@ -25,6 +23,7 @@ from core.services import (
 )
 from core.steps import Step, StepRetry, sync_run_drive, sync_run_execute
 from tests.factories import MerchantFactory
+from tests.support.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -118,21 +117,12 @@ def test_a_transient_error_leaves_the_run_retrying_and_the_retry_ends_it_done() 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_counter_reports_lose_neither_counts_nor_keys() -> None:
     run = _run()
-    barrier = threading.Barrier(8)
 
     def report(i: int) -> None:
-        try:
-            barrier.wait()
-            for _ in range(10):
-                sync_run_progress(run=SyncRun.objects.get(pk=run.pk), done=1, counters={f"k{i}": i}, add={"n": 1})
-        finally:
-            close_old_connections()
+        for _ in range(10):
+            sync_run_progress(run=SyncRun.objects.get(pk=run.pk), done=1, counters={f"k{i}": i}, add={"n": 1})
 
-    threads = [threading.Thread(target=report, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(report, 8)
     stored = _stored(run)
     assert stored.items_done == 80 and stored.counters == {"n": 80, **{f"k{i}": i for i in range(8)}}
 
@@ -140,21 +130,12 @@ def test_concurrent_counter_reports_lose_neither_counts_nor_keys() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_two_reporters_adding_to_the_same_and_to_their_own_counters_lose_nothing() -> None:
     run = _run()
-    barrier = threading.Barrier(2)
 
     def report(i: int) -> None:
-        try:
-            barrier.wait()
-            for _ in range(200):
-                sync_run_progress(run=SyncRun.objects.get(pk=run.pk), add={"shared": 1, f"own{i}": 1})
-        finally:
-            close_old_connections()
+        for _ in range(200):
+            sync_run_progress(run=SyncRun.objects.get(pk=run.pk), add={"shared": 1, f"own{i}": 1})
 
-    threads = [threading.Thread(target=report, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(report, 2)
     assert _stored(run).counters == {"shared": 400, "own0": 200, "own1": 200}
 
 

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import close_old_connections
 
 from core.models import SyncRun
 from core.transitions import StateTable, TransitionNotAllowed
+from tests.support.concurrency import at_once
 
 Status = SyncRun.Status
 TABLE = StateTable(
@@ -68,21 +66,7 @@ def test_a_table_must_cover_the_fields_choices() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_of_concurrent_callers_exactly_one_moves_the_row(merchant_factory) -> None:
     run = SyncRun.objects.create(merchant=merchant_factory(), kind="race")
-    barrier = threading.Barrier(8)
-    results: list[str | None] = []
-
-    def attempt() -> None:
-        try:
-            barrier.wait()
-            results.append(TABLE.advance(pk=run.pk, to=Status.FAILED))
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=attempt) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(lambda _: TABLE.advance(pk=run.pk, to=Status.FAILED), 8)
     assert results.count(Status.QUEUED) == 1
     assert results.count(None) == 7
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from payments.models import BrewCommand, Order, OrderStatus, Payment, Refund, WebhookDelivery
 from payments.services.orders import order_create
 from payments.tasks import DELIVERY_RETRY_SECONDS
+from tests.support.concurrency import at_once
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -36,22 +37,7 @@ def status_of(order: Order) -> str:
 
 
 def post_concurrently(url: str, body: dict, n: int) -> list[int]:
-    barrier = threading.Barrier(n)
-    codes: list[int] = []
-    lock = threading.Lock()
-
-    def send() -> None:
-        barrier.wait()
-        code = requests.post(url, json=body, timeout=30).status_code
-        with lock:
-            codes.append(code)
-
-    threads = [threading.Thread(target=send) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return codes
+    return at_once(lambda _: requests.post(url, json=body, timeout=30).status_code, n)
 
 
 def test_twenty_concurrent_duplicate_notifications_brew_once(

@@ -18,6 +18,7 @@ from payments.services import payments as payment_services
 from payments.services.orders import order_create
 from payments.services.pay_at_once import pay_at_once
 from payments.services.payments import webhook_process
+from tests.support.concurrency import at_once
 
 
 def _stored(client: Client, shop: Any, sims: Any, device: Any, event: str = "payment.waiting_for_capture") -> Order:
@@ -159,22 +160,8 @@ def test_concurrent_workers_on_one_delivery_make_one_brew(client: Client, shop, 
     lock makes the second see it processed — one command, two events, one attempt counted."""
     order = _stored(client, shop, sims, shop.mqtt_device)
     delivery_id = _delivery(order).pk
-    start = threading.Barrier(2)
-    results: list[Any] = []
-
-    def worker() -> None:
-        try:
-            start.wait(5)
-            results.append(pay_at_once(delivery_id=delivery_id))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert len(results) == 2 and sum(r is not None for r in results) == 1
+    results = at_once(lambda _: pay_at_once(delivery_id=delivery_id), 2)
+    assert sum(r is not None for r in results) == 1
     assert BrewCommand.objects.filter(order=order).count() == 1
     assert OrderEvent.objects.filter(order=order, kind="transition", to_status=OrderStatus.MAKE_PENDING).count() == 1
     delivery = _delivery(order)

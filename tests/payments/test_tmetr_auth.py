@@ -3,7 +3,6 @@ restart), against the Tmetr simulator accepting only the tokens its Keycloak iss
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from core.exceptions import IntegrationError
 from payments.models import OrderStatus, TmetrAccount
 from payments.services.tmetr_auth import tmetr_client, tmetr_token
 from sandbox.tmetr import TmetrSimulator
+from tests.support.concurrency import at_once
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -112,22 +112,8 @@ def test_concurrent_renewals_make_one_grant(shop, tmetr, login) -> None:
     login.refresh_from_db()
     stale = str(login.access_token)
     tmetr.expire_access_tokens()
-    got: list[str] = []
-    barrier = threading.Barrier(4)
-
-    def renew() -> None:
-        try:
-            barrier.wait(5)
-            got.append(tmetr_token(merchant_id=shop.merchant.pk, stale=stale))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=renew) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(15)
-    assert len(got) == 4 and len(set(got)) == 1 and got[0] != stale
+    got = at_once(lambda _: tmetr_token(merchant_id=shop.merchant.pk, stale=stale), 4)
+    assert len(set(got)) == 1 and got[0] != stale
     assert tmetr.state["grants"] == {"password": 1, "refresh_token": 1}
 
 

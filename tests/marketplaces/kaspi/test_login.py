@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from marketplaces.kaspi.services import session as session_service
 from marketplaces.kaspi.services import stores as stores_service
 from sandbox.kaspi import SANDBOX_PASSWORD, SMS_EMAIL
 from tests.e2e.conftest import chromium_path
+from tests.support.concurrency import at_once
 
 pytestmark = pytest.mark.e2e
 
@@ -138,24 +138,7 @@ def test_two_workers_needing_a_session_at_once_cause_one_login(
 ) -> None:
     sim = kaspi()
     store = make_store()
-    results: list[Any] = []
-    barrier = threading.Barrier(2)
-
-    def worker() -> None:
-        try:
-            barrier.wait(timeout=10)
-            results.append(session_service.session_ensure(store=KaspiStore.objects.get(pk=store.pk)))
-        except Exception as exc:  # surfaced by the assertion below
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
+    results = at_once(lambda _: session_service.session_ensure(store=KaspiStore.objects.get(pk=store.pk)), 2)
     assert all(isinstance(r, KaspiStore) for r in results), results
     assert sim.logins == 1
     assert {r.session_generation for r in results} == {1}
