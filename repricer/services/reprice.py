@@ -382,12 +382,12 @@ def _act(ctx: _Context, decision: Decision, offers: list[CompetitorOffer], *, no
         job = _upload(ctx, decision.new_price)
     except (KaspiRateLimited, MerchantPaused) as exc:
         paused = merchant_pause(store=ctx.store, reason=_describe(exc)) if isinstance(exc, KaspiRateLimited) else None
-        PRICE_CHANGE_OUTCOME.advance(pk=change.pk, to=Outcome.FAILED, error=_describe(exc)[:2000])
+        _upload_failed(ctx, change, exc)
         switches = paused or StoreRepricing.objects.get(store=ctx.store)
         ctx.finish(next_check_at=switches.rate_limited_until or next_check, **done)
         return Result.FAILED
     except (SessionUnavailable, LoginUnavailable, IntegrationError) as exc:
-        PRICE_CHANGE_OUTCOME.advance(pk=change.pk, to=Outcome.FAILED, error=_describe(exc)[:2000])
+        _upload_failed(ctx, change, exc)
         failures = rule.consecutive_failures + 1
         done.update(consecutive_failures=failures, last_error=_describe(exc)[:2000])
         ctx.finish(next_check_at=now + failure_backoff(rule, failures), **done)
@@ -396,6 +396,16 @@ def _act(ctx: _Context, decision: Decision, offers: list[CompetitorOffer], *, no
     KaspiProduct.objects.filter(pk=ctx.product.pk).update(price=decision.new_price, updated_at=timezone.now())
     ctx.finish(next_check_at=next_check, **done)
     return Result.APPLIED
+
+
+def _upload_failed(ctx: _Context, change: PriceChange, exc: BaseException) -> None:
+    """The price change is recorded failed with its reason, and the reason is logged: an owner reading
+    the history and an operator reading the logs see the same cause."""
+    reason = _describe(exc)
+    PRICE_CHANGE_OUTCOME.advance(pk=change.pk, to=Outcome.FAILED, error=reason[:2000])
+    log.warning(
+        "repricer: upload of product %s at %s failed: %s", ctx.product.pk, change.new_price, untrusted(reason, 300)
+    )
 
 
 def _upload(ctx: _Context, price: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -159,17 +160,26 @@ def test_a_failing_product_pushes_back_only_its_own_next_check(market: Callable[
     assert bad.processing_until is None
 
 
-def test_a_429_pauses_only_that_merchant_and_is_never_retried_into(market: Callable[..., Any]) -> None:
+def test_a_429_pauses_only_that_merchant_and_is_never_retried_into(market: Callable[..., Any], caplog: Any) -> None:
     sim = market(competitors=5)
     banned, fine = make_store(sim, uid="30100011"), make_store(sim, uid="30100012")
     banned_rules, fine_rules = make_products(sim, banned, 5), make_products(sim, fine, 5, first_card=600_000_000)
     with sim.lock:
         sim.state["merchant_bans"]["30100011"] = 10**12
 
-    counts = rules_process(rule_ids=[r.pk for r in banned_rules + fine_rules], concurrency=1)
+    with caplog.at_level(logging.WARNING, logger="repricer.services.reprice"):
+        counts = rules_process(rule_ids=[r.pk for r in banned_rules + fine_rules], concurrency=1)
 
     assert counts["applied"] == 5
     assert sim.counter("uploads_429") == 1  # the first 429 paused the merchant; nothing went into it again
+    # Each failed upload is logged with the reason its history row keeps (the first 429, then the pause).
+    failed = PriceChange.objects.filter(rule__in=banned_rules, outcome=Outcome.FAILED)
+    assert failed.count() == 5
+    logged = [r.getMessage() for r in caplog.records if "upload of product" in r.getMessage()]
+    assert len(logged) == 5
+    for change in failed:
+        said = f"product {change.product_id} at {change.new_price} failed"
+        assert any(said in m and change.error in m for m in logged)
     switches = StoreRepricing.objects.get(store=banned)
     assert switches.rate_limited_until and switches.rate_limited_until > timezone.now() + timedelta(minutes=29)
     assert not StoreRepricing.objects.get(store=fine).rate_limited_until
